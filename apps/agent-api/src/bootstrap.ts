@@ -1,0 +1,49 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { PolicyValidationPipe } from 'nest-agent-policy';
+import { AgentApiModule } from './agent-api.module';
+import type { AgentApiConfig } from './config/agent-api.config';
+
+export type HttpAdapterKind = 'express' | 'fastify';
+
+export interface CreateAppOptions {
+  adapter?: HttpAdapterKind;
+  logger?: LoggerService | LogLevel[] | false;
+}
+
+/** Builds the agent-api application (not listening yet) for the given configuration and HTTP adapter. */
+export async function createAgentApi(config: AgentApiConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
+  const module = AgentApiModule.forRoot(config);
+  const logger = options.logger ?? ['error', 'warn', 'log'];
+  let app: INestApplication;
+  if (options.adapter === 'fastify') {
+    const fastify = await NestFactory.create<NestFastifyApplication>(
+      module,
+      new FastifyAdapter({ bodyLimit: config.bodyLimit }),
+      { logger, bodyParser: true },
+    );
+    app = fastify;
+  } else {
+    const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger, bodyParser: false });
+    express.useBodyParser('json', { limit: config.bodyLimit });
+    express.disable('x-powered-by');
+    app = express;
+  }
+  app.useGlobalPipes(new PolicyValidationPipe());
+  app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('agent-api')
+      .setDescription('A sample agent platform behind nest-agent-policy. Each route names the operation and scopes it requires.')
+      .addBearerAuth()
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document);
+  return app;
+}

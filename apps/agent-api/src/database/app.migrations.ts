@@ -1,0 +1,83 @@
+import { Table, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
+
+const owned = (): TableColumnOptions[] => [
+  { name: 'id', type: 'varchar', length: '36', isPrimary: true },
+  { name: 'tenant_id', type: 'varchar', length: '200', isNullable: true },
+  { name: 'owner_id', type: 'varchar', length: '200' },
+  { name: 'created_at', type: 'bigint' },
+  { name: 'updated_at', type: 'bigint' },
+];
+
+const ownedIndices = (table: string) => [
+  { name: `IDX_${table}_tenant_id`, columnNames: ['tenant_id'] },
+  { name: `IDX_${table}_owner_id`, columnNames: ['owner_id'] },
+  { name: `IDX_${table}_created_at`, columnNames: ['created_at', 'id'] },
+];
+
+/** The agent platform's tables: agents, customers, sessions, events. Portable across SQLite and PostgreSQL. */
+export class CreateAgentApiTables1763900000100 implements MigrationInterface {
+  name = 'CreateAgentApiTables1763900000100';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.createTable(
+      new Table({
+        name: 'agents',
+        columns: [
+          ...owned(),
+          { name: 'name', type: 'varchar', length: '200' },
+          { name: 'model', type: 'varchar', length: '100' },
+          { name: 'instructions', type: 'text' },
+        ],
+        indices: ownedIndices('agents'),
+      }),
+      true,
+    );
+    await queryRunner.createTable(
+      new Table({
+        name: 'customers',
+        columns: [
+          ...owned(),
+          { name: 'name', type: 'varchar', length: '200' },
+          { name: 'email', type: 'varchar', length: '320', isNullable: true },
+        ],
+        indices: ownedIndices('customers'),
+      }),
+      true,
+    );
+    await queryRunner.createTable(
+      new Table({
+        name: 'sessions',
+        columns: [
+          ...owned(),
+          { name: 'agent_id', type: 'varchar', length: '36' },
+          { name: 'customer_id', type: 'varchar', length: '36', isNullable: true },
+          { name: 'status', type: 'varchar', length: '20' },
+          { name: 'title', type: 'varchar', length: '200', isNullable: true },
+        ],
+        indices: [...ownedIndices('sessions'), { name: 'IDX_sessions_agent_id', columnNames: ['agent_id'] }],
+      }),
+      true,
+    );
+    await queryRunner.createTable(
+      new Table({
+        name: 'events',
+        columns: [
+          ...owned(),
+          { name: 'session_id', type: 'varchar', length: '36' },
+          { name: 'role', type: 'varchar', length: '20' },
+          { name: 'message', type: 'text' },
+          { name: 'input_tokens', type: 'integer', default: 0 },
+          { name: 'output_tokens', type: 'integer', default: 0 },
+        ],
+        indices: [...ownedIndices('events'), { name: 'IDX_events_session_id', columnNames: ['session_id'] }],
+      }),
+      true,
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    for (const table of ['events', 'sessions', 'customers', 'agents']) await queryRunner.dropTable(table, true);
+  }
+}
+
+export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100];

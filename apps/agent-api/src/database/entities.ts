@@ -1,0 +1,84 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+const epochMs = {
+  to: (v: number | null | undefined) => v,
+  from: (v: string | number | null) => (v === null || v === undefined ? v : Number(v)),
+};
+
+/** Columns every tenant-owned record has. */
+abstract class OwnedRecord {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Index()
+  @Column({ name: 'tenant_id', type: 'varchar', length: 200, nullable: true })
+  tenantId!: string | null;
+
+  @Index()
+  @Column({ name: 'owner_id', type: 'varchar', length: 200 })
+  ownerId!: string;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: epochMs })
+  createdAt!: number;
+
+  @Column({ name: 'updated_at', type: 'bigint', transformer: epochMs })
+  updatedAt!: number;
+}
+
+@Entity('agents')
+export class AgentEntity extends OwnedRecord {
+  @Column({ type: 'varchar', length: 200 })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  model!: string;
+
+  @Column({ type: 'text' })
+  instructions!: string;
+}
+
+@Entity('customers')
+export class CustomerEntity extends OwnedRecord {
+  @Column({ type: 'varchar', length: 200 })
+  name!: string;
+
+  @Column({ type: 'varchar', length: 320, nullable: true })
+  email!: string | null;
+}
+
+@Entity('sessions')
+export class SessionEntity extends OwnedRecord {
+  @Index()
+  @Column({ name: 'agent_id', type: 'varchar', length: 36 })
+  agentId!: string;
+
+  @Column({ name: 'customer_id', type: 'varchar', length: 36, nullable: true })
+  customerId!: string | null;
+
+  @Column({ type: 'varchar', length: 20 })
+  status!: 'open' | 'closed';
+
+  @Column({ type: 'varchar', length: 200, nullable: true })
+  title!: string | null;
+}
+
+@Entity('events')
+export class EventEntity extends OwnedRecord {
+  @Index()
+  @Column({ name: 'session_id', type: 'varchar', length: 36 })
+  sessionId!: string;
+
+  @Column({ type: 'varchar', length: 20 })
+  role!: 'customer' | 'agent';
+
+  @Column({ type: 'text' })
+  message!: string;
+
+  @Column({ name: 'input_tokens', type: 'integer', default: 0 })
+  inputTokens!: number;
+
+  @Column({ name: 'output_tokens', type: 'integer', default: 0 })
+  outputTokens!: number;
+}
+
+export const APP_ENTITIES = [AgentEntity, CustomerEntity, SessionEntity, EventEntity];

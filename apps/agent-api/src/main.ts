@@ -1,0 +1,30 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import jwt from 'jsonwebtoken';
+import { createAgentApi, type HttpAdapterKind } from './bootstrap';
+import { loadConfig } from './config/agent-api.config';
+
+async function main(): Promise<void> {
+  const logger = new Logger('agent-api');
+  const config = loadConfig();
+  const adapter = (process.env.HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express') as HttpAdapterKind;
+  const app = await createAgentApi(config, { adapter });
+  await app.listen(config.port, '0.0.0.0');
+  const url = await app.getUrl();
+  logger.log(`agent-api listening on ${url} (${adapter}, ${config.database.type}, ${config.redisUrl ? 'redis' : 'memory'} stores)`);
+  if (config.generatedJwtSecret && config.jwt.secret) {
+    const token = jwt.sign({ sub: 'dev-admin', roles: ['admin'], scope: 'admin' }, config.jwt.secret, {
+      algorithm: 'HS256',
+      expiresIn: '12h',
+      jwtid: randomUUID(),
+    });
+    logger.warn('No JWT_SECRET set: generated a secret for this run. A ready admin token (12 h):');
+    process.stdout.write(`\n  export TOKEN=${token}\n  curl -H "Authorization: Bearer $TOKEN" ${url.replace('[::1]', 'localhost')}/agents\n\n`);
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`agent-api failed to start: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsDateString, IsOptional, IsString, Length } from 'class-validator';
+import { AgentOperation, CurrentPrincipal, RevocationService, type Principal } from 'nest-agent-policy';
+import { Guarded } from '../common/guarded.decorator';
+
+export class RevokeTokenDto {
+  @ApiProperty({ description: 'The `jti` of the token to refuse from now on' })
+  @IsString()
+  @Length(1, 200)
+  jti!: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'When the token expires; the entry is kept until then' })
+  @IsOptional()
+  @IsDateString()
+  expiresAt?: string;
+}
+
+@ApiTags('revocations')
+@Controller('revocations')
+export class RevocationsController {
+  constructor(private readonly revocations: RevocationService) {}
+
+  @Post()
+  @HttpCode(204)
+  @Guarded(AgentOperation.TokenRevoke, 'tokens:write')
+  async revoke(@CurrentPrincipal() principal: Principal, @Body() dto: RevokeTokenDto): Promise<void> {
+    await this.revocations.revoke(dto.jti, dto.expiresAt ? Date.parse(dto.expiresAt) : null, principal.id);
+  }
+}

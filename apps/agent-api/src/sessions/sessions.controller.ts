@@ -1,0 +1,67 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { AgentOperation, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import { Guarded } from '../common/guarded.decorator';
+import { PageQuery, ParseId } from '../common/pagination';
+import { CreateEventDto, CreateSessionDto, UpdateSessionDto } from './session.dto';
+import { EventsService } from './events.service';
+import { SessionsService } from './sessions.service';
+
+@ApiTags('sessions')
+@Controller('sessions')
+export class SessionsController {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly events: EventsService,
+  ) {}
+
+  @Post()
+  @Guarded(AgentOperation.SessionCreate, 'sessions:write')
+  create(@CurrentPrincipal() principal: Principal, @RecordScope() scope: RecordScopeFilter, @Body() dto: CreateSessionDto) {
+    return this.sessions.create(principal, scope, dto);
+  }
+
+  @Get()
+  @Guarded(AgentOperation.SessionList, 'sessions:read')
+  list(@RecordScope() scope: RecordScopeFilter, @Query() page: PageQuery) {
+    return this.sessions.list(scope, page);
+  }
+
+  @Get(':id')
+  @Guarded(AgentOperation.SessionRead, 'sessions:read')
+  get(@Param('id', ParseId) id: string, @RecordScope() scope: RecordScopeFilter) {
+    return this.sessions.get(id, scope);
+  }
+
+  @Patch(':id')
+  @Guarded(AgentOperation.SessionUpdate, 'sessions:write')
+  update(@Param('id', ParseId) id: string, @RecordScope() scope: RecordScopeFilter, @Body() dto: UpdateSessionDto) {
+    return this.sessions.update(id, scope, dto);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @Guarded(AgentOperation.SessionDelete, 'sessions:write')
+  async remove(@Param('id', ParseId) id: string, @RecordScope() scope: RecordScopeFilter): Promise<void> {
+    await this.sessions.remove(id, scope);
+  }
+
+  @Post(':id/events')
+  @Guarded(AgentOperation.EventCreate, 'events:write')
+  async createEvent(
+    @Param('id', ParseId) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @RecordScope() scope: RecordScopeFilter,
+    @Body() dto: CreateEventDto,
+  ) {
+    const session = await this.events.session(id, scope);
+    return this.events.exchange(principal, session, dto.message);
+  }
+
+  @Get(':id/events')
+  @Guarded(AgentOperation.EventList, 'events:read')
+  async listEvents(@Param('id', ParseId) id: string, @RecordScope() scope: RecordScopeFilter, @Query() page: PageQuery) {
+    const session = await this.events.session(id, scope);
+    return this.events.list(session, page);
+  }
+}

@@ -1,0 +1,72 @@
+import { Inject, Injectable, Logger, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { anonymousPrincipal, requestState } from '../common/request-state';
+import { headerValue, httpRequest, rawRequest, type PolicyHttpRequest } from '../common/http-context';
+import { IS_PUBLIC_KEY, POLICY_MODULE_OPTIONS, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
+import { InvalidTokenException, UnauthenticatedException } from '../policy.exceptions';
+import type { PolicyModuleOptions } from '../policy-module-options.interface';
+import { AuthFailureHook } from './auth-failure.hook';
+import { ApiKeyService } from './api-key.service';
+import { clientIp, compileTrustProxy, ipTracker, type TrustFunction } from './client-ip';
+import { PolicyJwtStrategy, runStrategy } from './policy-jwt.strategy';
+import type { Principal } from './principal.interface';
+
+/** Injection token of the JWT strategy (null when no JWT key is configured). */
+export const POLICY_JWT_STRATEGY_TOKEN = Symbol('POLICY:JWT_STRATEGY');
+
+/**
+ * The first guard: turns credentials into a principal. `X-API-Key` or `Authorization: Bearer <jwt>`; nothing on a
+ * non-public route is 401 `unauthenticated`, bad credentials are 401 `invalid_token`. Public routes get an
+ * anonymous principal tracked by client IP. Credentials in a body are never read.
+ */
+@Injectable()
+export class AuthenticationGuard implements CanActivate {
+  private readonly logger = new Logger('AuthenticationGuard');
+  private readonly trust: TrustFunction;
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(POLICY_MODULE_OPTIONS) options: PolicyModuleOptions,
+    private readonly apiKeys: ApiKeyService,
+    @Optional() @Inject(POLICY_JWT_STRATEGY_TOKEN) private readonly jwtStrategy: PolicyJwtStrategy | null,
+    @Optional() @Inject(AuthFailureHook) private readonly failures: AuthFailureHook | null,
+  ) {
+    this.trust = compileTrustProxy(options.trustProxy);
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = httpRequest(context);
+    const state = requestState(req, (r) => clientIp(rawRequest(r), this.trust));
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [context.getHandler(), context.getClass()]);
+    if (isPublic) {
+      req[PRINCIPAL_REQUEST_KEY] = anonymousPrincipal(ipTracker(state.ip));
+      return true;
+    }
+    const apiKey = headerValue(req, 'x-api-key');
+    const authorization = headerValue(req, 'authorization');
+    if (!apiKey && !authorization) throw new UnauthenticatedException();
+
+    if (this.failures) await this.failures.beforeAttempt(state.ip);
+    const principal = await this.authenticate(req, apiKey, authorization);
+    if (!principal) {
+      if (this.failures) await this.failures.onFailure(state.ip, state.requestId, apiKey ? 'api-key' : 'jwt');
+      throw new InvalidTokenException();
+    }
+    req[PRINCIPAL_REQUEST_KEY] = principal;
+    return true;
+  }
+
+  /** Answers the principal of valid credentials, or null. Override to add a credential type. */
+  protected async authenticate(
+    req: PolicyHttpRequest,
+    apiKey: string | undefined,
+    authorization: string | undefined,
+  ): Promise<Principal | null> {
+    if (apiKey) {
+      const result = await this.apiKeys.verify(apiKey);
+      return typeof result === 'string' ? null : result;
+    }
+    if (!this.jwtStrategy || !authorization || !/^Bearer\s+\S+$/i.test(authorization)) return null;
+    return (await runStrategy(this.jwtStrategy, req)) as Principal | null;
+  }
+}

@@ -1,0 +1,50 @@
+import { createPublicKey } from 'node:crypto';
+import type { JwtAlgorithm, JwtOptions } from '../policy-module-options.interface';
+
+/** JWT verification settings after validation. */
+export interface ResolvedJwtOptions {
+  key: string;
+  algorithms: JwtAlgorithm[];
+  issuer?: string;
+  audience?: string | string[];
+  clockTolerance: number;
+}
+
+/**
+ * Validates the JWT settings and pins the algorithms to the key type: an HS256 secret of at least 32 bytes, or an
+ * RSA (RS256) / EC (ES256) public key. A public key is never usable as an HMAC secret, which is what defeats
+ * algorithm confusion, and `none` is never accepted.
+ * @throws Error naming the key (`jwt.secret`, `jwt.publicKey`, `jwt.algorithms`).
+ * @returns null when no key is configured (JWT authentication is then off: every bearer token is refused).
+ */
+export function resolveJwtOptions(jwt: JwtOptions | undefined, production: boolean): ResolvedJwtOptions | null {
+  const secret = jwt?.secret;
+  const publicKey = jwt?.publicKey;
+  if (secret && publicKey) throw new Error('jwt: set either jwt.secret (HS256) or jwt.publicKey (RS256/ES256), not both');
+  if (!secret && !publicKey) {
+    if (production) throw new Error('jwt.secret: a JWT key (JWT_SECRET or JWT_PUBLIC_KEY) is required in production');
+    return null;
+  }
+  const common = { issuer: jwt?.issuer || undefined, audience: jwt?.audience || undefined, clockTolerance: jwt?.clockTolerance ?? 0 };
+  if (secret) {
+    if (Buffer.byteLength(secret, 'utf8') < 32) throw new Error('jwt.secret: an HS256 secret must be at least 32 bytes');
+    const algorithms = jwt?.algorithms ?? ['HS256'];
+    if (algorithms.length === 0 || algorithms.some((a) => a !== 'HS256')) {
+      throw new Error('jwt.algorithms: a secret can only verify HS256');
+    }
+    return { key: secret, algorithms, ...common };
+  }
+  let keyType: string | undefined;
+  try {
+    keyType = createPublicKey(publicKey as string).asymmetricKeyType;
+  } catch {
+    throw new Error('jwt.publicKey: not a PEM public key');
+  }
+  const expected: JwtAlgorithm | undefined = keyType === 'rsa' ? 'RS256' : keyType === 'ec' ? 'ES256' : undefined;
+  if (!expected) throw new Error(`jwt.publicKey: unsupported key type ${keyType}`);
+  const algorithms = jwt?.algorithms ?? [expected];
+  if (algorithms.length === 0 || algorithms.some((a) => a !== expected)) {
+    throw new Error(`jwt.algorithms: a ${keyType} public key can only verify ${expected}`);
+  }
+  return { key: publicKey as string, algorithms, ...common };
+}

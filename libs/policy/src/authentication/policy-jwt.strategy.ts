@@ -1,0 +1,66 @@
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { InvalidTokenException } from '../policy.exceptions';
+import { principalFromClaims, type PolicyJwtClaims } from './jwt-claims';
+import type { ResolvedJwtOptions } from './jwt-options';
+import type { Principal } from './principal.interface';
+import type { RevocationService } from './revocation.service';
+
+/** The passport strategy name; usable with `AuthGuard('policy-jwt')` as well. */
+export const POLICY_JWT_STRATEGY = 'policy-jwt';
+
+/**
+ * The passport-jwt strategy: bearer token, pinned algorithms, `exp` required, `nbf` always checked, `iss`/`aud`
+ * checked when configured, revoked `jti` refused. `validate` answers the principal.
+ */
+export class PolicyJwtStrategy extends PassportStrategy(Strategy, POLICY_JWT_STRATEGY) {
+  constructor(
+    options: ResolvedJwtOptions,
+    private readonly revocations: RevocationService,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: options.key,
+      algorithms: options.algorithms,
+      issuer: options.issuer,
+      audience: options.audience,
+      ignoreExpiration: false,
+      jsonWebTokenOptions: { clockTolerance: options.clockTolerance },
+    });
+  }
+
+  async validate(payload: PolicyJwtClaims): Promise<Principal> {
+    const principal = principalFromClaims(payload);
+    if (typeof principal === 'string') throw new InvalidTokenException();
+    if (principal.tokenId !== null && (await this.revocations.isRevoked(principal.tokenId))) {
+      throw new InvalidTokenException();
+    }
+    return principal;
+  }
+}
+
+interface StrategyRun {
+  success(user: unknown): void;
+  fail(challenge?: unknown, status?: number): void;
+  error(err: unknown): void;
+  authenticate(req: unknown, options?: unknown): void;
+}
+
+/**
+ * Runs a passport strategy against one request without passport's middleware (the way passport itself does it:
+ * a per-request object inheriting from the strategy), and answers the authenticated user or null.
+ * @throws the strategy's error (e.g. the revocation list could not be read), so the caller denies.
+ */
+export function runStrategy(strategy: object, req: unknown): Promise<unknown | null> {
+  return new Promise((resolve, reject) => {
+    const run = Object.create(strategy) as StrategyRun;
+    run.success = (user) => resolve(user);
+    run.fail = () => resolve(null);
+    run.error = (err) => (err instanceof InvalidTokenException ? resolve(null) : reject(err));
+    try {
+      run.authenticate(req, {});
+    } catch (err) {
+      reject(err);
+    }
+  });
+}

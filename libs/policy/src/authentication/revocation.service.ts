@@ -1,0 +1,87 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { DataSource, MoreThanOrEqual } from 'typeorm';
+import { POLICY_CLOCK, POLICY_REDIS } from '../policy.constants';
+import { RevokedTokenEntity } from './revoked-token.entity';
+
+const CHANNEL = 'nap:revocations';
+
+/**
+ * The list of revoked JWT ids, persisted in the database. Each instance keeps the list in memory and checks it on
+ * every request. A revocation reaches every instance through Redis pub/sub at once when Redis is configured, and
+ * otherwise by polling the table: the in-memory copy is never more than `refreshMs` (1 s) old when a token is checked.
+ */
+@Injectable()
+export class RevocationService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('RevocationService');
+  private readonly revoked = new Map<string, number | null>();
+  private lastRefresh = 0;
+  private highWater = 0;
+  private refreshing: Promise<void> | null = null;
+  private subscriber: Redis | null = null;
+  readonly refreshMs = 1000;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(POLICY_REDIS) private readonly redis: Redis | null,
+    @Inject(POLICY_CLOCK) private readonly now: () => number,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (this.redis) {
+      this.subscriber = this.redis.duplicate();
+      this.subscriber.on('error', (err: Error) => this.logger.warn(`revocation channel: ${err.message}`));
+      this.subscriber.on('message', (_channel: string, jti: string) => this.revoked.set(jti, null));
+      await this.subscriber.subscribe(CHANNEL).catch((err: Error) => this.logger.warn(`subscribe failed: ${err.message}`));
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.subscriber?.disconnect();
+  }
+
+  /** Revokes a token id; from now on it is refused on every instance. Idempotent. */
+  async revoke(jti: string, expiresAt: number | null, revokedBy: string | null): Promise<void> {
+    const revokedAt = this.now();
+    await this.dataSource
+      .createQueryBuilder()
+      .insert()
+      .into(RevokedTokenEntity)
+      .values({ jti, revokedAt, expiresAt, revokedBy })
+      .orIgnore()
+      .execute();
+    this.revoked.set(jti, expiresAt);
+    if (this.redis) await this.redis.publish(CHANNEL, jti).catch(() => undefined);
+  }
+
+  /** True when the token id has been revoked. Throws when the list cannot be refreshed (the caller denies). */
+  async isRevoked(jti: string): Promise<boolean> {
+    if (this.now() - this.lastRefresh >= this.refreshMs) await this.refresh();
+    return this.revoked.has(jti);
+  }
+
+  private refresh(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.load().finally(() => {
+        this.refreshing = null;
+      });
+    }
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
+    const startedAt = this.now();
+    // Re-read a small overlap so a row committed late by another instance is not missed.
+    const rows = await this.dataSource
+      .getRepository(RevokedTokenEntity)
+      .find({ where: { revokedAt: MoreThanOrEqual(Math.max(0, this.highWater - 5000)) } });
+    for (const row of rows) {
+      this.revoked.set(row.jti, row.expiresAt);
+      this.highWater = Math.max(this.highWater, row.revokedAt);
+    }
+    for (const [jti, expiresAt] of this.revoked) {
+      if (expiresAt !== null && expiresAt < startedAt - 60_000) this.revoked.delete(jti);
+    }
+    this.lastRefresh = startedAt;
+  }
+}

@@ -1,0 +1,57 @@
+import { HttpException, Inject, Injectable, Logger, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { httpRequest } from '../common/http-context';
+import { policyContextOf, requestPrincipal, type RequestPolicyState } from '../common/request-state';
+import { IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY, REQUIRE_SCOPES_KEY } from '../policy.constants';
+import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
+import { AuthorizationPolicy } from './authorization-policy';
+import { DecisionHook } from './decision.hook';
+
+/**
+ * The second guard: asks `AuthorizationPolicy.checkPermission` whether the principal may run the route's operation.
+ * A route with neither `@RequireOperation` nor `@Public` is denied (fail closed); a policy that throws denies.
+ */
+@Injectable()
+export class AuthorizationGuard implements CanActivate {
+  private readonly logger = new Logger('AuthorizationGuard');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly policy: AuthorizationPolicy,
+    @Optional() @Inject(DecisionHook) private readonly hook: DecisionHook | null,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
+    const req = httpRequest(context);
+    const principal = requestPrincipal(req);
+    const state = req[POLICY_CONTEXT_REQUEST_KEY] as RequestPolicyState | undefined;
+    if (!principal || !state) throw new UnauthenticatedException();
+
+    const operation = this.reflector.getAllAndOverride<string | undefined>(REQUIRE_OPERATION_KEY, targets);
+    if (!operation) {
+      this.logger.warn(`Denied ${req.method} ${context.getClass().name}.${context.getHandler().name}: no @RequireOperation`);
+      throw new PolicyForbiddenException('This route has no authorization policy');
+    }
+    state.operation = operation;
+    state.requiredScopes = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRE_SCOPES_KEY, targets) ?? [];
+    const ctx = policyContextOf(req, state, principal);
+
+    let decision;
+    try {
+      decision = await this.policy.checkPermission(ctx, operation);
+    } catch (err) {
+      if (err instanceof HttpException) throw err;
+      this.logger.error(`Permission check for ${operation} failed; denying: ${(err as Error).message}`);
+      decision = { allowed: false, code: 'forbidden' as const, reasons: ['policy error'], recordScope: {} };
+    }
+    if (!decision.allowed) {
+      if (this.hook) await this.hook.onDenied(ctx, operation, decision);
+      throw this.policy.permissionError(decision);
+    }
+    state.recordScope = decision.recordScope;
+    if (this.hook) await this.hook.onGranted(ctx, operation, decision);
+    return true;
+  }
+}

@@ -1,0 +1,81 @@
+import type { PolicyDocument, RateLimitRule, ScopeDefinition } from '../policy-module-options.interface';
+import { AGENT_OPERATIONS, isOperationName } from './agent-operation';
+import { patternMatchesAny } from './operation-matcher';
+import { compileRoles, type CompiledRole } from './role-resolver';
+import { validateScopes } from './scope-expander';
+
+/** The policy document checked and pre-computed once at init; decisions read only this. */
+export interface CompiledPolicy {
+  readonly document: PolicyDocument;
+  readonly operations: readonly string[];
+  readonly roles: ReadonlyMap<string, CompiledRole>;
+  readonly scopes: Record<string, ScopeDefinition>;
+}
+
+const TOP_LEVEL_KEYS = new Set(['roles', 'scopes', 'operations', 'rateLimits', 'budgets', 'pricing', 'audit', 'approvals']);
+
+function checkRule(rule: RateLimitRule | undefined, key: string): void {
+  if (rule === undefined) return;
+  if (rule === null || typeof rule !== 'object') throw new Error(`${key} must be an object with limit and ttl`);
+  if (!Number.isInteger(rule.limit) || rule.limit < 1) throw new Error(`${key}.limit must be a positive integer`);
+  if (typeof rule.ttl !== 'number' || !(rule.ttl > 0)) throw new Error(`${key}.ttl must be a positive number of seconds`);
+  if (rule.blockDuration !== undefined && !(rule.blockDuration >= 0)) {
+    throw new Error(`${key}.blockDuration must be zero or more seconds`);
+  }
+}
+
+/**
+ * Validates the policy document and compiles it.
+ * @throws Error whose message names the offending key (`roles.operator.inherits[0]: unknown role "x"`).
+ */
+export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly string[] = []): CompiledPolicy {
+  if (document === null || typeof document !== 'object') throw new Error('policy: must be an object');
+  for (const key of Object.keys(document)) {
+    if (!TOP_LEVEL_KEYS.has(key) && !extraKnownKeys.includes(key)) throw new Error(`${key}: unknown policy key`);
+  }
+  if (!document.roles || typeof document.roles !== 'object') throw new Error('roles: at least one role is required');
+
+  const extra = document.operations ?? [];
+  if (!Array.isArray(extra)) throw new Error('operations must be a list of operation names');
+  extra.forEach((op, i) => {
+    if (typeof op !== 'string' || !isOperationName(op)) {
+      throw new Error(`operations[${i}]: "${String(op)}" is not an operation name (resource.action)`);
+    }
+  });
+  const operations = [...new Set([...AGENT_OPERATIONS, ...extra])];
+  const roles = compileRoles(document.roles, operations);
+  const scopes = document.scopes ?? {};
+  validateScopes(scopes);
+
+  const rl = document.rateLimits;
+  if (rl !== undefined) {
+    const strategies = ['fixed-window', 'sliding-window', 'token-bucket'];
+    if (rl.strategy !== undefined && !strategies.includes(rl.strategy)) {
+      throw new Error(`rateLimits.strategy must be one of ${strategies.join(', ')}`);
+    }
+    checkRule(rl.default, 'rateLimits.default');
+    checkRule(rl.anonymous, 'rateLimits.anonymous');
+    checkRule(rl.authFailures, 'rateLimits.authFailures');
+    for (const [op, rule] of Object.entries(rl.operations ?? {})) {
+      if (!patternMatchesAny(op, operations) || op.includes('*')) {
+        throw new Error(`rateLimits.operations.${op}: unknown operation`);
+      }
+      checkRule(rule, `rateLimits.operations.${op}`);
+    }
+    for (const [tier, def] of Object.entries(rl.tiers ?? {})) {
+      if (!def || typeof def.multiplier !== 'number' || !(def.multiplier > 0)) {
+        throw new Error(`rateLimits.tiers.${tier}.multiplier must be a positive number`);
+      }
+    }
+    if (rl.failMode !== undefined && rl.failMode !== 'open' && rl.failMode !== 'closed') {
+      throw new Error(`rateLimits.failMode must be "open" or "closed"`);
+    }
+  }
+
+  const approvalOps = document.approvals?.operations ?? [];
+  approvalOps.forEach((op, i) => {
+    if (!patternMatchesAny(op, operations)) throw new Error(`approvals.operations[${i}]: "${op}" matches no known operation`);
+  });
+
+  return { document, operations, roles, scopes };
+}

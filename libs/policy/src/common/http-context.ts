@@ -1,0 +1,39 @@
+import type { ExecutionContext } from '@nestjs/common';
+
+/** The parts of an Express or Fastify request the library reads. */
+export interface PolicyHttpRequest {
+  headers: Record<string, string | string[] | undefined>;
+  method: string;
+  url: string;
+  body?: unknown;
+  raw?: PolicyHttpRequest;
+  socket?: { remoteAddress?: string };
+  [key: string]: unknown;
+}
+
+/** The parts of an Express response or Fastify reply the library writes. */
+export interface PolicyHttpResponse {
+  header?: (name: string, value: string) => unknown;
+  setHeader?: (name: string, value: string) => unknown;
+}
+
+export function httpRequest(context: ExecutionContext): PolicyHttpRequest {
+  return context.switchToHttp().getRequest<PolicyHttpRequest>();
+}
+
+/** Sets a header on an Express response or a Fastify reply. */
+export function setHeader(res: PolicyHttpResponse, name: string, value: string): void {
+  if (typeof res.setHeader === 'function' && !('raw' in res)) res.setHeader(name, value);
+  else if (typeof res.header === 'function') res.header(name, value);
+}
+
+/** The first value of a header. */
+export function headerValue(req: PolicyHttpRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The raw Node request (Fastify wraps it, Express is it). */
+export function rawRequest(req: PolicyHttpRequest): PolicyHttpRequest {
+  return req.raw ?? req;
+}

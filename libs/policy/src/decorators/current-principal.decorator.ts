@@ -1,0 +1,20 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
+import type { RecordScope as RecordScopeFilter } from '../authorization/tenant.rules';
+
+/**
+ * The authenticated principal of the request.
+ * @example @Get() list(@CurrentPrincipal() principal: Principal) {}
+ */
+export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
+  return ctx.switchToHttp().getRequest()[PRINCIPAL_REQUEST_KEY];
+});
+
+/**
+ * The records the caller may reach (its tenant, and itself as owner for `own` roles), as decided by the
+ * `AuthorizationGuard`. Apply it to every query: a record outside it is a 404.
+ * @example @Get(':id') findOne(@Param('id') id: string, @RecordScope() scope: RecordScope) {}
+ */
+export const RecordScope = createParamDecorator((_data: unknown, ctx: ExecutionContext): RecordScopeFilter => {
+  return ctx.switchToHttp().getRequest()[POLICY_CONTEXT_REQUEST_KEY]?.recordScope ?? { tenantId: '\u0000deny' };
+});

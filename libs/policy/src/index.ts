@@ -1,0 +1,49 @@
+/**
+ * nest-agent-policy: authentication, authorization, rate limits, budgets and audit for NestJS agent APIs.
+ * This file is the library's only public surface.
+ */
+export * from './policy.module';
+export * from './policy.constants';
+export * from './policy.exceptions';
+export type * from './policy-module-options.interface';
+export { isProduction } from './policy-options.factory';
+
+export type { Principal, PrincipalType } from './authentication/principal.interface';
+export { ApiKeyService, type ApiKeyView, type CreateApiKeyInput } from './authentication/api-key.service';
+export { RevocationService } from './authentication/revocation.service';
+export { AuthenticationGuard } from './authentication/authentication.guard';
+export { AuthFailureHook } from './authentication/auth-failure.hook';
+export { PolicyJwtStrategy, POLICY_JWT_STRATEGY } from './authentication/policy-jwt.strategy';
+export { principalFromClaims, type PolicyJwtClaims } from './authentication/jwt-claims';
+export { compileTrustProxy, clientIp, ipTracker } from './authentication/client-ip';
+
+export { AgentOperation, AGENT_OPERATIONS, isOperationName } from './authorization/agent-operation';
+export { AuthorizationPolicy, type AuthorizationResult } from './authorization/authorization-policy';
+export { DevelopmentAuthorizationPolicy } from './authorization/development-authorization.policy';
+export { ProductionAuthorizationPolicy } from './authorization/production-authorization.policy';
+export { AuthorizationGuard } from './authorization/authorization.guard';
+export { DecisionHook } from './authorization/decision.hook';
+export { RouteInspector } from './authorization/route-inspector';
+export { compilePolicy, type CompiledPolicy } from './authorization/compiled-policy';
+export { decidePermission } from './authorization/permission.decision';
+export { matchesOperation } from './authorization/operation-matcher';
+export { expandScopes, scopeCovers, missingScopes } from './authorization/scope-expander';
+export { recordInScope, recordScopeFor, type OwnedRecord } from './authorization/tenant.rules';
+export type { RecordScope as RecordScopeFilter } from './authorization/tenant.rules';
+export type {
+  PolicyContext,
+  PermissionDecision,
+  PermissionDenialCode,
+  RateLimitDecision,
+} from './authorization/policy-context.interface';
+export { PolicyRateLimiter, type OperationLimiter } from './authorization/policy-rate-limiter.interface';
+
+export { RequireOperation } from './decorators/require-operation.decorator';
+export { RequireScopes } from './decorators/require-scopes.decorator';
+export { Public } from './decorators/public.decorator';
+export { CurrentPrincipal, RecordScope } from './decorators/current-principal.decorator';
+
+export { PolicyExceptionFilter } from './common/policy-exception.filter';
+export { PolicyValidationPipe } from './common/policy-validation.pipe';
+export { POLICY_ENTITIES, POLICY_MIGRATIONS } from './persistence/policy-persistence';
+export { MICRO_USD, toMicroUsd, fromMicroUsd } from './persistence/column-types';

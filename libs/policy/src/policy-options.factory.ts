@@ -1,0 +1,43 @@
+import type Redis from 'ioredis';
+import { resolveJwtOptions, type ResolvedJwtOptions } from './authentication/jwt-options';
+import { compileTrustProxy } from './authentication/client-ip';
+import { compilePolicy, type CompiledPolicy } from './authorization/compiled-policy';
+import type { PolicyModuleOptions } from './policy-module-options.interface';
+
+const OPTION_KEYS = new Set(['mode', 'jwt', 'trustProxy', 'redisUrl', 'policy', 'providers']);
+
+/** True when the options (or NODE_ENV) say production. */
+export function isProduction(options: PolicyModuleOptions): boolean {
+  return (options.mode ?? (process.env.NODE_ENV === 'production' ? 'production' : 'development')) === 'production';
+}
+
+/**
+ * Validates every option at module init and compiles the policy document.
+ * @throws Error naming the key (`jwt.secret: ...`, `roles.operator.inherits[0]: unknown role "x"`).
+ */
+export function compileOptions(options: PolicyModuleOptions): { compiled: CompiledPolicy; jwt: ResolvedJwtOptions | null } {
+  if (options.mode !== undefined && options.mode !== 'production' && options.mode !== 'development') {
+    throw new Error('mode must be "production" or "development"');
+  }
+  const { mode: _m, jwt: _j, trustProxy, redisUrl: _r, policy: _p, providers: _v, ...document } = options;
+  compileTrustProxy(trustProxy);
+  const compiled = compilePolicy(document, [...OPTION_KEYS]);
+  const jwt = resolveJwtOptions(options.jwt, isProduction(options));
+  return { compiled, jwt };
+}
+
+/** Creates the shared Redis client when a URL is configured. Commands fail fast instead of queueing forever. */
+export function createRedis(url: string | undefined): Redis | null {
+  if (!url) return null;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const IORedis = require('ioredis').default as typeof Redis;
+  const client = new IORedis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    retryStrategy: (times: number) => Math.min(times * 100, 1000),
+  });
+  client.on('error', () => undefined); // Connection errors surface on each command; the client reconnects by itself.
+  return client;
+}

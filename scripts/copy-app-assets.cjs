@@ -1,0 +1,5 @@
+// Copies the app's non-code files (the shipped policy file) next to the built app, so it finds them relative to itself.
+const { cpSync } = require('node:fs');
+const { join } = require('node:path');
+const root = join(__dirname, '..');
+cpSync(join(root, 'apps/agent-api/policy'), join(root, 'dist/apps/agent-api/policy'), { recursive: true });
