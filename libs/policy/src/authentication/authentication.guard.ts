@@ -8,7 +8,9 @@ import type { PolicyModuleOptions } from '../policy-module-options.interface';
 import { AuthFailureHook } from './auth-failure.hook';
 import { ApiKeyService } from './api-key.service';
 import { clientIp, compileTrustProxy, ipTracker, type TrustFunction } from './client-ip';
-import { PolicyJwtStrategy, runStrategy } from './policy-jwt.strategy';
+import { PolicyJwtStrategy, runStrategy, TOKEN_WINDOWS } from './policy-jwt.strategy';
+import { RevocationService } from './revocation.service';
+import { VerifiedTokenCache } from './verified-token.cache';
 import type { Principal } from './principal.interface';
 
 /** Injection token of the JWT strategy (null when no JWT key is configured). */
@@ -23,15 +25,18 @@ export const POLICY_JWT_STRATEGY_TOKEN = Symbol('POLICY:JWT_STRATEGY');
 export class AuthenticationGuard implements CanActivate {
   private readonly logger = new Logger('AuthenticationGuard');
   private readonly trust: TrustFunction;
+  private readonly tokens: VerifiedTokenCache;
 
   constructor(
     private readonly reflector: Reflector,
     @Inject(POLICY_MODULE_OPTIONS) options: PolicyModuleOptions,
     private readonly apiKeys: ApiKeyService,
+    private readonly revocations: RevocationService,
     @Optional() @Inject(POLICY_JWT_STRATEGY_TOKEN) private readonly jwtStrategy: PolicyJwtStrategy | null,
     @Optional() @Inject(AuthFailureHook) private readonly failures: AuthFailureHook | null,
   ) {
     this.trust = compileTrustProxy(options.trustProxy);
+    this.tokens = new VerifiedTokenCache(10_000, (options.jwt?.clockTolerance ?? 0) * 1000);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -67,6 +72,15 @@ export class AuthenticationGuard implements CanActivate {
       return typeof result === 'string' ? null : result;
     }
     if (!this.jwtStrategy || !authorization || !/^Bearer\s+\S+$/i.test(authorization)) return null;
-    return (await runStrategy(this.jwtStrategy, req)) as Principal | null;
+    const token = authorization.replace(/^Bearer\s+/i, '');
+    const now = Date.now();
+    const cached = this.tokens.get(token, now);
+    if (cached) {
+      return cached.tokenId !== null && (await this.revocations.isRevoked(cached.tokenId)) ? null : cached;
+    }
+    const principal = (await runStrategy(this.jwtStrategy, req)) as Principal | null;
+    const window = principal ? TOKEN_WINDOWS.get(principal) : undefined;
+    if (principal && window) this.tokens.set(token, principal, window.expMs, window.nbfMs);
+    return principal;
   }
 }

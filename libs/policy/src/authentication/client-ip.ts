@@ -40,14 +40,15 @@ export function clientIp(raw: RawRequestLike, trust: TrustFunction): string {
 
 /** Strips the IPv4-mapped prefix; other addresses pass through. */
 export function normalizeIp(addr: string): string {
-  return addr.startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
+  return addr.toLowerCase().startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
 }
 
 /**
  * The rate-limit tracker of an address: IPv4 as is, IPv6 grouped by its /64 network (one subscriber usually
  * holds a whole /64, so counting single IPv6 addresses is trivially evaded).
  */
-export function ipTracker(addr: string): string {
+export function ipTracker(address: string): string {
+  const addr = normalizeIp(address);
   if (isIP(addr) !== 6) return addr;
   const [head, tail] = addr.split('::');
   const left = head ? head.split(':') : [];

@@ -22,7 +22,7 @@ const stringList = (value: unknown): string[] =>
  */
 export function principalFromClaims(claims: PolicyJwtClaims): Principal | string {
   if (typeof claims.sub !== 'string' || claims.sub.length === 0) return 'token has no subject';
-  if (typeof claims.exp !== 'number') return 'token has no expiry';
+  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return 'token has no expiry';
   const scopes =
     typeof claims.scope === 'string' ? claims.scope.split(' ').filter((s) => s.length > 0) : stringList(claims.scp);
   return Object.freeze({

@@ -20,7 +20,8 @@ export class PolicyJwtStrategy extends PassportStrategy(Strategy, POLICY_JWT_STR
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: options.key,
+      // passport-jwt hands the key to jsonwebtoken as is; a KeyObject is accepted there.
+      secretOrKey: options.key as unknown as string,
       algorithms: options.algorithms,
       issuer: options.issuer,
       audience: options.audience,
@@ -29,15 +30,22 @@ export class PolicyJwtStrategy extends PassportStrategy(Strategy, POLICY_JWT_STR
     });
   }
 
-  async validate(payload: PolicyJwtClaims): Promise<Principal> {
+  async validate(payload: PolicyJwtClaims & { nbf?: unknown }): Promise<Principal> {
     const principal = principalFromClaims(payload);
     if (typeof principal === 'string') throw new InvalidTokenException();
     if (principal.tokenId !== null && (await this.revocations.isRevoked(principal.tokenId))) {
       throw new InvalidTokenException();
     }
+    TOKEN_WINDOWS.set(principal, {
+      expMs: (payload.exp as number) * 1000,
+      nbfMs: typeof payload.nbf === 'number' ? payload.nbf * 1000 : 0,
+    });
     return principal;
   }
 }
+
+/** When each principal built from a token stops (exp) and starts (nbf) being valid, for the verified-token cache. */
+export const TOKEN_WINDOWS = new WeakMap<Principal, { expMs: number; nbfMs: number }>();
 
 interface StrategyRun {
   success(user: unknown): void;

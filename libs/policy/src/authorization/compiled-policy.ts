@@ -18,7 +18,7 @@ function checkRule(rule: RateLimitRule | undefined, key: string): void {
   if (rule === undefined) return;
   if (rule === null || typeof rule !== 'object') throw new Error(`${key} must be an object with limit and ttl`);
   if (!Number.isInteger(rule.limit) || rule.limit < 1) throw new Error(`${key}.limit must be a positive integer`);
-  if (typeof rule.ttl !== 'number' || !(rule.ttl > 0)) throw new Error(`${key}.ttl must be a positive number of seconds`);
+  if (typeof rule.ttl !== 'number' || !(rule.ttl > 0) || !Number.isFinite(rule.ttl)) throw new Error(`${key}.ttl must be a positive number of seconds`);
   if (rule.blockDuration !== undefined && !(rule.blockDuration >= 0)) {
     throw new Error(`${key}.blockDuration must be zero or more seconds`);
   }
@@ -48,7 +48,8 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   validateScopes(scopes);
 
   const rl = document.rateLimits;
-  if (rl !== undefined) {
+  if (rl !== undefined && rl !== null) {
+    if (typeof rl !== 'object') throw new Error('rateLimits must be an object');
     const strategies = ['fixed-window', 'sliding-window', 'token-bucket'];
     if (rl.strategy !== undefined && !strategies.includes(rl.strategy)) {
       throw new Error(`rateLimits.strategy must be one of ${strategies.join(', ')}`);
@@ -63,7 +64,7 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
       checkRule(rule, `rateLimits.operations.${op}`);
     }
     for (const [tier, def] of Object.entries(rl.tiers ?? {})) {
-      if (!def || typeof def.multiplier !== 'number' || !(def.multiplier > 0)) {
+      if (!def || typeof def.multiplier !== 'number' || !(def.multiplier > 0) || !Number.isFinite(def.multiplier)) {
         throw new Error(`rateLimits.tiers.${tier}.multiplier must be a positive number`);
       }
     }
@@ -73,6 +74,7 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   }
 
   const approvalOps = document.approvals?.operations ?? [];
+  if (!Array.isArray(approvalOps)) throw new Error('approvals.operations must be a list of operation patterns');
   approvalOps.forEach((op, i) => {
     if (!patternMatchesAny(op, operations)) throw new Error(`approvals.operations[${i}]: "${op}" matches no known operation`);
   });

@@ -26,6 +26,9 @@ export function compileRoles(
         throw new Error(`roles.${name}.operations[${i}]: "${String(pattern)}" matches no known operation`);
       }
     });
+    if (role.inherits !== undefined && role.inherits !== null && !Array.isArray(role.inherits)) {
+      throw new Error(`roles.${name}.inherits must be a list of role names`);
+    }
     (role.inherits ?? []).forEach((parent, i) => {
       if (!Object.prototype.hasOwnProperty.call(roles, parent)) {
         throw new Error(`roles.${name}.inherits[${i}]: unknown role "${parent}"`);

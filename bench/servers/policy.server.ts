@@ -1,0 +1,63 @@
+/**
+ * The bare route of bare.server.ts with nest-agent-policy in front of it: authentication (JWT or API key),
+ * authorization (operation + scope), rate limits (memory, or Redis with REDIS_URL), on a SQLite file for the
+ * identity tables. Isolates what the library costs on the request path. Prints `READY <port> <api key>`.
+ */
+import 'reflect-metadata';
+import { Controller, Get, Module, Param } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKeyService, POLICY_ENTITIES, POLICY_MIGRATIONS, PolicyModule, RequireOperation, RequireScopes } from 'nest-agent-policy';
+
+const agent = (id: string) => ({ id, tenantId: null, ownerId: 'bench', name: 'bench agent', model: 'echo-1', instructions: '', createdAt: 0, updatedAt: 0 });
+
+@Controller()
+class PolicyController {
+  @Get('agents/:id')
+  @RequireOperation('agent.read')
+  @RequireScopes('agents:read')
+  get(@Param('id') id: string) {
+    return agent(id);
+  }
+}
+
+@Module({
+  imports: [
+    TypeOrmModule.forRoot({
+      type: 'better-sqlite3',
+      database: process.env.BENCH_SQLITE ?? ':memory:',
+      entities: [...POLICY_ENTITIES],
+      migrations: [...POLICY_MIGRATIONS],
+      migrationsRun: true,
+    }),
+    PolicyModule.forRoot({
+      mode: 'production',
+      jwt: { secret: process.env.JWT_SECRET },
+      redisUrl: process.env.REDIS_URL || undefined,
+      roles: { admin: { operations: ['*'] } },
+      scopes: { admin: { implies: ['*'] } },
+      audit: { grants: process.env.AUDIT_GRANTS === '1' },
+      rateLimits: { default: { limit: 1_000_000_000, ttl: 60 }, anonymous: { limit: 1_000_000_000, ttl: 60 } },
+    }),
+  ],
+  controllers: [PolicyController],
+})
+class PolicyBenchModule {}
+
+async function main() {
+  const app = await NestFactory.create(PolicyBenchModule, { logger: ['error'] });
+  await app.listen(0, '127.0.0.1');
+  const { key } = await app.get(ApiKeyService).create({
+    name: 'bench',
+    roles: ['admin'],
+    scopes: ['agents:read'],
+    tenantId: null,
+    tier: null,
+    expiresAt: null,
+    createdBy: 'bench',
+  });
+  const port = (app.getHttpServer().address() as { port: number }).port;
+  process.stdout.write(`READY ${port} ${key}\n`);
+}
+
+void main();

@@ -1,0 +1,169 @@
+import { describe, expect, it } from '@jest/globals';
+import { clientIp, compileTrustProxy, ipTracker, normalizeIp } from './client-ip';
+
+const request = (remoteAddress: string, xff?: string) => ({
+  headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+  socket: { remoteAddress },
+});
+
+const ipOf = (setting: Parameters<typeof compileTrustProxy>[0], remoteAddress: string, xff?: string) =>
+  clientIp(request(remoteAddress, xff), compileTrustProxy(setting));
+
+describe('compileTrustProxy', () => {
+  it.each([[undefined], [false], ['false'], ['']])('%p trusts no hop', (setting) => {
+    const trust = compileTrustProxy(setting);
+    expect(trust('127.0.0.1', 0)).toBe(false);
+    expect(trust('10.0.0.1', 1)).toBe(false);
+  });
+
+  it.each([[true], ['true']])('%p trusts every hop', (setting) => {
+    const trust = compileTrustProxy(setting);
+    expect(trust('203.0.113.1', 0)).toBe(true);
+    expect(trust('203.0.113.1', 9)).toBe(true);
+  });
+
+  it.each([[2], ['2']])('hop count %p trusts the first two hops only', (setting) => {
+    const trust = compileTrustProxy(setting);
+    expect([0, 1, 2, 3].map((hop) => trust('203.0.113.1', hop))).toEqual([true, true, false, false]);
+  });
+
+  it('hop count 0 trusts nothing', () => {
+    expect(compileTrustProxy(0)('127.0.0.1', 0)).toBe(false);
+  });
+
+  it.each([[['10.0.0.0/8', '192.168.1.1']], ['10.0.0.0/8, 192.168.1.1'], ['10.0.0.0/8,192.168.1.1']])(
+    'a CIDR/address list %p trusts only the listed addresses',
+    (setting) => {
+      const trust = compileTrustProxy(setting);
+      expect(trust('10.1.2.3', 0)).toBe(true);
+      expect(trust('192.168.1.1', 0)).toBe(true);
+      expect(trust('192.168.1.2', 0)).toBe(false);
+      expect(trust('11.0.0.1', 0)).toBe(false);
+    },
+  );
+
+  it('understands the loopback, linklocal and uniquelocal names', () => {
+    expect(compileTrustProxy('loopback')('127.0.0.1', 0)).toBe(true);
+    expect(compileTrustProxy('loopback')('10.0.0.1', 0)).toBe(false);
+    expect(compileTrustProxy('uniquelocal')('10.0.0.1', 0)).toBe(true);
+    expect(compileTrustProxy('linklocal')('169.254.1.1', 0)).toBe(true);
+  });
+
+  it.each([['10.0.0.0/33'], ['not-an-address'], [['10.0.0.0/8', '300.1.1.1']], ['10.0.0.0/8, fe80::/200']])(
+    'rejects the malformed setting %p, naming trustProxy',
+    (setting) => {
+      expect(() => compileTrustProxy(setting)).toThrow(/^trustProxy/);
+    },
+  );
+});
+
+describe('clientIp', () => {
+  const spoofed = '6.6.6.6';
+
+  it.each([[undefined], [false]])('ignores X-Forwarded-For without trust (%p)', (setting) => {
+    expect(ipOf(setting, '203.0.113.7', `${spoofed}, 198.51.100.1`)).toBe('203.0.113.7');
+  });
+
+  it('returns the socket address when there is no X-Forwarded-For', () => {
+    expect(ipOf(1, '203.0.113.7')).toBe('203.0.113.7');
+    expect(ipOf(['10.0.0.0/8'], '10.0.0.1')).toBe('10.0.0.1');
+  });
+
+  it('falls back to connection.remoteAddress when the request has no socket', () => {
+    expect(clientIp({ headers: {}, connection: { remoteAddress: '203.0.113.9' } }, compileTrustProxy(false))).toBe('203.0.113.9');
+  });
+
+  it('uses the rightmost X-Forwarded-For entry with hop count 1', () => {
+    expect(ipOf(1, '10.0.0.1', `${spoofed}, 203.0.113.7`)).toBe('203.0.113.7');
+    expect(ipOf('1', '10.0.0.1', '203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('walks exactly as many hops as configured', () => {
+    expect(ipOf(2, '10.0.0.1', `${spoofed}, 203.0.113.7, 10.0.0.2`)).toBe('203.0.113.7');
+  });
+
+  it('with a CIDR list skips only trusted proxies', () => {
+    const trusted = ['10.0.0.0/8'];
+    expect(ipOf(trusted, '10.0.0.1', `${spoofed}, 203.0.113.7, 10.0.0.3, 10.0.0.2`)).toBe('203.0.113.7');
+    expect(ipOf(trusted, '10.0.0.1', `${spoofed}, 203.0.113.7`)).toBe('203.0.113.7');
+  });
+
+  it('with a CIDR list ignores X-Forwarded-For sent straight from an untrusted address', () => {
+    expect(ipOf(['10.0.0.0/8'], '203.0.113.7', `${spoofed}, 10.0.0.5`)).toBe('203.0.113.7');
+  });
+
+  it('never uses a spoofed leftmost entry unless every hop is trusted', () => {
+    const xff = `${spoofed}, 203.0.113.7`;
+    expect(ipOf(false, '10.0.0.1', xff)).not.toBe(spoofed);
+    expect(ipOf(1, '10.0.0.1', xff)).not.toBe(spoofed);
+    expect(ipOf(['10.0.0.0/8'], '10.0.0.1', xff)).not.toBe(spoofed);
+    expect(ipOf(['10.0.0.0/8'], '10.0.0.1', `${spoofed}, 10.0.0.9`)).toBe(spoofed);
+    expect(ipOf(2, '10.0.0.1', xff)).toBe(spoofed);
+    expect(ipOf(true, '10.0.0.1', xff)).toBe(spoofed);
+  });
+
+  it('normalises an IPv4-mapped socket address and X-Forwarded-For entry', () => {
+    expect(ipOf(false, '::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(ipOf(['127.0.0.1'], '::ffff:127.0.0.1', '::ffff:198.51.100.4')).toBe('198.51.100.4');
+  });
+
+  it('returns IPv6 addresses unchanged', () => {
+    expect(ipOf(false, '2001:db8::1')).toBe('2001:db8::1');
+    expect(ipOf(['::1'], '::1', '2001:db8:1:2::7')).toBe('2001:db8:1:2::7');
+  });
+});
+
+describe('normalizeIp', () => {
+  it.each([
+    ['::ffff:127.0.0.1', '127.0.0.1'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['203.0.113.7', '203.0.113.7'],
+    ['::1', '::1'],
+    ['2001:db8::1', '2001:db8::1'],
+    ['::ffff:abcd', '::ffff:abcd'],
+    ['', ''],
+  ])('%p → %p', (input, expected) => {
+    expect(normalizeIp(input)).toBe(expected);
+  });
+});
+
+describe('ipTracker', () => {
+  it('keeps IPv4 addresses as they are', () => {
+    expect(ipTracker('203.0.113.7')).toBe('203.0.113.7');
+    expect(ipTracker('203.0.113.8')).not.toBe(ipTracker('203.0.113.7'));
+  });
+
+  it('groups IPv6 addresses of one /64', () => {
+    const a = ipTracker('2001:db8:1:2:aaaa::1');
+    expect(a).toBe('2001:db8:1:2::/64');
+    expect(ipTracker('2001:db8:1:2:bbbb::2')).toBe(a);
+    expect(ipTracker('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe(a);
+    expect(ipTracker('2001:db8:1:2::')).toBe(a);
+  });
+
+  it('separates IPv6 addresses of different /64 networks', () => {
+    expect(ipTracker('2001:db8:1:3::1')).not.toBe(ipTracker('2001:db8:1:2:aaaa::1'));
+    expect(ipTracker('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(ipTracker('2001:db9:1:2::1')).not.toBe(ipTracker('2001:db8:1:2::1'));
+  });
+
+  it.each([
+    ['2001:0db8:0001:0002:0000:0000:0000:0001'],
+    ['2001:DB8:1:2::1'],
+    ['2001:db8:1:2:0:0:0:1'],
+  ])('gives one tracker for every spelling of the same /64 (%s)', (addr) => {
+    expect(ipTracker(addr)).toBe('2001:db8:1:2::/64');
+  });
+
+  it('expands a :: that falls inside the first four groups', () => {
+    expect(ipTracker('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(ipTracker('2001:db8::1:0:0:1')).toBe('2001:db8:0:0::/64');
+    expect(ipTracker('::1')).toBe('0:0:0:0::/64');
+    expect(ipTracker('fe80::1')).not.toBe(ipTracker('fe81::1'));
+  });
+
+  it('does not lump every IPv4-mapped IPv6 client into one bucket', () => {
+    // A caller of authorize() outside HTTP (e.g. a WebSocket handshake address) may hand over `::ffff:a.b.c.d`.
+    expect(ipTracker('::ffff:203.0.113.7')).not.toBe(ipTracker('::ffff:198.51.100.9'));
+  });
+});
