@@ -4,6 +4,9 @@ import { PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
 import { AgentsController } from './agents/agents.controller';
 import { AgentsService } from './agents/agents.service';
 import { ApiKeysController } from './api-keys/api-keys.controller';
+import { ApprovalsController } from './approvals/approvals.controller';
+import { AuditController } from './audit/audit.controller';
+import { BudgetsController } from './budgets/budgets.controller';
 import type { AgentApiConfig } from './config/agent-api.config';
 import { CustomersController } from './customers/customers.controller';
 import { CustomersService } from './customers/customers.service';
@@ -48,6 +51,9 @@ export class AgentApiModule {
         SessionsController,
         ApiKeysController,
         RevocationsController,
+        AuditController,
+        ApprovalsController,
+        BudgetsController,
       ],
       providers: [AgentsService, CustomersService, SessionsService, EventsService, EchoModel],
     };

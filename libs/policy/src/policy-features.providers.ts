@@ -1,14 +1,30 @@
 import type { Provider } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { DataSource } from 'typeorm';
 import { getOptionsToken, getStorageToken, type ThrottlerStorage } from '@nestjs/throttler';
 import type Redis from 'ioredis';
+import { ApprovalService } from './approval/approval.service';
+import { AUDIT_PROVIDERS } from './audit/audit.providers';
+import { AuditService } from './audit/audit.service';
 import { AuthFailureHook } from './authentication/auth-failure.hook';
+import { BudgetInterceptor } from './budget/budget.interceptor';
+import { BudgetService, type BudgetEvent } from './budget/budget.service';
+import { BudgetStore } from './budget/budget-store.interface';
+import { DatabaseBudgetStore } from './budget/database-budget.store';
+import { RedisBudgetStore } from './budget/redis-budget.store';
+import { UsageLedgerService } from './budget/usage-ledger.service';
+import { BudgetRouteValidator } from './pipeline/budget-route.validator';
+import { DecisionHook } from './authorization/decision.hook';
+import { ApprovalPolicy, RolePolicy, ScopePolicy } from './engine/builtin.policies';
+import { EvaluatorExplorer } from './engine/evaluator.explorer';
+import { PolicyEngine } from './engine/policy.engine';
+import { AuditDecisionHook } from './pipeline/audit-decision.hook';
 import type { CompiledPolicy } from './authorization/compiled-policy';
 import { PolicyRateLimiter } from './authorization/policy-rate-limiter.interface';
 import { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 import { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 import { RateLimitAuthFailureHook } from './pipeline/rate-limit-auth-failure.hook';
-import { COMPILED_POLICY, POLICY_REDIS } from './policy.constants';
+import { COMPILED_POLICY, POLICY_CLOCK, POLICY_REDIS } from './policy.constants';
 import { RateLimitService, createThrottlerStorage } from './rate-limit/rate-limit.service';
 
 /** Providers of the rate-limit, budget and audit features. */
@@ -30,12 +46,63 @@ export function featureProviders(): Provider[] {
     },
     { provide: PolicyRateLimiter, useClass: DefaultPolicyRateLimiter },
     { provide: AuthFailureHook, useClass: RateLimitAuthFailureHook },
+    ...AUDIT_PROVIDERS,
+    { provide: DecisionHook, useClass: AuditDecisionHook },
+    ApprovalService,
+    {
+      provide: PolicyEngine,
+      useFactory: (compiled: CompiledPolicy, approvals: ApprovalService) =>
+        new PolicyEngine([new RolePolicy(compiled), new ScopePolicy(compiled), new ApprovalPolicy(compiled, approvals)]),
+      inject: [COMPILED_POLICY, ApprovalService],
+    },
+    EvaluatorExplorer,
+    {
+      provide: BudgetStore,
+      useFactory: (redis: Redis | null, dataSource: DataSource) =>
+        redis ? new RedisBudgetStore(redis) : new DatabaseBudgetStore(dataSource),
+      inject: [POLICY_REDIS, DataSource],
+    },
+    { provide: UsageLedgerService, useFactory: (dataSource: DataSource) => new UsageLedgerService(dataSource), inject: [DataSource] },
+    {
+      provide: BudgetService,
+      useFactory: (store: BudgetStore, compiled: CompiledPolicy, clock: () => number, ledger: UsageLedgerService, audit: AuditService) =>
+        new BudgetService(store, compiled.document.budgets ?? undefined, compiled.document.pricing ?? undefined, clock, {
+          ledger,
+          onEvent: (event: BudgetEvent) => {
+            void audit
+              .record({
+                type: event.type,
+                outcome: event.type === 'budget.exceeded' ? 'DENY' : 'WARNING',
+                principal: event.principal,
+                operation: event.operation,
+                requestId: event.requestId,
+                reasons: [`${event.scope} ${event.period} ${event.unit} budget at ${event.percentUsed}%`],
+                details: { scope: event.scope, period: event.period, unit: event.unit, percentUsed: event.percentUsed },
+              })
+              .catch(() => undefined);
+          },
+        }),
+      inject: [BudgetStore, COMPILED_POLICY, POLICY_CLOCK, UsageLedgerService, AuditService],
+    },
+    BudgetRouteValidator,
   ];
 }
 
 /** Guards after authorization (rate limiting), in pipeline order. */
 export function featureGuards(): Provider[] {
-  return [{ provide: APP_GUARD, useClass: PolicyThrottlerGuard }];
+  return [
+    { provide: APP_GUARD, useClass: PolicyThrottlerGuard },
+    { provide: APP_INTERCEPTOR, useClass: BudgetInterceptor },
+  ];
 }
 
-export const FEATURE_EXPORTS: Provider[] = [RateLimitService, getStorageToken() as unknown as Provider];
+export const FEATURE_EXPORTS: Provider[] = [
+  RateLimitService,
+  getStorageToken() as unknown as Provider,
+  AuditService,
+  ApprovalService,
+  PolicyEngine,
+  BudgetService,
+  UsageLedgerService,
+  BudgetStore as unknown as Provider,
+];

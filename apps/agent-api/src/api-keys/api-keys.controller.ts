@@ -64,7 +64,7 @@ export class ApiKeysController {
   @Delete(':id')
   @HttpCode(204)
   @Guarded(AgentOperation.ApiKeyDelete, 'api-keys:write')
-  async remove(@Param() params: ApiKeyIdParam, @RecordScope() scope: RecordScopeFilter): Promise<void> {
-    if (!(await this.apiKeys.revoke(params.id, scope.tenantId))) throw new PolicyNotFoundException();
+  async remove(@Param() params: ApiKeyIdParam, @CurrentPrincipal() principal: Principal, @RecordScope() scope: RecordScopeFilter): Promise<void> {
+    if (!(await this.apiKeys.revoke(params.id, scope.tenantId, principal.id))) throw new PolicyNotFoundException();
   }
 }

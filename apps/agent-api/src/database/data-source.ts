@@ -29,7 +29,9 @@ export function dataSourceOptions(database: AgentApiConfig['database']): DataSou
     enableWAL: path !== ':memory:',
     timeout: 15_000,
     // With WAL, NORMAL stays consistent after a crash and avoids a disk sync on every commit.
-    prepareDatabase: (db: { pragma: (sql: string) => unknown }) => db.pragma('synchronous = NORMAL'),
+    prepareDatabase: (db: { pragma: (sql: string) => unknown }) => {
+      db.pragma('synchronous = NORMAL');
+    },
     ...common,
   };
 }

@@ -20,7 +20,7 @@ export const ECHO_MAX_OUTPUT_TOKENS = 256;
 export class EchoModel {
   readonly id = 'echo-1';
 
-  countTokens(text: string): number {
+  static countTokens(text: string): number {
     return encode(text).length;
   }
 

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { AgentOperation, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import { AgentOperation, Budget, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import { ECHO_MAX_OUTPUT_TOKENS, EchoModel } from '../model/echo.model';
 import { Guarded } from '../common/guarded.decorator';
 import { PageQuery, ParseId } from '../common/pagination';
 import { CreateEventDto, CreateSessionDto, UpdateSessionDto } from './session.dto';
@@ -46,8 +47,19 @@ export class SessionsController {
     await this.sessions.remove(id, scope);
   }
 
+  /**
+   * Budgeted: reserves the message's input tokens plus the model's largest reply (256 tokens) at echo-1's price,
+   * then settles to what the reply used (the `usage` the handler returns).
+   */
   @Post(':id/events')
   @Guarded(AgentOperation.EventCreate, 'events:write')
+  @Budget<{ body?: { message?: unknown } }>({
+    model: 'echo-1',
+    estimate: (req) => ({
+      inputTokens: typeof req.body?.message === 'string' ? EchoModel.countTokens(req.body.message) : 0,
+      outputTokens: ECHO_MAX_OUTPUT_TOKENS,
+    }),
+  })
   async createEvent(
     @Param('id', ParseId) id: string,
     @CurrentPrincipal() principal: Principal,

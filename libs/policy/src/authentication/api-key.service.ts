@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
 import { POLICY_CLOCK } from '../policy.constants';
@@ -51,6 +52,7 @@ export class ApiKeyService {
   constructor(
     private readonly dataSource: DataSource,
     @Inject(POLICY_CLOCK) private readonly now: () => number,
+    @Optional() @Inject(AuditService) private readonly audit: AuditService | null = null,
   ) {}
 
   /** Creates a key. The returned `key` is the only time the full key exists outside the caller. */
@@ -72,6 +74,15 @@ export class ApiKeyService {
       lastUsedAt: null,
     });
     await this.dataSource.getRepository(ApiKeyEntity).insert(entity);
+    await this.audit?.record({
+      type: 'api_key.created',
+      outcome: 'SUCCESS',
+      principalId: input.createdBy,
+      tenantId: input.tenantId,
+      operation: 'api-key.create',
+      reasons: [`API key ${id} created`],
+      details: { apiKeyId: id, name: input.name, roles: input.roles, scopes: input.scopes },
+    });
     return { key: `apk_${id}_${secret}`, apiKey: this.view(entity) };
   }
 
@@ -85,11 +96,23 @@ export class ApiKeyService {
   }
 
   /** Revokes a key. Answers false when it does not exist, is outside the tenant, or is already revoked. */
-  async revoke(id: string, tenantId: string | undefined): Promise<boolean> {
+  async revoke(id: string, tenantId: string | undefined, revokedBy: string | null = null): Promise<boolean> {
     const where = tenantId === undefined ? { id, revokedAt: IsNull() } : { id, tenantId, revokedAt: IsNull() };
     const result = await this.dataSource.getRepository(ApiKeyEntity).update(where, { revokedAt: this.now() });
     this.cache.delete(id);
-    return (result.affected ?? 0) > 0;
+    const revoked = (result.affected ?? 0) > 0;
+    if (revoked) {
+      await this.audit?.record({
+        type: 'api_key.revoked',
+        outcome: 'SUCCESS',
+        principalId: revokedBy,
+        tenantId: tenantId ?? null,
+        operation: 'api-key.delete',
+        reasons: [`API key ${id} revoked`],
+        details: { apiKeyId: id },
+      });
+    }
+    return revoked;
   }
 
   /** Verifies a presented key; answers the principal, or the reason it is refused. */

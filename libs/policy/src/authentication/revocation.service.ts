@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { AuditService } from '../audit/audit.service';
 import type Redis from 'ioredis';
 import { DataSource, MoreThanOrEqual } from 'typeorm';
 import { POLICY_CLOCK, POLICY_REDIS } from '../policy.constants';
@@ -25,6 +26,7 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     private readonly dataSource: DataSource,
     @Inject(POLICY_REDIS) private readonly redis: Redis | null,
     @Inject(POLICY_CLOCK) private readonly now: () => number,
+    @Optional() @Inject(AuditService) private readonly audit: AuditService | null = null,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -52,6 +54,14 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
       .execute();
     this.revoked.set(jti, expiresAt);
     if (this.redis) await this.redis.publish(CHANNEL, jti).catch(() => undefined);
+    await this.audit?.record({
+      type: 'token.revoked',
+      outcome: 'SUCCESS',
+      principalId: revokedBy,
+      operation: 'token.revoke',
+      reasons: ['token revoked'],
+      details: { jti },
+    });
   }
 
   /** True when the token id has been revoked. Throws when the list cannot be refreshed (the caller denies). */

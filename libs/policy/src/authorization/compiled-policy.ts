@@ -3,6 +3,7 @@ import { AGENT_OPERATIONS, isOperationName } from './agent-operation';
 import { patternMatchesAny } from './operation-matcher';
 import { compileRoles, type CompiledRole } from './role-resolver';
 import { validateScopes } from './scope-expander';
+import { validateBudgetConfig } from '../budget/budget-config.validator';
 
 /** The policy document checked and pre-computed once at init; decisions read only this. */
 export interface CompiledPolicy {
@@ -78,6 +79,8 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   approvalOps.forEach((op, i) => {
     if (!patternMatchesAny(op, operations)) throw new Error(`approvals.operations[${i}]: "${op}" matches no known operation`);
   });
+
+  validateBudgetConfig(document.budgets ?? undefined, document.pricing ?? undefined);
 
   return { document, operations, roles, scopes };
 }

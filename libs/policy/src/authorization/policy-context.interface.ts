@@ -10,10 +10,10 @@ export interface PolicyContext {
   readonly ip: string;
   readonly method?: string;
   readonly path?: string;
-  /** A digest of the request (method, path, body) used to bind approvals to one exact call. */
-  readonly requestDigest?: string;
   /** An approval id the caller presents (`X-Approval-Id`). */
   readonly approvalId?: string;
+  /** The parsed request body, for binding approvals to one exact call. */
+  readonly body?: unknown;
   /** `Class.method` of the route being called. */
   readonly route?: string;
   /** A route-level `@Throttle()` limit that replaces the principal's default bucket for this route. */

@@ -47,6 +47,7 @@ export function policyContextOf(req: PolicyHttpRequest, state: RequestPolicyStat
     method: req.method,
     path: req.url,
     approvalId: headerValue(req, 'x-approval-id'),
+    body: req.body,
   };
 }
 

@@ -1,0 +1,72 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsDateString, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { AUDIT_EVENT_TYPES, AgentOperation, AuditService, RecordScope, type RecordScopeFilter } from 'nest-agent-policy';
+import { Guarded } from '../common/guarded.decorator';
+
+export class AuditQueryDto {
+  @ApiPropertyOptional({ enum: AUDIT_EVENT_TYPES })
+  @IsOptional()
+  @IsIn(AUDIT_EVENT_TYPES)
+  type?: (typeof AUDIT_EVENT_TYPES)[number];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  principalId?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString()
+  since?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString()
+  until?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(400)
+  @Matches(/^[A-Za-z0-9_-]+$/)
+  cursor?: string;
+}
+
+@ApiTags('audit')
+@Controller('audit')
+export class AuditController {
+  constructor(private readonly audit: AuditService) {}
+
+  /** Audit events, newest first; a principal bound to a tenant sees only that tenant's events. */
+  @Get()
+  @Guarded(AgentOperation.AuditRead, 'audit:read')
+  list(@Query() query: AuditQueryDto, @RecordScope() scope: RecordScopeFilter) {
+    return this.audit.query({
+      type: query.type,
+      principalId: query.principalId,
+      tenantId: scope.tenantId,
+      since: query.since ? Date.parse(query.since) : undefined,
+      until: query.until ? Date.parse(query.until) : undefined,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
+  }
+
+  /** Walks every hash chain and reports the first broken link. */
+  @Get('verify')
+  @Guarded(AgentOperation.AuditRead, 'audit:read')
+  verify() {
+    return this.audit.verify();
+  }
+}

@@ -1,0 +1,234 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Brackets, DataSource } from 'typeorm';
+import type { Principal } from '../authentication/principal.interface';
+import { AuditService } from '../audit/audit.service';
+import { decodeCursor, encodeCursor, pageLimit } from '../audit/audit.cursor';
+import { canonicalJson, type JsonValue } from '../audit/canonical-json';
+import { POLICY_CLOCK } from '../policy.constants';
+import { PolicyForbiddenException, PolicyNotFoundException, ValidationFailedException } from '../policy.exceptions';
+import { ApprovalEntity, type ApprovalStatus } from './approval.entity';
+
+/** Seconds-based default of `approvals.ttl`, in milliseconds. */
+export const DEFAULT_APPROVAL_TTL_MS = 900_000;
+const STATUSES: ReadonlySet<string> = new Set<ApprovalStatus>(['pending', 'approved', 'denied', 'consumed', 'expired']);
+
+/** An approval as the API shows it; times are ISO 8601 and `status` reads `expired` once the deadline has passed. */
+export interface ApprovalView {
+  readonly id: string;
+  readonly principalId: string;
+  readonly tenantId: string | null;
+  readonly operation: string;
+  readonly requestDigest: string;
+  readonly reason: string | null;
+  readonly status: ApprovalStatus;
+  readonly decidedBy: string | null;
+  readonly decidedAt: string | null;
+  readonly expiresAt: string;
+  readonly createdAt: string;
+  readonly consumedAt: string | null;
+}
+
+export interface CreateApprovalInput {
+  readonly principal: Principal;
+  readonly operation: string;
+  /** {@link requestDigest} of the request that needs approval. */
+  readonly digest: string;
+  readonly reason?: string | null;
+  /** Milliseconds the approval may wait for a decision and then be used (default 15 minutes). */
+  readonly ttlMs?: number;
+}
+
+export interface ApprovalListQuery {
+  /** Only this tenant's approvals (a tenant-bound caller should always pass its own). */
+  readonly tenantId?: string | null;
+  readonly status?: ApprovalStatus;
+  /** 1 to 500, default 50. */
+  readonly limit?: number | string;
+  readonly cursor?: string;
+}
+
+/** The request an approval is bound to. */
+export interface ApprovalRequestShape {
+  readonly method: string;
+  readonly path: string;
+  readonly body?: unknown;
+}
+
+/** SHA-256 (hex) of the canonical JSON of method (upper-cased), path and body: equal requests, equal digests. */
+export function requestDigest(request: ApprovalRequestShape): string {
+  const body = request.body === undefined ? null : (JSON.parse(JSON.stringify(request.body) ?? 'null') as JsonValue);
+  const canonical = canonicalJson({ method: request.method.toUpperCase(), path: request.path, body });
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+/**
+ * Human approvals of individual calls. An approval is bound to one principal, one operation and one exact request
+ * (its digest), is decided once by someone else, and can be consumed once before it expires.
+ */
+@Injectable()
+export class ApprovalService {
+  private readonly clock: () => number;
+
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Optional() @Inject(POLICY_CLOCK) clock?: (() => number) | null,
+    @Optional() @Inject(AuditService) private readonly audit?: AuditService | null,
+  ) {
+    this.clock = clock ?? Date.now;
+  }
+
+  /** See {@link requestDigest}. */
+  requestDigest(request: ApprovalRequestShape): string {
+    return requestDigest(request);
+  }
+
+  /** Creates a pending approval and records `approval.requested`. @throws ValidationFailedException for bad input. */
+  async create(input: CreateApprovalInput): Promise<ApprovalView> {
+    const ttlMs = input.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new ValidationFailedException('Invalid approval ttl', ['ttlMs must be a positive integer']);
+    if (!input.operation) throw new ValidationFailedException('Invalid approval', ['operation is required']);
+    if (!/^[0-9a-f]{64}$/.test(input.digest)) throw new ValidationFailedException('Invalid approval', ['digest must be a SHA-256 hex digest']);
+    const now = this.clock();
+    const entity: ApprovalEntity = Object.assign(new ApprovalEntity(), {
+      id: randomUUID(),
+      principalId: input.principal.id,
+      tenantId: input.principal.tenantId ?? null,
+      operation: input.operation,
+      requestDigest: input.digest,
+      reason: input.reason ?? null,
+      status: 'pending' as const,
+      decidedBy: null,
+      decidedAt: null,
+      expiresAt: now + ttlMs,
+      createdAt: now,
+      consumedAt: null,
+    });
+    await this.repository.insert(entity);
+    await this.audit?.record({
+      type: 'approval.requested',
+      outcome: 'REQUIRE_APPROVAL',
+      principal: input.principal,
+      operation: input.operation,
+      reasons: input.reason ? [input.reason] : [],
+      details: { approvalId: entity.id, expiresAt: entity.expiresAt },
+    });
+    return this.toView(entity, now);
+  }
+
+  /** Approvals, newest first, `limit` at a time. @throws ValidationFailedException for a bad status, limit or cursor. */
+  async list(query: ApprovalListQuery = {}): Promise<{ items: ApprovalView[]; nextCursor: string | null }> {
+    const limit = pageLimit(query.limit, 50, 500);
+    const now = this.clock();
+    const builder = this.repository.createQueryBuilder('a');
+    if (typeof query.tenantId === 'string') builder.andWhere('a.tenantId = :tenantId', { tenantId: query.tenantId });
+    if (query.status !== undefined) {
+      if (!STATUSES.has(query.status)) throw new ValidationFailedException('Invalid status', [`status must be one of ${[...STATUSES].join(', ')}`]);
+      if (query.status === 'expired') {
+        builder.andWhere("(a.status = 'expired' OR (a.status IN ('pending', 'approved') AND a.expiresAt <= :now))", { now });
+      } else if (query.status === 'pending' || query.status === 'approved') {
+        builder.andWhere('a.status = :status AND a.expiresAt > :now', { status: query.status, now });
+      } else {
+        builder.andWhere('a.status = :status', { status: query.status });
+      }
+    }
+    if (query.cursor) {
+      const after = decodeCursor(query.cursor);
+      builder.andWhere(
+        new Brackets((where) =>
+          where.where('a.createdAt < :cursorTime', { cursorTime: after.createdAt }).orWhere('a.createdAt = :cursorTime AND a.id < :cursorId', { cursorId: after.id }),
+        ),
+      );
+    }
+    const rows = await builder.orderBy('a.createdAt', 'DESC').addOrderBy('a.id', 'DESC').limit(limit + 1).getMany();
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((row) => this.toView(row, now)),
+      nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+    };
+  }
+
+  /**
+   * Approves or denies a pending, unexpired approval and records `approval.decided`.
+   * @throws PolicyNotFoundException when it does not exist or belongs to another tenant than the decider's
+   * (a decider without a tenant sees every tenant).
+   * @throws PolicyForbiddenException when the decider requested it, or it is no longer pending, or it has expired.
+   */
+  async decide(id: string, decider: Principal, decision: 'approve' | 'deny'): Promise<ApprovalView> {
+    if (decision !== 'approve' && decision !== 'deny') throw new ValidationFailedException('Invalid decision', ['decision must be approve or deny']);
+    const existing = await this.repository.findOneBy({ id });
+    if (!existing || (decider.tenantId !== null && decider.tenantId !== undefined && existing.tenantId !== decider.tenantId)) {
+      throw new PolicyNotFoundException('Approval not found');
+    }
+    if (existing.principalId === decider.id) throw new PolicyForbiddenException('An approval cannot be decided by the principal that requested it');
+    const now = this.clock();
+    const status: ApprovalStatus = decision === 'approve' ? 'approved' : 'denied';
+    const result = await this.repository
+      .createQueryBuilder()
+      .update(ApprovalEntity)
+      .set({ status, decidedBy: decider.id, decidedAt: now })
+      .where("id = :id AND status = 'pending' AND expires_at > :now", { id, now })
+      .execute();
+    if (result.affected !== 1) {
+      const current = (await this.repository.findOneBy({ id })) ?? existing;
+      if (current.status === 'pending') {
+        await this.repository.update({ id, status: 'pending' }, { status: 'expired' });
+        throw new PolicyForbiddenException('The approval has expired');
+      }
+      throw new PolicyForbiddenException(`The approval is already ${this.toView(current, now).status}`);
+    }
+    await this.audit?.record({
+      type: 'approval.decided',
+      outcome: status === 'approved' ? 'ALLOW' : 'DENY',
+      principal: decider,
+      tenantId: existing.tenantId,
+      operation: existing.operation,
+      reasons: [`${status} by ${decider.id}`],
+      details: { approvalId: id, decision: status, requestedBy: existing.principalId },
+    });
+    return this.toView({ ...existing, status, decidedBy: decider.id, decidedAt: now }, now);
+  }
+
+  /**
+   * Uses an approval for the call it was granted for. True exactly once: only for the same principal (and tenant),
+   * operation and request digest, only once approved, never after expiry. One conditional UPDATE decides, so two
+   * concurrent callers can never both succeed.
+   */
+  async consume(id: string, principal: Principal, operation: string, digest: string): Promise<boolean> {
+    const now = this.clock();
+    const builder = this.repository
+      .createQueryBuilder()
+      .update(ApprovalEntity)
+      .set({ status: 'consumed', consumedAt: now })
+      .where("id = :id AND status = 'approved' AND principal_id = :principalId", { id, principalId: principal.id })
+      .andWhere('operation = :operation AND request_digest = :digest AND expires_at > :now', { operation, digest, now });
+    if (principal.tenantId === null || principal.tenantId === undefined) builder.andWhere('tenant_id IS NULL');
+    else builder.andWhere('tenant_id = :tenantId', { tenantId: principal.tenantId });
+    const result = await builder.execute();
+    return result.affected === 1;
+  }
+
+  private get repository() {
+    return this.dataSource.getRepository(ApprovalEntity);
+  }
+
+  private toView(entity: ApprovalEntity, now: number): ApprovalView {
+    const lapsed = (entity.status === 'pending' || entity.status === 'approved') && entity.expiresAt <= now;
+    const iso = (time: number | null) => (time === null || time === undefined ? null : new Date(time).toISOString());
+    return {
+      id: entity.id,
+      principalId: entity.principalId,
+      tenantId: entity.tenantId,
+      operation: entity.operation,
+      requestDigest: entity.requestDigest,
+      reason: entity.reason,
+      status: lapsed ? 'expired' : entity.status,
+      decidedBy: entity.decidedBy,
+      decidedAt: iso(entity.decidedAt),
+      expiresAt: new Date(entity.expiresAt).toISOString(),
+      createdAt: new Date(entity.createdAt).toISOString(),
+      consumedAt: iso(entity.consumedAt),
+    };
+  }
+}

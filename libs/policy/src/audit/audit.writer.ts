@@ -1,0 +1,281 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { AuditConfig } from '../policy-module-options.interface';
+import { AuditEventEntity } from './audit-event.entity';
+import { AUDIT_EVENT_TYPES, type AuditEventDraft } from './audit-event.interface';
+import { GENESIS_HASH, hashEvent, type AuditChainFields, type AuditChainRecord } from './audit.chain';
+import {
+  AUDIT_CONFIG,
+  AUDIT_WRITER_OPTIONS,
+  DEFAULT_AUDIT_BATCH_SIZE,
+  DEFAULT_AUDIT_FLUSH_INTERVAL_MS,
+  DEFAULT_AUDIT_MAX_QUEUE,
+} from './audit.constants';
+import { redact, redactString } from './audit.redaction';
+import { canonicalJson } from './canonical-json';
+
+/** Options beyond {@link AuditConfig}. */
+export interface AuditWriterOptions {
+  /**
+   * The chain this writer appends to. Default: a new random id per writer, i.e. one chain per process start.
+   * A fixed id resumes that chain from its last stored event; it must never be used by two live processes at once.
+   */
+  readonly chainId?: string;
+}
+
+type PendingEvent = Omit<AuditChainFields, 'seq' | 'chainId'>;
+type ChainHead = { readonly seq: number; readonly hash: string };
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
+/** Rows per INSERT statement, well under the bind-parameter limits of SQLite and PostgreSQL. */
+const ROWS_PER_STATEMENT = 400;
+const MAX_RETRY_DELAY_MS = 5_000;
+const INSERT_COLUMNS: ReadonlyArray<keyof AuditChainRecord> = [
+  'id', 'seq', 'chainId', 'type', 'outcome', 'principalId', 'tenantId', 'operation', 'reasons', 'requestId', 'ip',
+  'details', 'createdAt', 'prevHash', 'hash',
+];
+
+/**
+ * Writes audit events off the request path. `record()` redacts the event and queues it; a background loop writes
+ * the queue in batches, one transaction per batch, hash-chaining the events of this writer's chain in memory.
+ * Nothing is dropped: when the queue is full `record()` waits for room, and a failed batch stays queued and is
+ * retried. Flushed before the application shuts down (call `app.enableShutdownHooks()` so SIGTERM gets there),
+ * ahead of TypeORM closing its connection.
+ */
+@Injectable()
+export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShutdown {
+  protected readonly logger = new Logger(AuditWriter.name);
+  /** The chain this writer appends to. */
+  readonly chainId: string;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxQueue: number;
+  private readonly ipSalt: string | undefined;
+  private readonly queue: PendingEvent[] = [];
+  private waiters: Array<() => void> = [];
+  private head: Promise<ChainHead> | null = null;
+  private draining: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private closed = false;
+
+  /** @throws Error naming the `audit.*` key when the configuration is invalid. */
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Optional() @Inject(AUDIT_CONFIG) config?: AuditConfig | null,
+    @Optional() @Inject(AUDIT_WRITER_OPTIONS) options?: AuditWriterOptions | null,
+  ) {
+    this.batchSize = positiveInteger('audit.batchSize', config?.batchSize, DEFAULT_AUDIT_BATCH_SIZE);
+    this.maxQueue = positiveInteger('audit.maxQueue', config?.maxQueue, DEFAULT_AUDIT_MAX_QUEUE);
+    this.flushIntervalMs = positiveInteger('audit.flushIntervalMs', config?.flushIntervalMs, DEFAULT_AUDIT_FLUSH_INTERVAL_MS);
+    if (config?.hashIpSalt !== undefined && (typeof config.hashIpSalt !== 'string' || config.hashIpSalt === '')) {
+      throw new Error('audit.hashIpSalt must be a non-empty string');
+    }
+    this.ipSalt = config?.hashIpSalt;
+    this.chainId = options?.chainId ?? randomUUID();
+    if (this.chainId.length === 0 || this.chainId.length > 64) throw new Error('The audit chain id must have 1 to 64 characters');
+  }
+
+  /** Events queued or being written. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Redacts and queues an event. Resolves once it is queued, waiting first while the queue is full.
+   * @throws TypeError for an unknown event type; Error once the writer has shut down.
+   */
+  async record(event: AuditEventDraft): Promise<void> {
+    this.assertOpen();
+    if (!KNOWN_TYPES.has(event.type)) throw new TypeError(`Unknown audit event type "${String(event.type)}"`);
+    if (typeof event.id !== 'string' || event.id.length === 0 || event.id.length > 36) {
+      throw new TypeError('An audit event id must be a string of 1 to 36 characters');
+    }
+    const pending = this.prepare(event);
+    while (this.queue.length >= this.maxQueue) {
+      this.trigger(true);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      this.assertOpen();
+    }
+    this.queue.push(pending);
+    this.trigger(this.queue.length >= this.batchSize);
+  }
+
+  /** Writes everything queued so far. @throws the database error when a batch cannot be written (it stays queued). */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.draining) await this.drain();
+  }
+
+  /** Flushes and stops accepting events; for use outside Nest. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.stop();
+  }
+
+  /** Runs before Nest's shutdown hooks, hence before TypeORM destroys the DataSource. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  /** Writes what arrived after the first flush (in-flight requests) while the connection is still open. */
+  async onApplicationShutdown(): Promise<void> {
+    try {
+      if (this.queue.length > 0 && this.dataSource.isInitialized) await this.flush();
+    } finally {
+      if (this.queue.length > 0) this.logger.error(`${this.queue.length} audit event(s) could not be written before shutdown`);
+      this.stop();
+    }
+  }
+
+  /** The redacted, stored form of an event (before chaining). */
+  protected prepare(event: AuditEventDraft): PendingEvent {
+    const ip = clip(event.ip, 255);
+    return {
+      id: event.id,
+      type: event.type,
+      outcome: clip(event.outcome, 32) ?? 'FAILURE',
+      principalId: clip(event.principalId, 255),
+      tenantId: clip(event.tenantId, 255),
+      operation: clip(event.operation, 255),
+      reasons: canonicalJson(redact(event.reasons ?? [])),
+      requestId: clip(event.requestId, 255),
+      ip: ip !== null && this.ipSalt ? createHmac('sha256', this.ipSalt).update(ip).digest('hex') : ip,
+      details: event.details === null || event.details === undefined ? null : canonicalJson(redact(event.details)),
+      createdAt: Number.isFinite(event.createdAt) ? Math.trunc(event.createdAt) : Date.now(),
+    };
+  }
+
+  /** Writes one batch in one transaction. Protected so that a subclass can observe or decorate writes. */
+  protected async writeBatch(rows: readonly AuditChainRecord[]): Promise<void> {
+    const { driver } = this.dataSource;
+    const metadata = this.dataSource.getMetadata(AuditEventEntity);
+    const columns = INSERT_COLUMNS.map((property) => {
+      const column = metadata.findColumnWithPropertyName(property);
+      if (!column) throw new Error(`Audit column ${property} is not mapped`);
+      return column.databaseName;
+    });
+    const head = `INSERT INTO ${driver.escape(metadata.tableName)} (${columns.map((c) => driver.escape(c)).join(', ')}) VALUES `;
+    await this.dataSource.transaction(async (manager) => {
+      // Plain multi-row INSERTs: the query builder's per-value work costs more than the write itself.
+      for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
+        const parameters: unknown[] = [];
+        const tuples = chunk.map((row) => {
+          const slots = INSERT_COLUMNS.map((property) => {
+            parameters.push(row[property]);
+            return driver.createParameter(`p${parameters.length}`, parameters.length - 1);
+          });
+          return `(${slots.join(', ')})`;
+        });
+        await manager.query(head + tuples.join(', '), parameters);
+      }
+    });
+  }
+
+  private drain(): Promise<void> {
+    this.draining ??= this.drainQueue().finally(() => {
+      this.draining = null;
+    });
+    return this.draining;
+  }
+
+  private async drainQueue(): Promise<void> {
+    let head = await this.loadHead();
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.batchSize);
+      const rows: AuditChainRecord[] = [];
+      let { seq, hash } = head;
+      for (const event of batch) {
+        const fields: AuditChainFields = { ...event, chainId: this.chainId, seq: seq + 1 };
+        const next = hashEvent(hash, fields);
+        rows.push({ ...fields, prevHash: hash, hash: next });
+        seq += 1;
+        hash = next;
+      }
+      await this.writeBatch(rows);
+      head = { seq, hash };
+      this.head = Promise.resolve(head);
+      this.queue.splice(0, batch.length);
+      this.releaseWaiters();
+    }
+  }
+
+  private loadHead(): Promise<ChainHead> {
+    this.head ??= this.dataSource
+      .getRepository(AuditEventEntity)
+      .findOne({ select: { seq: true, hash: true }, where: { chainId: this.chainId }, order: { seq: 'DESC' } })
+      .then((last) => (last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS_HASH }))
+      .catch((error: unknown) => {
+        this.head = null;
+        throw error;
+      });
+    return this.head;
+  }
+
+  /** Starts a background write now (`immediate`) or after the flush interval. */
+  private trigger(immediate: boolean): void {
+    if (this.draining) return;
+    if (immediate && this.failures === 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.runInBackground();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.runInBackground();
+    }, this.failures === 0 ? this.flushIntervalMs : Math.min(this.flushIntervalMs * 2 ** this.failures, MAX_RETRY_DELAY_MS));
+    this.timer.unref();
+  }
+
+  private runInBackground(): void {
+    this.drain().then(
+      () => {
+        this.failures = 0;
+      },
+      (error: unknown) => {
+        this.failures += 1;
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.error(`Writing ${this.queue.length} audit event(s) failed, retrying: ${redactString(message)}`);
+      },
+    ).finally(() => {
+      if (this.queue.length > 0 && !this.closed) this.trigger(false);
+    });
+  }
+
+  private releaseWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('The audit writer has shut down; the event was not recorded');
+  }
+
+  private stop(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.releaseWaiters();
+  }
+}
+
+function clip(value: string | null | undefined, length: number): string | null {
+  if (value === null || value === undefined) return null;
+  return redactString(String(value)).slice(0, length);
+}
+
+function positiveInteger(key: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${key} must be a positive integer (got ${String(value)})`);
+  return value;
+}

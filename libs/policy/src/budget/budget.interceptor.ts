@@ -1,0 +1,142 @@
+import { fromMicroUsd } from '../persistence/column-types';
+import { randomUUID } from 'node:crypto';
+import {
+  Injectable,
+  Logger,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { defer, from, lastValueFrom, type Observable } from 'rxjs';
+import type { Principal } from '../authentication/principal.interface';
+import { BUDGET_KEY, POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
+import { UnauthenticatedException } from '../policy.exceptions';
+import { budgetUsageOf, isUsageReport } from './budget-usage.recorder';
+import { BudgetService, type BudgetReservation } from './budget.service';
+import type { BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
+
+type HttpRequest = Record<string, unknown> & { headers?: Record<string, string | string[] | undefined> };
+interface HttpResponse {
+  header?: (name: string, value: string) => unknown;
+  setHeader?: (name: string, value: string) => unknown;
+  headersSent?: boolean;
+  sent?: boolean;
+}
+
+/**
+ * Enforces `@Budget` on a route: reserve the estimate, run the handler, settle to the usage it reported, and set
+ * the budget headers; release the reservation when the handler fails. Routes without `@Budget` pass through.
+ *
+ * The handler reports usage through `@BudgetUsage()` (`usage.report({...})`) or by returning an object with a
+ * `usage: { inputTokens, outputTokens, model? }` field. Without a report, the reserved estimate is charged.
+ * A settlement failure after the handler succeeded is logged and the response is still sent (the reservation
+ * then expires in the store). A budgeted handler answers one value: the last value of an observable is the answer.
+ */
+@Injectable()
+export class BudgetInterceptor implements NestInterceptor {
+  private readonly logger = new Logger(BudgetInterceptor.name);
+
+  constructor(
+    private readonly budget: BudgetService,
+    private readonly reflector: Reflector,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const spec = this.reflector.getAllAndOverride<BudgetSpec | undefined>(BUDGET_KEY, [context.getHandler(), context.getClass()]);
+    if (!spec || context.getType() !== 'http') return next.handle();
+    return defer(() => from(this.run(context, next, spec)));
+  }
+
+  /** The caller the budget is charged to. Override to take it from elsewhere. */
+  protected getPrincipal(request: HttpRequest): Principal {
+    const principal = request[PRINCIPAL_REQUEST_KEY] as Principal | undefined;
+    if (!principal) throw new UnauthenticatedException();
+    return principal;
+  }
+
+  /** The request id recorded with the charge. */
+  protected getRequestId(request: HttpRequest): string {
+    const policyContext = request[POLICY_CONTEXT_REQUEST_KEY] as { requestId?: unknown } | undefined;
+    if (typeof policyContext?.requestId === 'string') return policyContext.requestId;
+    if (typeof request.id === 'string') return request.id;
+    return randomUUID();
+  }
+
+  /** Resolves the estimate: the spec's (a value or a function of the request), refined by `setEstimate`. */
+  protected async resolveEstimate(spec: BudgetSpec, request: HttpRequest): Promise<BudgetEstimate> {
+    const declared = typeof spec.estimate === 'function' ? await spec.estimate(request) : spec.estimate;
+    return { ...declared, ...budgetUsageOf(request).estimate };
+  }
+
+  private async run(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Promise<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<HttpRequest>();
+    const principal = this.getPrincipal(request);
+    const usage = budgetUsageOf(request);
+    const estimate = await this.resolveEstimate(spec, request);
+    usage.seal();
+    const operation: unknown = this.reflector.getAllAndOverride(REQUIRE_OPERATION_KEY, [context.getHandler(), context.getClass()]);
+    const reservation = await this.budget.reserve(
+      principal,
+      spec,
+      estimate,
+      this.getRequestId(request),
+      typeof operation === 'string' ? operation : null,
+    );
+
+    let result: unknown;
+    try {
+      result = await lastValueFrom(next.handle(), { defaultValue: undefined });
+    } catch (error) {
+      await this.release(reservation);
+      throw error;
+    }
+
+    const reports = usage.reports.length ? [...usage.reports] : this.reportFromResult(result);
+    let counters = reservation.counters;
+    try {
+      const settlement = await this.budget.settle(reservation, reports);
+      counters = settlement.counters;
+      this.reportCost(result, settlement.charge.costMicro);
+    } catch (error) {
+      this.logger.error(`Budget settlement of reservation ${reservation.id} failed: ${String(error)}`);
+    }
+    this.setHeaders(http.getResponse<HttpResponse>(), this.budget.headers(counters));
+    return result;
+  }
+
+  /** A handler that returns the documented `{ usage }` shape gets the charged cost (USD) filled in. */
+  private reportCost(result: unknown, costMicro: number): void {
+    if (typeof result !== 'object' || result === null || !('usage' in result)) return;
+    const usage = (result as { usage: unknown }).usage;
+    if (typeof usage === 'object' && usage !== null && (usage as { cost?: unknown }).cost === undefined) {
+      (usage as { cost?: number }).cost = fromMicroUsd(costMicro);
+    }
+  }
+
+  private reportFromResult(result: unknown): UsageReport[] {
+    if (typeof result !== 'object' || result === null || !('usage' in result)) return [];
+    const usage = (result as { usage: unknown }).usage;
+    if (!isUsageReport(usage)) return [];
+    const { model, inputTokens, outputTokens, cachedInputTokens } = usage;
+    return [{ model, inputTokens, outputTokens, cachedInputTokens }];
+  }
+
+  private async release(reservation: BudgetReservation): Promise<void> {
+    try {
+      await this.budget.release(reservation);
+    } catch (error) {
+      this.logger.error(`Budget release of reservation ${reservation.id} failed (it will expire): ${String(error)}`);
+    }
+  }
+
+  /** Fastify replies have `header()`, Node/Express responses `setHeader()`. */
+  private setHeaders(response: HttpResponse, headers: Record<string, string>): void {
+    if (response.headersSent || response.sent) return;
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof response.header === 'function') response.header(name, value);
+      else response.setHeader?.(name, value);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type {
+  BudgetCounterRef,
+  BudgetCounterState,
+  BudgetStore,
+  ReserveRequest,
+  ReserveResult,
+} from './budget-store.interface';
+import type { BudgetCharge } from './budget.types';
+import { EXPIRE_SCRIPT, FINISH_SCRIPT, RESERVE_SCRIPT } from './redis-budget.scripts';
+
+export interface RedisBudgetStoreOptions {
+  /** Prefix of every key (default `nap:budget:`). */
+  keyPrefix?: string;
+  /** Hash tag shared by every key, so the multi-key scripts are valid on Redis Cluster (default `budget`). */
+  hashTag?: string;
+  /** How long a counter outlives its window, in ms (default 60,000), so late settlements still land. */
+  counterGraceMs?: number;
+  /** How long a finished reservation is remembered, in ms (default one day), so a repeated settle stays a no-op. */
+  tombstoneMs?: number;
+  /** Whether `close()` quits the client (default false: the client belongs to whoever passed it in). */
+  ownsClient?: boolean;
+  /** Clock in epoch ms (default `Date.now`). Every instance sharing the counters should agree on it. */
+  clock?: () => number;
+}
+
+/** The few commands the store sends; both `Redis` and `Cluster` of ioredis provide them. */
+interface ScriptClient {
+  evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+  script(subcommand: 'LOAD', source: string): Promise<unknown>;
+  hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
+  quit(): Promise<unknown>;
+}
+
+class LoadedScript {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** EVALSHA, loading the script once when the server answers NOSCRIPT (first use, restart, failover). */
+  async run(client: ScriptClient, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      await client.script('LOAD', this.source);
+      return client.evalsha(this.sha, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const reserveScript = new LoadedScript(RESERVE_SCRIPT);
+const finishScript = new LoadedScript(FINISH_SCRIPT);
+const expireScript = new LoadedScript(EXPIRE_SCRIPT);
+
+/**
+ * Budget counters in Redis. One script reserves across every counter in one round trip and, in the same script,
+ * gives back reservations whose ttl passed (so a crashed instance's reservations come back at the next reserve).
+ * Settle and release are scripts too, idempotent through the reservation's recorded state.
+ */
+export class RedisBudgetStore implements BudgetStore {
+  private readonly client: ScriptClient;
+  private readonly base: string;
+  private readonly pending: string;
+  private readonly graceMs: number;
+  private readonly tombstoneMs: number;
+  private readonly clock: () => number;
+  private readonly ownsClient: boolean;
+
+  constructor(client: Redis | Cluster, options: RedisBudgetStoreOptions = {}) {
+    this.client = client as unknown as ScriptClient;
+    this.base = `${options.keyPrefix ?? 'nap:budget:'}{${options.hashTag ?? 'budget'}}:`;
+    this.pending = `${this.base}pending`;
+    this.graceMs = options.counterGraceMs ?? 60_000;
+    this.tombstoneMs = options.tombstoneMs ?? 86_400_000;
+    this.clock = options.clock ?? Date.now;
+    this.ownsClient = options.ownsClient ?? false;
+  }
+
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    const { reservationId, counters, ttlMs } = request;
+    const record = JSON.stringify({
+      s: 'reserved',
+      c: counters.map((c) => ({ k: c.key, a: c.amount, u: c.unit, e: c.expiresAt })),
+    });
+    const args: Array<string | number> = [
+      this.clock(),
+      ttlMs,
+      reservationId,
+      this.base,
+      record,
+      ttlMs + this.tombstoneMs,
+      this.graceMs,
+    ];
+    for (const c of counters) args.push(c.limit, c.amount, c.expiresAt);
+    const keys = [this.pending, this.reservationKey(reservationId), ...counters.map((c) => this.counterKey(c.key))];
+    const reply = (await reserveScript.run(this.client, keys, args)) as number[];
+    if (reply[0] !== 1) {
+      const index = Number(reply[1]) - 1;
+      const failed = counters[index];
+      return {
+        ok: false,
+        failedIndex: index,
+        failed: { key: failed.key, limit: failed.limit, used: Number(reply[2]), reserved: Number(reply[3]) },
+      };
+    }
+    return {
+      ok: true,
+      counters: counters.map((c, i) => ({
+        key: c.key,
+        limit: c.limit,
+        used: Number(reply[1 + i * 2]),
+        reserved: Number(reply[2 + i * 2]),
+      })),
+    };
+  }
+
+  async settle(reservationId: string, actual: BudgetCharge): Promise<void> {
+    await this.finish(reservationId, 'settle', actual);
+  }
+
+  async release(reservationId: string): Promise<void> {
+    await this.finish(reservationId, 'release', { costMicro: 0, tokens: 0, requests: 0 });
+  }
+
+  async snapshot(counters: BudgetCounterRef[]): Promise<BudgetCounterState[]> {
+    return Promise.all(
+      counters.map(async (c) => {
+        const [used, reserved] = await this.client.hmget(this.counterKey(c.key), 'used', 'reserved');
+        return { key: c.key, limit: c.limit, used: Number(used ?? 0), reserved: Number(reserved ?? 0) };
+      }),
+    );
+  }
+
+  async expireStale(now: number = this.clock()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [expired, seen] = (await expireScript.run(this.client, [this.pending], [this.base, now, 500])) as number[];
+      total += Number(expired);
+      if (Number(seen) < 500) return total;
+    }
+  }
+
+  /** Quits the client when the store owns it (`ownsClient`). */
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.client.quit();
+  }
+
+  private async finish(reservationId: string, mode: 'settle' | 'release', actual: BudgetCharge): Promise<void> {
+    await finishScript.run(
+      this.client,
+      [this.pending, this.reservationKey(reservationId)],
+      [reservationId, this.base, mode, actual.costMicro, actual.tokens, actual.requests, this.graceMs],
+    );
+  }
+
+  private counterKey(key: string): string {
+    return `${this.base}c:${key}`;
+  }
+
+  private reservationKey(id: string): string {
+    return `${this.base}r:${id}`;
+  }
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { DataSource, Repository } from 'typeorm';
+import { fromMicroUsd } from '../persistence/column-types';
+import { UsageLedgerEntity } from './usage-ledger.entity';
+
+/** One settled call, as recorded in the usage ledger. */
+export interface UsageLedgerEntry {
+  requestId?: string | null;
+  principalId: string;
+  apiKeyId?: string | null;
+  tenantId?: string | null;
+  operation?: string | null;
+  model?: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens?: number;
+  costMicroUsd: number;
+  /** Epoch ms (default: when recorded). */
+  createdAt?: number;
+}
+
+export interface UsageAggregateQuery {
+  groupBy: 'model' | 'principal' | 'day';
+  /** Epoch ms or Date, inclusive. */
+  since?: number | Date;
+  /** Epoch ms or Date, exclusive. */
+  until?: number | Date;
+  tenantId?: string;
+}
+
+/** One group of an aggregate; `cost` in USD, `key` a model, a principal id or a UTC date (`2026-11-23`). */
+export interface UsageAggregateRow {
+  key: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+}
+
+export interface UsageLedgerOptions {
+  /** Rows per insert (default 200). */
+  batchSize?: number;
+  /** Milliseconds between background flushes (default 200). */
+  flushIntervalMs?: number;
+  clock?: () => number;
+}
+
+const DAY = 86_400_000;
+const toMs = (value: number | Date): number => (value instanceof Date ? value.getTime() : value);
+
+/**
+ * The usage ledger: every settled charge becomes a row. `record` only queues the row; batches are written off
+ * the request path, and the queue is flushed on application shutdown, so a graceful shutdown loses nothing.
+ * A failed write keeps its rows queued for the next flush.
+ */
+export class UsageLedgerService implements OnApplicationShutdown {
+  private readonly logger = new Logger(UsageLedgerService.name);
+  private readonly repository: Repository<UsageLedgerEntity>;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly clock: () => number;
+  private queue: UsageLedgerEntity[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    options: UsageLedgerOptions = {},
+  ) {
+    this.repository = dataSource.getRepository(UsageLedgerEntity);
+    this.batchSize = options.batchSize ?? 200;
+    this.flushIntervalMs = options.flushIntervalMs ?? 200;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Queues one entry; it is written within `flushIntervalMs` (sooner when a batch fills up). */
+  record(entry: UsageLedgerEntry): void {
+    this.queue.push(
+      this.repository.create({
+        id: randomUUID(),
+        requestId: entry.requestId ?? null,
+        principalId: entry.principalId,
+        apiKeyId: entry.apiKeyId ?? null,
+        tenantId: entry.tenantId ?? null,
+        operation: entry.operation ?? null,
+        model: entry.model ?? null,
+        inputTokens: Math.max(0, Math.floor(entry.inputTokens)),
+        outputTokens: Math.max(0, Math.floor(entry.outputTokens)),
+        cachedInputTokens: Math.max(0, Math.floor(entry.cachedInputTokens ?? 0)),
+        costMicroUsd: Math.max(0, Math.round(entry.costMicroUsd)),
+        createdAt: entry.createdAt ?? this.clock(),
+      }),
+    );
+    if (this.queue.length >= this.batchSize) void this.flush().catch(() => undefined);
+    else this.schedule();
+  }
+
+  /** Number of entries waiting to be written. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * Writes every queued entry. Concurrent calls are serialised.
+   * @throws the database error when a batch cannot be written (its entries stay queued).
+   */
+  flush(): Promise<void> {
+    const run = this.flushing.then(() => this.drain());
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    try {
+      await this.flush();
+    } catch (error) {
+      this.logger.error(`Usage ledger: ${this.queue.length} entries could not be written at shutdown: ${String(error)}`);
+      throw error;
+    }
+  }
+
+  /** Totals per model, principal or UTC day over `[since, until)`, optionally for one tenant. */
+  async aggregate(query: UsageAggregateQuery): Promise<UsageAggregateRow[]> {
+    const expression = {
+      model: 'ledger.model',
+      principal: 'ledger.principalId',
+      day: `ledger.createdAt / ${DAY}`,
+    }[query.groupBy];
+    const builder = this.repository
+      .createQueryBuilder('ledger')
+      .select(expression, 'key')
+      .addSelect('COUNT(*)', 'requests')
+      .addSelect('SUM(ledger.inputTokens)', 'inputTokens')
+      .addSelect('SUM(ledger.outputTokens)', 'outputTokens')
+      .addSelect('SUM(ledger.costMicroUsd)', 'cost')
+      .groupBy(expression)
+      .orderBy(expression, 'ASC');
+    if (query.since !== undefined) builder.andWhere('ledger.createdAt >= :since', { since: toMs(query.since) });
+    if (query.until !== undefined) builder.andWhere('ledger.createdAt < :until', { until: toMs(query.until) });
+    if (query.tenantId !== undefined) builder.andWhere('ledger.tenantId = :tenantId', { tenantId: query.tenantId });
+    const rows = await builder.getRawMany<Record<string, unknown>>();
+    return rows.map((row) => ({
+      key:
+        query.groupBy === 'day'
+          ? new Date(Number(row.key) * DAY).toISOString().slice(0, 10)
+          : row.key === null || row.key === undefined
+            ? '(none)'
+            : String(row.key),
+      requests: Number(row.requests),
+      inputTokens: Number(row.inputTokens ?? 0),
+      outputTokens: Number(row.outputTokens ?? 0),
+      cost: fromMicroUsd(Number(row.cost ?? 0)),
+    }));
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush().catch((error: unknown) => {
+        this.logger.error(`Usage ledger write failed, will retry: ${String(error)}`);
+        this.schedule();
+      });
+    }, this.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue.slice(0, this.batchSize);
+      await this.repository.insert(batch);
+      this.queue.splice(0, batch.length);
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import { AsyncResource } from 'node:async_hooks';
+import type { OnModuleDestroy } from '@nestjs/common';
+import type { RateLimitStrategy } from '../policy-module-options.interface';
+import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
+import { DEFAULT_RATE_LIMIT_STRATEGY, applyHit, freshState, stateExpiresAt } from './rate-limit.strategies';
+import type { HitResult, RateLimitRuleMs, RateLimitState } from './rate-limit.strategies';
+
+export interface MemoryThrottlerStorageOptions {
+  /** Default `sliding-window`. */
+  strategy?: RateLimitStrategy;
+  /** Clock in epoch milliseconds (default `Date.now`); tests pass a fake one. */
+  now?: () => number;
+  /** How often idle keys are swept (default 60 s). One timer for the whole store, unref'd. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * One key's state plus when it may be forgotten: five numbers, whatever the limit or the traffic. A class rather
+ * than a spread literal so every entry shares one compact hidden class (about a third of the heap per key).
+ */
+class MemoryEntry implements RateLimitState {
+  constructor(
+    public windowStart: number,
+    public current: number,
+    public previous: number,
+    public blockedUntil: number,
+    public expiresAt: number,
+  ) {}
+
+  reset(fresh: RateLimitState): void {
+    this.windowStart = fresh.windowStart;
+    this.current = fresh.current;
+    this.previous = fresh.previous;
+    this.blockedUntil = fresh.blockedUntil;
+  }
+}
+
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+
+/** Converts a strategy result (milliseconds) to what `@nestjs/throttler` expects (seconds). */
+export function toThrottlerRecord(result: HitResult): ThrottlerStorageRecord {
+  return {
+    totalHits: result.totalHits,
+    timeToExpire: Math.ceil(result.timeToExpireMs / 1000),
+    isBlocked: result.isBlocked,
+    timeToBlockExpire: Math.ceil(result.timeToBlockExpireMs / 1000),
+  };
+}
+
+/**
+ * A per-process `ThrottlerStorage` (for `ThrottlerModule.forRoot({ storage })`) with constant memory per key.
+ *
+ * `ttl` and `blockDuration` arrive in milliseconds and the answer's `timeToExpire`/`timeToBlockExpire` are seconds,
+ * as `@nestjs/throttler` v6 expects. Keys idle long enough to be indistinguishable from fresh ones are evicted by a
+ * single sweep timer; an expired key that is hit again before the sweep simply starts afresh.
+ */
+export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModuleDestroy {
+  readonly strategy: RateLimitStrategy;
+  private readonly now: () => number;
+  private readonly sweepIntervalMs: number;
+  /** Throttler name → key → entry. Names are few; nesting avoids building a compound key per hit. */
+  private readonly entries = new Map<string, Map<string, MemoryEntry>>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Bound to the construction context so the timer does not keep the first request's async context alive. */
+  private readonly startSweep: () => void;
+
+  constructor(options: MemoryThrottlerStorageOptions = {}) {
+    this.strategy = options.strategy ?? DEFAULT_RATE_LIMIT_STRATEGY;
+    this.now = options.now ?? Date.now;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.startSweep = AsyncResource.bind(() => {
+      this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
+      this.sweepTimer.unref();
+    });
+  }
+
+  /** Number of keys held (all throttler names together). */
+  get size(): number {
+    let total = 0;
+    for (const byKey of this.entries.values()) total += byKey.size;
+    return total;
+  }
+
+  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    return toThrottlerRecord(this.hit(key, { ttlMs: ttl, limit, blockDurationMs: blockDuration }, throttlerName));
+  }
+
+  /** Like `increment` but counts nothing: `isBlocked` tells whether the next hit would be denied. */
+  async peek(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    const now = this.now();
+    const rule: RateLimitRuleMs = { ttlMs: ttl, limit, blockDurationMs: blockDuration };
+    const entry = this.entries.get(throttlerName)?.get(key);
+    const state: RateLimitState =
+      entry && entry.expiresAt > now
+        ? { windowStart: entry.windowStart, current: entry.current, previous: entry.previous, blockedUntil: entry.blockedUntil }
+        : freshState(this.strategy, now, limit);
+    return toThrottlerRecord(applyHit(this.strategy, state, now, rule, 0));
+  }
+
+  /** Counts one hit synchronously (the async `increment` wraps it). */
+  hit(key: string, rule: RateLimitRuleMs, throttlerName: string): HitResult {
+    if (this.sweepTimer === undefined) this.startSweep();
+    const now = this.now();
+    let byKey = this.entries.get(throttlerName);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.entries.set(throttlerName, byKey);
+    }
+    let entry = byKey.get(key);
+    if (entry === undefined) {
+      const fresh = freshState(this.strategy, now, rule.limit);
+      entry = new MemoryEntry(fresh.windowStart, fresh.current, fresh.previous, fresh.blockedUntil, 0);
+      byKey.set(key, entry);
+    } else if (entry.expiresAt <= now) {
+      entry.reset(freshState(this.strategy, now, rule.limit));
+    }
+    const result = applyHit(this.strategy, entry, now, rule, 1);
+    entry.expiresAt = stateExpiresAt(this.strategy, entry, rule);
+    return result;
+  }
+
+  /** Forgets every key whose state has expired. Runs on the sweep timer; callable directly. */
+  sweep(now: number = this.now()): number {
+    let evicted = 0;
+    for (const [name, byKey] of this.entries) {
+      for (const [key, entry] of byKey) {
+        if (entry.expiresAt <= now) {
+          byKey.delete(key);
+          evicted++;
+        }
+      }
+      if (byKey.size === 0) this.entries.delete(name);
+    }
+    return evicted;
+  }
+
+  /** Stops the sweep timer and forgets every key. */
+  close(): void {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.entries.clear();
+  }
+
+  onModuleDestroy(): void {
+    this.close();
+  }
+}

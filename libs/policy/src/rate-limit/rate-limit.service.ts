@@ -1,0 +1,131 @@
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { Cluster, Redis } from 'ioredis';
+import type { RateLimitConfig } from '../policy-module-options.interface';
+import { MemoryThrottlerStorage } from './memory-throttler.storage';
+import { authFailureBucket } from './rate-limit.buckets';
+import { isPeekable } from './rate-limit.interfaces';
+import type { PeekableThrottlerStorage, RateLimitBucket, RateLimitOutcome, ThrottlerStorageRecord } from './rate-limit.interfaces';
+import { RedisThrottlerStorage } from './redis-throttler.storage';
+import { ResilientThrottlerStorage } from './resilient-throttler.storage';
+
+/**
+ * Counts requests against their buckets in a `ThrottlerStorage` and answers what the caller may be told.
+ * A plain class: build it with `new`, or as a Nest provider with a factory.
+ */
+export class RateLimitService {
+  /** Used only when the storage cannot peek: client IP → epoch ms until which its auth attempts are refused. */
+  private readonly authBlockedUntil = new Map<string, number>();
+
+  constructor(
+    readonly storage: ThrottlerStorage,
+    private readonly config: RateLimitConfig,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Counts one hit in every bucket (in parallel) and reports the bucket nearest exhaustion, or, when any bucket
+   * denies, the one whose denial lasts longest. Every bucket is charged even when another denies, so a caller
+   * hammering one operation also spends its default allowance.
+   * @throws whatever the storage throws (e.g. `PolicyUnavailableException` when Redis is down and fail-closed)
+   */
+  async consume(buckets: readonly RateLimitBucket[]): Promise<RateLimitOutcome> {
+    if (buckets.length === 0) throw new TypeError('consume() needs at least one bucket');
+    const records = await Promise.all(
+      buckets.map((b) => this.storage.increment(b.key, b.ttlMs, b.limit, b.blockDurationMs, b.name)),
+    );
+    return reportOutcome(buckets, records);
+  }
+
+  /** Counts a failed authentication attempt from `clientIp`; the outcome says whether it was over the limit. */
+  async recordAuthFailure(clientIp: string): Promise<RateLimitOutcome> {
+    const bucket = authFailureBucket(clientIp, this.config);
+    const outcome = await this.consume([bucket]);
+    if (!isPeekable(this.storage) && (!outcome.allowed || outcome.remaining === 0)) {
+      const seconds = outcome.allowed ? outcome.resetSeconds : outcome.retryAfterSeconds;
+      this.authBlockedUntil.set(clientIp, this.now() + seconds * 1000);
+    }
+    return outcome;
+  }
+
+  /** Whether `clientIp` has used up its failed-authentication allowance (it is refused without checking credentials). */
+  async isAuthBlocked(clientIp: string): Promise<boolean> {
+    if (isPeekable(this.storage)) {
+      const b = authFailureBucket(clientIp, this.config);
+      const record = await this.storage.peek(b.key, b.ttlMs, b.limit, b.blockDurationMs, b.name);
+      return record.isBlocked;
+    }
+    const until = this.authBlockedUntil.get(clientIp);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.authBlockedUntil.delete(clientIp);
+    return false;
+  }
+}
+
+function reportOutcome(buckets: readonly RateLimitBucket[], records: readonly ThrottlerStorageRecord[]): RateLimitOutcome {
+  let chosen = 0;
+  let denied = false;
+  let chosenScore = Infinity;
+  records.forEach((record, i) => {
+    const limit = buckets[i].limit;
+    if (record.isBlocked) {
+      // Among denials, the longest wait is the honest Retry-After.
+      if (!denied || record.timeToBlockExpire > records[chosen].timeToBlockExpire) chosen = i;
+      denied = true;
+      return;
+    }
+    const score = Math.max(0, limit - record.totalHits) / limit;
+    if (!denied && score < chosenScore) {
+      chosen = i;
+      chosenScore = score;
+    }
+  });
+  const record = records[chosen];
+  const bucket = buckets[chosen];
+  return {
+    allowed: !denied,
+    limit: bucket.limit,
+    remaining: denied ? 0 : Math.max(0, bucket.limit - record.totalHits),
+    resetSeconds: Math.max(0, record.timeToExpire),
+    retryAfterSeconds: denied ? Math.max(1, record.timeToBlockExpire) : 0,
+    bucket: bucket.name,
+  };
+}
+
+/**
+ * The response headers for an outcome: `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`
+ * (seconds), and `Retry-After` (seconds) when denied.
+ */
+export function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
+  const headers: Record<string, string> = {
+    'X-RateLimit-Limit': String(outcome.limit),
+    'X-RateLimit-Remaining': String(outcome.remaining),
+    'X-RateLimit-Reset': String(outcome.resetSeconds),
+  };
+  if (!outcome.allowed) headers['Retry-After'] = String(outcome.retryAfterSeconds);
+  return headers;
+}
+
+export interface CreateThrottlerStorageOptions {
+  /** A shared Redis client; `null`/absent selects the per-process memory storage. */
+  redis?: Redis | Cluster | null;
+  config: RateLimitConfig;
+  /** Clock for the memory storage (default `Date.now`). */
+  now?: () => number;
+}
+
+/**
+ * The storage the config asks for: `MemoryThrottlerStorage` without Redis; with Redis, a `RedisThrottlerStorage`
+ * wrapped in a `ResilientThrottlerStorage` honouring `config.failMode`.
+ */
+export function createThrottlerStorage(options: CreateThrottlerStorageOptions): PeekableThrottlerStorage {
+  const { redis, config, now } = options;
+  const strategy = config.strategy;
+  if (redis === undefined || redis === null) return new MemoryThrottlerStorage({ strategy, now });
+  const primary = new RedisThrottlerStorage(redis, { strategy, keyPrefix: config.keyPrefix });
+  return new ResilientThrottlerStorage(primary, {
+    failMode: config.failMode,
+    strategy,
+    now,
+  });
+}

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import type { OnModuleInit } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+import type { RateLimitStrategy } from '../policy-module-options.interface';
+import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
+import { DEFAULT_RATE_LIMIT_STRATEGY } from './rate-limit.strategies';
+import { RATE_LIMIT_LUA } from './redis-throttler.script';
+
+export interface RedisThrottlerStorageOptions {
+  /** Prefix of every key (default `nap:rl:`). */
+  keyPrefix?: string;
+  /** Default `sliding-window`. */
+  strategy?: RateLimitStrategy;
+}
+
+/** Default prefix of rate-limit keys in Redis. */
+export const DEFAULT_RATE_LIMIT_KEY_PREFIX = 'nap:rl:';
+
+/** ioredis options that keep a rate-limit check from hanging while Redis is away (fail fast, no queueing). */
+export const RATE_LIMIT_REDIS_OPTIONS = {
+  maxRetriesPerRequest: 1,
+  enableOfflineQueue: false,
+  commandTimeout: 500,
+  connectTimeout: 1000,
+} as const;
+
+type ScriptReply = [number, number, number, number, number];
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * A `ThrottlerStorage` in Redis, shared by every instance of the app: counts hold across processes.
+ *
+ * Each check is one round trip: `EVALSHA` of a script loaded once with `SCRIPT LOAD` (reloaded and retried once if
+ * Redis answers `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`). The script reads the clock with Redis `TIME`,
+ * so instances whose clocks disagree still count the same windows. Keys are `<prefix>{<key>}:<throttlerName>`: the
+ * hash tag keeps them valid on Redis Cluster. Each key carries a PEXPIRE, so Redis removes idle keys by itself.
+ *
+ * The client is the caller's: this storage never closes it.
+ */
+export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModuleInit {
+  readonly keyPrefix: string;
+  readonly strategy: RateLimitStrategy;
+  /** SHA1 of the script, as `SCRIPT LOAD` answers it. */
+  readonly scriptSha = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
+  private loading: Promise<void> | undefined;
+  private loaded = false;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    options: RedisThrottlerStorageOptions = {},
+  ) {
+    this.keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
+    this.strategy = options.strategy ?? DEFAULT_RATE_LIMIT_STRATEGY;
+  }
+
+  async onModuleInit(): Promise<void> {
+    // Loading early is an optimisation only; a Redis that is down at boot must not stop the app.
+    await this.loadScript().catch(() => undefined);
+  }
+
+  /** The Redis key of `key` under `throttlerName`. */
+  redisKey(key: string, throttlerName: string): string {
+    return `${this.keyPrefix}{${key}}:${throttlerName}`;
+  }
+
+  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    return this.run(this.redisKey(key, throttlerName), ttl, limit, blockDuration, 1);
+  }
+
+  /** Like `increment` but counts nothing: `isBlocked` tells whether the next hit would be denied. */
+  peek(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    return this.run(this.redisKey(key, throttlerName), ttl, limit, blockDuration, 0);
+  }
+
+  /** Loads the script (once; again after `NOSCRIPT`). */
+  loadScript(force = false): Promise<void> {
+    if (this.loading === undefined || force) {
+      this.loaded = false;
+      this.loading = (this.redis.script('LOAD', RATE_LIMIT_LUA) as Promise<unknown>).then(
+        () => {
+          this.loaded = true;
+        },
+        (error: unknown) => {
+          this.loading = undefined;
+          throw error;
+        },
+      );
+    }
+    return this.loading;
+  }
+
+  private async run(redisKey: string, ttl: number, limit: number, blockDuration: number, cost: 0 | 1): Promise<ThrottlerStorageRecord> {
+    const args = [Math.ceil(ttl), limit, Math.max(0, Math.ceil(blockDuration)), this.strategy, cost] as const;
+    if (!this.loaded) await this.loadScript();
+    let reply: unknown;
+    try {
+      reply = await this.redis.evalsha(this.scriptSha, 1, redisKey, ...args);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      await this.loadScript(true);
+      try {
+        reply = await this.redis.evalsha(this.scriptSha, 1, redisKey, ...args);
+      } catch (retryError) {
+        // On a cluster the reload may have reached another node than the key's; EVAL caches it where needed.
+        if (!isNoScript(retryError)) throw retryError;
+        reply = await this.redis.eval(RATE_LIMIT_LUA, 1, redisKey, ...args);
+      }
+    }
+    return toRecord(reply);
+  }
+}
+
+function toRecord(reply: unknown): ThrottlerStorageRecord {
+  if (!Array.isArray(reply) || reply.length !== 5 || !reply.every((n) => typeof n === 'number')) {
+    throw new TypeError('Unexpected reply from the rate-limit script');
+  }
+  const [totalHits, blocked, , timeToExpireMs, timeToBlockExpireMs] = reply as ScriptReply;
+  return {
+    totalHits,
+    timeToExpire: Math.ceil(timeToExpireMs / 1000),
+    isBlocked: blocked === 1,
+    timeToBlockExpire: Math.ceil(timeToBlockExpireMs / 1000),
+  };
+}
