@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { resolveJwtOptions, type ResolvedJwtOptions } from './authentication/jwt-options';
 import { compileTrustProxy } from './authentication/client-ip';
@@ -26,18 +27,25 @@ export function compileOptions(options: PolicyModuleOptions): { compiled: Compil
   return { compiled, jwt };
 }
 
-/** Creates the shared Redis client when a URL is configured. Commands fail fast instead of queueing forever. */
-export function createRedis(url: string | undefined): Redis | null {
+/**
+ * Creates the shared Redis client when a URL is configured and waits (briefly) for it to be ready, so the first
+ * requests do not fail on a connection still being set up. Commands fail fast instead of queueing while Redis is
+ * away; the client reconnects by itself. An unreachable Redis at boot does not stop the app: each store then
+ * applies its fail mode until Redis answers.
+ */
+export async function createRedis(url: string | undefined): Promise<Redis | null> {
   if (!url) return null;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const IORedis = require('ioredis').default as typeof Redis;
   const client = new IORedis(url, {
+    lazyConnect: true,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: 2000,
     commandTimeout: 2000,
     retryStrategy: (times: number) => Math.min(times * 100, 1000),
   });
-  client.on('error', () => undefined); // Connection errors surface on each command; the client reconnects by itself.
+  client.on('error', () => undefined); // Errors surface on each command.
+  await client.connect().catch((err: Error) => new Logger('PolicyModule').warn(`Redis unreachable at boot: ${err.message}`));
   return client;
 }
