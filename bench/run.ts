@@ -5,10 +5,14 @@
  */
 import { cpus } from 'node:os';
 import { authBench } from './auth.bench';
+import { throttlerStorageBench } from './throttler-storage.bench';
 
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
 
-const benches: Bench[] = [['auth', authBench]];
+const benches: Bench[] = [
+  ['auth', authBench],
+  ['rate-limit', throttlerStorageBench],
+];
 
 async function main(): Promise<void> {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -21,7 +21,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
-import { MemoryThrottlerStorage, RedisThrottlerStorage } from '../libs/policy/src/rate-limit';
+import { MemoryThrottlerStorage, RedisThrottlerStorage } from 'nest-agent-policy';
 
 type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
 const LABELS: Record<Variant, string> = {

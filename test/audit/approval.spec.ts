@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
-import { ApprovalService } from '../../libs/policy/src/approval/approval.service';
-import { AuditService } from '../../libs/policy/src/audit/audit.service';
-import { AuditWriter } from '../../libs/policy/src/audit/audit.writer';
-import type { Principal } from '../../libs/policy/src/authentication/principal.interface';
+import { ApprovalService } from 'nest-agent-policy';
+import { AuditService } from 'nest-agent-policy';
+import { AuditWriter } from 'nest-agent-policy';
+import type { Principal } from 'nest-agent-policy';
 import { openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
 
 const agent: Principal = { id: 'apikey:agent-1', type: 'api-key', tenantId: 'acme', roles: ['agent'], scopes: [], tier: null, tokenId: 'agent-1' };

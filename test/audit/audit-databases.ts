@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { APPROVAL_ENTITIES, APPROVAL_MIGRATIONS } from '../../libs/policy/src/approval/approval.persistence';
-import { AUDIT_ENTITIES, AUDIT_MIGRATIONS } from '../../libs/policy/src/audit/audit.persistence';
+import { APPROVAL_ENTITIES, APPROVAL_MIGRATIONS } from 'nest-agent-policy';
+import { AUDIT_ENTITIES, AUDIT_MIGRATIONS } from 'nest-agent-policy';
 import { createTestDatabase, requireService } from '../support/services';
 
 export type DatabaseKind = 'sqlite' | 'postgres';

@@ -3,11 +3,11 @@ import { Logger, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AUDIT_ENTITIES, AUDIT_MIGRATIONS } from '../../libs/policy/src/audit/audit.persistence';
-import { AUDIT_PROVIDERS } from '../../libs/policy/src/audit/audit.providers';
-import { AuditService } from '../../libs/policy/src/audit/audit.service';
-import { AuditWriter } from '../../libs/policy/src/audit/audit.writer';
-import { POLICY_MODULE_OPTIONS } from '../../libs/policy/src/policy.constants';
+import { AUDIT_ENTITIES, AUDIT_MIGRATIONS } from 'nest-agent-policy';
+import { AUDIT_PROVIDERS } from 'nest-agent-policy';
+import { AuditService } from 'nest-agent-policy';
+import { AuditWriter } from 'nest-agent-policy';
+import { POLICY_MODULE_OPTIONS } from 'nest-agent-policy';
 import { openTestDatabase, type TestDatabase } from './audit-databases';
 
 describe('audit writers of several processes on one PostgreSQL database', () => {

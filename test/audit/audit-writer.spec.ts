@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { AuditService } from '../../libs/policy/src/audit/audit.service';
-import { AuditWriter } from '../../libs/policy/src/audit/audit.writer';
-import type { AuditEventInput } from '../../libs/policy/src/audit/audit-event.interface';
+import { AuditService } from 'nest-agent-policy';
+import { AuditWriter } from 'nest-agent-policy';
+import type { AuditEventInput } from 'nest-agent-policy';
 import { openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
 
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTEiLCJleHAiOjk5OTk5OTk5OTl9.c2lnbmF0dXJlLXNlY3JldA';

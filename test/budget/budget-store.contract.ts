@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { expect, it } from '@jest/globals';
-import { buildBudgetPlan, type BudgetStore, type ReserveCounter } from '../../libs/policy/src/budget';
-import type { Principal } from '../../libs/policy/src/authentication/principal.interface';
+import { buildBudgetPlan, type BudgetStore, type ReserveCounter } from 'nest-agent-policy';
+import type { Principal } from 'nest-agent-policy';
 
 export interface StoreFixture {
   stores: BudgetStore[];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { BUDGET_ENTITIES, BUDGET_MIGRATIONS, DatabaseBudgetStore, UsageLedgerService } from '../../libs/policy/src/budget';
+import { BUDGET_ENTITIES, BUDGET_MIGRATIONS, DatabaseBudgetStore, UsageLedgerService } from 'nest-agent-policy';
 import { createTestDatabase, requireService } from '../support/services';
 import { defineBudgetStoreContract, type StoreFixture } from './budget-store.contract';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { BUDGET_ENTITIES, BUDGET_MIGRATIONS, DatabaseBudgetStore } from '../../libs/policy/src/budget';
+import { BUDGET_ENTITIES, BUDGET_MIGRATIONS, DatabaseBudgetStore } from 'nest-agent-policy';
 import { defineBudgetStoreContract, type StoreFixture } from './budget-store.contract';
 
 function sqlite(database: string): DataSource {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Redis from 'ioredis';
-import { RedisBudgetStore } from '../../libs/policy/src/budget';
+import { RedisBudgetStore } from 'nest-agent-policy';
 import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
 import { defineBudgetStoreContract, type StoreFixture } from './budget-store.contract';
 

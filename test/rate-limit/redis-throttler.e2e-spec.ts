@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import Redis from 'ioredis';
 import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
-import { MemoryThrottlerStorage, RedisThrottlerStorage } from '../../libs/policy/src/rate-limit';
-import type { RateLimitStrategy } from '../../libs/policy/src/policy-module-options.interface';
+import { MemoryThrottlerStorage, RedisThrottlerStorage } from 'nest-agent-policy';
+import type { RateLimitStrategy } from 'nest-agent-policy';
 
 describe('RedisThrottlerStorage (real Redis)', () => {
   const { prefix, cleanup } = redisTestPrefix('rl-storage');

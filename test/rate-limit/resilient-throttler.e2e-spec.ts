@@ -4,8 +4,8 @@ import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import Redis from 'ioredis';
 import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
-import { RATE_LIMIT_REDIS_OPTIONS, RedisThrottlerStorage, ResilientThrottlerStorage } from '../../libs/policy/src/rate-limit';
-import { PolicyUnavailableException } from '../../libs/policy/src/policy.exceptions';
+import { RATE_LIMIT_REDIS_OPTIONS, RedisThrottlerStorage, ResilientThrottlerStorage } from 'nest-agent-policy';
+import { PolicyUnavailableException } from 'nest-agent-policy';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

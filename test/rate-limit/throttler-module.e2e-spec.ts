@@ -10,7 +10,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
-import { MemoryThrottlerStorage, RATE_LIMIT_REDIS_OPTIONS, RedisThrottlerStorage, ResilientThrottlerStorage } from '../../libs/policy/src/rate-limit';
+import { MemoryThrottlerStorage, RATE_LIMIT_REDIS_OPTIONS, RedisThrottlerStorage, ResilientThrottlerStorage } from 'nest-agent-policy';
 
 @Controller()
 class PingController {

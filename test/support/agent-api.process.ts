@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_SECRET } from './agent-api.harness';
 
@@ -26,6 +27,7 @@ export function startAgentApiProcess(env: Record<string, string>, timeoutMs = 30
   if (!existsSync(BUILT_APP)) throw new Error(`${BUILT_APP} is missing: run "npm run build" first`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BUILT_APP], {
+      cwd: tmpdir(),
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', NO_COLOR: '1', JWT_SECRET: TEST_SECRET, PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

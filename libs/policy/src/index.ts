@@ -48,59 +48,12 @@ export { PolicyValidationPipe } from './common/policy-validation.pipe';
 export { POLICY_ENTITIES, POLICY_MIGRATIONS } from './persistence/policy-persistence';
 export { MICRO_USD, toMicroUsd, fromMicroUsd } from './persistence/column-types';
 
-export {
-  PolicyEngine,
-  ENGINE_POLICY_NAME,
-  PolicyEvaluator,
-  EvaluatorExplorer,
-  type Policy,
-  type PolicyDecision,
-  type PolicyDecisionOutcome,
-  type PolicyInput,
-  type PolicyOutcome,
-  type PolicyReason,
-  type PolicyVerdict,
-} from './engine';
-export { RolePolicy, ScopePolicy, ApprovalPolicy } from './engine/builtin.policies';
-export {
-  AuditService,
-  AuditWriter,
-  AUDIT_EVENT_TYPES,
-  redact,
-  redactString,
-  verifyChain,
-  hashEvent,
-  type AuditEventInput,
-  type AuditEventType,
-  type AuditEventView,
-  type AuditOutcome,
-  type AuditVerification,
-  type AuditQuery,
-  type AuditPage,
-} from './audit';
-export { ApprovalService, requestDigest, type ApprovalView, type ApprovalStatus } from './approval';
-export { RateLimitService, MemoryThrottlerStorage, RedisThrottlerStorage, ResilientThrottlerStorage, resolveBuckets } from './rate-limit';
-export type { RateLimitBucket, RateLimitOutcome } from './rate-limit';
+export * from './engine';
+export { RolePolicy, ScopePolicy, ApprovalPolicy, type BuiltinPolicyContext } from './engine/builtin.policies';
+export * from './audit';
+export * from './approval';
+export * from './rate-limit';
+export * from './budget';
 export { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
-export {
-  Budget,
-  BudgetUsage,
-  BudgetInterceptor,
-  BudgetService,
-  BudgetStore,
-  RedisBudgetStore,
-  DatabaseBudgetStore,
-  UsageLedgerService,
-  budgetWindow,
-  costMicroUsd,
-  validateBudgetConfig,
-  type BudgetSpec,
-  type BudgetEstimate,
-  type BudgetEstimator,
-  type UsageReport,
-  type BudgetRemaining,
-  type BudgetReservation,
-  type UsageAggregateQuery,
-  type UsageAggregateRow,
-} from './budget';
+export { AuditDecisionHook } from './pipeline/audit-decision.hook';

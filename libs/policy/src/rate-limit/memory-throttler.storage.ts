@@ -5,6 +5,11 @@ import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-li
 import { DEFAULT_RATE_LIMIT_STRATEGY, applyHit, freshState, stateExpiresAt } from './rate-limit.strategies';
 import type { HitResult, RateLimitRuleMs, RateLimitState } from './rate-limit.strategies';
 
+/**
+ * Options of {@link MemoryThrottlerStorage}.
+ * @example
+ * new MemoryThrottlerStorage({ strategy: 'fixed-window', now: () => fakeNow, sweepIntervalMs: 30_000 });
+ */
 export interface MemoryThrottlerStorageOptions {
   /** Default `sliding-window`. */
   strategy?: RateLimitStrategy;
@@ -53,6 +58,12 @@ export function toThrottlerRecord(result: HitResult): ThrottlerStorageRecord {
  * `ttl` and `blockDuration` arrive in milliseconds and the answer's `timeToExpire`/`timeToBlockExpire` are seconds,
  * as `@nestjs/throttler` v6 expects. Keys idle long enough to be indistinguishable from fresh ones are evicted by a
  * single sweep timer; an expired key that is hit again before the sweep simply starts afresh.
+ *
+ * @example
+ * ThrottlerModule.forRoot({
+ *   throttlers: [{ ttl: 60_000, limit: 600 }],
+ *   storage: new MemoryThrottlerStorage({ strategy: 'token-bucket' }),
+ * });
  */
 export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModuleDestroy {
   readonly strategy: RateLimitStrategy;

@@ -2,9 +2,17 @@ import type { Principal } from '../authentication/principal.interface';
 import type { RateLimitConfig, RateLimitRule } from '../policy-module-options.interface';
 import type { RateLimitBucket } from './rate-limit.interfaces';
 
-/** Every principal's bucket when the config names none: 600 requests per minute. */
+/**
+ * Every principal's bucket when the config names none: 600 requests per minute.
+ * @example
+ * resolveBuckets(principal, null, {}, ip)[0].limit === DEFAULT_RATE_LIMIT_RULE.limit; // true
+ */
 export const DEFAULT_RATE_LIMIT_RULE: Readonly<RateLimitRule> = Object.freeze({ limit: 600, ttl: 60 });
-/** Anonymous callers (per client IP) when the config names none: 60 requests per minute. */
+/**
+ * Anonymous callers (per client IP) when the config names none: 60 requests per minute.
+ * @example
+ * authFailureBucket(ip, {}).limit === DEFAULT_ANONYMOUS_RATE_LIMIT_RULE.limit; // true
+ */
 export const DEFAULT_ANONYMOUS_RATE_LIMIT_RULE: Readonly<RateLimitRule> = Object.freeze({ limit: 60, ttl: 60 });
 
 function toBucket(name: string, key: string, rule: RateLimitRule, multiplier: number): RateLimitBucket {

@@ -1,6 +1,10 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 
-/** One counter a request is charged against: who is counted (`key`) and how much they may do. */
+/**
+ * One counter a request is charged against: who is counted (`key`) and how much they may do.
+ * @example
+ * const bucket: RateLimitBucket = { name: 'default', key: 'principal:t1:user-1', limit: 600, ttlMs: 60_000, blockDurationMs: 0 };
+ */
 export interface RateLimitBucket {
   /** What the bucket limits: `default`, `anonymous`, `operation:<op>`, `auth-failures`. Used as the throttler name. */
   name: string;
@@ -12,7 +16,12 @@ export interface RateLimitBucket {
   blockDurationMs: number;
 }
 
-/** The verdict on a request, for the bucket nearest exhaustion (or, when denied, the one that denied longest). */
+/**
+ * The verdict on a request, for the bucket nearest exhaustion (or, when denied, the one that denied longest).
+ * @example
+ * const outcome: RateLimitOutcome = await rateLimits.consume(buckets);
+ * if (!outcome.allowed) throw new RateLimitedException(outcome.retryAfterSeconds);
+ */
 export interface RateLimitOutcome {
   allowed: boolean;
   limit: number;
@@ -28,15 +37,26 @@ export interface RateLimitOutcome {
 /**
  * A `ThrottlerStorage` that can also tell, without counting a hit, whether the next hit would be denied.
  * The storages of this library implement it; `RateLimitService.isAuthBlocked` relies on it.
+ *
+ * @example
+ * const record = await storage.peek('auth-failures:203.0.113.7', 60_000, 5, 0, 'auth-failures');
  */
 export interface PeekableThrottlerStorage extends ThrottlerStorage {
   peek(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord>;
 }
 
-/** What `ThrottlerStorage.increment` answers: `timeToExpire` and `timeToBlockExpire` in seconds. */
+/**
+ * What `ThrottlerStorage.increment` answers: `timeToExpire` and `timeToBlockExpire` in seconds.
+ * @example
+ * const { isBlocked, timeToBlockExpire }: ThrottlerStorageRecord = await storage.increment(key, 60_000, 10, 0, 'default');
+ */
 export type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
-/** Whether `storage` can peek. */
+/**
+ * Whether `storage` can peek.
+ * @example
+ * if (isPeekable(storage)) await storage.peek(key, ttlMs, limit, 0, name);
+ */
 export function isPeekable(storage: ThrottlerStorage): storage is PeekableThrottlerStorage {
   return typeof (storage as Partial<PeekableThrottlerStorage>).peek === 'function';
 }

@@ -11,6 +11,16 @@ import { ResilientThrottlerStorage } from './resilient-throttler.storage';
 /**
  * Counts requests against their buckets in a `ThrottlerStorage` and answers what the caller may be told.
  * A plain class: build it with `new`, or as a Nest provider with a factory.
+ *
+ * @example
+ * {
+ *   provide: RateLimitService,
+ *   useFactory: (redis: Redis | null) => new RateLimitService(createThrottlerStorage({ redis, config }), config),
+ *   inject: [POLICY_REDIS],
+ * }
+ * // in a guard:
+ * const outcome = await rateLimits.consume(resolveBuckets(principal, 'event.create', config, ip));
+ * if (!outcome.allowed) throw new RateLimitedException(outcome.retryAfterSeconds);
  */
 export class RateLimitService {
   /** Used only when the storage cannot peek: client IP → epoch ms until which its auth attempts are refused. */
@@ -95,6 +105,9 @@ function reportOutcome(buckets: readonly RateLimitBucket[], records: readonly Th
 /**
  * The response headers for an outcome: `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`
  * (seconds), and `Retry-After` (seconds) when denied.
+ *
+ * @example
+ * for (const [name, value] of Object.entries(rateLimitHeaders(outcome))) response.setHeader(name, value);
  */
 export function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
   const headers: Record<string, string> = {
@@ -106,6 +119,11 @@ export function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, stri
   return headers;
 }
 
+/**
+ * Options of {@link createThrottlerStorage}.
+ * @example
+ * createThrottlerStorage({ redis: process.env.REDIS_URL ? redis : null, config: { failMode: 'open' } });
+ */
 export interface CreateThrottlerStorageOptions {
   /** A shared Redis client; `null`/absent selects the per-process memory storage. */
   redis?: Redis | Cluster | null;
@@ -117,6 +135,10 @@ export interface CreateThrottlerStorageOptions {
 /**
  * The storage the config asks for: `MemoryThrottlerStorage` without Redis; with Redis, a `RedisThrottlerStorage`
  * wrapped in a `ResilientThrottlerStorage` honouring `config.failMode`.
+ *
+ * @example
+ * const storage = createThrottlerStorage({ redis, config: { strategy: 'sliding-window', failMode: 'closed' } });
+ * ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: 600 }], storage });
  */
 export function createThrottlerStorage(options: CreateThrottlerStorageOptions): PeekableThrottlerStorage {
   const { redis, config, now } = options;

@@ -17,6 +17,9 @@ import type { RateLimitStrategy } from '../policy-module-options.interface';
  *   Capacity is `limit`; the bucket refills `limit` tokens per `ttl`, continuously.
  * `blockedUntil` (ms, 0 when not blocked) is shared by all: once a hit is denied and `blockDurationMs > 0`, every
  * hit is denied until then, after which the key starts afresh (the same rule as `@nestjs/throttler`).
+ *
+ * @example
+ * const state: RateLimitState = { windowStart: 0, current: 2, previous: 5, blockedUntil: 0 };
  */
 export interface RateLimitState {
   windowStart: number;
@@ -25,7 +28,11 @@ export interface RateLimitState {
   blockedUntil: number;
 }
 
-/** The limits a hit is checked against (milliseconds). */
+/**
+ * The limits a hit is checked against (milliseconds).
+ * @example
+ * const rule: RateLimitRuleMs = { ttlMs: 60_000, limit: 600, blockDurationMs: 0 };
+ */
 export interface RateLimitRuleMs {
   ttlMs: number;
   limit: number;
@@ -33,7 +40,11 @@ export interface RateLimitRuleMs {
   blockDurationMs: number;
 }
 
-/** What a hit (or a peek) found. Durations are whole milliseconds, rounded up. */
+/**
+ * What a hit (or a peek) found. Durations are whole milliseconds, rounded up.
+ * @example
+ * const { isBlocked, timeToBlockExpireMs }: HitResult = applyHit('token-bucket', state, now, rule, 1);
+ */
 export interface HitResult {
   /** Hits counted in the window, including this one (a denied hit counts as `limit + 1`-ish, never stored). */
   totalHits: number;
@@ -47,10 +58,18 @@ export interface HitResult {
   timeToBlockExpireMs: number;
 }
 
-/** Default strategy when none is configured. */
+/**
+ * Default strategy when none is configured.
+ * @example
+ * new MemoryThrottlerStorage().strategy === DEFAULT_RATE_LIMIT_STRATEGY; // 'sliding-window'
+ */
 export const DEFAULT_RATE_LIMIT_STRATEGY: RateLimitStrategy = 'sliding-window';
 
-/** A key that has never been hit, or whose state has expired. */
+/**
+ * A key that has never been hit, or whose state has expired.
+ * @example
+ * freshState('token-bucket', Date.now(), 10); // { windowStart: now, current: 10, previous: 0, blockedUntil: 0 }
+ */
 export function freshState(strategy: RateLimitStrategy, now: number, limit: number): RateLimitState {
   return { windowStart: now, current: strategy === 'token-bucket' ? Math.max(0, limit) : 0, previous: 0, blockedUntil: 0 };
 }
@@ -139,6 +158,9 @@ export function applyHit(strategy: RateLimitStrategy, state: RateLimitState, now
 /**
  * The time (epoch ms) after which `state` is indistinguishable from a fresh one, so the key may be forgotten.
  * Redis gets it as the key's PEXPIRE; the memory storage evicts the entry after it.
+ *
+ * @example
+ * stateExpiresAt('fixed-window', { windowStart: 0, current: 3, previous: 0, blockedUntil: 0 }, rule); // rule.ttlMs
  */
 export function stateExpiresAt(strategy: RateLimitStrategy, state: RateLimitState, rule: RateLimitRuleMs): number {
   const ttl = Math.max(1, rule.ttlMs);

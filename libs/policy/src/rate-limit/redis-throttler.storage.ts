@@ -6,6 +6,11 @@ import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-li
 import { DEFAULT_RATE_LIMIT_STRATEGY } from './rate-limit.strategies';
 import { RATE_LIMIT_LUA } from './redis-throttler.script';
 
+/**
+ * Options of {@link RedisThrottlerStorage}.
+ * @example
+ * new RedisThrottlerStorage(redis, { keyPrefix: 'myapp:rl:', strategy: 'sliding-window' });
+ */
 export interface RedisThrottlerStorageOptions {
   /** Prefix of every key (default `nap:rl:`). */
   keyPrefix?: string;
@@ -13,10 +18,19 @@ export interface RedisThrottlerStorageOptions {
   strategy?: RateLimitStrategy;
 }
 
-/** Default prefix of rate-limit keys in Redis. */
+/**
+ * Default prefix of rate-limit keys in Redis.
+ * @example
+ * new RedisThrottlerStorage(redis).redisKey('k', 'default'); // `${DEFAULT_RATE_LIMIT_KEY_PREFIX}{k}:default`
+ */
 export const DEFAULT_RATE_LIMIT_KEY_PREFIX = 'nap:rl:';
 
-/** ioredis options that keep a rate-limit check from hanging while Redis is away (fail fast, no queueing). */
+/**
+ * ioredis options that keep a rate-limit check from hanging while Redis is away (fail fast, no queueing).
+ * Without an offline queue, commands sent before the connection is ready fail: wait for `ready` before serving.
+ * @example
+ * const redis = new Redis(process.env.REDIS_URL!, RATE_LIMIT_REDIS_OPTIONS);
+ */
 export const RATE_LIMIT_REDIS_OPTIONS = {
   maxRetriesPerRequest: 1,
   enableOfflineQueue: false,
@@ -39,6 +53,11 @@ function isNoScript(error: unknown): boolean {
  * hash tag keeps them valid on Redis Cluster. Each key carries a PEXPIRE, so Redis removes idle keys by itself.
  *
  * The client is the caller's: this storage never closes it.
+ *
+ * @example
+ * const redis = new Redis(process.env.REDIS_URL!, RATE_LIMIT_REDIS_OPTIONS);
+ * ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: 600 }], storage: new RedisThrottlerStorage(redis) });
+ * @throws the client's error when Redis fails (wrap it in `ResilientThrottlerStorage` to choose fail-open or closed)
  */
 export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModuleInit {
   readonly keyPrefix: string;

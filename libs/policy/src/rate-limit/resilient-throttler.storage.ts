@@ -5,6 +5,11 @@ import { PolicyUnavailableException } from '../policy.exceptions';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
 
+/**
+ * Options of {@link ResilientThrottlerStorage}.
+ * @example
+ * new ResilientThrottlerStorage(primary, { failMode: 'open', strategy: 'token-bucket', probeIntervalMs: 2000 });
+ */
 export interface ResilientThrottlerStorageOptions {
   /** `closed` (default): Redis down answers 503. `open`: a per-process memory limiter stands in. */
   failMode?: 'closed' | 'open';
@@ -27,6 +32,11 @@ type Call = (storage: PeekableThrottlerStorage) => Promise<ThrottlerStorageRecor
  * answers from the per-process fallback. Either way the primary is then considered down: requests skip it (no
  * waiting on a dead connection) except one probe per `probeIntervalMs`, and the first probe that succeeds puts it
  * back in service. Give the Redis client `RATE_LIMIT_REDIS_OPTIONS` so a probe fails fast instead of queueing.
+ *
+ * @example
+ * const storage = new ResilientThrottlerStorage(new RedisThrottlerStorage(redis), { failMode: 'open' });
+ * ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: 600 }], storage });
+ * @throws PolicyUnavailableException (503) in `closed` mode while the primary is down
  */
 export class ResilientThrottlerStorage implements PeekableThrottlerStorage, OnModuleDestroy {
   readonly failMode: 'closed' | 'open';
