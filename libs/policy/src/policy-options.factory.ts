@@ -39,6 +39,8 @@ export async function createRedis(url: string | undefined): Promise<Redis | null
   const IORedis = require('ioredis').default as typeof Redis;
   const client = new IORedis(url, {
     lazyConnect: true,
+    // Commands issued in the same tick (rate-limit buckets, budget scripts of concurrent requests) share one write.
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: 2000,

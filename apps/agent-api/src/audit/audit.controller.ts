@@ -1,11 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDateString, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { AUDIT_EVENT_TYPES, AgentOperation, AuditService, RecordScope, type RecordScopeFilter } from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
+import { TimeRangeQuery, epochMs } from '../common/time-range.query';
 
-export class AuditQueryDto {
+export class AuditQueryDto extends TimeRangeQuery {
   @ApiPropertyOptional({ enum: AUDIT_EVENT_TYPES })
   @IsOptional()
   @IsIn(AUDIT_EVENT_TYPES)
@@ -16,16 +17,6 @@ export class AuditQueryDto {
   @IsString()
   @MaxLength(200)
   principalId?: string;
-
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsDateString()
-  since?: string;
-
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsDateString()
-  until?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
@@ -56,8 +47,8 @@ export class AuditController {
       type: query.type,
       principalId: query.principalId,
       tenantId: scope.tenantId,
-      since: query.since ? Date.parse(query.since) : undefined,
-      until: query.until ? Date.parse(query.until) : undefined,
+      since: epochMs(query.since),
+      until: epochMs(query.until),
       limit: query.limit,
       cursor: query.cursor,
     });

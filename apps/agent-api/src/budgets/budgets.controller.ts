@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsDateString, IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import {
   AgentOperation,
   BudgetService,
@@ -11,22 +11,14 @@ import {
   type RecordScopeFilter,
 } from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
+import { TimeRangeQuery, epochMs } from '../common/time-range.query';
 
-export class UsageQueryDto {
+export class UsageQueryDto extends TimeRangeQuery {
   @ApiPropertyOptional({ enum: ['model', 'principal', 'day'], default: 'day' })
   @IsOptional()
   @IsIn(['model', 'principal', 'day'])
   groupBy?: 'model' | 'principal' | 'day';
 
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsDateString()
-  since?: string;
-
-  @ApiPropertyOptional({ format: 'date-time' })
-  @IsOptional()
-  @IsDateString()
-  until?: string;
 }
 
 @ApiTags('budgets')
@@ -51,8 +43,8 @@ export class BudgetsController {
     const groupBy = query.groupBy ?? 'day';
     const items = await this.ledger.aggregate({
       groupBy,
-      since: query.since ? Date.parse(query.since) : undefined,
-      until: query.until ? Date.parse(query.until) : undefined,
+      since: epochMs(query.since),
+      until: epochMs(query.until),
       tenantId: scope.tenantId,
     });
     return { groupBy, items };

@@ -31,7 +31,12 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     if (this.redis) {
-      this.subscriber = this.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false });
+      this.subscriber = this.redis.duplicate({
+        enableOfflineQueue: true,
+        enableAutoPipelining: false,
+        maxRetriesPerRequest: null,
+        lazyConnect: false,
+      });
       this.subscriber.on('error', (err: Error) => this.logger.warn(`revocation channel: ${err.message}`));
       this.subscriber.on('message', (_channel: string, jti: string) => this.revoked.set(jti, null));
       await this.subscriber.subscribe(CHANNEL).catch((err: Error) => this.logger.warn(`subscribe failed: ${err.message}`));
