@@ -5,6 +5,7 @@
  */
 import { cpus } from 'node:os';
 import { authBench } from './auth.bench';
+import { budgetBench } from './budget.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
 
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
@@ -12,6 +13,7 @@ type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Pr
 const benches: Bench[] = [
   ['auth', authBench],
   ['rate-limit', throttlerStorageBench],
+  ['budget', budgetBench],
 ];
 
 async function main(): Promise<void> {

@@ -202,9 +202,12 @@ export class BudgetService {
    * @throws PolicyUnavailableException (503) when the store cannot be reached.
    */
   async remaining(principal: Principal): Promise<{ budgets: BudgetRemaining[] }> {
-    const plan = buildBudgetPlan(principal, this.config, this.clock());
+    const now = this.clock();
+    const plan = buildBudgetPlan(principal, this.config, now);
     let states;
     try {
+      // Reservations of a process that died are given back first, so what is shown is what a call could use.
+      await this.store.expireStale(now);
       states = await this.store.snapshot(plan.map((c) => ({ key: c.key, limit: c.limit })));
     } catch (error) {
       this.logger.error(`Budget store failed to answer: ${String(error)}`);

@@ -1,0 +1,73 @@
+/**
+ * Budget enforcement on the request path, in one run: a route shaped like agent-api's `POST /sessions/:id/events`
+ * (a short message, tokens counted, `{ usage }` answered) with `@Budget` next to the same route without it, once
+ * with the database budget store (SQLite) and once with the Redis store. Each budgeted call reserves its estimate
+ * on four counters, settles to the reported usage and queues a usage-ledger row. The baseline of each table is the
+ * same route without `@Budget` on the same server (so with Redis, rate limits go through Redis on both rows).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import jwt from 'jsonwebtoken';
+import { compare, startServer, table, type ServerHandle } from './lib/load';
+
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+const MESSAGE = JSON.stringify({ message: 'What is the status of my order?' });
+
+export async function budgetBench(options: { rounds?: number; duration?: number } = {}): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-budget-'));
+  // A principal and tenant of this run only: its counters start empty and nobody else's are touched.
+  const token = jwt.sign({ sub: `bench-${randomUUID()}`, roles: ['admin'], scope: 'admin', tenant_id: `bench-${randomUUID()}` }, SECRET, {
+    algorithm: 'HS256',
+    expiresIn: '2h',
+    jwtid: randomUUID(),
+  });
+  const headers = { Authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const env = { JWT_SECRET: SECRET, NO_COLOR: '1' };
+  const script = join(__dirname, 'servers/budget.server.js');
+  const servers: ServerHandle[] = [];
+  try {
+    const database = await startServer(script, { ...env, BENCH_SQLITE: join(dir, 'database-store.sqlite'), REDIS_URL: '' });
+    servers.push(database);
+    const redis = await startServer(script, {
+      ...env,
+      BENCH_SQLITE: join(dir, 'redis-store.sqlite'),
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    });
+    servers.push(redis);
+    const session = randomUUID();
+    const post = (url: string, route: 'budgeted' | 'unbudgeted') => () => ({
+      url: `${url}/${route}/${session}/events`,
+      method: 'POST' as const,
+      headers,
+      body: MESSAGE,
+    });
+    const rows = await compare(
+      [
+        { name: 'without @Budget (database server)', options: post(database.url, 'unbudgeted') },
+        { name: '@Budget, database store (SQLite)', options: post(database.url, 'budgeted') },
+        { name: 'without @Budget (Redis server)', options: post(redis.url, 'unbudgeted') },
+        { name: '@Budget, Redis store', options: post(redis.url, 'budgeted') },
+      ],
+      options.rounds ?? 3,
+      options.duration ?? 5,
+    );
+    const setting = 'Express, 10 connections, medians of interleaved rounds; baseline: the same route without @Budget';
+    return [
+      table(`Budgets, database store (SQLite) — ${setting}`, rows.slice(0, 2)),
+      table(`Budgets, Redis store — ${setting}`, rows.slice(2, 4)),
+    ].join('\n\n');
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+if (require.main === module) {
+  budgetBench({ rounds: Number(process.env.BENCH_ROUNDS ?? 3), duration: Number(process.env.BENCH_DURATION ?? 5) })
+    .then((out) => process.stdout.write(`${out}\n`))
+    .catch((err) => {
+      process.stderr.write(`${(err as Error).stack}\n`);
+      process.exit(1);
+    });
+}
