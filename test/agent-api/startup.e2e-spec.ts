@@ -62,6 +62,9 @@ describe('agent-api startup', () => {
       expect(getAgent.summary).toContain('agent.read');
       expect(getAgent.description).toContain('`agents:read`');
       expect(doc.paths['/sessions/{id}/events'].post.description).toContain('event.create');
+      const info = (doc as unknown as { info: { description: string } }).info.description;
+      expect(info).toContain('| principal | day | cost: 5, tokens: 200000, requests: 1000 |');
+      expect(info).toContain('| echo-1 | 0.5 | 1.5 |');
     } finally {
       await app.stop();
     }

@@ -15,6 +15,25 @@ export interface CreateAppOptions {
   logger?: LoggerService | LogLevel[] | false;
 }
 
+/** The OpenAPI description: what each route requires is on the route; the budgets and prices of the policy file here. */
+function describePolicy(config: AgentApiConfig): string {
+  const lines = ['A sample agent platform behind nest-agent-policy. Each route names the operation and scopes it requires.', ''];
+  const budgets = config.policy.budgets ?? {};
+  const scopes = ['principal', 'api-key', 'tenant', 'global'] as const;
+  const rows = scopes.flatMap((scope) =>
+    Object.entries(budgets[scope] ?? {}).map(([period, limits]) => `| ${scope} | ${period} | ${Object.entries(limits ?? {}).map(([u, v]) => `${u}: ${v}`).join(', ')} |`),
+  );
+  if (rows.length) {
+    lines.push(`**Budgets** (policy file \`${config.policyPath.split(/[\\/]/).pop()}\`; warning at ${budgets.softLimitPercent ?? 80}%):`, '', '| scope | period | limits |', '|---|---|---|', ...rows, '');
+  }
+  const prices = Object.entries(config.policy.pricing ?? {});
+  if (prices.length) {
+    lines.push('**Prices** (USD per 1M tokens):', '', '| model | input | output | cached input |', '|---|---|---|---|');
+    for (const [model, p] of prices) lines.push(`| ${model} | ${p.input} | ${p.output} | ${p.cachedInput ?? p.input} |`);
+  }
+  return lines.join('\n');
+}
+
 /** Builds the agent-api application (not listening yet) for the given configuration and HTTP adapter. */
 export async function createAgentApi(config: AgentApiConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
   const module = AgentApiModule.forRoot(config);
@@ -39,7 +58,7 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
     app,
     new DocumentBuilder()
       .setTitle('agent-api')
-      .setDescription('A sample agent platform behind nest-agent-policy. Each route names the operation and scopes it requires.')
+      .setDescription(describePolicy(config))
       .addBearerAuth()
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
       .build(),

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AgentOperation, Budget, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
 import { ECHO_MAX_OUTPUT_TOKENS, EchoModel } from '../model/echo.model';
 import { Guarded } from '../common/guarded.decorator';
@@ -53,6 +53,9 @@ export class SessionsController {
    */
   @Post(':id/events')
   @Guarded(AgentOperation.EventCreate, 'events:write')
+  @ApiResponse({ status: 201, description: 'Budgeted. Headers X-Budget-Remaining, X-Budget-Reset, and X-Budget-Warning past the soft limit.' })
+  @ApiResponse({ status: 402, description: '`budget_exceeded`: a budget would be exceeded; the body names scope, period, unit and resetAt.' })
+  @ApiHeader({ name: 'X-Approval-Id', required: false, description: 'An approved approval for this exact request' })
   @Budget<{ body?: { message?: unknown } }>({
     model: 'echo-1',
     estimate: (req) => ({
