@@ -25,6 +25,7 @@ export async function authBench(options: { rounds?: number; duration?: number } 
       roles: { admin: { operations: ['*'] } },
       scopes: { admin: { implies: ['*'] } },
       rateLimits: { default: { limit: 1_000_000_000, ttl: 60 }, anonymous: { limit: 1_000_000_000, ttl: 60 } },
+      pricing: { 'echo-1': { input: 0.5, output: 1.5 } },
     }),
   );
   const env = { JWT_SECRET: SECRET, NO_COLOR: '1' };

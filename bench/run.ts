@@ -4,6 +4,7 @@
  * BENCH_ONLY=auth,rate-limit,… picks some.
  */
 import { cpus } from 'node:os';
+import { auditBench } from './audit.bench';
 import { authBench } from './auth.bench';
 import { budgetBench } from './budget.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
@@ -14,6 +15,7 @@ const benches: Bench[] = [
   ['auth', authBench],
   ['rate-limit', throttlerStorageBench],
   ['budget', budgetBench],
+  ['audit', auditBench],
 ];
 
 async function main(): Promise<void> {

@@ -41,7 +41,7 @@ export { PolicyRateLimiter, type OperationLimiter } from './authorization/policy
 export { RequireOperation } from './decorators/require-operation.decorator';
 export { RequireScopes } from './decorators/require-scopes.decorator';
 export { Public } from './decorators/public.decorator';
-export { CurrentPrincipal, RecordScope } from './decorators/current-principal.decorator';
+export { CurrentPrincipal, RecordScope, RequestOrigin } from './decorators/current-principal.decorator';
 
 export { PolicyExceptionFilter } from './common/policy-exception.filter';
 export { PolicyValidationPipe } from './common/policy-validation.pipe';

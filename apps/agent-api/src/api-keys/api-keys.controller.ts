@@ -8,11 +8,13 @@ import {
   PolicyForbiddenException,
   PolicyNotFoundException,
   RecordScope,
+  RequestOrigin,
   ValidationFailedException,
   expandScopes,
   scopeCovers,
   type CompiledPolicy,
   type Principal,
+  type AuditOrigin,
   type RecordScopeFilter,
 } from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
@@ -29,7 +31,7 @@ export class ApiKeysController {
   /** Creates a key. The key is in this response only. A key never has more power than its creator. */
   @Post()
   @Guarded(AgentOperation.ApiKeyCreate, 'api-keys:write')
-  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto) {
+  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto, @RequestOrigin() origin: AuditOrigin) {
     for (const role of dto.roles) {
       if (!this.policy.roles.has(role)) throw new ValidationFailedException(`roles: unknown role "${role}"`);
       if (!principal.roles.includes(role)) throw new PolicyForbiddenException(`You cannot grant role "${role}"`);
@@ -51,7 +53,7 @@ export class ApiKeysController {
       tier: dto.tier ?? null,
       expiresAt,
       createdBy: principal.id,
-    });
+    }, origin);
     return { ...apiKey, key };
   }
 
@@ -64,7 +66,12 @@ export class ApiKeysController {
   @Delete(':id')
   @HttpCode(204)
   @Guarded(AgentOperation.ApiKeyDelete, 'api-keys:write')
-  async remove(@Param() params: ApiKeyIdParam, @CurrentPrincipal() principal: Principal, @RecordScope() scope: RecordScopeFilter): Promise<void> {
-    if (!(await this.apiKeys.revoke(params.id, scope.tenantId, principal.id))) throw new PolicyNotFoundException();
+  async remove(
+    @Param() params: ApiKeyIdParam,
+    @CurrentPrincipal() principal: Principal,
+    @RecordScope() scope: RecordScopeFilter,
+    @RequestOrigin() origin: AuditOrigin,
+  ): Promise<void> {
+    if (!(await this.apiKeys.revoke(params.id, scope.tenantId, principal.id, origin))) throw new PolicyNotFoundException();
   }
 }

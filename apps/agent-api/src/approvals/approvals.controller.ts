@@ -1,7 +1,16 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
-import { AgentOperation, ApprovalService, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import {
+  AgentOperation,
+  ApprovalService,
+  CurrentPrincipal,
+  RecordScope,
+  RequestOrigin,
+  type AuditOrigin,
+  type Principal,
+  type RecordScopeFilter,
+} from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
 import { PageQuery, ParseId } from '../common/pagination';
 
@@ -29,14 +38,14 @@ export class ApprovalsController {
   @Post(':id/approve')
   @HttpCode(200)
   @Guarded(AgentOperation.ApprovalDecide, 'approvals:write')
-  approve(@Param('id', ParseId) id: string, @CurrentPrincipal() principal: Principal) {
-    return this.approvals.decide(id, principal, 'approve');
+  approve(@Param('id', ParseId) id: string, @CurrentPrincipal() principal: Principal, @RequestOrigin() origin: AuditOrigin) {
+    return this.approvals.decide(id, principal, 'approve', origin);
   }
 
   @Post(':id/deny')
   @HttpCode(200)
   @Guarded(AgentOperation.ApprovalDecide, 'approvals:write')
-  deny(@Param('id', ParseId) id: string, @CurrentPrincipal() principal: Principal) {
-    return this.approvals.decide(id, principal, 'deny');
+  deny(@Param('id', ParseId) id: string, @CurrentPrincipal() principal: Principal, @RequestOrigin() origin: AuditOrigin) {
+    return this.approvals.decide(id, principal, 'deny', origin);
   }
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Brackets, DataSource } from 'typeorm';
 import type { Principal } from '../authentication/principal.interface';
+import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import { decodeCursor, encodeCursor, pageLimit } from '../audit/audit.cursor';
 import { canonicalJson, type JsonValue } from '../audit/canonical-json';
@@ -37,6 +38,8 @@ export interface CreateApprovalInput {
   readonly reason?: string | null;
   /** Milliseconds the approval may wait for a decision and then be used (default 15 minutes). */
   readonly ttlMs?: number;
+  /** The request that asked, for the audit event. */
+  readonly origin?: AuditOrigin;
 }
 
 export interface ApprovalListQuery {
@@ -111,6 +114,8 @@ export class ApprovalService {
       principal: input.principal,
       operation: input.operation,
       reasons: input.reason ? [input.reason] : [],
+      requestId: input.origin?.requestId,
+      ip: input.origin?.ip,
       details: { approvalId: entity.id, expiresAt: entity.expiresAt },
     });
     return this.toView(entity, now);
@@ -155,7 +160,7 @@ export class ApprovalService {
    * (a decider without a tenant sees every tenant).
    * @throws PolicyForbiddenException when the decider requested it, or it is no longer pending, or it has expired.
    */
-  async decide(id: string, decider: Principal, decision: 'approve' | 'deny'): Promise<ApprovalView> {
+  async decide(id: string, decider: Principal, decision: 'approve' | 'deny', origin: AuditOrigin = {}): Promise<ApprovalView> {
     if (decision !== 'approve' && decision !== 'deny') throw new ValidationFailedException('Invalid decision', ['decision must be approve or deny']);
     const existing = await this.repository.findOneBy({ id });
     if (!existing || (decider.tenantId !== null && decider.tenantId !== undefined && existing.tenantId !== decider.tenantId)) {
@@ -185,6 +190,8 @@ export class ApprovalService {
       tenantId: existing.tenantId,
       operation: existing.operation,
       reasons: [`${status} by ${decider.id}`],
+      requestId: origin.requestId,
+      ip: origin.ip,
       details: { approvalId: id, decision: status, requestedBy: existing.principalId },
     });
     return this.toView({ ...existing, status, decidedBy: decider.id, decidedAt: now }, now);

@@ -59,6 +59,12 @@ export interface AuditEventInput {
   readonly createdAt?: number;
 }
 
+/** Where an action came from: the request id and client IP an event caused by it carries. */
+export interface AuditOrigin {
+  readonly requestId?: string | null;
+  readonly ip?: string | null;
+}
+
 /** A stored event as the API shows it. */
 export interface AuditEventView {
   readonly id: string;

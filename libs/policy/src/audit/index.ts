@@ -17,6 +17,7 @@ export {
   type AuditEventInput,
   type AuditEventType,
   type AuditEventView,
+  type AuditOrigin,
   type AuditOutcome,
   type AuditReason,
   type AuditVerification,

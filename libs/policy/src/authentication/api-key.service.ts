@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
@@ -56,7 +57,7 @@ export class ApiKeyService {
   ) {}
 
   /** Creates a key. The returned `key` is the only time the full key exists outside the caller. */
-  async create(input: CreateApiKeyInput): Promise<{ key: string; apiKey: ApiKeyView }> {
+  async create(input: CreateApiKeyInput, origin: AuditOrigin = {}): Promise<{ key: string; apiKey: ApiKeyView }> {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const entity = this.dataSource.getRepository(ApiKeyEntity).create({
@@ -81,6 +82,8 @@ export class ApiKeyService {
       tenantId: input.tenantId,
       operation: 'api-key.create',
       reasons: [`API key ${id} created`],
+      requestId: origin.requestId,
+      ip: origin.ip,
       details: { apiKeyId: id, name: input.name, roles: input.roles, scopes: input.scopes },
     });
     return { key: `apk_${id}_${secret}`, apiKey: this.view(entity) };
@@ -96,9 +99,12 @@ export class ApiKeyService {
   }
 
   /** Revokes a key. Answers false when it does not exist, is outside the tenant, or is already revoked. */
-  async revoke(id: string, tenantId: string | undefined, revokedBy: string | null = null): Promise<boolean> {
+  async revoke(id: string, tenantId: string | undefined, revokedBy: string | null = null, origin: AuditOrigin = {}): Promise<boolean> {
+    const repository = this.dataSource.getRepository(ApiKeyEntity);
     const where = tenantId === undefined ? { id, revokedAt: IsNull() } : { id, tenantId, revokedAt: IsNull() };
-    const result = await this.dataSource.getRepository(ApiKeyEntity).update(where, { revokedAt: this.now() });
+    const key = await repository.findOne({ where, select: { id: true, tenantId: true } });
+    if (!key) return false;
+    const result = await repository.update(where, { revokedAt: this.now() });
     this.cache.delete(id);
     const revoked = (result.affected ?? 0) > 0;
     if (revoked) {
@@ -106,9 +112,12 @@ export class ApiKeyService {
         type: 'api_key.revoked',
         outcome: 'SUCCESS',
         principalId: revokedBy,
-        tenantId: tenantId ?? null,
+        // The key's own tenant, so that tenant's auditors see its keys' whole life.
+        tenantId: key.tenantId,
         operation: 'api-key.delete',
         reasons: [`API key ${id} revoked`],
+        requestId: origin.requestId,
+        ip: origin.ip,
         details: { apiKeyId: id },
       });
     }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import type Redis from 'ioredis';
 import { DataSource, MoreThanOrEqual } from 'typeorm';
@@ -48,7 +49,7 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Revokes a token id; from now on it is refused on every instance. Idempotent. */
-  async revoke(jti: string, expiresAt: number | null, revokedBy: string | null): Promise<void> {
+  async revoke(jti: string, expiresAt: number | null, revokedBy: string | null, origin: AuditOrigin = {}): Promise<void> {
     const revokedAt = this.now();
     await this.dataSource
       .createQueryBuilder()
@@ -65,6 +66,8 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
       principalId: revokedBy,
       operation: 'token.revoke',
       reasons: ['token revoked'],
+      requestId: origin.requestId,
+      ip: origin.ip,
       details: { jti },
     });
   }

@@ -81,6 +81,7 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
       digest: requestDigest({ method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body }),
       reason: reasons.join('; '),
       ttlMs: ttlSeconds * 1000,
+      origin: { requestId: ctx.requestId, ip: ctx.ip },
     });
     return {
       allowed: false,

@@ -18,3 +18,13 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
 export const RecordScope = createParamDecorator((_data: unknown, ctx: ExecutionContext): RecordScopeFilter => {
   return ctx.switchToHttp().getRequest()[POLICY_CONTEXT_REQUEST_KEY]?.recordScope ?? { tenantId: '\u0000deny' };
 });
+
+/**
+ * Where the request came from — its request id and client IP — to pass to library calls that record audit events
+ * (`ApiKeyService.create`, `RevocationService.revoke`, `ApprovalService.decide` …).
+ * @example @Post() create(@Body() dto: Dto, @RequestOrigin() origin: AuditOrigin) { return this.keys.create(input, origin); }
+ */
+export const RequestOrigin = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
+  const state = ctx.switchToHttp().getRequest()[POLICY_CONTEXT_REQUEST_KEY] as { requestId?: string; ip?: string } | undefined;
+  return { requestId: state?.requestId ?? null, ip: state?.ip ?? null };
+});
