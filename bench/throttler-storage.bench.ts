@@ -8,16 +8,18 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import { MemoryThrottlerStorage } from 'nest-agent-policy';
 import { compare, startServer, type ServerHandle, type VariantSummary } from './lib/load';
 
-type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
+type Variant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 const LABELS: Record<Variant, string> = {
   a: '(a) no limiter',
   b: '(b) @nestjs/throttler memory',
   c: '(c) @nestjs/throttler + @nest-lab redis',
   d: '(d) MemoryThrottlerStorage',
   e: '(e) RedisThrottlerStorage',
+  f: "(e') RedisThrottlerStorage, PolicyModule's client (auto-pipelining)",
 };
 const TTL_MS = 60_000;
 
@@ -50,12 +52,21 @@ function heapPerKey(limit: number, keys: number): number {
   return (after - before) / keys;
 }
 
+/** Nanoseconds per `increment` of a storage alone (no HTTP), over `hits` hits spread on `keys` keys. */
+async function nsPerIncrement(storage: ThrottlerStorage, keys: number, hits: number): Promise<number> {
+  const names = Array.from({ length: keys }, (_, i) => `k${i}`);
+  for (let i = 0; i < 1000; i++) await storage.increment(names[i % keys], TTL_MS, 1_000_000_000, 0, 'default');
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < hits; i++) await storage.increment(names[i % keys], TTL_MS, 1_000_000_000, 0, 'default');
+  return Number(process.hrtime.bigint() - start) / hits;
+}
+
 /** Runs the benchmark and answers a markdown report. */
 export async function throttlerStorageBench(options: { rounds: number; duration: number }): Promise<string> {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = await redisReachable(redisUrl);
   const prefix = `bench:rl:${randomBytes(4).toString('hex')}:`;
-  const variants: Variant[] = redis ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b', 'd'];
+  const variants: Variant[] = redis ? ['a', 'b', 'c', 'd', 'e', 'f'] : ['a', 'b', 'd'];
   const servers = new Map<Variant, ServerHandle>();
   const lines = [
     `### Rate-limit storages (plain ThrottlerModule apps, 10 connections, medians; ttl ${TTL_MS / 1000}s, limit never reached)`,
@@ -80,12 +91,26 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
       const by = new Map(rows.map((r) => [r.name, r]));
       const base = by.get('a')!.rps;
       for (const r of rows) {
-        const vsRedis = r.name === 'e' ? `${(r.rps / by.get('c')!.rps).toFixed(2)}×` : '';
+        const vsRedis = r.name === 'e' || r.name === 'f' ? `${(r.rps / by.get('c')!.rps).toFixed(2)}×` : '';
         lines.push(`| ${LABELS[r.name as Variant]} | ${trackers} | ${r.rps.toFixed(0)} | ${r.p99} | ${((r.rps / base) * 100).toFixed(1)}% | ${vsRedis} | ${r.non2xx + r.errors} |`);
       }
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.stop()));
+  }
+
+  lines.push('', '### Memory storages alone (no HTTP), ns per increment, 50,000 hits', '', '| storage | 1 key | 10,000 keys |', '|---|---:|---:|');
+  for (const [label, make] of [
+    ['@nestjs/throttler ThrottlerStorageService', () => new ThrottlerStorageService()],
+    ['MemoryThrottlerStorage', () => new MemoryThrottlerStorage()],
+  ] as const) {
+    const one = make();
+    const many = make();
+    lines.push(`| ${label} | ${(await nsPerIncrement(one, 1, 50_000)).toFixed(0)} | ${(await nsPerIncrement(many, 10_000, 50_000)).toFixed(0)} |`);
+    for (const storage of [one, many]) {
+      if (storage instanceof MemoryThrottlerStorage) storage.close();
+      else storage.onApplicationShutdown();
+    }
   }
 
   lines.push('', '### MemoryThrottlerStorage heap per key (100,000 keys, 5 hits each)', '', '| limit | bytes/key |', '|---:|---:|');
