@@ -97,15 +97,14 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
   it('makes record() wait while the queue is full, and loses nothing', async () => {
     if (!db) return;
     const source = await db.connect();
-    const transaction = source.transaction.bind(source) as (run: (m: unknown) => Promise<unknown>) => Promise<unknown>;
-    // A slow database: every batch takes 25 ms.
-    Object.assign(source, {
-      transaction: async (run: (m: unknown) => Promise<unknown>) => {
+    // A slow database: every batch takes 25 ms more to write.
+    class SlowWriter extends AuditWriter {
+      protected override async writeBatch(rows: Parameters<AuditWriter['writeBatch']>[0]): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 25));
-        return transaction(run);
-      },
-    });
-    const writer = new AuditWriter(source, { maxQueue: 5, batchSize: 2, flushIntervalMs: 1 });
+        return super.writeBatch(rows);
+      }
+    }
+    const writer = new SlowWriter(source, { maxQueue: 5, batchSize: 2, flushIntervalMs: 1 });
     const audit = new AuditService(writer, source);
     let waited = 0;
     let highest = 0;
@@ -128,12 +127,15 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     if (!db) return;
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const source = await db.connect();
-    const transaction = source.transaction.bind(source) as (run: (m: unknown) => Promise<unknown>) => Promise<unknown>;
+    // The first two batch writes fail as a dropped connection would.
     let failures = 2;
-    Object.assign(source, {
-      transaction: (run: (m: unknown) => Promise<unknown>) => (failures-- > 0 ? Promise.reject(new Error('connection reset')) : transaction(run)),
-    });
-    const writer = new AuditWriter(source, { flushIntervalMs: 5 });
+    class FlakyWriter extends AuditWriter {
+      protected override async writeBatch(rows: Parameters<AuditWriter['writeBatch']>[0]): Promise<void> {
+        if (failures-- > 0) throw new Error('connection reset');
+        return super.writeBatch(rows);
+      }
+    }
+    const writer = new FlakyWriter(source, { flushIntervalMs: 5 });
     const audit = new AuditService(writer, source);
     for (let i = 0; i < 10; i++) await audit.record(event(i));
     for (let tries = 0; tries < 100 && (await count(source)) < 10; tries++) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json';
 
 /** `prev_hash` of the first event of every chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -39,7 +38,9 @@ export interface ChainVerification {
 
 /** SHA-256 (hex) of the canonical JSON of `fields` together with `prevHash`. */
 export function hashEvent(prevHash: string, fields: AuditChainFields): string {
-  const canonical = canonicalJson({
+  // The literal lists its keys in sorted order and every value is a primitive (reasons and details are already
+  // canonical JSON text), so JSON.stringify gives exactly the canonical form, without sorting keys on every event.
+  const canonical = JSON.stringify({
     chainId: fields.chainId,
     createdAt: fields.createdAt,
     details: fields.details,
