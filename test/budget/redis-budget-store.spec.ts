@@ -56,6 +56,62 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
     expect(result).toEqual({ ok: true, counters: [{ key, limit: 1, used: 0, reserved: 1 }] });
   });
 
+  it('sends the calls of one event-loop turn in one script call, each answered with its own result', async () => {
+    if (!fixture) return;
+    let scriptCalls = 0;
+    const counting = new Proxy(clients[0], {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        if (property !== 'evalsha') return value.bind(target);
+        return (...args: unknown[]) => {
+          scriptCalls += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const store = new RedisBudgetStore(counting, { keyPrefix: prefix, clock: () => now, maxBatch: 16 });
+    const key = `principal:batched-${Date.now()}:day:x:requests`;
+    const other = `tenant:batched-${Date.now()}:day:x:requests`;
+    const counters = (i: number) => [
+      { key, limit: 30, amount: 1, unit: 'requests' as const, expiresAt: now + 60_000 },
+      { key: other, limit: 1_000, amount: i % 2 === 0 ? 2 : 1, unit: 'requests' as const, expiresAt: now + 60_000 },
+    ];
+    const run = Date.now();
+    const ids = Array.from({ length: 40 }, (_, i) => `batched-${run}-${i}`);
+    const results = await Promise.all(ids.map((id, i) => store.reserve({ reservationId: id, counters: counters(i), ttlMs: 60_000 })));
+    // 40 calls in one turn, at most 16 per script call: 3 round trips, not 40.
+    expect(scriptCalls).toBe(3);
+    const admitted = results.filter((r) => r.ok);
+    expect(admitted).toHaveLength(30);
+    // Admitted in the order they were made: the first 30, each seeing the ones before it.
+    results.forEach((r, i) => {
+      if (i < 30) {
+        expect(r).toEqual({ ok: true, counters: [
+          { key, limit: 30, used: 0, reserved: i + 1 },
+          { key: other, limit: 1_000, used: 0, reserved: Array.from({ length: i + 1 }, (_, j) => (j % 2 === 0 ? 2 : 1)).reduce((x, y) => x + y, 0) },
+        ] });
+      } else {
+        expect(r).toEqual({ ok: false, failedIndex: 0, failed: { key, limit: 30, used: 0, reserved: 30 } });
+      }
+    });
+    const [used, reserved] = await clients[0].hmget(`${prefix}{budget}:c:${other}`, 'used', 'reserved');
+    expect([Number(used), Number(reserved)]).toEqual([0, 45]);
+
+    // 30 settlements, each sent twice in the same turn (60 calls, 4 script calls): every one charges once.
+    scriptCalls = 0;
+    const admittedIds = ids.slice(0, 30);
+    await Promise.all(
+      [...admittedIds, ...admittedIds].map((id) => store.settle(id, { costMicro: 0, tokens: 0, requests: 3 })),
+    );
+    expect(scriptCalls).toBe(4);
+    const after = await clients[0].hmget(`${prefix}{budget}:c:${key}`, 'used', 'reserved');
+    expect(after.map(Number)).toEqual([90, 0]);
+    // None of them is left pending; the 10 refused ones were never recorded.
+    const pending = await clients[0].zmscore(`${prefix}{budget}:pending`, ...ids);
+    expect(pending).toEqual(ids.map(() => null));
+  });
+
   it('keeps every key under one hash tag, and counters expire after their window', async () => {
     if (!fixture) return;
     const key = `principal:tagged-${Date.now()}:day:x:requests`;

@@ -21,6 +21,7 @@ import {
 } from './audit.constants';
 import { redact, redactString } from './audit.redaction';
 import { canonicalJson } from './canonical-json';
+import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
 
 /** Options beyond {@link AuditConfig}. */
 export interface AuditWriterOptions {
@@ -35,15 +36,6 @@ type PendingEvent = Omit<AuditChainFields, 'seq' | 'chainId'>;
 type ChainHead = { readonly seq: number; readonly hash: string };
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
-/** The part of a better-sqlite3 connection the writer uses. */
-interface SqliteConnection {
-  readonly inTransaction: boolean;
-  prepare(sql: string): { run(...values: unknown[]): unknown };
-  transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
-}
-
-/** Rows per INSERT statement, well under the bind-parameter limits of SQLite and PostgreSQL. */
-const ROWS_PER_STATEMENT = 400;
 const MAX_RETRY_DELAY_MS = 5_000;
 const INSERT_COLUMNS: ReadonlyArray<keyof AuditChainRecord> = [
   'id', 'seq', 'chainId', 'type', 'outcome', 'principalId', 'tenantId', 'operation', 'reasons', 'requestId', 'ip',
@@ -70,7 +62,7 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
   private waiters: Array<() => void> = [];
   private head: Promise<ChainHead> | null = null;
   private draining: Promise<void> | null = null;
-  private sqliteInsert: ((rows: readonly AuditChainRecord[]) => void) | null = null;
+  private insert: BulkInsert<AuditChainRecord> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private closed = false;
@@ -163,60 +155,8 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
 
   /** Writes one batch in one transaction. Protected so that a subclass can observe or decorate writes. */
   protected async writeBatch(rows: readonly AuditChainRecord[]): Promise<void> {
-    const sqlite = this.sqliteConnection();
-    if (sqlite) return this.writeSqliteBatch(sqlite, rows);
-    const { driver } = this.dataSource;
-    const metadata = this.dataSource.getMetadata(AuditEventEntity);
-    const columns = INSERT_COLUMNS.map((property) => {
-      const column = metadata.findColumnWithPropertyName(property);
-      if (!column) throw new Error(`Audit column ${property} is not mapped`);
-      return column.databaseName;
-    });
-    const head = `INSERT INTO ${driver.escape(metadata.tableName)} (${columns.map((c) => driver.escape(c)).join(', ')}) VALUES `;
-    await this.dataSource.transaction(async (manager) => {
-      // Plain multi-row INSERTs: the query builder's per-value work costs more than the write itself.
-      for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-        const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
-        const parameters: unknown[] = [];
-        const tuples = chunk.map((row) => {
-          const slots = INSERT_COLUMNS.map((property) => {
-            parameters.push(row[property]);
-            return driver.createParameter(`p${parameters.length}`, parameters.length - 1);
-          });
-          return `(${slots.join(', ')})`;
-        });
-        await manager.query(head + tuples.join(', '), parameters);
-      }
-    });
-  }
-
-  /** The raw better-sqlite3 connection, when the data source is one. */
-  private sqliteConnection(): SqliteConnection | null {
-    if (this.dataSource.options.type !== 'better-sqlite3') return null;
-    return (this.dataSource.driver as unknown as { databaseConnection?: SqliteConnection }).databaseConnection ?? null;
-  }
-
-  /**
-   * On SQLite the batch is one synchronous transaction over a prepared single-row INSERT: better-sqlite3 runs on the
-   * event loop, so the write must be as short as it can be (a few µs a row instead of re-parsing a multi-row statement
-   * for every batch). Waits for a transaction another part of the app has open on the shared connection to end, so
-   * the batch never becomes part of it.
-   */
-  private async writeSqliteBatch(db: SqliteConnection, rows: readonly AuditChainRecord[]): Promise<void> {
-    while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
-    if (!this.sqliteInsert) {
-      const metadata = this.dataSource.getMetadata(AuditEventEntity);
-      const columns = INSERT_COLUMNS.map((property) => {
-        const column = metadata.findColumnWithPropertyName(property);
-        if (!column) throw new Error(`Audit column ${property} is not mapped`);
-        return `"${column.databaseName}"`;
-      });
-      const statement = db.prepare(`INSERT INTO "${metadata.tableName}" (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
-      this.sqliteInsert = db.transaction((batch: readonly AuditChainRecord[]) => {
-        for (const row of batch) statement.run(...INSERT_COLUMNS.map((property) => row[property]));
-      });
-    }
-    this.sqliteInsert(rows);
+    this.insert ??= createBulkInsert<AuditChainRecord>(this.dataSource, AuditEventEntity, INSERT_COLUMNS);
+    await this.insert(rows);
   }
 
   private drain(): Promise<void> {

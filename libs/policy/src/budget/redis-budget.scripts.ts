@@ -41,74 +41,109 @@ end
 `;
 
 /**
- * KEYS: pending, reservation, counter keys...
- * ARGV: now, ttlMs, id, base, reservationJson, reservationPx, graceMs, then (limit, amount, expiresAt) per counter.
- * Answers { 1, used1, reserved1, ... } after reserving, or { 0, failedIndex (1-based), used, reserved }.
+ * Reserves a batch of reservations, one after the other, each atomic across its counters (a batch is what one
+ * instance gathered in one turn of its event loop; the script as a whole runs atomically on the server).
+ * KEYS: pending, then per reservation: its key and its counter keys.
+ * ARGV: now, base, graceMs, then per reservation: id, ttlMs, reservationJson, reservationPx, counter count, and
+ * (limit, amount, expiresAt) per counter.
+ * Answers one reply per reservation: { 1, used1, reserved1, ... } after reserving it, or
+ * { 0, failedIndex (1-based), used, reserved } when one of its counters would pass its limit.
  */
 export const RESERVE_SCRIPT = `${PRELUDE}
 local now = tonumber(ARGV[1])
-local base = ARGV[4]
-local grace = tonumber(ARGV[7])
+local base = ARGV[2]
+local grace = tonumber(ARGV[3])
 expire_stale(base, KEYS[1], now, 100)
-local n = #KEYS - 2
-for i = 1, n do
-  local limit = tonumber(ARGV[7 + (i - 1) * 3 + 1])
-  local amount = tonumber(ARGV[7 + (i - 1) * 3 + 2])
-  local state = redis.call('HMGET', KEYS[i + 2], 'used', 'reserved')
-  local used = tonumber(state[1] or '0')
-  local reserved = tonumber(state[2] or '0')
-  if used + reserved + amount > limit then
-    return { 0, i, used, reserved }
+local replies = {}
+local k = 2
+local a = 4
+while a <= #ARGV do
+  local id = ARGV[a]
+  local ttl = tonumber(ARGV[a + 1])
+  local record = ARGV[a + 2]
+  local px = ARGV[a + 3]
+  local n = tonumber(ARGV[a + 4])
+  local rkey = KEYS[k]
+  local first = a + 5
+  local reply = nil
+  for i = 1, n do
+    local limit = tonumber(ARGV[first + (i - 1) * 3])
+    local amount = tonumber(ARGV[first + (i - 1) * 3 + 1])
+    local state = redis.call('HMGET', KEYS[k + i], 'used', 'reserved')
+    local used = tonumber(state[1] or '0')
+    local reserved = tonumber(state[2] or '0')
+    if used + reserved + amount > limit then
+      reply = { 0, i, used, reserved }
+      break
+    end
   end
+  if not reply then
+    reply = { 1 }
+    for i = 1, n do
+      local amount = tonumber(ARGV[first + (i - 1) * 3 + 1])
+      local expires_at = tonumber(ARGV[first + (i - 1) * 3 + 2])
+      local key = KEYS[k + i]
+      local reserved = redis.call('HINCRBY', key, 'reserved', amount)
+      local used = tonumber(redis.call('HGET', key, 'used') or '0')
+      if used == 0 then redis.call('HSETNX', key, 'used', 0) end
+      redis.call('PEXPIREAT', key, expires_at + grace)
+      reply[#reply + 1] = used
+      reply[#reply + 1] = reserved
+    end
+    redis.call('SET', rkey, record, 'PX', px)
+    redis.call('ZADD', KEYS[1], now + ttl, id)
+  end
+  replies[#replies + 1] = reply
+  k = k + n + 1
+  a = first + n * 3
 end
-local out = { 1 }
-for i = 1, n do
-  local amount = tonumber(ARGV[7 + (i - 1) * 3 + 2])
-  local expires_at = tonumber(ARGV[7 + (i - 1) * 3 + 3])
-  local key = KEYS[i + 2]
-  local reserved = redis.call('HINCRBY', key, 'reserved', amount)
-  local used = tonumber(redis.call('HGET', key, 'used') or '0')
-  if used == 0 then redis.call('HSETNX', key, 'used', 0) end
-  redis.call('PEXPIREAT', key, expires_at + grace)
-  out[#out + 1] = used
-  out[#out + 1] = reserved
-end
-redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-return out
+return replies
 `;
 
 /**
- * KEYS: pending, reservation.  ARGV: id, base, mode ('settle' | 'release'), costMicro, tokens, requests, graceMs.
- * Answers 1 when it changed something, 0 when the reservation was already settled/released or is unknown.
+ * Settles or releases a batch of reservations.
+ * KEYS: pending, then the reservation keys.  ARGV: base, graceMs, then per reservation: id, mode ('settle' |
+ * 'release'), costMicro, tokens, requests.
+ * Answers one reply per reservation: 1 when it changed something, 0 when the reservation was already settled or
+ * released, or is unknown.
  */
 export const FINISH_SCRIPT = `${PRELUDE}
-local raw = redis.call('GET', KEYS[2])
-if not raw then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return 0
-end
-local rec = cjson.decode(raw)
-if rec.s == 'settled' or rec.s == 'released' then return 0 end
-local base = ARGV[2]
-if ARGV[3] == 'release' then
-  if rec.s == 'reserved' then give_back(base, rec) end
-  rec.s = 'released'
-else
-  local actual = { cost = tonumber(ARGV[4]), tokens = tonumber(ARGV[5]), requests = tonumber(ARGV[6]) }
-  local grace = tonumber(ARGV[7])
-  if rec.s == 'reserved' then give_back(base, rec) end
-  for _, c in ipairs(rec.c) do
-    local key = base .. 'c:' .. c.k
-    redis.call('HINCRBY', key, 'used', actual[c.u] or 0)
-    redis.call('HSETNX', key, 'reserved', 0)
-    redis.call('PEXPIREAT', key, c.e + grace)
+local base = ARGV[1]
+local grace = tonumber(ARGV[2])
+local replies = {}
+for j = 2, #KEYS do
+  local a = 3 + (j - 2) * 5
+  local id = ARGV[a]
+  local rkey = KEYS[j]
+  local changed = 0
+  local raw = redis.call('GET', rkey)
+  if not raw then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    local rec = cjson.decode(raw)
+    if rec.s ~= 'settled' and rec.s ~= 'released' then
+      if ARGV[a + 1] == 'release' then
+        if rec.s == 'reserved' then give_back(base, rec) end
+        rec.s = 'released'
+      else
+        local actual = { cost = tonumber(ARGV[a + 2]), tokens = tonumber(ARGV[a + 3]), requests = tonumber(ARGV[a + 4]) }
+        if rec.s == 'reserved' then give_back(base, rec) end
+        for _, c in ipairs(rec.c) do
+          local key = base .. 'c:' .. c.k
+          redis.call('HINCRBY', key, 'used', actual[c.u] or 0)
+          redis.call('HSETNX', key, 'reserved', 0)
+          redis.call('PEXPIREAT', key, c.e + grace)
+        end
+        rec.s = 'settled'
+      end
+      redis.call('SET', rkey, cjson.encode(rec), 'KEEPTTL')
+      redis.call('ZREM', KEYS[1], id)
+      changed = 1
+    end
   end
-  rec.s = 'settled'
+  replies[#replies + 1] = changed
 end
-redis.call('SET', KEYS[2], cjson.encode(rec), 'KEEPTTL')
-redis.call('ZREM', KEYS[1], ARGV[1])
-return 1
+return replies
 `;
 
 /** KEYS: pending.  ARGV: base, now, max.  Answers { expired, ids looked at }. */

@@ -23,6 +23,11 @@ export interface RedisBudgetStoreOptions {
   ownsClient?: boolean;
   /** Clock in epoch ms (default `Date.now`). Every instance sharing the counters should agree on it. */
   clock?: () => number;
+  /**
+   * Most reservations (or settlements) sent in one script call (default 64). Calls made in the same turn of the
+   * event loop share a round trip; 1 sends every call on its own.
+   */
+  maxBatch?: number;
 }
 
 /** The few commands the store sends; both `Redis` and `Cluster` of ioredis provide them. */
@@ -51,6 +56,61 @@ class LoadedScript {
   }
 }
 
+/**
+ * Gathers the calls made in one turn of the event loop and sends them as one script call (a group commit): each
+ * caller still waits for the server's answer to its own item, so nothing is acknowledged before it is stored.
+ * Under concurrency this takes most round trips, and most of the per-call work in Redis, off the request path.
+ */
+class ScriptBatch<T, R> {
+  private queue: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }> = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly send: (items: T[]) => Promise<R[]>,
+    private readonly maxItems: number,
+  ) {}
+
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (this.queue.length >= this.maxItems) {
+        this.flush();
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    if (!batch.length) return;
+    this.queue = [];
+    this.send(batch.map((entry) => entry.item)).then(
+      (results) => {
+        if (results.length !== batch.length) {
+          const error = new Error(`Budget script answered ${results.length} replies for ${batch.length} items`);
+          for (const entry of batch) entry.reject(error);
+          return;
+        }
+        batch.forEach((entry, i) => entry.resolve(results[i]));
+      },
+      (error: unknown) => {
+        for (const entry of batch) entry.reject(error);
+      },
+    );
+  }
+}
+
+interface FinishItem {
+  reservationId: string;
+  mode: 'settle' | 'release';
+  actual: BudgetCharge;
+}
+
 const reserveScript = new LoadedScript(RESERVE_SCRIPT);
 const finishScript = new LoadedScript(FINISH_SCRIPT);
 const expireScript = new LoadedScript(EXPIRE_SCRIPT);
@@ -58,7 +118,9 @@ const expireScript = new LoadedScript(EXPIRE_SCRIPT);
 /**
  * Budget counters in Redis. One script reserves across every counter in one round trip and, in the same script,
  * gives back reservations whose ttl passed (so a crashed instance's reservations come back at the next reserve).
- * Settle and release are scripts too, idempotent through the reservation's recorded state.
+ * Settle and release are scripts too, idempotent through the reservation's recorded state. Calls made in the same
+ * turn of the event loop go to Redis together, in one script call per kind (`maxBatch`), each still answered only
+ * once Redis has applied it.
  */
 export class RedisBudgetStore implements BudgetStore {
   private readonly client: ScriptClient;
@@ -68,6 +130,8 @@ export class RedisBudgetStore implements BudgetStore {
   private readonly tombstoneMs: number;
   private readonly clock: () => number;
   private readonly ownsClient: boolean;
+  private readonly reserves: ScriptBatch<ReserveRequest, unknown[]>;
+  private readonly finishes: ScriptBatch<FinishItem, unknown>;
 
   constructor(client: Redis | Cluster, options: RedisBudgetStoreOptions = {}) {
     this.client = client as unknown as ScriptClient;
@@ -77,26 +141,14 @@ export class RedisBudgetStore implements BudgetStore {
     this.tombstoneMs = options.tombstoneMs ?? 86_400_000;
     this.clock = options.clock ?? Date.now;
     this.ownsClient = options.ownsClient ?? false;
+    const maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 64));
+    this.reserves = new ScriptBatch((items) => this.sendReserves(items), maxBatch);
+    this.finishes = new ScriptBatch((items) => this.sendFinishes(items), maxBatch);
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    const { reservationId, counters, ttlMs } = request;
-    const record = JSON.stringify({
-      s: 'reserved',
-      c: counters.map((c) => ({ k: c.key, a: c.amount, u: c.unit, e: c.expiresAt })),
-    });
-    const args: Array<string | number> = [
-      this.clock(),
-      ttlMs,
-      reservationId,
-      this.base,
-      record,
-      ttlMs + this.tombstoneMs,
-      this.graceMs,
-    ];
-    for (const c of counters) args.push(c.limit, c.amount, c.expiresAt);
-    const keys = [this.pending, this.reservationKey(reservationId), ...counters.map((c) => this.counterKey(c.key))];
-    const reply = (await reserveScript.run(this.client, keys, args)) as number[];
+    const { counters } = request;
+    const reply = (await this.reserves.add(request)).map(Number);
     if (reply[0] !== 1) {
       const index = Number(reply[1]) - 1;
       const failed = counters[index];
@@ -149,11 +201,35 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   private async finish(reservationId: string, mode: 'settle' | 'release', actual: BudgetCharge): Promise<void> {
-    await finishScript.run(
-      this.client,
-      [this.pending, this.reservationKey(reservationId)],
-      [reservationId, this.base, mode, actual.costMicro, actual.tokens, actual.requests, this.graceMs],
-    );
+    await this.finishes.add({ reservationId, mode, actual });
+  }
+
+  private async sendReserves(items: ReserveRequest[]): Promise<unknown[][]> {
+    const keys = [this.pending];
+    const args: Array<string | number> = [this.clock(), this.base, this.graceMs];
+    for (const { reservationId, counters, ttlMs } of items) {
+      const record = JSON.stringify({
+        s: 'reserved',
+        c: counters.map((c) => ({ k: c.key, a: c.amount, u: c.unit, e: c.expiresAt })),
+      });
+      keys.push(this.reservationKey(reservationId));
+      args.push(reservationId, ttlMs, record, ttlMs + this.tombstoneMs, counters.length);
+      for (const c of counters) {
+        keys.push(this.counterKey(c.key));
+        args.push(c.limit, c.amount, c.expiresAt);
+      }
+    }
+    return (await reserveScript.run(this.client, keys, args)) as unknown[][];
+  }
+
+  private async sendFinishes(items: FinishItem[]): Promise<unknown[]> {
+    const keys = [this.pending];
+    const args: Array<string | number> = [this.base, this.graceMs];
+    for (const { reservationId, mode, actual } of items) {
+      keys.push(this.reservationKey(reservationId));
+      args.push(reservationId, mode, actual.costMicro, actual.tokens, actual.requests);
+    }
+    return (await finishScript.run(this.client, keys, args)) as unknown[];
   }
 
   private counterKey(key: string): string {

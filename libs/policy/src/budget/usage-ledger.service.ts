@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource, Repository } from 'typeorm';
+import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
 import { fromMicroUsd } from '../persistence/column-types';
 import { UsageLedgerEntity } from './usage-ledger.entity';
 
@@ -47,6 +48,10 @@ export interface UsageLedgerOptions {
 }
 
 const DAY = 86_400_000;
+const COLUMNS: ReadonlyArray<keyof UsageLedgerEntity> = [
+  'id', 'requestId', 'principalId', 'apiKeyId', 'tenantId', 'operation', 'model', 'inputTokens', 'outputTokens',
+  'cachedInputTokens', 'costMicroUsd', 'createdAt',
+];
 const toMs = (value: number | Date): number => (value instanceof Date ? value.getTime() : value);
 
 /**
@@ -60,6 +65,7 @@ export class UsageLedgerService implements OnApplicationShutdown {
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly clock: () => number;
+  private readonly insert: BulkInsert<UsageLedgerEntity>;
   private queue: UsageLedgerEntity[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -69,6 +75,7 @@ export class UsageLedgerService implements OnApplicationShutdown {
     options: UsageLedgerOptions = {},
   ) {
     this.repository = dataSource.getRepository(UsageLedgerEntity);
+    this.insert = createBulkInsert(dataSource, UsageLedgerEntity, COLUMNS);
     this.batchSize = options.batchSize ?? 200;
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
     this.clock = options.clock ?? Date.now;
@@ -76,22 +83,20 @@ export class UsageLedgerService implements OnApplicationShutdown {
 
   /** Queues one entry; it is written within `flushIntervalMs` (sooner when a batch fills up). */
   record(entry: UsageLedgerEntry): void {
-    this.queue.push(
-      this.repository.create({
-        id: randomUUID(),
-        requestId: entry.requestId ?? null,
-        principalId: entry.principalId,
-        apiKeyId: entry.apiKeyId ?? null,
-        tenantId: entry.tenantId ?? null,
-        operation: entry.operation ?? null,
-        model: entry.model ?? null,
-        inputTokens: Math.max(0, Math.floor(entry.inputTokens)),
-        outputTokens: Math.max(0, Math.floor(entry.outputTokens)),
-        cachedInputTokens: Math.max(0, Math.floor(entry.cachedInputTokens ?? 0)),
-        costMicroUsd: Math.max(0, Math.round(entry.costMicroUsd)),
-        createdAt: entry.createdAt ?? this.clock(),
-      }),
-    );
+    this.queue.push({
+      id: randomUUID(),
+      requestId: entry.requestId ?? null,
+      principalId: entry.principalId,
+      apiKeyId: entry.apiKeyId ?? null,
+      tenantId: entry.tenantId ?? null,
+      operation: entry.operation ?? null,
+      model: entry.model ?? null,
+      inputTokens: Math.max(0, Math.floor(entry.inputTokens)),
+      outputTokens: Math.max(0, Math.floor(entry.outputTokens)),
+      cachedInputTokens: Math.max(0, Math.floor(entry.cachedInputTokens ?? 0)),
+      costMicroUsd: Math.max(0, Math.round(entry.costMicroUsd)),
+      createdAt: entry.createdAt ?? this.clock(),
+    });
     if (this.queue.length >= this.batchSize) void this.flush().catch(() => undefined);
     else this.schedule();
   }
@@ -171,7 +176,7 @@ export class UsageLedgerService implements OnApplicationShutdown {
   private async drain(): Promise<void> {
     while (this.queue.length) {
       const batch = this.queue.slice(0, this.batchSize);
-      await this.repository.insert(batch);
+      await this.insert(batch);
       this.queue.splice(0, batch.length);
     }
   }
