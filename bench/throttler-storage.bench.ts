@@ -12,14 +12,13 @@ import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttle
 import { MemoryThrottlerStorage } from 'nest-agent-policy';
 import { compare, startServer, type ServerHandle, type VariantSummary } from './lib/load';
 
-type Variant = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
+type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
 const LABELS: Record<Variant, string> = {
   a: '(a) no limiter',
   b: '(b) @nestjs/throttler memory',
   c: '(c) @nestjs/throttler + @nest-lab redis',
   d: '(d) MemoryThrottlerStorage',
   e: '(e) RedisThrottlerStorage',
-  f: "(e') RedisThrottlerStorage, PolicyModule's client (auto-pipelining)",
 };
 const TTL_MS = 60_000;
 
@@ -66,7 +65,7 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = await redisReachable(redisUrl);
   const prefix = `bench:rl:${randomBytes(4).toString('hex')}:`;
-  const variants: Variant[] = redis ? ['a', 'b', 'c', 'd', 'e', 'f'] : ['a', 'b', 'd'];
+  const variants: Variant[] = redis ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b', 'd'];
   const servers = new Map<Variant, ServerHandle>();
   const lines = [
     `### Rate-limit storages (plain ThrottlerModule apps, 10 connections, medians; ttl ${TTL_MS / 1000}s, limit never reached)`,
@@ -91,7 +90,7 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
       const by = new Map(rows.map((r) => [r.name, r]));
       const base = by.get('a')!.rps;
       for (const r of rows) {
-        const vsRedis = r.name === 'e' || r.name === 'f' ? `${(r.rps / by.get('c')!.rps).toFixed(2)}×` : '';
+        const vsRedis = r.name === 'e' ? `${(r.rps / by.get('c')!.rps).toFixed(2)}×` : '';
         lines.push(`| ${LABELS[r.name as Variant]} | ${trackers} | ${r.rps.toFixed(0)} | ${r.p99} | ${((r.rps / base) * 100).toFixed(1)}% | ${vsRedis} | ${r.non2xx + r.errors} |`);
       }
     }

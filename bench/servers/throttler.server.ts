@@ -1,8 +1,7 @@
 /**
  * One `ThrottlerModule.forRoot({ storage })` app per rate-limit bench variant (env VARIANT):
  * a: no limiter, b: @nestjs/throttler's memory storage, c: @nest-lab/throttler-storage-redis,
- * d: our MemoryThrottlerStorage, e: our RedisThrottlerStorage on a plain ioredis client, f: the same on a client with
- * the settings PolicyModule gives its own (auto-pipelining). Trackers come from the `x-tracker` header so one load
+ * d: our MemoryThrottlerStorage, e: our RedisThrottlerStorage on a plain ioredis client. Trackers come from the `x-tracker` header so one load
  * generator can be many callers. Prints `READY <port>`.
  */
 import 'reflect-metadata';
@@ -41,10 +40,6 @@ function storageFor(variant: string): ThrottlerStorage | undefined | null {
       return new MemoryThrottlerStorage();
     case 'e':
       return new RedisThrottlerStorage(redis(), { keyPrefix: process.env.KEY_PREFIX });
-    case 'f':
-      return new RedisThrottlerStorage(new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: true }), {
-        keyPrefix: process.env.KEY_PREFIX,
-      });
     default:
       throw new Error(`unknown VARIANT ${variant}`);
   }

@@ -8,6 +8,7 @@ import type {
   ReserveResult,
 } from './budget-store.interface';
 import type { BudgetCharge } from './budget.types';
+import { MicroBatch } from '../common/micro-batch';
 import { EXPIRE_SCRIPT, FINISH_SCRIPT, RESERVE_SCRIPT } from './redis-budget.scripts';
 
 export interface RedisBudgetStoreOptions {
@@ -56,55 +57,6 @@ class LoadedScript {
   }
 }
 
-/**
- * Gathers the calls made in one turn of the event loop and sends them as one script call (a group commit): each
- * caller still waits for the server's answer to its own item, so nothing is acknowledged before it is stored.
- * Under concurrency this takes most round trips, and most of the per-call work in Redis, off the request path.
- */
-class ScriptBatch<T, R> {
-  private queue: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }> = [];
-  private scheduled = false;
-
-  constructor(
-    private readonly send: (items: T[]) => Promise<R[]>,
-    private readonly maxItems: number,
-  ) {}
-
-  add(item: T): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= this.maxItems) {
-        this.flush();
-      } else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.flush();
-        });
-      }
-    });
-  }
-
-  private flush(): void {
-    const batch = this.queue;
-    if (!batch.length) return;
-    this.queue = [];
-    this.send(batch.map((entry) => entry.item)).then(
-      (results) => {
-        if (results.length !== batch.length) {
-          const error = new Error(`Budget script answered ${results.length} replies for ${batch.length} items`);
-          for (const entry of batch) entry.reject(error);
-          return;
-        }
-        batch.forEach((entry, i) => entry.resolve(results[i]));
-      },
-      (error: unknown) => {
-        for (const entry of batch) entry.reject(error);
-      },
-    );
-  }
-}
-
 interface FinishItem {
   reservationId: string;
   mode: 'settle' | 'release';
@@ -130,8 +82,8 @@ export class RedisBudgetStore implements BudgetStore {
   private readonly tombstoneMs: number;
   private readonly clock: () => number;
   private readonly ownsClient: boolean;
-  private readonly reserves: ScriptBatch<ReserveRequest, unknown[]>;
-  private readonly finishes: ScriptBatch<FinishItem, unknown>;
+  private readonly reserves: MicroBatch<ReserveRequest, unknown[]>;
+  private readonly finishes: MicroBatch<FinishItem, unknown>;
 
   constructor(client: Redis | Cluster, options: RedisBudgetStoreOptions = {}) {
     this.client = client as unknown as ScriptClient;
@@ -142,8 +94,8 @@ export class RedisBudgetStore implements BudgetStore {
     this.clock = options.clock ?? Date.now;
     this.ownsClient = options.ownsClient ?? false;
     const maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 64));
-    this.reserves = new ScriptBatch((items) => this.sendReserves(items), maxBatch);
-    this.finishes = new ScriptBatch((items) => this.sendFinishes(items), maxBatch);
+    this.reserves = new MicroBatch((items) => this.sendReserves(items), maxBatch);
+    this.finishes = new MicroBatch((items) => this.sendFinishes(items), maxBatch);
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {

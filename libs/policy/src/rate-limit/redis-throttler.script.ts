@@ -3,103 +3,116 @@
  * trip. The state of a key is a hash with the fields `w` (windowStart), `c` (current), `p` (previous) and
  * `b` (blockedUntil). Time comes from Redis `TIME`, so application instances with skewed clocks agree.
  *
- * KEYS[1]  the state key
- * ARGV     ttlMs, limit, blockDurationMs, strategy (`fixed-window` | `sliding-window` | `token-bucket`), cost (1 hit, 0 peek)
- * Returns  { totalHits, isBlocked (0|1), remaining, timeToExpireMs, timeToBlockExpireMs }
+ * One call checks a batch of keys, one after the other, at one instant (a key may appear more than once).
+ *
+ * KEYS     the state keys
+ * ARGV     per key: ttlMs, limit, blockDurationMs, strategy (`fixed-window` | `sliding-window` | `token-bucket`),
+ *          cost (1 hit, 0 peek)
+ * Returns  per key: { totalHits, isBlocked (0|1), remaining, timeToExpireMs, timeToBlockExpireMs }
  */
 export const RATE_LIMIT_LUA = `
-local key = KEYS[1]
-local ttl = math.max(1, tonumber(ARGV[1]))
-local limit = math.max(0, math.floor(tonumber(ARGV[2])))
-local blockDuration = tonumber(ARGV[3])
-local strategy = ARGV[4]
-local cost = tonumber(ARGV[5])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
-local fresh = function()
-  if strategy == 'token-bucket' then return now, limit, 0, 0 end
-  return now, 0, 0, 0
-end
+local function check(key, ttl, limit, blockDuration, strategy, cost)
+  local fresh = function()
+    if strategy == 'token-bucket' then return now, limit, 0, 0 end
+    return now, 0, 0, 0
+  end
 
-local w, c, p, b
-local stored = redis.call('HMGET', key, 'w', 'c', 'p', 'b')
-if stored[1] then
-  w, c, p, b = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3]), tonumber(stored[4])
-else
-  w, c, p, b = fresh()
-end
-
-if b > now then
-  return { limit + cost, 1, 0, b - now, b - now }
-end
-if b ~= 0 then w, c, p, b = fresh() end
-
-local count, expireMs, retryMs, denied
-if strategy == 'token-bucket' then
-  local refill = ((now - w) * limit) / ttl
-  c = math.min(limit, c + refill)
-  w = now
-  denied = c < 1
-  if (not denied) and cost == 1 then c = c - 1 end
-  count = limit - math.floor(c)
-  if limit > 0 then
-    expireMs = math.ceil(((limit - c) * ttl) / limit)
-    retryMs = math.ceil(((1 - c) * ttl) / limit)
+  local w, c, p, b
+  local stored = redis.call('HMGET', key, 'w', 'c', 'p', 'b')
+  if stored[1] then
+    w, c, p, b = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3]), tonumber(stored[4])
   else
-    expireMs, retryMs = ttl, ttl
+    w, c, p, b = fresh()
   end
-else
-  local elapsed = now - w
-  if elapsed >= ttl then
-    local windows = math.floor(elapsed / ttl)
-    if strategy == 'sliding-window' and windows == 1 then p = c else p = 0 end
-    c = 0
-    w = w + windows * ttl
+
+  if b > now then
+    return { limit + cost, 1, 0, b - now, b - now }
   end
-  elapsed = now - w
-  local weighted = 0
-  if strategy == 'sliding-window' then weighted = math.floor((p * (ttl - elapsed)) / ttl) end
-  count = weighted + c
-  denied = count + 1 > limit
-  if (not denied) and cost == 1 then
-    c = c + 1
-    count = count + 1
-  end
-  expireMs = w + ttl - now
-  retryMs = expireMs
-  if strategy == 'sliding-window' and limit > 0 then
-    if c >= limit then
-      retryMs = w + ttl - now + math.floor((ttl * (c - limit)) / c) + 1
+  if b ~= 0 then w, c, p, b = fresh() end
+
+  local count, expireMs, retryMs, denied
+  if strategy == 'token-bucket' then
+    local refill = ((now - w) * limit) / ttl
+    c = math.min(limit, c + refill)
+    w = now
+    denied = c < 1
+    if (not denied) and cost == 1 then c = c - 1 end
+    count = limit - math.floor(c)
+    if limit > 0 then
+      expireMs = math.ceil(((limit - c) * ttl) / limit)
+      retryMs = math.ceil(((1 - c) * ttl) / limit)
     else
-      retryMs = w + math.floor((ttl * (p - limit + c)) / p) + 1 - now
+      expireMs, retryMs = ttl, ttl
+    end
+  else
+    local elapsed = now - w
+    if elapsed >= ttl then
+      local windows = math.floor(elapsed / ttl)
+      if strategy == 'sliding-window' and windows == 1 then p = c else p = 0 end
+      c = 0
+      w = w + windows * ttl
+    end
+    elapsed = now - w
+    local weighted = 0
+    if strategy == 'sliding-window' then weighted = math.floor((p * (ttl - elapsed)) / ttl) end
+    count = weighted + c
+    denied = count + 1 > limit
+    if (not denied) and cost == 1 then
+      c = c + 1
+      count = count + 1
+    end
+    expireMs = w + ttl - now
+    retryMs = expireMs
+    if strategy == 'sliding-window' and limit > 0 then
+      if c >= limit then
+        retryMs = w + ttl - now + math.floor((ttl * (c - limit)) / c) + 1
+      else
+        retryMs = w + math.floor((ttl * (p - limit + c)) / p) + 1 - now
+      end
     end
   end
-end
 
-local result
-if not denied then
-  result = { count, 0, math.max(0, limit - count), expireMs, 0 }
-else
-  if cost == 1 and blockDuration > 0 then
-    b = now + blockDuration
-    retryMs = blockDuration
-  end
-  result = { count + cost, 1, 0, expireMs, math.max(1, retryMs) }
-end
-
-if cost == 1 then
-  local idleAt
-  if strategy == 'token-bucket' then
-    if limit > 0 then idleAt = w + math.ceil(((limit - c) * ttl) / limit) else idleAt = w + ttl end
-  elseif strategy == 'sliding-window' then
-    idleAt = w + 2 * ttl
+  local result
+  if not denied then
+    result = { count, 0, math.max(0, limit - count), expireMs, 0 }
   else
-    idleAt = w + ttl
+    if cost == 1 and blockDuration > 0 then
+      b = now + blockDuration
+      retryMs = blockDuration
+    end
+    result = { count + cost, 1, 0, expireMs, math.max(1, retryMs) }
   end
-  idleAt = math.max(idleAt, b)
-  redis.call('HSET', key, 'w', w, 'c', c, 'p', p, 'b', b)
-  redis.call('PEXPIRE', key, math.max(1, idleAt - now))
+
+  if cost == 1 then
+    local idleAt
+    if strategy == 'token-bucket' then
+      if limit > 0 then idleAt = w + math.ceil(((limit - c) * ttl) / limit) else idleAt = w + ttl end
+    elseif strategy == 'sliding-window' then
+      idleAt = w + 2 * ttl
+    else
+      idleAt = w + ttl
+    end
+    idleAt = math.max(idleAt, b)
+    redis.call('HSET', key, 'w', w, 'c', c, 'p', p, 'b', b)
+    redis.call('PEXPIRE', key, math.max(1, idleAt - now))
+  end
+  return result
 end
-return result
+
+local replies = {}
+for i = 1, #KEYS do
+  local a = (i - 1) * 5
+  replies[i] = check(
+    KEYS[i],
+    math.max(1, tonumber(ARGV[a + 1])),
+    math.max(0, math.floor(tonumber(ARGV[a + 2]))),
+    tonumber(ARGV[a + 3]),
+    ARGV[a + 4],
+    tonumber(ARGV[a + 5])
+  )
+end
+return replies
 `;

@@ -5,6 +5,7 @@ import type { RateLimitStrategy } from '../policy-module-options.interface';
 import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
 import { DEFAULT_RATE_LIMIT_STRATEGY } from './rate-limit.strategies';
 import { RATE_LIMIT_LUA } from './redis-throttler.script';
+import { MicroBatch } from '../common/micro-batch';
 
 /**
  * Options of {@link RedisThrottlerStorage}.
@@ -16,6 +17,11 @@ export interface RedisThrottlerStorageOptions {
   keyPrefix?: string;
   /** Default `sliding-window`. */
   strategy?: RateLimitStrategy;
+  /**
+   * Most checks sent in one script call (default 64): the checks made in the same turn of the event loop share a
+   * round trip. Always 1 on Redis Cluster, where each key has its own slot.
+   */
+  maxBatch?: number;
 }
 
 /**
@@ -39,6 +45,7 @@ export const RATE_LIMIT_REDIS_OPTIONS = {
 } as const;
 
 type ScriptReply = [number, number, number, number, number];
+type Check = { redisKey: string; args: readonly [number, number, number, RateLimitStrategy, 0 | 1] };
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
@@ -48,7 +55,9 @@ function isNoScript(error: unknown): boolean {
  * A `ThrottlerStorage` in Redis, shared by every instance of the app: counts hold across processes.
  *
  * Each check is one round trip: `EVALSHA` of a script loaded once with `SCRIPT LOAD` (reloaded and retried once if
- * Redis answers `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`). The script reads the clock with Redis `TIME`,
+ * Redis answers `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`). The checks made in one turn of the event loop
+ * share that round trip (one script call checks them one after the other), each answered only once Redis has
+ * counted it; on Redis Cluster every check goes on its own. The script reads the clock with Redis `TIME`,
  * so instances whose clocks disagree still count the same windows. Keys are `<prefix>{<key>}:<throttlerName>`: the
  * hash tag keeps them valid on Redis Cluster. Each key carries a PEXPIRE, so Redis removes idle keys by itself.
  *
@@ -66,6 +75,7 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
   readonly scriptSha = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
   private loading: Promise<void> | undefined;
   private loaded = false;
+  private readonly checks: MicroBatch<Check, unknown>;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -73,6 +83,9 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
   ) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
     this.strategy = options.strategy ?? DEFAULT_RATE_LIMIT_STRATEGY;
+    const isCluster = (redis as { isCluster?: boolean }).isCluster === true;
+    const maxBatch = isCluster ? 1 : Math.max(1, Math.floor(options.maxBatch ?? 64));
+    this.checks = new MicroBatch((batch) => this.send(batch), maxBatch);
   }
 
   async onModuleInit(): Promise<void> {
@@ -113,22 +126,30 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
 
   private async run(redisKey: string, ttl: number, limit: number, blockDuration: number, cost: 0 | 1): Promise<ThrottlerStorageRecord> {
     const args = [Math.ceil(ttl), limit, Math.max(0, Math.ceil(blockDuration)), this.strategy, cost] as const;
+    return toRecord(await this.checks.add({ redisKey, args }));
+  }
+
+  /** One script call for a batch of checks. */
+  private async send(batch: Check[]): Promise<unknown[]> {
+    const keys = batch.map((check) => check.redisKey);
+    const args = batch.flatMap((check) => check.args);
     if (!this.loaded) await this.loadScript();
     let reply: unknown;
     try {
-      reply = await this.redis.evalsha(this.scriptSha, 1, redisKey, ...args);
+      reply = await this.redis.evalsha(this.scriptSha, keys.length, ...keys, ...args);
     } catch (error) {
       if (!isNoScript(error)) throw error;
       await this.loadScript(true);
       try {
-        reply = await this.redis.evalsha(this.scriptSha, 1, redisKey, ...args);
+        reply = await this.redis.evalsha(this.scriptSha, keys.length, ...keys, ...args);
       } catch (retryError) {
         // On a cluster the reload may have reached another node than the key's; EVAL caches it where needed.
         if (!isNoScript(retryError)) throw retryError;
-        reply = await this.redis.eval(RATE_LIMIT_LUA, 1, redisKey, ...args);
+        reply = await this.redis.eval(RATE_LIMIT_LUA, keys.length, ...keys, ...args);
       }
     }
-    return toRecord(reply);
+    if (!Array.isArray(reply)) throw new TypeError('Unexpected reply from the rate-limit script');
+    return reply;
   }
 }
 
