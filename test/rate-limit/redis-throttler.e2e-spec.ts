@@ -37,6 +37,44 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     script.mockRestore();
   });
 
+  it('checks the keys of one event-loop turn in one script call, each answered with its own count', async () => {
+    if (!ok) return;
+    const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window', maxBatch: 16 });
+    await storage.loadScript();
+    const evalsha = jest.spyOn(redis, 'evalsha');
+    const hits = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => storage.increment(i % 4 === 3 ? 'batch-other' : 'batch-hot', 60_000, 20, 0, 'default')),
+    );
+    // 40 checks, at most 16 per call: 3 round trips.
+    expect(evalsha).toHaveBeenCalledTimes(3);
+    evalsha.mockRestore();
+    const hot = hits.filter((_, i) => i % 4 !== 3);
+    const other = hits.filter((_, i) => i % 4 === 3);
+    // Counted in the order made: the hot key's first 20 pass, its last 10 are refused; the other key's 10 all pass.
+    expect(hot.map((h) => h.totalHits)).toEqual(Array.from({ length: 30 }, (_, i) => (i < 20 ? i + 1 : 21)));
+    expect(hot.map((h) => h.isBlocked)).toEqual(Array.from({ length: 30 }, (_, i) => i >= 20));
+    expect(other.map((h) => h.totalHits)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(other.every((h) => !h.isBlocked)).toBe(true);
+  });
+
+  it('sends every check on its own on Redis Cluster, where keys live in different slots', async () => {
+    if (!ok) return;
+    const clusterLike = new Proxy(redis, {
+      get(target, property, receiver) {
+        if (property === 'isCluster') return true;
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const storage = new RedisThrottlerStorage(clusterLike, { keyPrefix: prefix, strategy: 'fixed-window' });
+    await storage.loadScript();
+    const evalsha = jest.spyOn(redis, 'evalsha');
+    await Promise.all(Array.from({ length: 6 }, (_, i) => storage.increment(`cluster-${i}`, 60_000, 5, 0, 'default')));
+    expect(evalsha).toHaveBeenCalledTimes(6);
+    for (const call of evalsha.mock.calls) expect(call[1]).toBe(1);
+    evalsha.mockRestore();
+  });
+
   it('reloads the script after SCRIPT FLUSH and keeps counting', async () => {
     if (!ok) return;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
