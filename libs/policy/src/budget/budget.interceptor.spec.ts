@@ -143,3 +143,45 @@ describe.each(['express', 'fastify'] as const)('BudgetInterceptor on %s', (platf
     expect(res.headers['x-budget-remaining']).toBeUndefined();
   });
 });
+
+describe('BudgetInterceptor with approvalAbovePercent and no approval store', () => {
+  let app: INestApplication;
+  let dataSource: DataSource;
+  let service: BudgetService;
+
+  beforeAll(async () => {
+    dataSource = await new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: BUDGET_ENTITIES, migrations: BUDGET_MIGRATIONS }).initialize();
+    await dataSource.runMigrations();
+    // Each call reserves $0.002 of $0.01: the third takes the budget to 60%, past the 50% threshold.
+    service = new BudgetService(
+      new DatabaseBudgetStore(dataSource),
+      { approvalAbovePercent: 50, principal: { day: { cost: 0.01 } } },
+      { 'echo-1': { input: 0.5, output: 1.5 } },
+    );
+    const moduleRef = await Test.createTestingModule({
+      controllers: [CallsController],
+      providers: [
+        { provide: BudgetService, useValue: service },
+        { provide: APP_GUARD, useClass: TestPrincipalGuard },
+        { provide: APP_INTERCEPTOR, useClass: BudgetInterceptor },
+      ],
+    }).compile();
+    app = moduleRef.createNestApplication();
+    await app.init();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await dataSource?.destroy();
+  });
+
+  it('fails closed: past the threshold the call is refused and its reservation given back', async () => {
+    const principal: Principal = { id: 'g', type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null };
+    // Reported usage is the whole estimate, so each call charges $0.002.
+    const send = () => request(app.getHttpServer()).post('/calls/estimated').set('x-user', 'g').send({ tokens: 4_000 });
+    await send().expect(201);
+    await send().expect(201);
+    const refused = await send().expect(403);
+    expect(refused.body).toMatchObject({ statusCode: 403, code: 'forbidden' });
+    expect((await service.remaining(principal)).budgets[0]).toMatchObject({ used: 0.004, reserved: 0 });
+  });
+});

@@ -1,8 +1,10 @@
 import { fromMicroUsd } from '../persistence/column-types';
 import { randomUUID } from 'node:crypto';
 import {
+  Inject,
   Injectable,
   Logger,
+  Optional,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
@@ -10,13 +12,27 @@ import {
 import { Reflector } from '@nestjs/core';
 import { defer, from, lastValueFrom, type Observable } from 'rxjs';
 import type { Principal } from '../authentication/principal.interface';
-import { BUDGET_KEY, POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
-import { UnauthenticatedException } from '../policy.exceptions';
+import { BUDGET_KEY, COMPILED_POLICY, POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
+import { ApprovalService, requestDigest } from '../approval/approval.service';
+import { matchesOperation } from '../authorization/operation-matcher';
+import { ApprovalRequiredException, PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { budgetUsageOf, isUsageReport } from './budget-usage.recorder';
 import { BudgetService, type BudgetReservation } from './budget.service';
 import type { BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
 
-type HttpRequest = Record<string, unknown> & { headers?: Record<string, string | string[] | undefined> };
+type HttpRequest = Record<string, unknown> & {
+  headers?: Record<string, string | string[] | undefined>;
+  method?: string;
+  url?: string;
+  body?: unknown;
+};
+
+/** What the interceptor reads of the compiled policy document: the approval settings. */
+interface ApprovalSettings {
+  document: { approvals?: { operations?: readonly string[]; ttl?: number } | null };
+}
+
+const DEFAULT_APPROVAL_TTL_SECONDS = 900;
 interface HttpResponse {
   header?: (name: string, value: string) => unknown;
   setHeader?: (name: string, value: string) => unknown;
@@ -32,6 +48,12 @@ interface HttpResponse {
  * `usage: { inputTokens, outputTokens, model? }` field. Without a report, the reserved estimate is charged.
  * A settlement failure after the handler succeeded is logged and the response is still sent (the reservation
  * then expires in the store). A budgeted handler answers one value: the last value of an observable is the answer.
+ *
+ * With `budgets.approvalAbovePercent`, a call that would take any budget past that percent (its own estimate
+ * counted) is REQUIRE_APPROVAL: its reservation is given back, a pending approval bound to the principal, the
+ * operation and the exact request is stored, and the call answers 403 `approval_required` with `approvalId`. Once a
+ * human approves it, the same call retried with `X-Approval-Id` passes, once. An operation that already needs an
+ * approval of its own (`approvals.operations`) was approved by a human in the guard and is not asked twice.
  */
 @Injectable()
 export class BudgetInterceptor implements NestInterceptor {
@@ -40,6 +62,8 @@ export class BudgetInterceptor implements NestInterceptor {
   constructor(
     private readonly budget: BudgetService,
     private readonly reflector: Reflector,
+    @Optional() @Inject(ApprovalService) private readonly approvals: ApprovalService | null = null,
+    @Optional() @Inject(COMPILED_POLICY) private readonly policy: ApprovalSettings | null = null,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -85,6 +109,15 @@ export class BudgetInterceptor implements NestInterceptor {
       typeof operation === 'string' ? operation : null,
     );
 
+    if (this.budget.pastApprovalThreshold(reservation)) {
+      try {
+        await this.requireApproval(request, principal, typeof operation === 'string' ? operation : null, reservation);
+      } catch (error) {
+        await this.release(reservation);
+        throw error;
+      }
+    }
+
     let result: unknown;
     try {
       result = await lastValueFrom(next.handle(), { defaultValue: undefined });
@@ -104,6 +137,42 @@ export class BudgetInterceptor implements NestInterceptor {
     }
     this.setHeaders(http.getResponse<HttpResponse>(), this.budget.headers(counters));
     return result;
+  }
+
+  /**
+   * Lets the call through when it carries the id of an approval a human granted for exactly this call; otherwise
+   * stores a pending approval and throws 403 `approval_required`. Fails closed without an approval store.
+   */
+  private async requireApproval(
+    request: HttpRequest,
+    principal: Principal,
+    operation: string | null,
+    reservation: BudgetReservation,
+  ): Promise<void> {
+    const approvals = this.policy?.document.approvals;
+    if (operation !== null && (approvals?.operations ?? []).some((pattern) => matchesOperation(pattern, operation))) return;
+    if (!this.approvals) throw new PolicyForbiddenException('This call needs an approval and no approval store is configured');
+    const counter = this.budget.pastApprovalThreshold(reservation);
+    const label = operation ?? 'budget';
+    const digest = requestDigest({ method: request.method ?? '', path: request.url ?? '', body: request.body });
+    const header = request.headers?.['x-approval-id'];
+    const approvalId = Array.isArray(header) ? header[0] : header;
+    if (approvalId) {
+      if (await this.approvals.consume(approvalId, principal, label, digest)) return;
+      throw new PolicyForbiddenException('The approval is not approved, expired, already used, or for another request');
+    }
+    const reason = counter
+      ? `the call would take the ${counter.scope} ${counter.period} ${counter.unit} budget past ${this.budget.approvalAbovePercent}%`
+      : 'the call needs an approval';
+    const approval = await this.approvals.create({
+      principal,
+      operation: label,
+      digest,
+      reason,
+      ttlMs: (approvals?.ttl ?? DEFAULT_APPROVAL_TTL_SECONDS) * 1000,
+      origin: { requestId: reservation.requestId ?? undefined, ip: (request[POLICY_CONTEXT_REQUEST_KEY] as { ip?: string } | undefined)?.ip },
+    });
+    throw new ApprovalRequiredException(approval.id, approval.expiresAt, `This call requires approval: ${reason}`);
   }
 
   /** A handler that returns the documented `{ usage }` shape gets the charged cost (USD) filled in. */

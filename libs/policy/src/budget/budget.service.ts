@@ -77,6 +77,8 @@ export interface BudgetServiceOptions {
 export class BudgetService {
   private readonly logger = new Logger(BudgetService.name);
   readonly softLimitPercent: number;
+  /** Past this percent of any budget (with the call's own estimate reserved) a call needs a human approval. */
+  readonly approvalAbovePercent: number | undefined;
 
   constructor(
     private readonly store: BudgetStore,
@@ -86,6 +88,17 @@ export class BudgetService {
     private readonly options: BudgetServiceOptions = {},
   ) {
     this.softLimitPercent = config?.softLimitPercent ?? 80;
+    this.approvalAbovePercent = config?.approvalAbovePercent;
+  }
+
+  /**
+   * The first counter of the reservation that the call takes past `approvalAbovePercent` (its own estimate
+   * counted), or null when none does or no threshold is set.
+   */
+  pastApprovalThreshold(reservation: BudgetReservation): ReservedCounterState | null {
+    const threshold = this.approvalAbovePercent;
+    if (threshold === undefined) return null;
+    return reservation.counters.find((c) => percentUsed(c) > threshold) ?? null;
   }
 
   /**
