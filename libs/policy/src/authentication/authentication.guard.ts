@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, Optional, type CanActivate, type ExecutionC
 import { Reflector } from '@nestjs/core';
 import { anonymousPrincipal, requestState } from '../common/request-state';
 import { headerValue, httpRequest, rawRequest, type PolicyHttpRequest } from '../common/http-context';
+import { routeMetadata } from '../common/route-metadata';
 import { IS_PUBLIC_KEY, POLICY_MODULE_OPTIONS, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
 import { InvalidTokenException, UnauthenticatedException } from '../policy.exceptions';
 import type { PolicyModuleOptions } from '../policy-module-options.interface';
@@ -42,7 +43,7 @@ export class AuthenticationGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = httpRequest(context);
     const state = requestState(req, (r) => clientIp(rawRequest(r), this.trust));
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [context.getHandler(), context.getClass()]);
+    const isPublic = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context);
     if (isPublic) {
       req[PRINCIPAL_REQUEST_KEY] = anonymousPrincipal(ipTracker(state.ip));
       return true;

@@ -4,13 +4,16 @@ import proxyaddr from 'proxy-addr';
 /** A compiled `TRUST_PROXY` setting. */
 export type TrustFunction = (addr: string, hop: number) => boolean;
 
+/** Trusts no proxy: the client is the socket's peer, and `X-Forwarded-For` is not even read. */
+const TRUST_NONE: TrustFunction = () => false;
+
 /**
  * Compiles the trust setting: `false` (default: trust no proxy, use the socket address), `true` (trust every hop),
  * a hop count, or CIDR/address list (also a comma-separated string, and `loopback`/`linklocal`/`uniquelocal`).
  * @throws Error naming `trustProxy` when the value is malformed.
  */
 export function compileTrustProxy(setting: boolean | number | string | string[] | undefined): TrustFunction {
-  if (setting === undefined || setting === false || setting === 'false' || setting === '') return () => false;
+  if (setting === undefined || setting === false || setting === 'false' || setting === '') return TRUST_NONE;
   if (setting === true || setting === 'true') return () => true;
   if (typeof setting === 'number' || (typeof setting === 'string' && /^\d+$/.test(setting))) {
     const hops = Number(setting);
@@ -32,6 +35,7 @@ interface RawRequestLike {
 
 /** The client address of a raw Node request, honouring `X-Forwarded-For` only as far as the trust setting allows. */
 export function clientIp(raw: RawRequestLike, trust: TrustFunction): string {
+  if (trust === TRUST_NONE) return normalizeIp(raw.socket?.remoteAddress ?? raw.connection?.remoteAddress ?? '');
   const req = raw as RawRequestLike & { connection: { remoteAddress?: string } };
   if (!req.connection) (req as { connection?: unknown }).connection = req.socket ?? {};
   const addr = proxyaddr(req as unknown as Parameters<typeof proxyaddr>[0], trust);

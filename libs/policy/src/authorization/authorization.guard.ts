@@ -1,6 +1,7 @@
 import { HttpException, Inject, Injectable, Logger, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { httpRequest } from '../common/http-context';
+import { routeMetadata } from '../common/route-metadata';
 import { policyContextOf, requestPrincipal, type RequestPolicyState } from '../common/request-state';
 import { IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY, REQUIRE_SCOPES_KEY } from '../policy.constants';
 import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
@@ -22,20 +23,19 @@ export class AuthorizationGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
+    if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
     const req = httpRequest(context);
     const principal = requestPrincipal(req);
     const state = req[POLICY_CONTEXT_REQUEST_KEY] as RequestPolicyState | undefined;
     if (!principal || !state) throw new UnauthenticatedException();
 
-    const operation = this.reflector.getAllAndOverride<string | undefined>(REQUIRE_OPERATION_KEY, targets);
+    const operation = routeMetadata<string>(this.reflector, REQUIRE_OPERATION_KEY, context);
     if (!operation) {
       this.logger.warn(`Denied ${req.method} ${context.getClass().name}.${context.getHandler().name}: no @RequireOperation`);
       throw new PolicyForbiddenException('This route has no authorization policy');
     }
     state.operation = operation;
-    state.requiredScopes = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRE_SCOPES_KEY, targets) ?? [];
+    state.requiredScopes = routeMetadata<string[]>(this.reflector, REQUIRE_SCOPES_KEY, context) ?? [];
     const ctx = policyContextOf(req, state, principal);
 
     let decision;

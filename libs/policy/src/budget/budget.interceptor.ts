@@ -14,6 +14,7 @@ import { defer, from, lastValueFrom, type Observable } from 'rxjs';
 import type { Principal } from '../authentication/principal.interface';
 import { BUDGET_KEY, COMPILED_POLICY, POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
 import { ApprovalService, requestDigest } from '../approval/approval.service';
+import { routeMetadata } from '../common/route-metadata';
 import { matchesOperation } from '../authorization/operation-matcher';
 import { ApprovalRequiredException, PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { budgetUsageOf, isUsageReport } from './budget-usage.recorder';
@@ -67,7 +68,7 @@ export class BudgetInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const spec = this.reflector.getAllAndOverride<BudgetSpec | undefined>(BUDGET_KEY, [context.getHandler(), context.getClass()]);
+    const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http') return next.handle();
     return defer(() => from(this.run(context, next, spec)));
   }
@@ -100,7 +101,7 @@ export class BudgetInterceptor implements NestInterceptor {
     const usage = budgetUsageOf(request);
     const estimate = await this.resolveEstimate(spec, request);
     usage.seal();
-    const operation: unknown = this.reflector.getAllAndOverride(REQUIRE_OPERATION_KEY, [context.getHandler(), context.getClass()]);
+    const operation: unknown = routeMetadata(this.reflector, REQUIRE_OPERATION_KEY, context);
     const reservation = await this.budget.reserve(
       principal,
       spec,

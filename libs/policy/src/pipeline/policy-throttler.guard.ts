@@ -11,15 +11,17 @@ import { AuthorizationPolicy } from '../authorization/authorization-policy';
 import { DecisionHook } from '../authorization/decision.hook';
 import type { PolicyContext, RateLimitDecision } from '../authorization/policy-context.interface';
 import { httpRequest, setHeader, type PolicyHttpResponse } from '../common/http-context';
+import { routeMetadata } from '../common/route-metadata';
 import { policyContextOf, requestPrincipal, type RequestPolicyState } from '../common/request-state';
 import { POLICY_CONTEXT_REQUEST_KEY } from '../policy.constants';
 import { PolicyUnavailableException, RateLimitedException, UnauthenticatedException } from '../policy.exceptions';
 import { rateLimitHeaders } from '../rate-limit/rate-limit.service';
 
-const THROTTLER_SKIP = 'THROTTLER:SKIP';
-const THROTTLER_LIMIT = 'THROTTLER:LIMIT';
-const THROTTLER_TTL = 'THROTTLER:TTL';
-const THROTTLER_BLOCK_DURATION = 'THROTTLER:BLOCK_DURATION';
+// The metadata keys @nestjs/throttler's decorators write for the throttler named `default`.
+const SKIP_DEFAULT = 'THROTTLER:SKIPdefault';
+const LIMIT_DEFAULT = 'THROTTLER:LIMITdefault';
+const TTL_DEFAULT = 'THROTTLER:TTLdefault';
+const BLOCK_DURATION_DEFAULT = 'THROTTLER:BLOCK_DURATIONdefault';
 
 /**
  * The third guard, a `ThrottlerGuard` whose limits come from `AuthorizationPolicy.checkRateLimit` and are counted
@@ -42,8 +44,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(`${THROTTLER_SKIP}default`, targets)) return true;
+    if (routeMetadata<boolean>(this.reflector, SKIP_DEFAULT, context)) return true;
     const req = httpRequest(context);
     const principal = requestPrincipal(req);
     const state = req[POLICY_CONTEXT_REQUEST_KEY] as RequestPolicyState | undefined;
@@ -52,7 +53,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     const ctx: PolicyContext = {
       ...policyContextOf(req, state, principal),
       route: `${context.getClass().name}.${context.getHandler().name}`,
-      routeLimit: this.routeLimit(targets),
+      routeLimit: this.routeLimit(context),
     };
     let decision: RateLimitDecision | null;
     try {
@@ -73,11 +74,11 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     return true;
   }
 
-  private routeLimit(t: Parameters<Reflector['getAllAndOverride']>[1]): PolicyContext['routeLimit'] {
-    const limit = this.reflector.getAllAndOverride<number | undefined>(`${THROTTLER_LIMIT}default`, t);
-    const ttl = this.reflector.getAllAndOverride<number | undefined>(`${THROTTLER_TTL}default`, t);
+  private routeLimit(context: ExecutionContext): PolicyContext['routeLimit'] {
+    const limit = routeMetadata<number>(this.reflector, LIMIT_DEFAULT, context);
+    const ttl = routeMetadata<number>(this.reflector, TTL_DEFAULT, context);
     if (typeof limit !== 'number' || typeof ttl !== 'number') return undefined;
-    const block = this.reflector.getAllAndOverride<number | undefined>(`${THROTTLER_BLOCK_DURATION}default`, t);
+    const block = routeMetadata<number>(this.reflector, BLOCK_DURATION_DEFAULT, context);
     return { limit, ttlMs: ttl, blockDurationMs: typeof block === 'number' ? block : 0 };
   }
 }
