@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BudgetConfig } from 'nest-agent-policy';
-import { signToken, startAgentApi, type Harness } from '../support/agent-api.harness';
-import { UNLIMITED_RATES, budgetOf, call, newSession, remaining, type EventReply } from './budget-http.fixtures';
+import { signToken, type Harness } from '../support/agent-api.harness';
+import { budgetOf, startWithBudgets, call, newSession, remaining, type EventReply } from './budget-http.fixtures';
 
 /** Ten calls a day per principal; past half of it, a human must approve each call. */
 const BUDGETS: BudgetConfig = {
@@ -19,13 +19,7 @@ describe.each(['express', 'fastify'] as const)('budget approvals over HTTP (%s)'
   let h: Harness;
 
   beforeAll(async () => {
-    h = await startAgentApi({
-      adapter,
-      configure: (config) => {
-        config.policy.budgets = BUDGETS;
-        config.policy.rateLimits = UNLIMITED_RATES;
-      },
-    });
+    h = await startWithBudgets(adapter, BUDGETS);
   });
   afterAll(() => h.close());
 

@@ -5,11 +5,11 @@
  * sharing only PostgreSQL.
  */
 import type { BudgetConfig } from 'nest-agent-policy';
-import { startAgentApi, type Harness } from '../support/agent-api.harness';
+import type { Harness } from '../support/agent-api.harness';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
 import { REDIS_URL, createTestDatabase, requireService } from '../support/services';
 import {
-  UNLIMITED_RATES,
+  startWithBudgets,
   budgetOf,
   micro,
   newCaller,
@@ -69,12 +69,7 @@ describe('exact admission under 500 concurrent calls', () => {
   describe('one process, database store (SQLite)', () => {
     let h: Harness;
     beforeAll(async () => {
-      h = await startAgentApi({
-        configure: (config) => {
-          config.policy.budgets = BUDGETS;
-          config.policy.rateLimits = UNLIMITED_RATES;
-        },
-      });
+      h = await startWithBudgets('express', BUDGETS);
     });
     afterAll(() => h.close());
 

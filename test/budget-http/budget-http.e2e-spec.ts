@@ -5,10 +5,10 @@
  */
 import { encode } from 'gpt-tokenizer';
 import type { BudgetConfig } from 'nest-agent-policy';
-import { signToken, startAgentApi, type Harness } from '../support/agent-api.harness';
+import { signToken, type Harness } from '../support/agent-api.harness';
 import {
   ECHO_PRICE,
-  UNLIMITED_RATES,
+  startWithBudgets,
   budgetOf,
   call,
   micro,
@@ -46,13 +46,7 @@ describe.each(['express', 'fastify'] as const)('budgets over HTTP (%s)', (adapte
   let h: Harness;
 
   beforeAll(async () => {
-    h = await startAgentApi({
-      adapter,
-      configure: (config) => {
-        config.policy.budgets = BUDGETS;
-        config.policy.rateLimits = UNLIMITED_RATES;
-      },
-    });
+    h = await startWithBudgets(adapter, BUDGETS);
   });
   afterAll(() => h.close());
 

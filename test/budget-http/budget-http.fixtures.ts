@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { BudgetConfig, PolicyDocument } from 'nest-agent-policy';
-import { signToken } from '../support/agent-api.harness';
+import { signToken, startAgentApi, type Harness } from '../support/agent-api.harness';
 
 export const SHIPPED_POLICY = join(__dirname, '..', '..', 'apps', 'agent-api', 'policy', 'agent-api.policy.yaml');
 
@@ -28,6 +28,17 @@ export const UNLIMITED_RATES: NonNullable<PolicyDocument['rateLimits']> = {
 export function policyWith(budgets: BudgetConfig): PolicyDocument {
   const shipped = parseYaml(readFileSync(SHIPPED_POLICY, 'utf8')) as PolicyDocument;
   return { ...shipped, rateLimits: UNLIMITED_RATES, budgets };
+}
+
+/** agent-api in this process on the given adapter, with these budgets and no rate limit in the way. */
+export function startWithBudgets(adapter: 'express' | 'fastify', budgets: BudgetConfig): Promise<Harness> {
+  return startAgentApi({
+    adapter,
+    configure: (config) => {
+      config.policy.budgets = budgets;
+      config.policy.rateLimits = UNLIMITED_RATES;
+    },
+  });
 }
 
 /** Writes {@link policyWith} to a JSON file for `POLICY_CONFIG`; answers its path. */
