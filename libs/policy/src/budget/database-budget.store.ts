@@ -77,6 +77,8 @@ export class DatabaseBudgetStore implements BudgetStore {
   private nextSweepAt = 0;
   private nextCleanupAt = 0;
   private sweeping: Promise<number> | null = null;
+  /** Reservations this instance has expired so far. */
+  private expiredTotal = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -107,12 +109,15 @@ export class DatabaseBudgetStore implements BudgetStore {
         })
         .finally(() => (this.sweeping = null));
     }
+    const expiredBefore = this.expiredTotal;
     const result = await this.transaction(reserveTx(request, now));
     if (result.ok) return result;
     // Before refusing, give back whatever expired since the last sweep: a dead instance's reservations must not
-    // keep a budget blocked.
-    const expired = (this.sweeping ? await this.sweeping : 0) + (await this.expireDue(now));
-    return expired > 0 ? this.transaction(reserveTx(request, now)) : result;
+    // keep a budget blocked. A sweep of this instance may have expired some while the reservation was being tried
+    // (and finished since), so what counts is whether anything expired here after the attempt began.
+    if (this.sweeping) await this.sweeping;
+    await this.expireDue(now);
+    return this.expiredTotal > expiredBefore ? this.transaction(reserveTx(request, now)) : result;
   }
 
   async settle(reservationId: string, actual: BudgetCharge): Promise<void> {
@@ -156,7 +161,10 @@ export class DatabaseBudgetStore implements BudgetStore {
     for (;;) {
       const { rows } = await this.transaction(single(staleReservationsQuery(now, 200)));
       for (const row of rows) {
-        if (await this.transaction(finishTx(String(row.id), 'expire', ZERO, now, this.dialect))) expired += 1;
+        if (await this.transaction(finishTx(String(row.id), 'expire', ZERO, now, this.dialect))) {
+          expired += 1;
+          this.expiredTotal += 1;
+        }
       }
       if (rows.length < 200) return expired;
     }
