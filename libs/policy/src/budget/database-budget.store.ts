@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { MicroBatch } from '../common/micro-batch';
 import type {
   BudgetCounterRef,
   BudgetCounterState,
@@ -39,13 +40,15 @@ interface SqliteStatement {
 interface SqliteDatabase {
   inTransaction: boolean;
   prepare(sql: string): SqliteStatement;
-  transaction<T>(fn: () => T): { immediate(): T };
+  transaction<A extends unknown[], T>(fn: (...args: A) => T): ((...args: A) => T) & { immediate(...args: A): T };
 }
 
 function* single(op: SqlOp): Tx<SqlOutcome> {
   const outcome = yield op;
   return { commit: true, value: outcome };
 }
+
+type SqliteOutcome = { value: unknown } | { error: unknown };
 
 class Rollback<T> {
   constructor(readonly value: T) {}
@@ -77,6 +80,7 @@ export class DatabaseBudgetStore implements BudgetStore {
   private nextSweepAt = 0;
   private nextCleanupAt = 0;
   private sweeping: Promise<number> | null = null;
+  private readonly sqliteGroup: MicroBatch<Tx<unknown>, SqliteOutcome>;
   /** Reservations this instance has expired so far. */
   private expiredTotal = 0;
 
@@ -92,6 +96,8 @@ export class DatabaseBudgetStore implements BudgetStore {
     this.sqlite =
       type === 'better-sqlite3' ? ((dataSource.driver as unknown as { databaseConnection: SqliteDatabase }).databaseConnection ?? null) : null;
     if (type === 'better-sqlite3' && !this.sqlite) throw new Error('DatabaseBudgetStore needs an initialized DataSource');
+    const sqlite = this.sqlite;
+    this.sqliteGroup = new MicroBatch((txs) => (sqlite ? this.runSqliteGroup(sqlite, txs) : Promise.reject(new Error('not SQLite'))), 64);
     this.clock = options.clock ?? Date.now;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
     this.tombstoneMs = options.tombstoneMs ?? 86_400_000;
@@ -172,31 +178,47 @@ export class DatabaseBudgetStore implements BudgetStore {
 
   /** Runs a transaction generator to completion on the right connection, committing or rolling back. */
   private async transaction<T>(tx: Tx<T>): Promise<T> {
-    return this.sqlite ? this.sqliteTransaction(this.sqlite, tx) : this.postgresTransaction(tx);
+    return this.sqlite ? this.sqliteTransaction(tx) : this.postgresTransaction(tx);
   }
 
-  private async sqliteTransaction<T>(db: SqliteDatabase, tx: Tx<T>): Promise<T> {
+  /**
+   * On SQLite the transactions of one event-loop turn share one database transaction (a group commit), each in a
+   * savepoint of its own: a transaction that rolls back or fails leaves the others alone, and every caller is
+   * answered only once the whole group has committed.
+   */
+  private async sqliteTransaction<T>(tx: Tx<T>): Promise<T> {
+    const outcome = await this.sqliteGroup.add(tx as Tx<unknown>);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value as T;
+  }
+
+  private async runSqliteGroup(db: SqliteDatabase, txs: Array<Tx<unknown>>): Promise<SqliteOutcome[]> {
     // The connection is shared with the rest of the application: wait until no other transaction is open on it,
-    // so this one never becomes part of (and rolls back with) someone else's.
+    // so this group never becomes part of (and rolls back with) someone else's.
     while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
     const execute = (op: SqlOp): SqlOutcome => {
       const statement = this.prepare(db, op.sql);
       if (op.kind === 'all') return { rows: statement.all(...op.params) as Array<Record<string, unknown>>, affected: 0 };
       return { rows: [], affected: statement.run(...op.params).changes };
     };
-    try {
-      return db
-        .transaction(() => {
-          let step = tx.next();
-          while (!step.done) step = tx.next(execute(step.value));
-          if (!step.value.commit) throw new Rollback(step.value.value);
-          return step.value.value;
-        })
-        .immediate();
-    } catch (error) {
-      if (error instanceof Rollback) return error.value as T;
-      throw error;
-    }
+    // Called inside the group's transaction, better-sqlite3 runs this in a SAVEPOINT, rolled back when it throws.
+    const savepoint = db.transaction((tx: Tx<unknown>): unknown => {
+      let step = tx.next();
+      while (!step.done) step = tx.next(execute(step.value));
+      if (!step.value.commit) throw new Rollback(step.value.value);
+      return step.value.value;
+    });
+    const outcomes: SqliteOutcome[] = [];
+    db.transaction(() => {
+      for (const tx of txs) {
+        try {
+          outcomes.push({ value: savepoint(tx) });
+        } catch (error) {
+          outcomes.push(error instanceof Rollback ? { value: error.value } : { error });
+        }
+      }
+    }).immediate();
+    return outcomes;
   }
 
   private async postgresTransaction<T>(tx: Tx<T>): Promise<T> {
