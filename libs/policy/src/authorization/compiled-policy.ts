@@ -1,6 +1,6 @@
 import type { PolicyDocument, RateLimitRule, ScopeDefinition } from '../policy-module-options.interface';
 import { AGENT_OPERATIONS, isOperationName } from './agent-operation';
-import { patternMatchesAny } from './operation-matcher';
+import { matchesOperation, patternMatchesAny } from './operation-matcher';
 import { compileRoles, type CompiledRole } from './role-resolver';
 import { validateScopes } from './scope-expander';
 import { validateBudgetConfig } from '../budget/budget-config.validator';
@@ -83,4 +83,15 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   validateBudgetConfig(document.budgets ?? undefined, document.pricing ?? undefined);
 
   return { document, operations, roles, scopes };
+}
+
+/** Whether the document's `approvals.operations` make `operation` need a human approval. */
+export function operationNeedsApproval(compiled: CompiledPolicy, operation: string): boolean {
+  return (compiled.document.approvals?.operations ?? []).some((pattern) => matchesOperation(pattern, operation));
+}
+
+/** The approval lifetime the document sets (`approvals.ttl`, seconds) in ms; undefined leaves the store's default. */
+export function approvalTtlMs(compiled: CompiledPolicy): number | undefined {
+  const ttl = compiled.document.approvals?.ttl;
+  return ttl === undefined ? undefined : ttl * 1000;
 }

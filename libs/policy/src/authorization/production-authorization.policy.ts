@@ -3,7 +3,7 @@ import { ApprovalService, requestDigest } from '../approval/approval.service';
 import { PolicyEngine } from '../engine/policy.engine';
 import { COMPILED_POLICY } from '../policy.constants';
 import { AuthorizationPolicy } from './authorization-policy';
-import type { CompiledPolicy } from './compiled-policy';
+import { approvalTtlMs, type CompiledPolicy } from './compiled-policy';
 import type { PermissionDecision, PermissionDenialCode, PolicyContext, RateLimitDecision } from './policy-context.interface';
 import { PolicyRateLimiter, type OperationLimiter } from './policy-rate-limiter.interface';
 import { rolesAllowing } from './role-resolver';
@@ -74,13 +74,12 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
   /** Stores a pending approval bound to this principal, operation and request, and answers `approval_required`. */
   protected async requireApproval(ctx: PolicyContext, operation: string, reasons: string[]): Promise<PermissionDecision> {
     if (!this.approvals) return { allowed: false, code: 'forbidden', reasons: [...reasons, 'no approval store'], recordScope: {} };
-    const ttlSeconds = this.compiled.document.approvals?.ttl ?? 900;
     const approval = await this.approvals.create({
       principal: ctx.principal,
       operation,
       digest: requestDigest({ method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body }),
       reason: reasons.join('; '),
-      ttlMs: ttlSeconds * 1000,
+      ttlMs: approvalTtlMs(this.compiled),
       origin: { requestId: ctx.requestId, ip: ctx.ip },
     });
     return {

@@ -15,25 +15,15 @@ import type { Principal } from '../authentication/principal.interface';
 import { BUDGET_KEY, COMPILED_POLICY, POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
 import { ApprovalService, requestDigest } from '../approval/approval.service';
 import { routeMetadata } from '../common/route-metadata';
-import { matchesOperation } from '../authorization/operation-matcher';
+import { approvalTtlMs, operationNeedsApproval, type CompiledPolicy } from '../authorization/compiled-policy';
+import { headerValue, type PolicyHttpRequest } from '../common/http-context';
+import type { RequestPolicyState } from '../common/request-state';
 import { ApprovalRequiredException, PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { budgetUsageOf, isUsageReport } from './budget-usage.recorder';
-import { BudgetService, type BudgetReservation } from './budget.service';
+import { BudgetService, type BudgetReservation, type ReservedCounterState } from './budget.service';
 import type { BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
 
-type HttpRequest = Record<string, unknown> & {
-  headers?: Record<string, string | string[] | undefined>;
-  method?: string;
-  url?: string;
-  body?: unknown;
-};
-
-/** What the interceptor reads of the compiled policy document: the approval settings. */
-interface ApprovalSettings {
-  document: { approvals?: { operations?: readonly string[]; ttl?: number } | null };
-}
-
-const DEFAULT_APPROVAL_TTL_SECONDS = 900;
+type HttpRequest = Record<string, unknown> & { headers?: Record<string, string | string[] | undefined> };
 interface HttpResponse {
   header?: (name: string, value: string) => unknown;
   setHeader?: (name: string, value: string) => unknown;
@@ -64,7 +54,7 @@ export class BudgetInterceptor implements NestInterceptor {
     private readonly budget: BudgetService,
     private readonly reflector: Reflector,
     @Optional() @Inject(ApprovalService) private readonly approvals: ApprovalService | null = null,
-    @Optional() @Inject(COMPILED_POLICY) private readonly policy: ApprovalSettings | null = null,
+    @Optional() @Inject(COMPILED_POLICY) private readonly policy: CompiledPolicy | null = null,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -96,23 +86,19 @@ export class BudgetInterceptor implements NestInterceptor {
 
   private async run(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Promise<unknown> {
     const http = context.switchToHttp();
-    const request = http.getRequest<HttpRequest>();
+    const request = http.getRequest<PolicyHttpRequest>();
     const principal = this.getPrincipal(request);
     const usage = budgetUsageOf(request);
     const estimate = await this.resolveEstimate(spec, request);
     usage.seal();
-    const operation: unknown = routeMetadata(this.reflector, REQUIRE_OPERATION_KEY, context);
-    const reservation = await this.budget.reserve(
-      principal,
-      spec,
-      estimate,
-      this.getRequestId(request),
-      typeof operation === 'string' ? operation : null,
-    );
+    const declared: unknown = routeMetadata(this.reflector, REQUIRE_OPERATION_KEY, context);
+    const operation = typeof declared === 'string' ? declared : null;
+    const reservation = await this.budget.reserve(principal, spec, estimate, this.getRequestId(request), operation);
 
-    if (this.budget.pastApprovalThreshold(reservation)) {
+    const pastThreshold = this.budget.pastApprovalThreshold(reservation);
+    if (pastThreshold) {
       try {
-        await this.requireApproval(request, principal, typeof operation === 'string' ? operation : null, reservation);
+        await this.requireApproval(request, principal, operation, reservation, pastThreshold);
       } catch (error) {
         await this.release(reservation);
         throw error;
@@ -145,33 +131,30 @@ export class BudgetInterceptor implements NestInterceptor {
    * stores a pending approval and throws 403 `approval_required`. Fails closed without an approval store.
    */
   private async requireApproval(
-    request: HttpRequest,
+    request: PolicyHttpRequest,
     principal: Principal,
     operation: string | null,
     reservation: BudgetReservation,
+    counter: ReservedCounterState,
   ): Promise<void> {
-    const approvals = this.policy?.document.approvals;
-    if (operation !== null && (approvals?.operations ?? []).some((pattern) => matchesOperation(pattern, operation))) return;
+    if (operation !== null && this.policy && operationNeedsApproval(this.policy, operation)) return;
     if (!this.approvals) throw new PolicyForbiddenException('This call needs an approval and no approval store is configured');
-    const counter = this.budget.pastApprovalThreshold(reservation);
     const label = operation ?? 'budget';
-    const digest = requestDigest({ method: request.method ?? '', path: request.url ?? '', body: request.body });
-    const header = request.headers?.['x-approval-id'];
-    const approvalId = Array.isArray(header) ? header[0] : header;
+    const digest = requestDigest({ method: request.method, path: request.url, body: request.body });
+    const approvalId = headerValue(request, 'x-approval-id');
     if (approvalId) {
       if (await this.approvals.consume(approvalId, principal, label, digest)) return;
       throw new PolicyForbiddenException('The approval is not approved, expired, already used, or for another request');
     }
-    const reason = counter
-      ? `the call would take the ${counter.scope} ${counter.period} ${counter.unit} budget past ${this.budget.approvalAbovePercent}%`
-      : 'the call needs an approval';
+    const reason = `the call would take the ${counter.scope} ${counter.period} ${counter.unit} budget past ${this.budget.approvalAbovePercent}%`;
+    const state = request[POLICY_CONTEXT_REQUEST_KEY] as RequestPolicyState | undefined;
     const approval = await this.approvals.create({
       principal,
       operation: label,
       digest,
       reason,
-      ttlMs: (approvals?.ttl ?? DEFAULT_APPROVAL_TTL_SECONDS) * 1000,
-      origin: { requestId: reservation.requestId ?? undefined, ip: (request[POLICY_CONTEXT_REQUEST_KEY] as { ip?: string } | undefined)?.ip },
+      ttlMs: this.policy ? approvalTtlMs(this.policy) : undefined,
+      origin: { requestId: reservation.requestId, ip: state?.ip },
     });
     throw new ApprovalRequiredException(approval.id, approval.expiresAt, `This call requires approval: ${reason}`);
   }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { MicroBatch } from '../common/micro-batch';
+import { sqliteConnection, whenNoTransaction, type SqliteConnection } from '../persistence/sqlite-connection';
 import type {
   BudgetCounterRef,
   BudgetCounterState,
@@ -32,17 +33,6 @@ export interface DatabaseBudgetStoreOptions {
 }
 
 /** The subset of better-sqlite3's `Database` the store uses. */
-interface SqliteStatement {
-  all(...params: unknown[]): unknown[];
-  run(...params: unknown[]): { changes: number };
-}
-
-interface SqliteDatabase {
-  inTransaction: boolean;
-  prepare(sql: string): SqliteStatement;
-  transaction<A extends unknown[], T>(fn: (...args: A) => T): ((...args: A) => T) & { immediate(...args: A): T };
-}
-
 function* single(op: SqlOp): Tx<SqlOutcome> {
   const outcome = yield op;
   return { commit: true, value: outcome };
@@ -71,16 +61,16 @@ const ZERO: BudgetCharge = { costMicro: 0, tokens: 0, requests: 0 };
 export class DatabaseBudgetStore implements BudgetStore {
   private readonly clock: () => number;
   private readonly dialect: Dialect;
-  private readonly sqlite: SqliteDatabase | null;
   private readonly sweepIntervalMs: number;
   private readonly tombstoneMs: number;
   private readonly counterGraceMs: number;
-  private readonly statements = new Map<string, SqliteStatement>();
+  private readonly statements = new Map<string, ReturnType<SqliteConnection['prepare']>>();
   private readonly logger = new Logger(DatabaseBudgetStore.name);
   private nextSweepAt = 0;
   private nextCleanupAt = 0;
   private sweeping: Promise<number> | null = null;
-  private readonly sqliteGroup: MicroBatch<Tx<unknown>, SqliteOutcome>;
+  /** On SQLite: the transactions of the current event-loop turn, committed as one group. */
+  private readonly sqliteGroup: MicroBatch<Tx<unknown>, SqliteOutcome> | null;
   /** Reservations this instance has expired so far. */
   private expiredTotal = 0;
 
@@ -93,11 +83,9 @@ export class DatabaseBudgetStore implements BudgetStore {
       throw new Error(`DatabaseBudgetStore supports the "postgres" and "better-sqlite3" drivers, not "${type}"`);
     }
     this.dialect = { forUpdate: type === 'postgres' ? ' FOR UPDATE' : '' };
-    this.sqlite =
-      type === 'better-sqlite3' ? ((dataSource.driver as unknown as { databaseConnection: SqliteDatabase }).databaseConnection ?? null) : null;
-    if (type === 'better-sqlite3' && !this.sqlite) throw new Error('DatabaseBudgetStore needs an initialized DataSource');
-    const sqlite = this.sqlite;
-    this.sqliteGroup = new MicroBatch((txs) => (sqlite ? this.runSqliteGroup(sqlite, txs) : Promise.reject(new Error('not SQLite'))), 64);
+    const sqlite = sqliteConnection(dataSource);
+    if (type === 'better-sqlite3' && !sqlite) throw new Error('DatabaseBudgetStore needs an initialized DataSource');
+    this.sqliteGroup = sqlite ? new MicroBatch((txs) => this.runSqliteGroup(sqlite, txs)) : null;
     this.clock = options.clock ?? Date.now;
     this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
     this.tombstoneMs = options.tombstoneMs ?? 86_400_000;
@@ -178,7 +166,7 @@ export class DatabaseBudgetStore implements BudgetStore {
 
   /** Runs a transaction generator to completion on the right connection, committing or rolling back. */
   private async transaction<T>(tx: Tx<T>): Promise<T> {
-    return this.sqlite ? this.sqliteTransaction(tx) : this.postgresTransaction(tx);
+    return this.sqliteGroup ? this.sqliteTransaction(this.sqliteGroup, tx) : this.postgresTransaction(tx);
   }
 
   /**
@@ -186,16 +174,14 @@ export class DatabaseBudgetStore implements BudgetStore {
    * savepoint of its own: a transaction that rolls back or fails leaves the others alone, and every caller is
    * answered only once the whole group has committed.
    */
-  private async sqliteTransaction<T>(tx: Tx<T>): Promise<T> {
-    const outcome = await this.sqliteGroup.add(tx as Tx<unknown>);
+  private async sqliteTransaction<T>(group: MicroBatch<Tx<unknown>, SqliteOutcome>, tx: Tx<T>): Promise<T> {
+    const outcome = await group.add(tx as Tx<unknown>);
     if ('error' in outcome) throw outcome.error;
     return outcome.value as T;
   }
 
-  private async runSqliteGroup(db: SqliteDatabase, txs: Array<Tx<unknown>>): Promise<SqliteOutcome[]> {
-    // The connection is shared with the rest of the application: wait until no other transaction is open on it,
-    // so this group never becomes part of (and rolls back with) someone else's.
-    while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+  private async runSqliteGroup(db: SqliteConnection, txs: Array<Tx<unknown>>): Promise<SqliteOutcome[]> {
+    await whenNoTransaction(db);
     const execute = (op: SqlOp): SqlOutcome => {
       const statement = this.prepare(db, op.sql);
       if (op.kind === 'all') return { rows: statement.all(...op.params) as Array<Record<string, unknown>>, affected: 0 };
@@ -244,7 +230,7 @@ export class DatabaseBudgetStore implements BudgetStore {
     }
   }
 
-  private prepare(db: SqliteDatabase, sql: string): SqliteStatement {
+  private prepare(db: SqliteConnection, sql: string): ReturnType<SqliteConnection['prepare']> {
     let statement = this.statements.get(sql);
     if (!statement) {
       statement = db.prepare(sql);
@@ -256,7 +242,6 @@ export class DatabaseBudgetStore implements BudgetStore {
 
   /** Numbered placeholders for PostgreSQL. */
   private sql(text: string): string {
-    if (this.sqlite) return text;
     let n = 0;
     return text.replace(/\?/g, () => `$${++n}`);
   }

@@ -93,31 +93,21 @@ export class RedisBudgetStore implements BudgetStore {
     this.tombstoneMs = options.tombstoneMs ?? 86_400_000;
     this.clock = options.clock ?? Date.now;
     this.ownsClient = options.ownsClient ?? false;
-    const maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 64));
-    this.reserves = new MicroBatch((items) => this.sendReserves(items), maxBatch);
-    this.finishes = new MicroBatch((items) => this.sendFinishes(items), maxBatch);
+    this.reserves = new MicroBatch((items) => this.sendReserves(items), options.maxBatch);
+    this.finishes = new MicroBatch((items) => this.sendFinishes(items), options.maxBatch);
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const { counters } = request;
     const reply = (await this.reserves.add(request)).map(Number);
     if (reply[0] !== 1) {
-      const index = Number(reply[1]) - 1;
+      const index = reply[1] - 1;
       const failed = counters[index];
-      return {
-        ok: false,
-        failedIndex: index,
-        failed: { key: failed.key, limit: failed.limit, used: Number(reply[2]), reserved: Number(reply[3]) },
-      };
+      return { ok: false, failedIndex: index, failed: { key: failed.key, limit: failed.limit, used: reply[2], reserved: reply[3] } };
     }
     return {
       ok: true,
-      counters: counters.map((c, i) => ({
-        key: c.key,
-        limit: c.limit,
-        used: Number(reply[1 + i * 2]),
-        reserved: Number(reply[2 + i * 2]),
-      })),
+      counters: counters.map((c, i) => ({ key: c.key, limit: c.limit, used: reply[1 + i * 2], reserved: reply[2 + i * 2] })),
     };
   }
 

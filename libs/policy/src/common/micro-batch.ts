@@ -3,17 +3,20 @@
  * caller still waits for the answer to its own item, so nothing is acknowledged before it is done. Under
  * concurrency this turns many round trips to a store into one, and the store's per-call work with them.
  *
- * A batch goes out when the turn ends (`setImmediate`) or as soon as it holds `maxItems`. When `send` fails, every
- * item of that batch fails with its error; `send` must answer one result per item, in order.
+ * A batch goes out when the turn ends (`setImmediate`) or as soon as it holds `maxItems` (default 64, at least 1).
+ * When `send` fails, every item of that batch fails with its error; `send` must answer one result per item, in order.
  */
 export class MicroBatch<T, R> {
   private queue: Array<{ item: T; resolve: (result: R) => void; reject: (error: unknown) => void }> = [];
   private scheduled = false;
+  private readonly maxItems: number;
 
   constructor(
     private readonly send: (items: T[]) => Promise<R[]>,
-    private readonly maxItems: number,
-  ) {}
+    maxItems = 64,
+  ) {
+    this.maxItems = Math.max(1, Math.floor(maxItems));
+  }
 
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {

@@ -1,7 +1,6 @@
 import type { ApprovalService } from '../approval/approval.service';
 import { requestDigest } from '../approval/approval.service';
-import type { CompiledPolicy } from '../authorization/compiled-policy';
-import { matchesOperation } from '../authorization/operation-matcher';
+import { operationNeedsApproval, type CompiledPolicy } from '../authorization/compiled-policy';
 import { rolesAllowing } from '../authorization/role-resolver';
 import { expandScopes, missingScopes } from '../authorization/scope-expander';
 import type { Policy, PolicyInput, PolicyVerdict } from './policy.interface';
@@ -66,8 +65,7 @@ export class ApprovalPolicy implements Policy {
   ) {}
 
   async evaluate(input: PolicyInput): Promise<PolicyVerdict> {
-    const patterns = this.compiled.document.approvals?.operations ?? [];
-    if (!patterns.some((p) => matchesOperation(p, input.operation))) return { outcome: 'ABSTAIN', reason: 'no approval needed' };
+    if (!operationNeedsApproval(this.compiled, input.operation)) return { outcome: 'ABSTAIN', reason: 'no approval needed' };
     const { approvalId, body } = contextOf(input);
     if (!approvalId) return { outcome: 'REQUIRE_APPROVAL', reason: `${input.operation} requires a human approval` };
     const digest = requestDigest({ method: input.request?.method ?? '', path: input.request?.path ?? '', body });

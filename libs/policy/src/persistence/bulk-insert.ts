@@ -1,11 +1,5 @@
 import { QueryFailedError, type DataSource, type EntityTarget, type ObjectLiteral } from 'typeorm';
-
-/** The part of a better-sqlite3 connection a bulk insert uses. */
-interface SqliteConnection {
-  readonly inTransaction: boolean;
-  prepare(sql: string): { run(...values: unknown[]): unknown };
-  transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
-}
+import { sqliteConnection, whenNoTransaction } from './sqlite-connection';
 
 /** Rows per INSERT statement, well under the bind-parameter limits of SQLite and PostgreSQL. */
 const ROWS_PER_STATEMENT = 400;
@@ -28,33 +22,27 @@ export function createBulkInsert<T extends ObjectLiteral>(
   entity: EntityTarget<T>,
   properties: ReadonlyArray<keyof T & string>,
 ): BulkInsert<T> {
-  let columns: string[] | null = null;
-  const columnNames = (): string[] => {
-    if (columns) return columns;
+  // `INSERT INTO "table" ("a", "b", …)`, built once the data source knows the entity.
+  let into: string | null = null;
+  const insertInto = (): string => {
+    if (into) return into;
     const metadata = dataSource.getMetadata(entity);
-    columns = properties.map((property) => {
+    const columns = properties.map((property) => {
       const column = metadata.findColumnWithPropertyName(property);
       if (!column) throw new Error(`${metadata.name}: column ${property} is not mapped`);
-      return column.databaseName;
+      return dataSource.driver.escape(column.databaseName);
     });
-    return columns;
+    into = `INSERT INTO ${dataSource.driver.escape(metadata.tableName)} (${columns.join(', ')})`;
+    return into;
   };
   let sqliteInsert: ((rows: readonly T[]) => void) | null = null;
-  let sqliteSql: string | null = null;
 
   return async (rows) => {
     if (!rows.length) return;
-    const { driver } = dataSource;
-    const table = dataSource.getMetadata(entity).tableName;
-    const sqlite =
-      dataSource.options.type === 'better-sqlite3'
-        ? ((driver as unknown as { databaseConnection?: SqliteConnection }).databaseConnection ?? null)
-        : null;
+    const sqlite = sqliteConnection(dataSource);
     if (sqlite) {
-      while (sqlite.inTransaction) await new Promise((resolve) => setImmediate(resolve));
-      const sql = (sqliteSql ??= `INSERT INTO ${driver.escape(table)} (${columnNames()
-        .map((c) => driver.escape(c))
-        .join(', ')}) VALUES (${properties.map(() => '?').join(', ')})`);
+      await whenNoTransaction(sqlite);
+      const sql = `${insertInto()} VALUES (${properties.map(() => '?').join(', ')})`;
       try {
         if (!sqliteInsert) {
           const statement = sqlite.prepare(sql);
@@ -69,7 +57,8 @@ export function createBulkInsert<T extends ObjectLiteral>(
       }
       return;
     }
-    const head = `INSERT INTO ${driver.escape(table)} (${columnNames().map((c) => driver.escape(c)).join(', ')}) VALUES `;
+    const { driver } = dataSource;
+    const head = `${insertInto()} VALUES `;
     await dataSource.transaction(async (manager) => {
       for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
         const parameters: unknown[] = [];

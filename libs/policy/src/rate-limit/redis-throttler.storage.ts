@@ -84,8 +84,7 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
     this.keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
     this.strategy = options.strategy ?? DEFAULT_RATE_LIMIT_STRATEGY;
     const isCluster = (redis as { isCluster?: boolean }).isCluster === true;
-    const maxBatch = isCluster ? 1 : Math.max(1, Math.floor(options.maxBatch ?? 64));
-    this.checks = new MicroBatch((batch) => this.send(batch), maxBatch);
+    this.checks = new MicroBatch((batch) => this.send(batch), isCluster ? 1 : options.maxBatch);
   }
 
   async onModuleInit(): Promise<void> {
