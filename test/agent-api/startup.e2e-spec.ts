@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILT_APP, startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
-import { createTestDatabase, requireService } from '../support/services';
+import { createTestDatabase, itWith } from '../support/services';
 
 describe('agent-api startup', () => {
   let dir: string;
@@ -82,8 +82,7 @@ describe('agent-api startup', () => {
     }
   }, 90_000);
 
-  it('comes up with three instances starting at once on a fresh PostgreSQL database', async () => {
-    if (!(await requireService('postgres'))) return;
+  itWith('postgres')('comes up with three instances starting at once on a fresh PostgreSQL database', async () => {
     const db = await createTestDatabase('startup');
     try {
       const apps = await startTogether(3, { DATABASE_URL: db.url });
