@@ -51,6 +51,18 @@ describe('agent-api startup', () => {
     expect(run.stderr).toMatch(/roles\.operator\.inherits\[0\]: unknown role "ghost"/);
   });
 
+  it('refuses a policy file with a misspelled key, naming its path and the key probably meant', () => {
+    const file = join(dir, 'typo.yaml');
+    writeFileSync(file, 'roles:\n  admin:\n    operations: ["*"]\nrateLimits:\n  defualt: { limit: 1, ttl: 60 }\n');
+    const run = spawnSync(process.execPath, [BUILT_APP], {
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: '0', JWT_SECRET: 'x'.repeat(40), POLICY_CONFIG: file, DATABASE_URL: `sqlite:${join(dir, 'typo.sqlite')}` },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`POLICY_CONFIG ${file}: rateLimits.defualt: unknown key (did you mean "default"?)`);
+  });
+
   it('starts from another working directory and serves /docs showing what each route requires', async () => {
     const app = await startAgentApiProcess({ DATABASE_URL: `sqlite:${join(dir, 'docs.sqlite')}` });
     try {
