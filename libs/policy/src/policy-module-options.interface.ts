@@ -110,6 +110,13 @@ export interface JwtOptions {
   audience?: string | string[];
   /** Seconds of clock skew tolerated on `exp`/`nbf` (default 0). */
   clockTolerance?: number;
+  /**
+   * Seconds a token may claim to live: `exp - iat`, or `exp - now` when it has no `iat` (default 86,400: 24 hours).
+   * A longer-lived token is refused, and a revocation is kept at least this long.
+   */
+  maxLifetime?: number;
+  /** Seconds `iat` may lie in the future before the token is refused (default 5). */
+  iatLeeway?: number;
 }
 
 /** Options of {@link PolicyModule.forRoot}. */
