@@ -79,6 +79,22 @@ export interface AuditConfig {
   maxQueue?: number;
 }
 
+/** API keys: whose limits they use, how long they live, how many a creator may hold. */
+export interface ApiKeyConfig {
+  /**
+   * `creator` (default): a key's requests count against its creator's rate-limit buckets and principal budgets (a
+   * key's own `api-key` budgets still apply on top), so minting keys never multiplies a creator's limits.
+   * `key`: every key has buckets and principal budgets of its own.
+   */
+  limits?: 'creator' | 'key';
+  /** Seconds a key lives when its creator names no expiry (default 7,776,000: 90 days). */
+  defaultTtl?: number;
+  /** Longest lifetime a key may be given, in seconds (default 31,536,000: 365 days). */
+  maxTtl?: number;
+  /** Most live (unrevoked, unexpired) keys one creator may hold (default 100). */
+  maxPerCreator?: number;
+}
+
 /** The policy document: what the app's policy file holds (JSON or YAML), validated at boot. */
 export interface PolicyDocument {
   roles: Record<string, RoleDefinition>;
@@ -94,7 +110,13 @@ export interface PolicyDocument {
     operations?: string[];
     /** Seconds a pending approval lives (default 900). */
     ttl?: number;
+    /**
+     * Most approvals one principal may have pending at once (default 20); past it a new request is 429
+     * `rate_limited`, while repeating a request that is already pending answers the pending approval again.
+     */
+    maxPendingPerPrincipal?: number;
   };
+  apiKeys?: ApiKeyConfig;
 }
 
 export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';

@@ -4,6 +4,7 @@ import { matchesOperation, patternMatchesAny } from './operation-matcher';
 import { compileRoles, type CompiledRole } from './role-resolver';
 import { validateScopes } from './scope-expander';
 import { validateBudgetConfig } from '../budget/budget-config.validator';
+import { resolveApiKeyConfig } from '../authentication/api-key.options';
 
 /** The policy document checked and pre-computed once at init; decisions read only this. */
 export interface CompiledPolicy {
@@ -13,7 +14,7 @@ export interface CompiledPolicy {
   readonly scopes: Record<string, ScopeDefinition>;
 }
 
-const TOP_LEVEL_KEYS = new Set(['roles', 'scopes', 'operations', 'rateLimits', 'budgets', 'pricing', 'audit', 'approvals']);
+const TOP_LEVEL_KEYS = new Set(['roles', 'scopes', 'operations', 'rateLimits', 'budgets', 'pricing', 'audit', 'approvals', 'apiKeys']);
 
 function checkRule(rule: RateLimitRule | undefined, key: string): void {
   if (rule === undefined) return;
@@ -79,6 +80,12 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   approvalOps.forEach((op, i) => {
     if (!patternMatchesAny(op, operations)) throw new Error(`approvals.operations[${i}]: "${op}" matches no known operation`);
   });
+
+  const maxPending = document.approvals?.maxPendingPerPrincipal;
+  if (maxPending !== undefined && (!Number.isSafeInteger(maxPending) || maxPending < 1)) {
+    throw new Error('approvals.maxPendingPerPrincipal must be a positive integer');
+  }
+  resolveApiKeyConfig(document.apiKeys);
 
   validateBudgetConfig(document.budgets ?? undefined, document.pricing ?? undefined);
 
