@@ -77,6 +77,13 @@ export interface AuditConfig {
   flushIntervalMs?: number;
   /** Queue length above which producers wait (back-pressure, default 10,000). */
   maxQueue?: number;
+  /**
+   * Server key (at least 32 bytes) of the HMAC-SHA256 that signs audit chain anchors. Without it anchors are plain
+   * hashes: they detect a deleted or recomputed tail, but not someone who can also rewrite the anchors table.
+   */
+  anchorKey?: string;
+  /** Milliseconds between anchors of this instance's chain head (default 5,000). */
+  anchorIntervalMs?: number;
 }
 
 /** API keys: whose limits they use, how long they live, how many a creator may hold. */
