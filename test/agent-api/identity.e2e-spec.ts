@@ -246,6 +246,32 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
   });
 });
 
+describe.each(['express', 'fastify'] as const)('API keys with limits of their own (%s)', (adapter) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startAgentApi({
+      adapter,
+      configure: (config) => {
+        const policy = config.policy;
+        policy.rateLimits = { ...policy.rateLimits, operations: { ...policy.rateLimits?.operations, 'agent.list': { limit: 2, ttl: 60 } } };
+        policy.apiKeys = { limits: 'key' };
+      },
+    });
+  });
+  afterAll(() => h.close());
+
+  it('gives each key its own bucket when the policy says apiKeys.limits: key', async () => {
+    const creator = bearer(signToken({ sub: unique('own-limits'), roles: ['admin'], scope: 'admin' }));
+    const statuses: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const key = (await h.http().post('/api-keys').set(creator).send({ name: `k${i}`, roles: ['viewer'], scopes: ['agents:read'] })).body.key as string;
+      for (let j = 0; j < 3; j++) statuses.push((await h.http().get('/agents').set('X-API-Key', key)).status);
+    }
+    expect(statuses).toEqual([200, 200, 429, 200, 200, 429]);
+    expect((await h.http().get('/agents').set(creator)).status).toBe(200);
+  });
+});
+
 describe.each(['express', 'fastify'] as const)('X-Forwarded-For that is not an IP (%s)', (adapter) => {
   let h: Harness;
   beforeAll(async () => {
