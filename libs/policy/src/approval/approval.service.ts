@@ -98,7 +98,8 @@ export class ApprovalService {
   /**
    * Creates a pending approval and records `approval.requested`. Asking again for a request that already waits
    * (same principal, tenant, operation and digest) answers that pending approval instead of a new one, and a
-   * principal has at most `approvals.maxPendingPerPrincipal` (default 20) approvals pending at once.
+   * principal has at most `approvals.maxPendingPerPrincipal` (default 20) approvals pending at once. Creations of one
+   * principal are counted one at a time on each instance; N instances racing can overshoot by at most N - 1.
    * @throws ValidationFailedException for bad input.
    * @throws RateLimitedException (429) when the principal already has the maximum pending, with the seconds until
    * the oldest of them lapses.

@@ -123,7 +123,10 @@ export class ApiKeyService {
     );
   }
 
-  /** Creates a key. The returned `key` is the only time the full key exists outside the caller. */
+  /**
+   * Stores a key exactly as given, without the creator checks, lifetime bounds or cap of {@link issue} (for seeding
+   * and administration scripts). The returned `key` is the only time the full key exists outside the caller.
+   */
   async create(input: CreateApiKeyInput, origin: AuditOrigin = {}): Promise<{ key: string; apiKey: ApiKeyView }> {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
