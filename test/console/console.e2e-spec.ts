@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web console in a real headless browser (Debian's Chromium through playwright-core) against the real
  * agent-api: sign in, charts drawn from real traffic, approve a waiting request, create and revoke a key, verify
