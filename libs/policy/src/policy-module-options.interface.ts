@@ -13,7 +13,12 @@ export interface ScopeDefinition {
   implies?: string[];
 }
 
-export type RateLimitStrategy = 'fixed-window' | 'sliding-window' | 'token-bucket';
+/**
+ * How hits are counted. `sliding-log` (default; `exact` is another name for it) keeps each admitted hit for exactly
+ * `ttl`: never more than `limit` in any `ttl` window. The others are constant-memory approximations (README lists
+ * their error bounds).
+ */
+export type RateLimitStrategy = 'sliding-log' | 'exact' | 'fixed-window' | 'sliding-window' | 'token-bucket';
 
 /** `limit` requests per `ttl` seconds. */
 export interface RateLimitRule {
