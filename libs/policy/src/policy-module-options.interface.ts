@@ -29,6 +29,7 @@ export interface RateLimitRule {
 }
 
 export interface RateLimitConfig {
+  /** How hits are counted (default `sliding-log`: exact). */
   strategy?: RateLimitStrategy;
   /** Every principal's default bucket. */
   default?: RateLimitRule;
