@@ -118,6 +118,22 @@ describe.each(['express', 'fastify'] as Adapter[])('rate limits over HTTP (%s)',
       expect((await hit(app, '/agents', 1, { Authorization: token({ roles: ['viewer'] }) }))[0].status).toBe(200);
     });
 
+    it('counts calls answered approval_required: past the limit they get 429 rate_limited, with no approval id', async () => {
+      const approvals = await boot(adapter, {
+        approvals: { operations: ['tool.invoke'] },
+        rateLimits: { default: { limit: 3, ttl: 60 }, anonymous: { limit: 3, ttl: 60 }, authFailures: { limit: 3, ttl: 60 } },
+      });
+      try {
+        const res = await hit(approvals, '/tools', 5, { Authorization: token() });
+        expect(res.map((r) => r.status)).toEqual([403, 403, 403, 429, 429]);
+        expect(res.slice(0, 3).map((r) => r.body.code)).toEqual(['approval_required', 'approval_required', 'approval_required']);
+        expect(new Set(res.slice(0, 3).map((r) => r.body.approvalId)).size).toBe(3);
+        expect(res.slice(3).every((r) => r.body.code === 'rate_limited' && r.body.approvalId === undefined)).toBe(true);
+      } finally {
+        await approvals.close();
+      }
+    });
+
     it('counts a mix of permitted and forbidden calls together', async () => {
       const auth = { Authorization: token({ roles: ['viewer'] }) };
       const statuses = [];
