@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import { MemoryThrottlerStorage } from 'nest-agent-policy';
+import type { RateLimitStrategy } from 'nest-agent-policy';
 import { compare, startServer, type ServerHandle, type VariantSummary } from './lib/load';
 
 type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
@@ -34,17 +35,21 @@ async function redisReachable(url: string): Promise<Redis | null> {
   }
 }
 
-/** Heap bytes per key of MemoryThrottlerStorage at `limit`, over `keys` keys (key strings allocated beforehand). */
-function heapPerKey(limit: number, keys: number): number {
+/**
+ * Heap bytes per key of MemoryThrottlerStorage at `limit`, over `keys` keys hit `hits` times each (key strings
+ * allocated beforehand).
+ */
+function heapPerKey(limit: number, keys: number, hits: number, strategy?: RateLimitStrategy): number {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return Number.NaN;
   const names = Array.from({ length: keys }, (_, i) => `tracker-${i.toString(16).padStart(12, '0')}`);
-  const storage = new MemoryThrottlerStorage();
+  const storage = new MemoryThrottlerStorage({ strategy });
   const rule = { ttlMs: TTL_MS, limit, blockDurationMs: 0 };
   gc();
   const before = process.memoryUsage().heapUsed;
-  // Several hits per key: what a key costs must not depend on how often it was hit.
-  for (let round = 0; round < 5; round++) for (const key of names) storage.hit(key, rule, 'default');
+  // The window strategies' cost per key must not depend on how often it was hit; the exact log's grows with the hits
+  // admitted in the last ttl (up to the limit).
+  for (let round = 0; round < hits; round++) for (const key of names) storage.hit(key, rule, 'default');
   gc();
   const after = process.memoryUsage().heapUsed;
   storage.close();
@@ -112,9 +117,16 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
     }
   }
 
-  lines.push('', '### MemoryThrottlerStorage heap per key (100,000 keys, 5 hits each)', '', '| limit | bytes/key |', '|---:|---:|');
+  lines.push(
+    '',
+    '### MemoryThrottlerStorage heap per key (100,000 keys in use)',
+    '',
+    '| limit | sliding-log (default), 5 hits | sliding-log, 100 hits | sliding-window, 5 hits |',
+    '|---:|---:|---:|---:|',
+  );
   for (const limit of [10, 1_000, 100_000]) {
-    lines.push(`| ${limit} | ${heapPerKey(limit, 100_000).toFixed(1)} |`);
+    const cells = [heapPerKey(limit, 100_000, 5), heapPerKey(limit, 100_000, 100), heapPerKey(limit, 100_000, 5, 'sliding-window')];
+    lines.push(`| ${limit} | ${cells.map((c) => c.toFixed(1)).join(' | ')} |`);
   }
   if (!(globalThis as { gc?: unknown }).gc) lines.push('', '(run node with --expose-gc to measure heap per key)');
 

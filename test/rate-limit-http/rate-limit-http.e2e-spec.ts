@@ -94,6 +94,57 @@ describe.each(['express', 'fastify'] as Adapter[])('rate limits over HTTP (%s)',
     });
   });
 
+  describe('denied requests', () => {
+    let app: INestApplication;
+    beforeAll(async () => {
+      app = await boot(adapter, {
+        roles: { user: { operations: ['agent.*', 'tool.*'] }, viewer: { operations: ['agent.read', 'agent.list'] } },
+        rateLimits: { default: { limit: 5, ttl: 60 }, anonymous: { limit: 3, ttl: 60 }, authFailures: { limit: 3, ttl: 60 } },
+      });
+    });
+    afterAll(() => app.close());
+
+    it('counts 403s in the principal’s bucket: once it is spent, forbidden attempts get 429 with Retry-After', async () => {
+      const auth = { Authorization: token({ roles: ['viewer'] }) };
+      const res = await hit(app, '/tools', 8, auth);
+      expect(res.slice(0, 5).map((r) => r.status)).toEqual([403, 403, 403, 403, 403]);
+      expect(res[0].headers['x-ratelimit-remaining']).toBe('4');
+      expect(res.slice(5).map((r) => r.status)).toEqual([429, 429, 429]);
+      expect(res[5].body).toEqual({ statusCode: 429, code: 'rate_limited', message: expect.any(String) });
+      expect(Number(res[5].headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      // The denials spent the same bucket as the principal's permitted calls.
+      expect((await hit(app, '/agents', 1, auth))[0].status).toBe(429);
+      // Another principal is untouched.
+      expect((await hit(app, '/agents', 1, { Authorization: token({ roles: ['viewer'] }) }))[0].status).toBe(200);
+    });
+
+    it('counts calls answered approval_required: past the limit they get 429 rate_limited, with no approval id', async () => {
+      const approvals = await boot(adapter, {
+        approvals: { operations: ['tool.invoke'] },
+        rateLimits: { default: { limit: 3, ttl: 60 }, anonymous: { limit: 3, ttl: 60 }, authFailures: { limit: 3, ttl: 60 } },
+      });
+      try {
+        const res = await hit(approvals, '/tools', 5, { Authorization: token() });
+        expect(res.map((r) => r.status)).toEqual([403, 403, 403, 429, 429]);
+        expect(res.slice(0, 3).map((r) => r.body.code)).toEqual(['approval_required', 'approval_required', 'approval_required']);
+        expect(new Set(res.slice(0, 3).map((r) => r.body.approvalId)).size).toBe(3);
+        expect(res.slice(3).every((r) => r.body.code === 'rate_limited' && r.body.approvalId === undefined)).toBe(true);
+      } finally {
+        await approvals.close();
+      }
+    });
+
+    it('counts a mix of permitted and forbidden calls together', async () => {
+      const auth = { Authorization: token({ roles: ['viewer'] }) };
+      const statuses = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push((await hit(app, '/agents', 1, auth))[0].status);
+        statuses.push((await hit(app, '/tools', 1, auth))[0].status);
+      }
+      expect(statuses).toEqual([200, 403, 200, 403, 200, 429, 429, 429]);
+    });
+  });
+
   describe('failed authentication', () => {
     let app: INestApplication;
     beforeAll(async () => {

@@ -34,8 +34,8 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     script.mockRestore();
   });
 
-  it('checks the keys of one event-loop turn in one script call, each answered with its own count', async () => {
-    const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window', maxBatch: 16 });
+  it.each<RateLimitStrategy>(['sliding-log', 'fixed-window'])('%s checks the keys of one event-loop turn in one script call, each answered with its own count', async (strategy) => {
+    const storage = new RedisThrottlerStorage(redis, { keyPrefix: `${prefix}${strategy}:`, strategy, maxBatch: 16 });
     await storage.loadScript();
     const evalsha = jest.spyOn(redis, 'evalsha');
     const hits = await Promise.all(
@@ -66,7 +66,7 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     const evalsha = jest.spyOn(redis, 'evalsha');
     await Promise.all(Array.from({ length: 6 }, (_, i) => storage.increment(`cluster-${i}`, 60_000, 5, 0, 'default')));
     expect(evalsha).toHaveBeenCalledTimes(6);
-    for (const call of evalsha.mock.calls) expect(call[1]).toBe(1);
+    for (const call of evalsha.mock.calls) expect(call[1]).toBe(2);
     evalsha.mockRestore();
   });
 
@@ -79,7 +79,7 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('hash-tags keys under the prefix and lets Redis expire them', async () => {
-    const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix });
+    const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'sliding-window' });
     await storage.increment('user:42', 10_000, 5, 0, 'short');
     const key = `${prefix}{user:42}:short`;
     expect(storage.redisKey('user:42', 'short')).toBe(key);
@@ -88,6 +88,40 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     // Sliding window: the key matters for two windows.
     expect(pttl).toBeGreaterThan(19_000);
     expect(pttl).toBeLessThanOrEqual(20_000);
+  });
+
+  it('by default keeps a log of admitted hits and a block under the same hash tag, each expiring when it stops mattering', async () => {
+    const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix });
+    expect(storage.strategy).toBe('sliding-log');
+    for (let i = 0; i < 4; i++) await storage.increment('user:43', 10_000, 3, 0, 'short');
+    const key = `${prefix}{user:43}:short`;
+    expect(await redis.llen(`${key}:log`)).toBe(3);
+    expect(await redis.exists(`${key}:block`)).toBe(0);
+    const pttl = await redis.pttl(`${key}:log`);
+    expect(pttl).toBeGreaterThan(9_000);
+    expect(pttl).toBeLessThanOrEqual(10_000);
+
+    await storage.increment('user:44', 10_000, 1, 60_000, 'short');
+    await expect(storage.increment('user:44', 10_000, 1, 60_000, 'short')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 60 });
+    expect(await redis.pttl(`${prefix}{user:44}:short:block`)).toBeGreaterThan(59_000);
+  });
+
+  it('by default counts each hit for exactly ttl: 3/s admits hits at 0, 0.9, 0.95, 1.4 s and refuses 1.45 s', async () => {
+    const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix });
+    await storage.loadScript();
+    const hit = () => storage.increment('over-admission', 1000, 3, 0, 'default');
+    const results = [await hit()];
+    // Measured from the first hit's answer, so a late answer cannot make a later hit early.
+    const start = Date.now();
+    const at = async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + ms - Date.now())));
+      return hit();
+    };
+    for (const ms of [900, 950, 1400, 1450]) results.push(await at(ms));
+    expect(results.map((r) => r.isBlocked)).toEqual([false, false, false, false, true]);
+    expect(results[4]).toMatchObject({ totalHits: 4, timeToBlockExpire: 1 });
+    // The hit at 0.9 s stops counting at 1.9 s.
+    await expect(at(1910)).resolves.toMatchObject({ isBlocked: false });
   });
 
   it('uses the default prefix nap:rl:', () => {
@@ -114,7 +148,7 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     await expect(storage.peek('peek', 60_000, 2, 0, 'default')).resolves.toMatchObject({ totalHits: 1, isBlocked: false });
   });
 
-  it.each<RateLimitStrategy>(['fixed-window', 'sliding-window', 'token-bucket'])(
+  it.each<RateLimitStrategy>(['sliding-log', 'fixed-window', 'sliding-window', 'token-bucket'])(
     '%s answers like the memory storage for the same hits',
     async (strategy) => {
       const shared = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy });
@@ -133,7 +167,7 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   );
 
   it('two instances on two connections admit exactly `limit` between them', async () => {
-    for (const strategy of ['fixed-window', 'sliding-window', 'token-bucket'] as const) {
+    for (const strategy of ['sliding-log', 'fixed-window', 'sliding-window', 'token-bucket'] as const) {
       const a = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy });
       const b = new RedisThrottlerStorage(other, { keyPrefix: prefix, strategy });
       const results = await Promise.all(

@@ -88,7 +88,7 @@ export function featureProviders(): Provider[] {
   ];
 }
 
-/** Guards after authorization (rate limiting), in pipeline order. */
+/** Guards between authentication and authorization (rate limiting, which counts denied attempts too), in pipeline order. */
 export function featureGuards(): Provider[] {
   return [
     { provide: APP_GUARD, useClass: PolicyThrottlerGuard },

@@ -18,7 +18,7 @@ import { RedisCloser } from './common/redis-closer';
 const COMPILED_OPTIONS = Symbol('POLICY:COMPILED_OPTIONS');
 
 /**
- * Hardens every route of the app: authentication → `AuthorizationGuard` → rate limits → budgets, plus the audit log
+ * Hardens every route of the app: authentication → rate limits → `AuthorizationGuard` → budgets, plus the audit log
  * and one error format. Global: import it once, in the root module. The app's TypeORM data source must include
  * `POLICY_ENTITIES` and run `POLICY_MIGRATIONS`.
  *
@@ -83,8 +83,9 @@ export class PolicyModule {
       ...featureProviders(),
       RouteInspector,
       { provide: APP_GUARD, useClass: AuthenticationGuard },
-      { provide: APP_GUARD, useClass: AuthorizationGuard },
+      // Rate limits count before authorization decides, so denied attempts are limited too.
       ...featureGuards(),
+      { provide: APP_GUARD, useClass: AuthorizationGuard },
       { provide: APP_FILTER, useClass: PolicyExceptionFilter },
       RedisCloser,
       ...extra,

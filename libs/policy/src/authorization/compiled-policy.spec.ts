@@ -176,7 +176,7 @@ describe('compilePolicy', () => {
       expect(rl({ strategy })).toThrow(/rateLimits\.strategy/);
     });
 
-    it.each(['fixed-window', 'sliding-window', 'token-bucket'])('accepts the strategy %s', (strategy) => {
+    it.each(['sliding-log', 'exact', 'fixed-window', 'sliding-window', 'token-bucket'])('accepts the strategy %s', (strategy) => {
       expect(rl({ strategy })).not.toThrow();
     });
 

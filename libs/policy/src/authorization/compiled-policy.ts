@@ -56,7 +56,7 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   const rl = document.rateLimits;
   if (rl !== undefined && rl !== null) {
     if (typeof rl !== 'object') throw new Error('rateLimits must be an object');
-    const strategies = ['fixed-window', 'sliding-window', 'token-bucket'];
+    const strategies = ['sliding-log', 'exact', 'fixed-window', 'sliding-window', 'token-bucket'];
     if (rl.strategy !== undefined && !strategies.includes(rl.strategy)) {
       throw new Error(`rateLimits.strategy must be one of ${strategies.join(', ')}`);
     }

@@ -13,7 +13,7 @@ import type { PolicyContext, RateLimitDecision } from '../authorization/policy-c
 import { httpRequest, setHeader, type PolicyHttpResponse } from '../common/http-context';
 import { routeMetadata } from '../common/route-metadata';
 import { policyContextOf, requestPrincipal, type RequestPolicyState } from '../common/request-state';
-import { POLICY_CONTEXT_REQUEST_KEY } from '../policy.constants';
+import { IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
 import { PolicyUnavailableException, RateLimitedException, UnauthenticatedException } from '../policy.exceptions';
 import { rateLimitHeaders } from '../rate-limit/rate-limit.service';
 
@@ -24,10 +24,14 @@ const TTL_DEFAULT = 'THROTTLER:TTLdefault';
 const BLOCK_DURATION_DEFAULT = 'THROTTLER:BLOCK_DURATIONdefault';
 
 /**
- * The third guard, a `ThrottlerGuard` whose limits come from `AuthorizationPolicy.checkRateLimit` and are counted
+ * The second guard, a `ThrottlerGuard` whose limits come from `AuthorizationPolicy.checkRateLimit` and are counted
  * in the library's storage adapters. `@SkipThrottle()` skips it, `@Throttle({ default: { limit, ttl } })` replaces
  * the principal's default bucket on that route. Sets `X-RateLimit-*` on every limited response and `Retry-After`
  * on 429. A limiter error that is not an HTTP error answers 503 (fail closed).
+ *
+ * It counts before `AuthorizationGuard` decides, so a request is charged whatever its authorization outcome: a
+ * caller's denied attempts (403, approval required) spend the same buckets as its granted ones, and once they are
+ * spent the caller gets 429 without the permission check (nor an approval request) running at all.
  */
 @Injectable()
 export class PolicyThrottlerGuard extends ThrottlerGuard {
@@ -55,9 +59,13 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
       route: `${context.getClass().name}.${context.getHandler().name}`,
       routeLimit: this.routeLimit(context),
     };
+    // Authorization has not run yet: the route's own metadata names the operation (none on a public route).
+    const operation = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)
+      ? null
+      : (routeMetadata<string>(this.reflector, REQUIRE_OPERATION_KEY, context) ?? null);
     let decision: RateLimitDecision | null;
     try {
-      decision = await this.policy.checkRateLimit(ctx, state.operation);
+      decision = await this.policy.checkRateLimit(ctx, operation);
     } catch (err) {
       if (err instanceof HttpException) throw err;
       this.policyLogger.error(`Rate limit check failed; denying: ${(err as Error).message}`);
@@ -68,7 +76,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     const res = context.switchToHttp().getResponse<PolicyHttpResponse>();
     for (const [name, value] of Object.entries(rateLimitHeaders(decision))) setHeader(res, name, value);
     if (!decision.allowed) {
-      if (this.hook) await this.hook.onRateLimited(ctx, state.operation, decision);
+      if (this.hook) await this.hook.onRateLimited(ctx, operation, decision);
       throw new RateLimitedException(decision.retryAfterSeconds);
     }
     return true;

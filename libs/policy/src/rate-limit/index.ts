@@ -4,6 +4,7 @@
  * Every export below carries its own JSDoc with an example at its declaration.
  */
 export { MemoryThrottlerStorage, type MemoryThrottlerStorageOptions } from './memory-throttler.storage';
+export { RingHitLog } from './hit-log';
 export {
   RedisThrottlerStorage,
   DEFAULT_RATE_LIMIT_KEY_PREFIX,
@@ -24,10 +25,15 @@ export {
   DEFAULT_ANONYMOUS_RATE_LIMIT_RULE,
 } from './rate-limit.buckets';
 export {
+  applyLogHit,
+  logExpiresAt,
+  normalizeStrategy,
   applyHit,
   freshState,
   stateExpiresAt,
   DEFAULT_RATE_LIMIT_STRATEGY,
+  type HitLog,
+  type WindowStrategy,
   type RateLimitState,
   type RateLimitRuleMs,
   type HitResult,

@@ -60,12 +60,36 @@ describe('MemoryThrottlerStorage', () => {
     await expect(storage.peek('k', 1000, 2, 0, 'default')).resolves.toMatchObject({ isBlocked: true });
   });
 
-  it.each([10, 1000, 100_000])('keeps the same five numbers per key at limit %i, whatever the traffic', async (limit) => {
-    storage = new MemoryThrottlerStorage();
+  it.each(
+    (['fixed-window', 'sliding-window', 'token-bucket'] as const).flatMap((strategy) => [10, 1000, 100_000].map((limit) => [strategy, limit] as const)),
+  )('%s keeps the same five numbers per key at limit %i, whatever the traffic', async (strategy, limit) => {
+    storage = new MemoryThrottlerStorage({ strategy });
     for (let i = 0; i < Math.min(limit, 5000); i++) await storage.increment('busy', 60_000, limit, 0, 'default');
     const entry = entryOf(storage, 'busy');
     expect(Object.keys(entry ?? {}).sort()).toEqual(['blockedUntil', 'current', 'expiresAt', 'previous', 'windowStart']);
     expect(Object.values(entry ?? {}).every((v) => typeof v === 'number')).toBe(true);
+  });
+
+  it('by default is exact: up to `limit` numbers for a key in use, forgotten once its newest hit expires', async () => {
+    const clock = fakeClock();
+    storage = new MemoryThrottlerStorage({ now: clock.now });
+    expect(storage.strategy).toBe('sliding-log');
+    for (let i = 0; i < 5000; i++) {
+      await storage.increment('busy', 60_000, 1000, 0, 'default');
+      clock.advance(10);
+    }
+    const entry = entryOf(storage, 'busy') as { entries: number[]; count: number };
+    expect(entry.count).toBe(1000);
+    expect(entry.entries.length).toBe(1000);
+    await storage.increment('idle', 60_000, 1000, 0, 'default');
+    expect((entryOf(storage, 'idle') as { entries: number[] }).entries.length).toBeLessThan(8);
+    // 'busy' was last admitted at 9,990 ms, so its newest hit counts until 69,990; 'idle' until 110,000.
+    clock.advance(60_000 - 10);
+    expect(storage.sweep()).toBe(1);
+    expect(entryOf(storage, 'busy')).toBeUndefined();
+    clock.advance(50_000);
+    expect(storage.sweep()).toBe(1);
+    expect(storage.size).toBe(0);
   });
 
   it('evicts idle keys on sweep, and only those', async () => {

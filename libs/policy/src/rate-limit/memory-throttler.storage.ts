@@ -2,8 +2,9 @@ import { AsyncResource } from 'node:async_hooks';
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { RateLimitStrategy } from '../policy-module-options.interface';
 import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
-import { DEFAULT_RATE_LIMIT_STRATEGY, applyHit, freshState, stateExpiresAt } from './rate-limit.strategies';
-import type { HitResult, RateLimitRuleMs, RateLimitState } from './rate-limit.strategies';
+import { RingHitLog } from './hit-log';
+import { applyHit, applyLogHit, freshState, logExpiresAt, normalizeStrategy, stateExpiresAt } from './rate-limit.strategies';
+import type { HitResult, RateLimitRuleMs, RateLimitState, WindowStrategy } from './rate-limit.strategies';
 
 /**
  * Options of {@link MemoryThrottlerStorage}.
@@ -11,7 +12,7 @@ import type { HitResult, RateLimitRuleMs, RateLimitState } from './rate-limit.st
  * new MemoryThrottlerStorage({ strategy: 'fixed-window', now: () => fakeNow, sweepIntervalMs: 30_000 });
  */
 export interface MemoryThrottlerStorageOptions {
-  /** Default `sliding-window`. */
+  /** Default `sliding-log` (exact). */
   strategy?: RateLimitStrategy;
   /** Clock in epoch milliseconds (default `Date.now`); tests pass a fake one. */
   now?: () => number;
@@ -20,7 +21,8 @@ export interface MemoryThrottlerStorageOptions {
 }
 
 /**
- * One key's state plus when it may be forgotten: five numbers, whatever the limit or the traffic. A class rather
+ * One key's state under a window strategy plus when it may be forgotten: five numbers, whatever the limit or the
+ * traffic. A class rather
  * than a spread literal so every entry shares one compact hidden class (about a third of the heap per key).
  */
 class MemoryEntry implements RateLimitState {
@@ -53,7 +55,11 @@ export function toThrottlerRecord(result: HitResult): ThrottlerStorageRecord {
 }
 
 /**
- * A per-process `ThrottlerStorage` (for `ThrottlerModule.forRoot({ storage })`) with constant memory per key.
+ * A per-process `ThrottlerStorage` (for `ThrottlerModule.forRoot({ storage })`).
+ *
+ * The default strategy, `sliding-log`, is exact (each admitted hit counts for exactly `ttl`, as in
+ * `@nestjs/throttler`'s own storage) and keeps up to `limit` numbers for a key hit within the last `ttl`; the window
+ * strategies keep five numbers per key.
  *
  * `ttl` and `blockDuration` arrive in milliseconds and the answer's `timeToExpire`/`timeToBlockExpire` are seconds,
  * as `@nestjs/throttler` v6 expects. Keys idle long enough to be indistinguishable from fresh ones are evicted by a
@@ -62,21 +68,21 @@ export function toThrottlerRecord(result: HitResult): ThrottlerStorageRecord {
  * @example
  * ThrottlerModule.forRoot({
  *   throttlers: [{ ttl: 60_000, limit: 600 }],
- *   storage: new MemoryThrottlerStorage({ strategy: 'token-bucket' }),
+ *   storage: new MemoryThrottlerStorage(),
  * });
  */
 export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModuleDestroy {
-  readonly strategy: RateLimitStrategy;
+  readonly strategy: 'sliding-log' | WindowStrategy;
   private readonly now: () => number;
   private readonly sweepIntervalMs: number;
   /** Throttler name → key → entry. Names are few; nesting avoids building a compound key per hit. */
-  private readonly entries = new Map<string, Map<string, MemoryEntry>>();
+  private readonly entries = new Map<string, Map<string, MemoryEntry | RingHitLog>>();
   private sweepTimer: NodeJS.Timeout | undefined;
   /** Bound to the construction context so the timer does not keep the first request's async context alive. */
   private readonly startSweep: () => void;
 
   constructor(options: MemoryThrottlerStorageOptions = {}) {
-    this.strategy = options.strategy ?? DEFAULT_RATE_LIMIT_STRATEGY;
+    this.strategy = normalizeStrategy(options.strategy);
     this.now = options.now ?? Date.now;
     this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.startSweep = AsyncResource.bind(() => {
@@ -101,9 +107,14 @@ export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModul
     const now = this.now();
     const rule: RateLimitRuleMs = { ttlMs: ttl, limit, blockDurationMs: blockDuration };
     const entry = this.entries.get(throttlerName)?.get(key);
+    const live = entry !== undefined && entry.expiresAt > now ? entry : undefined;
+    if (this.strategy === 'sliding-log') {
+      // Dropping expired hits and an elapsed block changes nothing a later hit would see.
+      return toThrottlerRecord(applyLogHit(live instanceof RingHitLog ? live : new RingHitLog(), now, rule, 0));
+    }
     const state: RateLimitState =
-      entry && entry.expiresAt > now
-        ? { windowStart: entry.windowStart, current: entry.current, previous: entry.previous, blockedUntil: entry.blockedUntil }
+      live instanceof MemoryEntry
+        ? { windowStart: live.windowStart, current: live.current, previous: live.previous, blockedUntil: live.blockedUntil }
         : freshState(this.strategy, now, limit);
     return toThrottlerRecord(applyHit(this.strategy, state, now, rule, 0));
   }
@@ -117,16 +128,27 @@ export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModul
       byKey = new Map();
       this.entries.set(throttlerName, byKey);
     }
-    let entry = byKey.get(key);
+    const strategy = this.strategy;
+    if (strategy === 'sliding-log') {
+      let log = byKey.get(key) as RingHitLog | undefined;
+      if (log === undefined) {
+        log = new RingHitLog();
+        byKey.set(key, log);
+      }
+      const result = applyLogHit(log, now, rule, 1);
+      log.expiresAt = logExpiresAt(log);
+      return result;
+    }
+    let entry = byKey.get(key) as MemoryEntry | undefined;
     if (entry === undefined) {
-      const fresh = freshState(this.strategy, now, rule.limit);
+      const fresh = freshState(strategy, now, rule.limit);
       entry = new MemoryEntry(fresh.windowStart, fresh.current, fresh.previous, fresh.blockedUntil, 0);
       byKey.set(key, entry);
     } else if (entry.expiresAt <= now) {
-      entry.reset(freshState(this.strategy, now, rule.limit));
+      entry.reset(freshState(strategy, now, rule.limit));
     }
-    const result = applyHit(this.strategy, entry, now, rule, 1);
-    entry.expiresAt = stateExpiresAt(this.strategy, entry, rule);
+    const result = applyHit(strategy, entry, now, rule, 1);
+    entry.expiresAt = stateExpiresAt(strategy, entry, rule);
     return result;
   }
 

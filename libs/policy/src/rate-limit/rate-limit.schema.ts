@@ -1,7 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { NamedMap, NonNegativeNumber, PositiveInteger, PositiveNumber, StrictObject, StringEnum } from '../schema/schema.builders';
 
-export const RATE_LIMIT_STRATEGIES = ['fixed-window', 'sliding-window', 'token-bucket'] as const;
+/**
+ * How hits are counted. `sliding-log` (default; `exact` is another name for it) keeps each admitted hit for exactly
+ * `ttl`: never more than `limit` in any `ttl` window. The others are constant-memory approximations (the README
+ * lists their error bounds).
+ */
+export const RATE_LIMIT_STRATEGIES = ['sliding-log', 'exact', 'fixed-window', 'sliding-window', 'token-bucket'] as const;
 
 /** `limit` requests per `ttl` seconds. */
 export const RateLimitRuleSchema = StrictObject(
@@ -19,7 +24,7 @@ export type RateLimitRule = Static<typeof RateLimitRuleSchema>;
 /** The `rateLimits` section of the policy document. */
 export const RateLimitConfigSchema = StrictObject(
   {
-    strategy: Type.Optional(StringEnum(RATE_LIMIT_STRATEGIES, { description: 'Counting strategy (default exact).' })),
+    strategy: Type.Optional(StringEnum(RATE_LIMIT_STRATEGIES, { description: 'Counting strategy (default sliding-log: exact; the others approximate).' })),
     /** Every principal's default bucket. */
     default: Type.Optional(RateLimitRuleSchema),
     /** Anonymous callers, per client IP. */

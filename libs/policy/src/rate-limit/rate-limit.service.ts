@@ -137,7 +137,7 @@ export interface CreateThrottlerStorageOptions {
  * wrapped in a `ResilientThrottlerStorage` honouring `config.failMode`.
  *
  * @example
- * const storage = createThrottlerStorage({ redis, config: { strategy: 'sliding-window', failMode: 'closed' } });
+ * const storage = createThrottlerStorage({ redis, config: { strategy: 'sliding-log', failMode: 'closed' } });
  * ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: 600 }], storage });
  */
 export function createThrottlerStorage(options: CreateThrottlerStorageOptions): PeekableThrottlerStorage {

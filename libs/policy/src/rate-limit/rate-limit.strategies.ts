@@ -1,20 +1,25 @@
 import type { RateLimitStrategy } from '../policy-module-options.interface';
 
 /**
- * The counting rules of the three strategies, as plain functions over a fixed-size state. They read no clock and
- * do no I/O: the caller passes `now`. `MemoryThrottlerStorage` runs them directly and the Lua script of
- * `RedisThrottlerStorage` (redis-throttler.script.ts) is a line-for-line port, so both storages agree.
+ * The counting rules of the strategies, as plain functions. They read no clock and do no I/O: the caller passes
+ * `now`. `MemoryThrottlerStorage` runs them directly and the Lua script of `RedisThrottlerStorage`
+ * (redis-throttler.script.ts) is a line-for-line port, so both storages agree.
  *
- * Every strategy keeps the same four numbers per key, whatever the limit or the traffic:
+ * - `sliding-log` (the default, also called `exact`): {@link applyLogHit} over a {@link HitLog}, the expiry times of
+ *   the admitted hits still counted, oldest first. A hit is admitted while fewer than `limit` are live, and each
+ *   admitted hit counts for exactly `ttl` — the semantics of `@nestjs/throttler`'s own storage, so never more than
+ *   `limit` in any `ttl` window. O(1) amortised per hit (each hit is appended once and dropped once); the log holds at
+ *   most `limit` entries, only for keys hit within the last `ttl`.
+ *
+ * The other three, {@link applyHit} over a {@link RateLimitState}, keep four numbers per key whatever the limit:
  * - `fixed-window`: `windowStart` (ms) and `current` (hits in that window). Windows are `ttl` long and anchored on
- *   the first hit of the key.
+ *   the first hit of the key. Up to `2 × limit` hits can pass within `ttl` across a window edge.
  * - `sliding-window`: as fixed, plus `previous` (hits of the window before). The number of hits in the last `ttl`
  *   is estimated as `floor(previous × (ttl − elapsed) / ttl) + current`, i.e. it assumes the previous window's hits
- *   were spread evenly. The estimate never lets more than `limit` through in one window and at most `2 × limit`
- *   in any span of `ttl` when traffic is bursty at window edges, but with steady traffic it tracks a true
- *   sliding log closely, for constant memory.
+ *   were spread evenly. Never more than `limit` in one window, but up to `2 × limit − 1` within `ttl` when the
+ *   previous window's hits were bunched at its start (and it may refuse a hit an exact count would admit).
  * - `token-bucket`: `windowStart` is the time of the last refill and `current` the tokens left (fractional).
- *   Capacity is `limit`; the bucket refills `limit` tokens per `ttl`, continuously.
+ *   Capacity is `limit`; the bucket refills `limit` tokens per `ttl`, continuously: up to `2 × limit` within `ttl`.
  * `blockedUntil` (ms, 0 when not blocked) is shared by all: once a hit is denied and `blockDurationMs > 0`, every
  * hit is denied until then, after which the key starts afresh (the same rule as `@nestjs/throttler`).
  *
@@ -59,22 +64,115 @@ export interface HitResult {
 }
 
 /**
- * Default strategy when none is configured.
+ * Default strategy when none is configured: the exact sliding log.
  * @example
- * new MemoryThrottlerStorage().strategy === DEFAULT_RATE_LIMIT_STRATEGY; // 'sliding-window'
+ * new MemoryThrottlerStorage().strategy === DEFAULT_RATE_LIMIT_STRATEGY; // 'sliding-log'
  */
-export const DEFAULT_RATE_LIMIT_STRATEGY: RateLimitStrategy = 'sliding-window';
+export const DEFAULT_RATE_LIMIT_STRATEGY = 'sliding-log' satisfies RateLimitStrategy;
+
+/**
+ * The strategies counted with four numbers per key ({@link applyHit}).
+ * @example
+ * const strategy: WindowStrategy = 'token-bucket';
+ */
+export type WindowStrategy = 'fixed-window' | 'sliding-window' | 'token-bucket';
+
+/**
+ * The canonical name of a configured strategy (`exact` is `sliding-log`; absent is the default).
+ * @example
+ * normalizeStrategy('exact'); // 'sliding-log'
+ */
+export function normalizeStrategy(strategy: RateLimitStrategy | undefined): 'sliding-log' | WindowStrategy {
+  if (strategy === undefined || strategy === 'exact') return DEFAULT_RATE_LIMIT_STRATEGY;
+  return strategy;
+}
+
+/**
+ * The hits a key has had admitted and still counted, as the epoch ms at which each stops counting, oldest first,
+ * plus `blockedUntil` (epoch ms, 0 when not blocked). `MemoryThrottlerStorage` keeps it in a ring buffer
+ * (hit-log.ts), the Redis script in a list (`LINDEX`, `LPOP`, `RPUSH`).
+ * @example
+ * const log: HitLog = new RingHitLog();
+ */
+export interface HitLog {
+  readonly size: number;
+  blockedUntil: number;
+  /** The `i`-th oldest entry (0 is the oldest); `i < size`. */
+  at(i: number): number;
+  /** Drops the oldest entry. */
+  shift(): void;
+  /** Appends an entry (the newest); `capacity` is the most the log will be asked to hold. */
+  push(expiresAt: number, capacity: number): void;
+  clear(): void;
+}
+
+/**
+ * The exact strategy (`sliding-log`): applies one hit (`cost` 1) or a peek (`cost` 0) to `log`, in place.
+ *
+ * Same answers as `@nestjs/throttler`'s `ThrottlerStorageService`: denied while `limit` hits are live (`totalHits`
+ * is then `limit + 1`), a denied hit is not counted, `timeToBlockExpireMs` is until the oldest live hit expires
+ * (a slot frees), or, with `blockDurationMs > 0`, the block's length — after which the key starts afresh.
+ * `timeToExpireMs` is until the oldest live hit expires (`ttl` on a key's first hit).
+ *
+ * @example
+ * const log = new RingHitLog();
+ * applyLogHit(log, 0, { ttlMs: 1000, limit: 1, blockDurationMs: 0 }, 1).isBlocked; // false
+ * applyLogHit(log, 999, { ttlMs: 1000, limit: 1, blockDurationMs: 0 }, 1).isBlocked; // true
+ * applyLogHit(log, 1000, { ttlMs: 1000, limit: 1, blockDurationMs: 0 }, 1).isBlocked; // false
+ */
+export function applyLogHit(log: HitLog, now: number, rule: RateLimitRuleMs, cost: 0 | 1): HitResult {
+  const ttl = Math.max(1, rule.ttlMs);
+  const limit = Math.max(0, Math.floor(rule.limit));
+  if (log.blockedUntil > now) {
+    return { totalHits: limit + cost, isBlocked: true, remaining: 0, timeToExpireMs: log.blockedUntil - now, timeToBlockExpireMs: log.blockedUntil - now };
+  }
+  if (log.blockedUntil !== 0) {
+    log.clear();
+    log.blockedUntil = 0;
+  }
+  // Drop the hits that stopped counting: each entry is dropped once, so this is O(1) amortised.
+  if (log.size > 0 && log.at(log.size - 1) <= now) log.clear();
+  while (log.size > 0 && log.at(0) <= now) log.shift();
+
+  let count = log.size;
+  const denied = count >= limit;
+  if (!denied && cost === 1) {
+    log.push(now + ttl, limit);
+    count += 1;
+  }
+  const expireMs = log.size > 0 ? log.at(0) - now : ttl;
+  if (!denied) {
+    return { totalHits: count, isBlocked: false, remaining: limit - count, timeToExpireMs: expireMs, timeToBlockExpireMs: 0 };
+  }
+  // A slot frees when the live hits drop below the limit (the limit may have been lowered since they were counted).
+  let retryMs = limit > 0 ? log.at(count - limit) - now : ttl;
+  if (cost === 1 && rule.blockDurationMs > 0) {
+    log.blockedUntil = now + rule.blockDurationMs;
+    retryMs = rule.blockDurationMs;
+  }
+  return { totalHits: count + cost, isBlocked: true, remaining: 0, timeToExpireMs: expireMs, timeToBlockExpireMs: Math.max(1, retryMs) };
+}
+
+/**
+ * The time (epoch ms) after which `log` is indistinguishable from an empty one, so the key may be forgotten.
+ * @example
+ * logExpiresAt(log); // the newest hit's expiry, or the block's end if later
+ */
+export function logExpiresAt(log: HitLog): number {
+  const newest = log.size > 0 ? log.at(log.size - 1) : 0;
+  return Math.max(newest, log.blockedUntil);
+}
 
 /**
  * A key that has never been hit, or whose state has expired.
  * @example
  * freshState('token-bucket', Date.now(), 10); // { windowStart: now, current: 10, previous: 0, blockedUntil: 0 }
  */
-export function freshState(strategy: RateLimitStrategy, now: number, limit: number): RateLimitState {
+export function freshState(strategy: WindowStrategy, now: number, limit: number): RateLimitState {
   return { windowStart: now, current: strategy === 'token-bucket' ? Math.max(0, limit) : 0, previous: 0, blockedUntil: 0 };
 }
 
-function resetState(state: RateLimitState, strategy: RateLimitStrategy, now: number, limit: number): void {
+function resetState(state: RateLimitState, strategy: WindowStrategy, now: number, limit: number): void {
   state.windowStart = now;
   state.current = strategy === 'token-bucket' ? limit : 0;
   state.previous = 0;
@@ -82,7 +180,7 @@ function resetState(state: RateLimitState, strategy: RateLimitStrategy, now: num
 }
 
 /** Moves fixed and sliding windows forward to the one containing `now`. */
-function advanceWindow(state: RateLimitState, strategy: RateLimitStrategy, now: number, ttl: number): void {
+function advanceWindow(state: RateLimitState, strategy: WindowStrategy, now: number, ttl: number): void {
   const elapsed = now - state.windowStart;
   if (elapsed < ttl) return;
   const windows = Math.floor(elapsed / ttl);
@@ -110,7 +208,7 @@ function slidingRetryMs(state: RateLimitState, now: number, ttl: number, limit: 
  * const state = freshState('fixed-window', 0, 2);
  * applyHit('fixed-window', state, 10, { ttlMs: 1000, limit: 2, blockDurationMs: 0 }, 1).isBlocked; // false
  */
-export function applyHit(strategy: RateLimitStrategy, state: RateLimitState, now: number, rule: RateLimitRuleMs, cost: 0 | 1): HitResult {
+export function applyHit(strategy: WindowStrategy, state: RateLimitState, now: number, rule: RateLimitRuleMs, cost: 0 | 1): HitResult {
   const ttl = Math.max(1, rule.ttlMs);
   const limit = Math.max(0, Math.floor(rule.limit));
   if (state.blockedUntil > now) {
@@ -162,7 +260,7 @@ export function applyHit(strategy: RateLimitStrategy, state: RateLimitState, now
  * @example
  * stateExpiresAt('fixed-window', { windowStart: 0, current: 3, previous: 0, blockedUntil: 0 }, rule); // rule.ttlMs
  */
-export function stateExpiresAt(strategy: RateLimitStrategy, state: RateLimitState, rule: RateLimitRuleMs): number {
+export function stateExpiresAt(strategy: WindowStrategy, state: RateLimitState, rule: RateLimitRuleMs): number {
   const ttl = Math.max(1, rule.ttlMs);
   let idleAt: number;
   if (strategy === 'token-bucket') {

@@ -1,18 +1,77 @@
 /**
- * The Lua port of `applyHit` and `stateExpiresAt` (rate-limit.strategies.ts), run atomically by Redis in one round
- * trip. The state of a key is a hash with the fields `w` (windowStart), `c` (current), `p` (previous) and
- * `b` (blockedUntil). Time comes from Redis `TIME`, so application instances with skewed clocks agree.
+ * The Lua port of `applyLogHit`, `logExpiresAt`, `applyHit` and `stateExpiresAt` (rate-limit.strategies.ts), run
+ * atomically by Redis in one round trip. Time comes from Redis `TIME`, so application instances with skewed clocks
+ * agree.
  *
- * One call checks a batch of keys, one after the other, at one instant (a key may appear more than once).
+ * `sliding-log` keeps the log in a list (expiry times in ms, oldest first) under the first key of a check and
+ * `blockedUntil` in a string under the second. The window strategies keep a hash under the first key with the fields
+ * `w` (windowStart), `c` (current), `p` (previous) and `b` (blockedUntil), and do not touch the second.
  *
- * KEYS     the state keys
- * ARGV     per key: ttlMs, limit, blockDurationMs, strategy (`fixed-window` | `sliding-window` | `token-bucket`),
- *          cost (1 hit, 0 peek)
- * Returns  per key: { totalHits, isBlocked (0|1), remaining, timeToExpireMs, timeToBlockExpireMs }
+ * One call checks a batch of keys, one after the other, at one instant (a key may appear more than once), so a
+ * batch counts exactly as the same checks sent one by one would.
+ *
+ * KEYS     per check: the state key, the block key (same hash tag)
+ * ARGV     per check: ttlMs, limit, blockDurationMs, strategy (`sliding-log` | `fixed-window` | `sliding-window` |
+ *          `token-bucket`), cost (1 hit, 0 peek)
+ * Returns  per check: { totalHits, isBlocked (0|1), remaining, timeToExpireMs, timeToBlockExpireMs }
  */
 export const RATE_LIMIT_LUA = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local function ms(n) return string.format('%.0f', n) end
+
+-- applyLogHit + logExpiresAt
+local function checkLog(key, blockKey, ttl, limit, blockDuration, cost)
+  local blockedUntil = tonumber(redis.call('GET', blockKey) or '0')
+  if blockedUntil > now then
+    return { limit + cost, 1, 0, blockedUntil - now, blockedUntil - now }
+  end
+  if blockedUntil ~= 0 then
+    redis.call('DEL', key, blockKey)
+    blockedUntil = 0
+  end
+  local size = redis.call('LLEN', key)
+  if size > 0 and tonumber(redis.call('LINDEX', key, size - 1)) <= now then
+    redis.call('DEL', key)
+    size = 0
+  end
+  while size > 0 and tonumber(redis.call('LINDEX', key, 0)) <= now do
+    redis.call('LPOP', key)
+    size = size - 1
+  end
+
+  local count = size
+  local denied = count >= limit
+  if (not denied) and cost == 1 then
+    redis.call('RPUSH', key, ms(now + ttl))
+    size = size + 1
+    count = count + 1
+  end
+  local expireMs = ttl
+  if size > 0 then expireMs = tonumber(redis.call('LINDEX', key, 0)) - now end
+  local result
+  if not denied then
+    result = { count, 0, limit - count, expireMs, 0 }
+  else
+    local retryMs = ttl
+    if limit > 0 then retryMs = tonumber(redis.call('LINDEX', key, count - limit)) - now end
+    if cost == 1 and blockDuration > 0 then
+      blockedUntil = now + blockDuration
+      retryMs = blockDuration
+    end
+    result = { count + cost, 1, 0, expireMs, math.max(1, retryMs) }
+  end
+
+  if cost == 1 then
+    local newest = 0
+    if size > 0 then newest = tonumber(redis.call('LINDEX', key, size - 1)) end
+    local idleAt = math.max(newest, blockedUntil)
+    if size > 0 then redis.call('PEXPIRE', key, ms(math.max(1, idleAt - now))) end
+    if blockedUntil ~= 0 then redis.call('SET', blockKey, ms(blockedUntil), 'PX', ms(math.max(1, idleAt - now))) end
+  end
+  return result
+end
 
 local function check(key, ttl, limit, blockDuration, strategy, cost)
   local fresh = function()
@@ -103,16 +162,18 @@ local function check(key, ttl, limit, blockDuration, strategy, cost)
 end
 
 local replies = {}
-for i = 1, #KEYS do
+for i = 1, #KEYS / 2 do
   local a = (i - 1) * 5
-  replies[i] = check(
-    KEYS[i],
-    math.max(1, tonumber(ARGV[a + 1])),
-    math.max(0, math.floor(tonumber(ARGV[a + 2]))),
-    tonumber(ARGV[a + 3]),
-    ARGV[a + 4],
-    tonumber(ARGV[a + 5])
-  )
+  local ttl = math.max(1, tonumber(ARGV[a + 1]))
+  local limit = math.max(0, math.floor(tonumber(ARGV[a + 2])))
+  local blockDuration = tonumber(ARGV[a + 3])
+  local strategy = ARGV[a + 4]
+  local cost = tonumber(ARGV[a + 5])
+  if strategy == 'sliding-log' then
+    replies[i] = checkLog(KEYS[2 * i - 1], KEYS[2 * i], ttl, limit, blockDuration, cost)
+  else
+    replies[i] = check(KEYS[2 * i - 1], ttl, limit, blockDuration, strategy, cost)
+  end
 end
 return replies
 `;

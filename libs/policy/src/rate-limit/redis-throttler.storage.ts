@@ -3,19 +3,19 @@ import type { OnModuleInit } from '@nestjs/common';
 import type { Cluster, Redis } from 'ioredis';
 import type { RateLimitStrategy } from '../policy-module-options.interface';
 import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
-import { DEFAULT_RATE_LIMIT_STRATEGY } from './rate-limit.strategies';
+import { normalizeStrategy, type WindowStrategy } from './rate-limit.strategies';
 import { RATE_LIMIT_LUA } from './redis-throttler.script';
 import { MicroBatch } from '../common/micro-batch';
 
 /**
  * Options of {@link RedisThrottlerStorage}.
  * @example
- * new RedisThrottlerStorage(redis, { keyPrefix: 'myapp:rl:', strategy: 'sliding-window' });
+ * new RedisThrottlerStorage(redis, { keyPrefix: 'myapp:rl:' });
  */
 export interface RedisThrottlerStorageOptions {
   /** Prefix of every key (default `nap:rl:`). */
   keyPrefix?: string;
-  /** Default `sliding-window`. */
+  /** Default `sliding-log` (exact). */
   strategy?: RateLimitStrategy;
   /**
    * Most checks sent in one script call (default 64): the checks made in the same turn of the event loop share a
@@ -45,7 +45,7 @@ export const RATE_LIMIT_REDIS_OPTIONS = {
 } as const;
 
 type ScriptReply = [number, number, number, number, number];
-type Check = { redisKey: string; args: readonly [number, number, number, RateLimitStrategy, 0 | 1] };
+type Check = { redisKey: string; args: readonly [number, number, number, 'sliding-log' | WindowStrategy, 0 | 1] };
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
@@ -58,8 +58,12 @@ function isNoScript(error: unknown): boolean {
  * Redis answers `NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`). The checks made in one turn of the event loop
  * share that round trip (one script call checks them one after the other), each answered only once Redis has
  * counted it; on Redis Cluster every check goes on its own. The script reads the clock with Redis `TIME`,
- * so instances whose clocks disagree still count the same windows. Keys are `<prefix>{<key>}:<throttlerName>`: the
- * hash tag keeps them valid on Redis Cluster. Each key carries a PEXPIRE, so Redis removes idle keys by itself.
+ * so instances whose clocks disagree still count the same windows. Keys are `<prefix>{<key>}:<throttlerName>` (plus
+ * `:log` and `:block` for `sliding-log`): the hash tag keeps them valid on Redis Cluster. Each key carries a PEXPIRE,
+ * so Redis removes idle keys by itself.
+ *
+ * The default strategy, `sliding-log`, is exact: the log of a key holds the expiry of each admitted hit (at most
+ * `limit` of them), and a check reads and drops only its oldest entries, O(1) amortised.
  *
  * The client is the caller's: this storage never closes it.
  *
@@ -70,7 +74,7 @@ function isNoScript(error: unknown): boolean {
  */
 export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModuleInit {
   readonly keyPrefix: string;
-  readonly strategy: RateLimitStrategy;
+  readonly strategy: 'sliding-log' | WindowStrategy;
   /** SHA1 of the script, as `SCRIPT LOAD` answers it. */
   readonly scriptSha = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
   private loading: Promise<void> | undefined;
@@ -82,7 +86,7 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
     options: RedisThrottlerStorageOptions = {},
   ) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
-    this.strategy = options.strategy ?? DEFAULT_RATE_LIMIT_STRATEGY;
+    this.strategy = normalizeStrategy(options.strategy);
     const isCluster = (redis as { isCluster?: boolean }).isCluster === true;
     this.checks = new MicroBatch((batch) => this.send(batch), isCluster ? 1 : options.maxBatch);
   }
@@ -92,7 +96,10 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
     await this.loadScript().catch(() => undefined);
   }
 
-  /** The Redis key of `key` under `throttlerName`. */
+  /**
+   * The Redis key of `key` under `throttlerName`: the window strategies' hash; `sliding-log` keeps its list under this
+   * name followed by `:log` and its block under `:block` (the same hash tag, so the same Cluster slot).
+   */
   redisKey(key: string, throttlerName: string): string {
     return `${this.keyPrefix}{${key}}:${throttlerName}`;
   }
@@ -130,7 +137,7 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
 
   /** One script call for a batch of checks. */
   private async send(batch: Check[]): Promise<unknown[]> {
-    const keys = batch.map((check) => check.redisKey);
+    const keys = this.strategy === 'sliding-log' ? batch.flatMap((check) => [`${check.redisKey}:log`, `${check.redisKey}:block`]) : batch.flatMap((check) => [check.redisKey, check.redisKey]);
     const args = batch.flatMap((check) => check.args);
     if (!this.loaded) await this.loadScript();
     let reply: unknown;

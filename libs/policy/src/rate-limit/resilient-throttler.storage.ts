@@ -15,7 +15,7 @@ export interface ResilientThrottlerStorageOptions {
   failMode?: 'closed' | 'open';
   /** The stand-in for `open` mode (default: a `MemoryThrottlerStorage` with `strategy`). */
   fallback?: PeekableThrottlerStorage;
-  /** Strategy of the default fallback (default `sliding-window`); give it the primary's. */
+  /** Strategy of the default fallback (default `sliding-log`, exact); give it the primary's. */
   strategy?: RateLimitStrategy;
   /** While Redis is down, one request per interval tries it again (default 1000 ms); the rest skip it. */
   probeIntervalMs?: number;
