@@ -30,6 +30,8 @@ export interface SandboxCommandInput {
   memoryMb: number;
   /** Backstop on the process's CPU seconds (RLIMIT_CPU), for when the server is gone and cannot kill it. */
   cpuSeconds: number;
+  /** The program Node runs (default `SANDBOX_RUNNER_SOURCE`); tests hand the task more to prove the outer layers. */
+  runnerSource?: string;
 }
 
 export interface SandboxCommand {
@@ -85,7 +87,7 @@ export function buildSandboxCommand(input: SandboxCommandInput): SandboxCommand 
     `--max-old-space-size=${input.memoryMb}`,
     '--no-warnings',
     '-e',
-    SANDBOX_RUNNER_SOURCE,
+    input.runnerSource ?? SANDBOX_RUNNER_SOURCE,
   ];
   return {
     file: input.tools.prlimit,

@@ -1,7 +1,8 @@
 /**
  * The program each sandbox process runs (`node -e`, so it needs no file read permission). It applies the
  * allowlisted environment, reports a self-check, then waits for ONE task on stdin, evaluates the task's function in
- * a fresh `vm` context (made at start, used by this one task), writes one result line on stdout and exits: a sandbox process never serves a second task.
+ * a fresh `vm` context (made at start, used by this one task), writes one result line on stdout and exits: a
+ * sandbox process never serves a second task, so nothing a task leaves behind reaches another caller.
  *
  * Protocol (one JSON object per line on stdout):
  *   {"ready":true,"check":{"permission":bool,"interfaces":[...],"ppid":n}}

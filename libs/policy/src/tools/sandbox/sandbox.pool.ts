@@ -24,6 +24,7 @@ export class SandboxPool<P extends PooledProcess> {
   private readonly idle: P[] = [];
   private readonly all = new Set<P>();
   private readonly waiters: Array<Waiter<P>> = [];
+  private readonly warmers: Array<Waiter<void>> = [];
   private starting = 0;
   private closed = false;
   private failing = false;
@@ -54,10 +55,13 @@ export class SandboxPool<P extends PooledProcess> {
   }
 
   /** Resolves once a process is ready (without taking it), rejecting with the start error when none can start. */
-  async warm(): Promise<void> {
-    const process = await this.acquire();
-    if (this.closed) return process.kill();
-    this.idle.unshift(process);
+  warm(): Promise<void> {
+    if (this.closed) return Promise.reject(new SandboxFailedError('closed', 'the sandbox is closed'));
+    if (this.idle.length > 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.warmers.push({ resolve, reject });
+      this.refill(true);
+    });
   }
 
   /** Kills every process, waiting or serving, and rejects the calls still waiting. */
@@ -65,12 +69,15 @@ export class SandboxPool<P extends PooledProcess> {
     this.closed = true;
     for (const process of this.all) process.kill();
     this.idle.length = 0;
-    for (const waiter of this.waiters.splice(0)) waiter.reject(new SandboxFailedError('closed', 'the sandbox is closed'));
+    for (const waiter of [...this.waiters.splice(0), ...this.warmers.splice(0)]) {
+      waiter.reject(new SandboxFailedError('closed', 'the sandbox is closed'));
+    }
   }
 
   private refill(onDemand = false): void {
     if (this.failing && !onDemand) return;
-    while (!this.closed && this.starting < this.maxStarting && this.idle.length + this.starting < this.size + this.waiters.length) {
+    const wanted = Math.max(this.size, this.warmers.length > 0 ? 1 : 0) + this.waiters.length;
+    while (!this.closed && this.starting < this.maxStarting && this.idle.length + this.starting < wanted) {
       this.startOne();
     }
   }
@@ -100,6 +107,7 @@ export class SandboxPool<P extends PooledProcess> {
         const waiter = this.waiters.shift();
         if (waiter) waiter.resolve(process);
         else this.idle.push(process);
+        if (this.idle.length > 0) for (const warmer of this.warmers.splice(0)) warmer.resolve();
         this.refill();
       },
       (err: Error) => {
@@ -113,6 +121,7 @@ export class SandboxPool<P extends PooledProcess> {
   private failed(err: Error): void {
     this.failing = true;
     this.waiters.shift()?.reject(err);
+    for (const warmer of this.warmers.splice(0)) warmer.reject(err);
     if (this.waiters.length > 0) this.refill(true);
   }
 }
