@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSandboxCommand, type SandboxMount } from './sandbox-command';
-import { hostTools, missingHostFeatures, permissionFlag, planReadMounts, realNodePath, SANDBOX_SETUP_PATH, systemMounts } from './sandbox-host';
+import { hostTools, missingHostFeatures, permissionFlag, planReadMounts, realNodePath, sandboxEnvironment, systemMounts } from './sandbox-host';
 import { SandboxProcess } from './sandbox-process';
 import { SandboxPool } from './sandbox.pool';
 import { SandboxFailedError } from './sandbox.errors';
@@ -148,15 +148,9 @@ export class ProcessToolSandbox implements ToolSandbox {
       memoryMb: limits.memoryMb,
       cpuSeconds: this.cpuSeconds,
     });
-    const allowed: Record<string, string> = {};
-    for (const name of limits.env) {
-      const value = process.env[name];
-      if (value !== undefined) allowed[name] = value;
-    }
     return new SandboxProcess({
       command,
-      // The setup programs see a fixed PATH; the allowlisted variables travel encoded and are applied by the runner.
-      env: { PATH: SANDBOX_SETUP_PATH, SANDBOX_ENV: Buffer.from(JSON.stringify(allowed)).toString('base64') },
+      env: sandboxEnvironment(limits.env, process.env),
       startTimeoutMs: this.startTimeoutMs,
       maxOutputBytes: this.maxOutputBytes,
     });

@@ -100,3 +100,16 @@ export function planReadMounts(readPaths: string[], system: SandboxMount[]): { p
   }
   return { paths, mounts };
 }
+
+/**
+ * The environment a sandbox process starts with: a fixed PATH for the setup programs, and the allowlisted variables
+ * of `source` encoded in SANDBOX_ENV, which the runner decodes into `process.env` after clearing everything else.
+ */
+export function sandboxEnvironment(names: string[], source: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const allowed: Record<string, string> = {};
+  for (const name of names) {
+    const value = source[name];
+    if (value !== undefined) allowed[name] = value;
+  }
+  return { PATH: SANDBOX_SETUP_PATH, SANDBOX_ENV: Buffer.from(JSON.stringify(allowed)).toString('base64') };
+}
