@@ -47,7 +47,7 @@ function pool(size: number, maxStarting = 4) {
 }
 
 describe('SandboxPool', () => {
-  it('hands out a started process and starts its replacement, keeping `size` waiting', async () => {
+  it('hands out a started process and starts its replacement once it is gone, keeping `size` waiting', async () => {
     const { p, started } = pool(2);
     await expect(Promise.race([p.warm(), flush().then(() => 'pending')])).resolves.toBe('pending');
     expect(started).toHaveLength(2);
@@ -56,6 +56,8 @@ describe('SandboxPool', () => {
     expect(p.warmCount).toBe(2);
     const first = await p.acquire();
     expect(first).toBe(started[0]);
+    expect(started).toHaveLength(2);
+    first.die();
     expect(started).toHaveLength(3);
     started[2].start();
     await flush();

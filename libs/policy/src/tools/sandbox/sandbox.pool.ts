@@ -16,7 +16,8 @@ interface Waiter<P> {
 
 /**
  * Keeps `size` started processes of one kind waiting, so that a call takes a running process instead of paying a
- * process start. Each process is handed out once (it serves one task, then exits) and replaced in the background.
+ * process start. Each process is handed out once (it serves one task, then exits) and replaced in the background
+ * once it is gone; a call finding none waiting starts one at once.
  * A failed start rejects the oldest waiting call; the pool then starts processes only on demand, so a host that
  * cannot start sandboxes is not asked to again and again.
  */
@@ -45,7 +46,7 @@ export class SandboxPool<P extends PooledProcess> {
     if (this.closed) return Promise.reject(new SandboxFailedError('closed', 'the sandbox is closed'));
     const process = this.idle.shift();
     if (process) {
-      this.refill();
+      this.handOut(process);
       return Promise.resolve(process);
     }
     return new Promise<P>((resolve, reject) => {
@@ -105,8 +106,10 @@ export class SandboxPool<P extends PooledProcess> {
         if (this.closed) return process.kill();
         if (!process.alive) return this.refill(true);
         const waiter = this.waiters.shift();
-        if (waiter) waiter.resolve(process);
-        else this.idle.push(process);
+        if (waiter) {
+          this.handOut(process);
+          waiter.resolve(process);
+        } else this.idle.push(process);
         if (this.idle.length > 0) for (const warmer of this.warmers.splice(0)) warmer.resolve();
         this.refill();
       },
@@ -116,6 +119,14 @@ export class SandboxPool<P extends PooledProcess> {
         this.failed(err);
       },
     );
+  }
+
+  /**
+   * The replacement of a handed-out process starts once that process is gone (it exits after its one task): starting
+   * a process blocks this event loop for a few milliseconds, which must not land between a task and its answer.
+   */
+  private handOut(process: P): void {
+    process.whenGone(() => this.refill());
   }
 
   private failed(err: Error): void {
