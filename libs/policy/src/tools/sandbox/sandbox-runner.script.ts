@@ -72,9 +72,10 @@ process.stdin.on('data', (chunk) => {
   buffered += chunk;
   const end = buffered.indexOf('\n');
   if (end < 0) return;
+  // Later input is ignored; the stream keeps flowing so that the end of stdin (the server is gone) is noticed.
   process.stdin.removeAllListeners('data');
-  process.stdin.pause();
+  process.stdin.on('data', () => undefined);
   execute(buffered.slice(0, end)).catch((err) => failure(err));
 });
-process.stdin.on('end', () => { if (!finished) process.exit(0); });
+process.stdin.on('end', () => process.exit(0));
 `;
