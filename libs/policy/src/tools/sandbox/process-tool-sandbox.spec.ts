@@ -150,10 +150,16 @@ describeWhenConfinable('ProcessToolSandbox', () => {
     });
   });
 
-  it('rejects tasks with reason closed once closed', async () => {
-    const other = new ProcessToolSandbox({ poolSize: 1 });
+  it('close kills a running task (reason closed) and later tasks reject with reason closed', async () => {
+    const other = new ProcessToolSandbox({ poolSize: 1, startTimeoutMs: 20_000 });
     await other.warm({});
+    const running = other.run(task('() => { while (true) {} }', { timeoutMs: 20_000 }));
+    running.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
     await other.close();
+    await expect(running).rejects.toMatchObject({ reason: 'closed' });
+    expect(performance.now() - started).toBeLessThan(5000);
     await expect(other.run(task('() => 1'))).rejects.toMatchObject({ reason: 'closed' });
   });
 });

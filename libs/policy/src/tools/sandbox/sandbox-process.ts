@@ -49,6 +49,7 @@ export class SandboxProcess {
   private exited = false;
   private used = false;
   private outputOverflow = false;
+  private killedByOwner = false;
   private exitCode: number | null = null;
   private onLine?: (line: string) => void;
   private onExit?: () => void;
@@ -94,7 +95,7 @@ export class SandboxProcess {
     this.used = true;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.kill();
+        this.terminate();
         settle(() => reject(new SandboxTimeoutError(timeoutMs)));
       }, timeoutMs);
       let settled = false;
@@ -104,7 +105,7 @@ export class SandboxProcess {
         clearTimeout(timer);
         this.onLine = undefined;
         this.onExit = undefined;
-        this.kill();
+        this.terminate();
         fn();
       };
       this.onLine = (line) => settle(() => this.answer(line, resolve, reject));
@@ -113,8 +114,14 @@ export class SandboxProcess {
     });
   }
 
-  /** Kills the process and everything in its namespaces (SIGKILL to its process group; `--kill-child` does the rest). */
+  /** Kills the process from outside (the sandbox is closing): a task it was running rejects with reason `closed`. */
   kill(): void {
+    this.killedByOwner = true;
+    this.terminate();
+  }
+
+  /** Kills the process and everything in its namespaces (SIGKILL to its process group; `--kill-child` does the rest). */
+  private terminate(): void {
     if (this.exited || this.child.pid === undefined) return;
     try {
       process.kill(-this.child.pid, 'SIGKILL');
@@ -126,7 +133,7 @@ export class SandboxProcess {
   private waitReady(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.kill();
+        this.terminate();
         done(() => reject(new SandboxFailedError('start', `sandbox process did not start within ${this.options.startTimeoutMs} ms`)));
       }, this.options.startTimeoutMs);
       let settled = false;
@@ -148,7 +155,7 @@ export class SandboxProcess {
           }
           const problem = selfCheckProblem(check);
           if (!problem) return resolve();
-          this.kill();
+          this.terminate();
           reject(new SandboxFailedError('unavailable', `sandbox process is not confined: ${problem}; refusing to run tasks`));
         });
       this.onExit = () =>
@@ -178,6 +185,7 @@ export class SandboxProcess {
     if (this.outputOverflow) {
       return new SandboxFailedError('output', `sandboxed task answered more than ${this.options.maxOutputBytes} bytes`);
     }
+    if (this.killedByOwner) return new SandboxFailedError('closed', 'the sandbox was closed while the task ran');
     if (MEMORY_SIGNS.test(this.stderrTail) || (this.exitCode !== null && MEMORY_EXIT_CODES.has(this.exitCode))) return new SandboxFailedError('memory', 'sandboxed task ran out of memory and was killed');
     return new SandboxFailedError('crash', 'sandbox process died before answering');
   }
@@ -187,7 +195,7 @@ export class SandboxProcess {
     if (this.stdoutBytes > this.options.maxOutputBytes) {
       this.outputOverflow = true;
       this.onLine = undefined;
-      this.kill();
+      this.terminate();
       this.onExit?.();
       return;
     }
