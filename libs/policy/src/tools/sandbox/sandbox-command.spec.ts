@@ -7,7 +7,7 @@ import { planReadMounts } from './sandbox-host';
 import { selfCheckProblem } from './sandbox-process';
 
 const input: SandboxCommandInput = {
-  tools: { prlimit: '/usr/bin/prlimit', unshare: '/usr/bin/unshare', sh: '/bin/sh' },
+  tools: { prlimit: '/usr/bin/prlimit', unshare: '/usr/bin/unshare', sh: '/bin/sh', setpriv: '/usr/bin/setpriv' },
   nodePath: '/usr/bin/node',
   permissionFlag: '--experimental-permission',
   rootDir: '/tmp/tool-sandbox-x',
@@ -46,13 +46,20 @@ describe('buildSandboxCommand', () => {
   it('passes the mounts to the setup script, read paths after system ones, each as a (kind, path, target) triple', () => {
     const { args } = buildSandboxCommand(input);
     const start = args.indexOf('sandbox-setup') + 1;
-    expect(args.slice(start, args.indexOf('/usr/bin/node'))).toEqual([
+    expect(args.slice(start, args.indexOf('/usr/bin/setpriv'))).toEqual([
       '/tmp/tool-sandbox-x',
       'dir', '/usr', '-',
       'link', '/lib', 'usr/lib',
       'dir', '/srv/data', '-',
       '--',
     ]);
+  });
+
+  it('starts Node through setpriv with every capability dropped and no way to regain one', () => {
+    const { args } = buildSandboxCommand(input);
+    const setpriv = args.slice(args.indexOf('/usr/bin/setpriv'), args.indexOf('/usr/bin/node'));
+    expect(setpriv).toEqual(expect.arrayContaining(['--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs']));
+    expect(setpriv.find((a) => a.startsWith('--securebits='))).toMatch(/\+noroot,\+noroot_locked/);
   });
 
   it('runs Node under the permission model granting only reads of readPaths, with the heap capped', () => {
@@ -104,7 +111,7 @@ describe('planReadMounts', () => {
 });
 
 describe('selfCheckProblem', () => {
-  const confined = { permission: true, interfaces: [], ppid: 1 };
+  const confined = { permission: true, interfaces: [], ppid: 1, capabilities: false };
 
   it('accepts a confined process', () => {
     expect(selfCheckProblem(confined)).toBeUndefined();
@@ -115,6 +122,7 @@ describe('selfCheckProblem', () => {
     ['no permission model', { ...confined, permission: false }, /permission model/],
     ['a network interface', { ...confined, interfaces: ['eth0'] }, /network interfaces.*eth0/],
     ['the host PID namespace', { ...confined, ppid: 4242 }, /PID namespace/],
+    ['capabilities', { ...confined, capabilities: true }, /capabilities/],
   ])('refuses a process with %s', (_label, check, message) => {
     expect(selfCheckProblem(check)).toMatch(message);
   });

@@ -11,6 +11,8 @@ export interface SandboxHostTools {
   prlimit: string;
   unshare: string;
   sh: string;
+  /** Run inside the new root: must lie under a system mount (it does, under /usr or /bin). */
+  setpriv: string;
 }
 
 export interface SandboxCommandInput {
@@ -72,7 +74,8 @@ exit "$status"
 /**
  * The command line of one sandbox process:
  * `prlimit` (memory, CPU backstop, no core dumps, no file growth) → `unshare` (new mount, network, PID, IPC and UTS
- * namespaces; killed with its parent) → the setup script (private read-only root, chroot) → `node` under the
+ * namespaces; killed with its parent) → the setup script (private read-only root, chroot) → `setpriv` (every
+ * capability dropped for good) → `node` under the
  * permission model (reads only `readPaths`; no writes, child processes, workers or addons) with its heap capped.
  */
 export function buildSandboxCommand(input: SandboxCommandInput): SandboxCommand {
@@ -80,7 +83,18 @@ export function buildSandboxCommand(input: SandboxCommandInput): SandboxCommand 
     m.kind === 'link' ? ['link', m.path, m.target] : [m.kind, m.path, '-'],
   );
   const dataBytes = (input.memoryMb + NODE_BASELINE_MB) * 1024 * 1024;
+  // Node keeps uid 0 (so root-owned readPaths stay readable) but holds no capability and can never regain one.
+  const dropPrivileges = [
+    input.tools.setpriv,
+    '--bounding-set=-all',
+    '--inh-caps=-all',
+    '--ambient-caps=-all',
+    '--no-new-privs',
+    '--securebits=+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked,+keep_caps_locked',
+    '--',
+  ];
   const nodeArgs = [
+    ...dropPrivileges,
     input.nodePath,
     input.permissionFlag,
     ...input.readPaths.map((p) => `--allow-fs-read=${p}`),

@@ -153,6 +153,16 @@ describeWhenConfinable('sandbox confinement, with process and require in the tas
     }
   });
 
+  it('holds no capability: cannot change its groups or ids (so neither mount nor chroot out)', async () => {
+    const result = await runHanded(`${attempt} return {
+      setgroups: attempt(() => process.setgroups([])),
+      setgid: attempt(() => process.setgid(1234)),
+      setuid: attempt(() => process.setuid(1234)),
+      uid: process.getuid(),
+    };`);
+    expect(result).toEqual({ setgroups: 'EPERM', setgid: 'EPERM', setuid: 'EPERM', uid: 0 });
+  });
+
   it('cannot signal or see the server process', async () => {
     const result = await runHanded(`${attempt} return {
       signal: attempt(() => process.kill(args.pid, 0)),

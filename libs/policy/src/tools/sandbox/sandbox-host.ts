@@ -5,7 +5,7 @@ import type { SandboxHostTools, SandboxMount } from './sandbox-command';
 /** The only PATH the setup programs see. */
 export const SANDBOX_SETUP_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
-const REQUIRED_PROGRAMS = ['prlimit', 'unshare', 'sh', 'mount', 'chroot', 'mkdir', 'ln', 'dirname'] as const;
+const REQUIRED_PROGRAMS = ['prlimit', 'unshare', 'sh', 'setpriv', 'mount', 'chroot', 'mkdir', 'ln', 'dirname'] as const;
 const SYSTEM_DIRS = ['/usr', '/lib', '/lib64', '/lib32', '/libx32', '/bin', '/sbin'];
 
 function findProgram(name: string): string | undefined {
@@ -35,7 +35,7 @@ export function missingHostFeatures(): string[] {
 
 /** Absolute paths of the programs `buildSandboxCommand` runs; call after `missingHostFeatures()` came back empty. */
 export function hostTools(): SandboxHostTools {
-  return { prlimit: findProgram('prlimit')!, unshare: findProgram('unshare')!, sh: findProgram('sh')! };
+  return { prlimit: findProgram('prlimit')!, unshare: findProgram('unshare')!, sh: findProgram('sh')!, setpriv: findProgram('setpriv')! };
 }
 
 /** The flag turning Node's permission model on, by Node version; undefined when this Node has none. */

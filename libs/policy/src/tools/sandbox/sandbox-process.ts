@@ -8,6 +8,8 @@ export interface SandboxSelfCheck {
   interfaces: string[];
   /** 1 when the runner's parent is the init of its own PID namespace (the setup shell). */
   ppid: number;
+  /** Whether the process could use a capability (it must not). */
+  capabilities: boolean;
 }
 
 export interface SandboxProcessOptions {
@@ -32,6 +34,7 @@ export function selfCheckProblem(check: SandboxSelfCheck | undefined): string | 
   if (!check.permission) return "Node's permission model is not active";
   if (check.interfaces.length > 0) return `network interfaces are visible (${check.interfaces.join(', ')})`;
   if (check.ppid !== 1) return 'the process is not in its own PID namespace';
+  if (check.capabilities !== false) return 'the process holds capabilities';
   return undefined;
 }
 

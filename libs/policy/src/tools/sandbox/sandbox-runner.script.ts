@@ -5,7 +5,7 @@
  * sandbox process never serves a second task, so nothing a task leaves behind reaches another caller.
  *
  * Protocol (one JSON object per line on stdout):
- *   {"ready":true,"check":{"permission":bool,"interfaces":[...],"ppid":n}}
+ *   {"ready":true,"check":{"permission":bool,"interfaces":[...],"ppid":n,"capabilities":bool}}
  *   {"ok":true,"value":<json>} | {"ok":true} | {"ok":false,"error":{"name","message","memory"},"output"?:true}
  *
  * Kept as plain JavaScript text: it runs in a process that cannot read this library's files.
@@ -50,6 +50,8 @@ write(JSON.stringify({
     permission: !!permission && !permission.has('fs.write') && !permission.has('child') && !permission.has('worker'),
     interfaces: Object.keys(os.networkInterfaces()),
     ppid: process.ppid,
+    // Changing the supplementary groups needs CAP_SETGID: a confined process holds no capability.
+    capabilities: (() => { try { process.setgroups([]); return true; } catch (_) { return false; } })(),
   },
 }));
 
