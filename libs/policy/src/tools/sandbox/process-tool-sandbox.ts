@@ -51,6 +51,7 @@ interface HostSetup {
  * - new mount namespace with a read-only private root holding only `/usr`, the lib links, Node's prefix and the
  *   task's `readPaths` (Unix sockets and every other file are absent), then chroot;
  * - new PID, IPC and UTS namespaces (the server's and other processes cannot be signalled or seen);
+ * - every capability dropped for good (`setpriv`), uid 0 kept so that root-owned `readPaths` stay readable;
  * - Node's permission model: file reads only under `readPaths`, no writes, no child processes, workers or addons;
  * - `--max-old-space-size` and RLIMIT_DATA for memory, RLIMIT_FSIZE=0, no core dumps, an RLIMIT_CPU backstop;
  * - an environment holding only the allowlisted variables; a fresh `vm` context per task; SIGKILL at `timeoutMs`.
