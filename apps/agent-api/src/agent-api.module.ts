@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
+import { MissingDataKeyError, PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
 import { AgentsController } from './agents/agents.controller';
 import { AgentsService } from './agents/agents.service';
 import { ApiKeysController } from './api-keys/api-keys.controller';
@@ -38,8 +38,9 @@ export class AgentApiModule {
       module: AgentApiModule,
       imports: [
         TypeOrmModule.forRootAsync({
-          useFactory: () => dataSourceOptions(config.database),
-          dataSourceFactory: () => openDatabase(config.database),
+          // A missing data key is a configuration error: fail the boot at once instead of retrying.
+          useFactory: () => ({ ...dataSourceOptions(config.database), toRetry: (err: unknown) => !(err instanceof MissingDataKeyError) }),
+          dataSourceFactory: () => openDatabase(config.database, config.dataKeys),
         }),
         TypeOrmModule.forFeature(APP_ENTITIES),
         PolicyModule.forRoot(policyOptions(config)),
