@@ -1,6 +1,6 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { MissingDataKeyError, PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
+import { HttpMetricsMiddleware, MissingDataKeyError, PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
 import { AgentsController } from './agents/agents.controller';
 import { AgentsService } from './agents/agents.service';
 import { ApiKeysController } from './api-keys/api-keys.controller';
@@ -13,6 +13,8 @@ import { CustomersService } from './customers/customers.service';
 import { dataSourceOptions, openDatabase } from './database/data-source';
 import { APP_ENTITIES } from './database/entities';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { METRICS_LISTENER_OPTIONS, MetricsListener } from './metrics/metrics.listener';
 import { EchoModel } from './model/echo.model';
 import { RevocationsController } from './revocations/revocations.controller';
 import { EventsService } from './sessions/events.service';
@@ -32,7 +34,12 @@ export function policyOptions(config: AgentApiConfig): PolicyModuleOptions {
 
 /** The agent platform: agents, customers, sessions, events, API keys and revocations behind `nest-agent-policy`. */
 @Module({})
-export class AgentApiModule {
+export class AgentApiModule implements NestModule {
+  /** Every request's latency goes to `http_request_duration_seconds`, refused ones included. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes('{*path}');
+  }
+
   static forRoot(config: AgentApiConfig): DynamicModule {
     return {
       module: AgentApiModule,
@@ -55,8 +62,17 @@ export class AgentApiModule {
         AuditController,
         ApprovalsController,
         BudgetsController,
+        MetricsController,
       ],
-      providers: [AgentsService, CustomersService, SessionsService, EventsService, EchoModel],
+      providers: [
+        { provide: METRICS_LISTENER_OPTIONS, useValue: { port: config.metricsPort, host: '0.0.0.0' } },
+        MetricsListener,
+        AgentsService,
+        CustomersService,
+        SessionsService,
+        EventsService,
+        EchoModel,
+      ],
     };
   }
 }

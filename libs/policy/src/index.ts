@@ -58,3 +58,4 @@ export { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 export { AuditDecisionHook } from './pipeline/audit-decision.hook';
 export * from './protection';
+export * from './monitoring';

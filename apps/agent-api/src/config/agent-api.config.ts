@@ -25,6 +25,8 @@ export interface AgentApiConfig {
   policyPath: string;
   policy: PolicyDocument;
   bodyLimit: number;
+  /** `METRICS_PORT`: a second listener serving `GET /metrics` without credentials. */
+  metricsPort?: number;
   /** Field-encryption keys (`DATA_KEYS`, `BLIND_INDEX_KEY`). */
   dataKeys: FieldEncryptionKeys;
   /** Set when no `DATA_KEYS` was given in development: a key derived for this setup (the boot warns). */
@@ -89,6 +91,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     audience: env.JWT_AUDIENCE ? env.JWT_AUDIENCE.split(',').map((a) => a.trim()) : undefined,
   };
   const { keys: dataKeys, generated: generatedDataKeys } = loadDataKeys(env, production, jwt.secret ?? publicKey ?? '');
+  const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : undefined;
+  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
+    throw new Error('METRICS_PORT must be a port number');
+  }
   const bodyLimit = env.BODY_LIMIT ? Number(env.BODY_LIMIT) : 1024 * 1024;
   return {
     port,
@@ -101,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     policyPath,
     policy: loadPolicyFile(policyPath),
     bodyLimit,
+    metricsPort,
     dataKeys,
     generatedDataKeys,
   };
