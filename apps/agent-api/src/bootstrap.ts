@@ -4,7 +4,8 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { PolicyValidationPipe } from 'nest-agent-policy';
+import pino from 'pino';
+import { installRequestLogging, PinoLoggerService, PolicyValidationPipe } from 'nest-agent-policy';
 import { AgentApiModule } from './agent-api.module';
 import type { AgentApiConfig } from './config/agent-api.config';
 
@@ -37,7 +38,9 @@ function describePolicy(config: AgentApiConfig): string {
 /** Builds the agent-api application (not listening yet) for the given configuration and HTTP adapter. */
 export async function createAgentApi(config: AgentApiConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
   const module = AgentApiModule.forRoot(config);
-  const logger = options.logger ?? ['error', 'warn', 'log'];
+  // JSON logs (production by default): Nest's messages and one line per request, through pino.
+  const json = options.logger === undefined && config.logFormat === 'json' ? pino({ level: 'info' }) : undefined;
+  const logger = options.logger ?? (json ? new PinoLoggerService(json) : ['error', 'warn', 'log']);
   let app: INestApplication;
   if (options.adapter === 'fastify') {
     const fastify = await NestFactory.create<NestFastifyApplication>(
@@ -45,9 +48,12 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
       new FastifyAdapter({ bodyLimit: config.bodyLimit }),
       { logger, bodyParser: true },
     );
+    if (json) installRequestLogging(fastify, json);
     app = fastify;
   } else {
     const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger, bodyParser: false });
+    // Before the body parser, so that requests it refuses (bad JSON, too large) are logged too.
+    if (json) installRequestLogging(express, json);
     express.useBodyParser('json', { limit: config.bodyLimit });
     express.disable('x-powered-by');
     app = express;

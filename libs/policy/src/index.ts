@@ -59,3 +59,4 @@ export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 export { AuditDecisionHook } from './pipeline/audit-decision.hook';
 export * from './protection';
 export * from './monitoring';
+export * from './logging';

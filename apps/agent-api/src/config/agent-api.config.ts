@@ -25,6 +25,8 @@ export interface AgentApiConfig {
   policyPath: string;
   policy: PolicyDocument;
   bodyLimit: number;
+  /** `LOG_FORMAT`: `json` (pino, one line per request; the default in production) or `text`. */
+  logFormat: 'json' | 'text';
   /** `METRICS_PORT`: a second listener serving `GET /metrics` without credentials. */
   metricsPort?: number;
   /** Field-encryption keys (`DATA_KEYS`, `BLIND_INDEX_KEY`). */
@@ -91,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     audience: env.JWT_AUDIENCE ? env.JWT_AUDIENCE.split(',').map((a) => a.trim()) : undefined,
   };
   const { keys: dataKeys, generated: generatedDataKeys } = loadDataKeys(env, production, jwt.secret ?? publicKey ?? '');
+  const logFormat = env.LOG_FORMAT ? env.LOG_FORMAT : production ? 'json' : 'text';
+  if (logFormat !== 'json' && logFormat !== 'text') throw new Error('LOG_FORMAT must be json or text');
   const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : undefined;
   if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
     throw new Error('METRICS_PORT must be a port number');
@@ -108,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     policy: loadPolicyFile(policyPath),
     bodyLimit,
     metricsPort,
+    logFormat,
     dataKeys,
     generatedDataKeys,
   };
