@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { auditBench } from './audit.bench';
 import { authBench } from './auth.bench';
 import { budgetBench } from './budget.bench';
+import { monitoringBench } from './monitoring.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
 
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
@@ -16,6 +17,7 @@ const benches: Bench[] = [
   ['rate-limit', throttlerStorageBench],
   ['budget', budgetBench],
   ['audit', auditBench],
+  ['monitoring', monitoringBench],
 ];
 
 async function main(): Promise<void> {

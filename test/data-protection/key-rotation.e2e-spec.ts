@@ -199,17 +199,18 @@ describe('data keys at boot', () => {
       cwd: tmpdir(),
       env: { PATH: process.env.PATH ?? '', PORT: '0', JWT_SECRET: TEST_SECRET, DATABASE_URL: `sqlite:${join(dir, `${randomUUID()}.sqlite`)}`, ...env },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 90_000,
     });
 
   it('production refuses to start without DATA_KEYS or BLIND_INDEX_KEY', () => {
+    // Each boot is a fresh node process; on a busy machine that takes a while.
     const none = boot({ NODE_ENV: 'production' });
     expect(none.status).not.toBe(0);
     expect(none.stderr).toMatch(/DATA_KEYS is required when NODE_ENV=production/);
     const noIndex = boot({ NODE_ENV: 'production', DATA_KEYS: `k1:${newKey()}` });
     expect(noIndex.status).not.toBe(0);
     expect(noIndex.stderr).toMatch(/BLIND_INDEX_KEY is required when NODE_ENV=production/);
-  });
+  }, 200_000);
 
   it('a key that is not 32 bytes is refused naming its kid, never echoing it', () => {
     const short = Buffer.alloc(16, 7).toString('base64');
@@ -217,11 +218,12 @@ describe('data keys at boot', () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toMatch(/DATA_KEYS: key "weak" is 16 bytes; AES-256 needs 32/);
     expect(run.stderr + run.stdout).not.toContain(short);
-  });
+  }, 100_000);
 
   it('in development without keys, one is derived and a warning says so', async () => {
     const app = await startAgentApiProcess({ NODE_ENV: 'development', DATABASE_URL: `sqlite:${join(dir, 'dev.sqlite')}` });
     try {
+      for (let i = 0; i < 50 && !/DATA_KEYS or BLIND_INDEX_KEY not set/.test(app.output()); i++) await new Promise((r) => setTimeout(r, 100));
       expect(app.output()).toMatch(/DATA_KEYS or BLIND_INDEX_KEY not set: field encryption uses a development key \(kid "dev-[0-9a-f]{8}"\)/);
       const token = signToken(ADMIN);
       const res = await api(app, token, 'POST', '/customers', { name: 'Dev Person' });
@@ -231,5 +233,5 @@ describe('data keys at boot', () => {
     }
     const raw = await rawRows(`sqlite:${join(dir, 'dev.sqlite')}`);
     expect(raw.customers[0].name).toMatch(/^v1:dev-[0-9a-f]{8}:/);
-  });
+  }, 100_000);
 });

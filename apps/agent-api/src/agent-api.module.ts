@@ -1,6 +1,6 @@
-import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { HttpMetricsMiddleware, MissingDataKeyError, PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
+import { MissingDataKeyError, PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
 import { AgentsController } from './agents/agents.controller';
 import { AgentsService } from './agents/agents.service';
 import { ApiKeysController } from './api-keys/api-keys.controller';
@@ -13,6 +13,7 @@ import { CustomersService } from './customers/customers.service';
 import { dataSourceOptions, openDatabase } from './database/data-source';
 import { APP_ENTITIES } from './database/entities';
 import { HealthController } from './health/health.controller';
+import { HttpMetricsModule } from './metrics/http-metrics.module';
 import { MetricsController } from './metrics/metrics.controller';
 import { METRICS_LISTENER_OPTIONS, MetricsListener } from './metrics/metrics.listener';
 import { EchoModel } from './model/echo.model';
@@ -34,12 +35,7 @@ export function policyOptions(config: AgentApiConfig): PolicyModuleOptions {
 
 /** The agent platform: agents, customers, sessions, events, API keys and revocations behind `nest-agent-policy`. */
 @Module({})
-export class AgentApiModule implements NestModule {
-  /** Every request's latency goes to `http_request_duration_seconds`, refused ones included. */
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('{*path}');
-  }
-
+export class AgentApiModule {
   static forRoot(config: AgentApiConfig): DynamicModule {
     return {
       module: AgentApiModule,
@@ -51,6 +47,7 @@ export class AgentApiModule implements NestModule {
         }),
         TypeOrmModule.forFeature(APP_ENTITIES),
         PolicyModule.forRoot(policyOptions(config)),
+        ...(config.httpMetrics ? [HttpMetricsModule] : []),
       ],
       controllers: [
         HealthController,

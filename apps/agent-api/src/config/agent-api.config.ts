@@ -27,6 +27,8 @@ export interface AgentApiConfig {
   bodyLimit: number;
   /** `LOG_FORMAT`: `json` (pino, one line per request; the default in production) or `text`. */
   logFormat: 'json' | 'text';
+  /** `HTTP_METRICS=off` leaves out the HTTP latency histogram (on by default). */
+  httpMetrics: boolean;
   /** `METRICS_PORT`: a second listener serving `GET /metrics` without credentials. */
   metricsPort?: number;
   /** Field-encryption keys (`DATA_KEYS`, `BLIND_INDEX_KEY`). */
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     policy: loadPolicyFile(policyPath),
     bodyLimit,
     metricsPort,
+    httpMetrics: env.HTTP_METRICS !== 'off',
     logFormat,
     dataKeys,
     generatedDataKeys,
