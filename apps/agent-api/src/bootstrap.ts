@@ -35,11 +35,23 @@ function describePolicy(config: AgentApiConfig): string {
   return lines.join('\n');
 }
 
+/**
+ * pino on stdout, buffered: lines are written in chunks of at least 4 KiB (or every 250 ms) instead of one write
+ * per request, and flushed synchronously when the process exits.
+ */
+function jsonLogger(): pino.Logger {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const timer = setInterval(() => destination.flush(), 250);
+  timer.unref();
+  process.once('exit', () => destination.flushSync());
+  return pino({ level: 'info' }, destination);
+}
+
 /** Builds the agent-api application (not listening yet) for the given configuration and HTTP adapter. */
 export async function createAgentApi(config: AgentApiConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
   const module = AgentApiModule.forRoot(config);
   // JSON logs (production by default): Nest's messages and one line per request, through pino.
-  const json = options.logger === undefined && config.logFormat === 'json' ? pino({ level: 'info' }) : undefined;
+  const json = options.logger === undefined && config.logFormat === 'json' ? jsonLogger() : undefined;
   const logger = options.logger ?? (json ? new PinoLoggerService(json) : ['error', 'warn', 'log']);
   let app: INestApplication;
   if (options.adapter === 'fastify') {
