@@ -64,6 +64,8 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
     const session = await h.http().post('/sessions').set(auth).send({ agentId: agent.body.id }).expect(201);
     const event = await h.http().post(`/sessions/${session.body.id}/events`).set(auth).send({ message: 'count me' }).expect(201);
     await h.http().delete(`/agents/${agent.body.id}`).set(auth).expect(403); // needs an approval
+    await h.http().get('/customers/jane.metrics@example.org').set(auth).expect(400);
+    await h.http().get('/nowhere/jane.metrics@example.org').set(auth).expect(404);
     await new Promise((r) => setTimeout(r, 600)); // the audit writer flushes every 200 ms
     const after = await scrape();
 
@@ -84,7 +86,10 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
     expect(delta('http_request_duration_seconds_count', { method: 'GET', route: '/agents/:id', status_code: '200' })).toBe(2);
     expect(delta('http_request_duration_seconds_count', { method: 'GET', route: '/agents', status_code: '429' })).toBe(2);
     expect(delta('http_request_duration_seconds_count', { method: 'POST', route: '/customers', status_code: '403' })).toBe(1);
+    expect(delta('http_request_duration_seconds_count', { method: 'GET', route: '/customers/:id', status_code: '400' })).toBe(1);
+    expect(delta('http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
     expect(after).not.toContain(agent.body.id);
+    expect(after).not.toContain('jane.metrics');
   });
 
   it('is accepted by promtool check metrics', async () => {

@@ -13,7 +13,6 @@ import { CustomersService } from './customers/customers.service';
 import { dataSourceOptions, openDatabase } from './database/data-source';
 import { APP_ENTITIES } from './database/entities';
 import { HealthController } from './health/health.controller';
-import { HttpMetricsModule } from './metrics/http-metrics.module';
 import { MetricsController } from './metrics/metrics.controller';
 import { METRICS_LISTENER_OPTIONS, MetricsListener } from './metrics/metrics.listener';
 import { EchoModel } from './model/echo.model';
@@ -47,7 +46,6 @@ export class AgentApiModule {
         }),
         TypeOrmModule.forFeature(APP_ENTITIES),
         PolicyModule.forRoot(policyOptions(config)),
-        ...(config.httpMetrics ? [HttpMetricsModule] : []),
       ],
       controllers: [
         HealthController,

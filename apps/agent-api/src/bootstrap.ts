@@ -5,7 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import pino from 'pino';
-import { installRequestLogging, PinoLoggerService, PolicyValidationPipe } from 'nest-agent-policy';
+import { installHttpMetrics, installRequestLogging, PinoLoggerService, PolicyMetrics, PolicyValidationPipe } from 'nest-agent-policy';
 import { AgentApiModule } from './agent-api.module';
 import type { AgentApiConfig } from './config/agent-api.config';
 
@@ -53,6 +53,10 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
   // JSON logs (production by default): Nest's messages and one line per request, through pino.
   const json = options.logger === undefined && config.logFormat === 'json' ? jsonLogger() : undefined;
   const logger = options.logger ?? (json ? new PinoLoggerService(json) : ['error', 'warn', 'log']);
+  const observe = (created: INestApplication) => {
+    if (config.httpMetrics) installHttpMetrics(created, created.get(PolicyMetrics));
+    if (json) installRequestLogging(created, json);
+  };
   let app: INestApplication;
   if (options.adapter === 'fastify') {
     const fastify = await NestFactory.create<NestFastifyApplication>(
@@ -60,12 +64,12 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
       new FastifyAdapter({ bodyLimit: config.bodyLimit }),
       { logger, bodyParser: true },
     );
-    if (json) installRequestLogging(fastify, json);
+    observe(fastify);
     app = fastify;
   } else {
     const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger, bodyParser: false });
-    // Before the body parser, so that requests it refuses (bad JSON, too large) are logged too.
-    if (json) installRequestLogging(express, json);
+    // Before the body parser, so that requests it refuses (bad JSON, too large) are logged and measured too.
+    observe(express);
     express.useBodyParser('json', { limit: config.bodyLimit });
     express.disable('x-powered-by');
     app = express;

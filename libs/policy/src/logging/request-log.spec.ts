@@ -4,15 +4,15 @@ import { requestLogLine } from './request-log';
 import { PinoLoggerService } from './pino-logger.service';
 
 describe('requestLogLine', () => {
-  it('takes the request id, principal and operation the pipeline recorded, and drops the query string', () => {
+  it('takes the request id, principal and operation the pipeline recorded, and the route template', () => {
     const line = requestLogLine(
       {
         method: 'GET',
-        url: '/customers/0b5c6a1e-8f4d-4c3b-9a2e-1234567890ab?email=a%40b.c',
         headers: { 'x-request-id': 'from-header' },
         policyContext: { requestId: 'r-1', operation: 'customer.read' },
         principal: { id: 'user-1', tenantId: 't1' },
       },
+      '/customers/:id',
       200,
       1.23456,
     );
@@ -20,9 +20,9 @@ describe('requestLogLine', () => {
   });
 
   it('falls back to a well-formed X-Request-Id, else a new id, for requests the pipeline never saw', () => {
-    expect(requestLogLine({ url: '/x', headers: { 'x-request-id': 'abc-1' } }, 404, 0).requestId).toBe('abc-1');
-    expect(requestLogLine({ url: '/x', headers: { 'x-request-id': 'bad id\n' } }, 404, 0).requestId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(requestLogLine({ url: '/x' }, 404, 0)).toMatchObject({ principalId: null, operation: null });
+    expect(requestLogLine({ headers: { 'x-request-id': 'abc-1' } }, null, 404, 0).requestId).toBe('abc-1');
+    expect(requestLogLine({ headers: { 'x-request-id': 'bad id\n' } }, null, 404, 0).requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requestLogLine({}, null, 404, 0)).toMatchObject({ principalId: null, operation: null, route: null });
   });
 });
 

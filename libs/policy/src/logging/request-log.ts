@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../authentication/principal.interface';
 import type { RequestPolicyState } from '../common/request-state';
-import { routeLabel } from '../monitoring/http-route.label';
 import { POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
 
 /** One request, as its log line shows it. Never a header, a query string or a body. */
@@ -11,8 +10,8 @@ export interface RequestLogLine {
   tenantId: string | null;
   operation: string | null;
   method: string;
-  /** The path with ids folded to `:id` and the query string dropped (it may carry personal data, e.g. `?email=`). */
-  route: string;
+  /** The matched route's template (`/customers/:id`), null when none matched: never the path, whose segments and query may carry personal data (`?email=`). */
+  route: string | null;
   status: number;
   latencyMs: number;
 }
@@ -25,7 +24,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * new one. Pure apart from that id.
  */
 export function requestLogLine(
-  req: { method?: string; url?: string; headers?: Record<string, string | string[] | undefined>; [key: string]: unknown },
+  req: { method?: string; headers?: Record<string, string | string[] | undefined>; [key: string]: unknown },
+  route: string | null,
   status: number,
   latencyMs: number,
 ): RequestLogLine {
@@ -39,7 +39,7 @@ export function requestLogLine(
     tenantId: principal?.tenantId ?? null,
     operation: state?.operation ?? null,
     method: req.method ?? 'GET',
-    route: routeLabel(req.url ?? '/'),
+    route,
     status,
     latencyMs: Math.round(latencyMs * 1000) / 1000,
   };

@@ -10,13 +10,13 @@
 export { PolicyMetrics, type ToolInvocationOutcome } from './policy-metrics';
 
 /**
- * Middleware observing each request's latency (`http_request_duration_seconds`).
+ * Observing answered requests on Express and Fastify, and the HTTP latency histogram built on it.
  * @example
  * ```ts
- * consumer.apply(HttpMetricsMiddleware).forRoutes('*');
+ * installHttpMetrics(app, app.get(PolicyMetrics)); // before listen(), on Express before the body parser
  * ```
  */
-export { HttpMetricsMiddleware } from './http-metrics.middleware';
+export { installHttpMetrics, observeRequests, type FinishedRequest } from './request-observer';
 
 /**
  * A second listener serving `GET /metrics` without authentication, for `METRICS_PORT`.

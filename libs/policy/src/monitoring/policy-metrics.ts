@@ -18,7 +18,7 @@ export type ToolInvocationOutcome = 'success' | 'failure' | 'timeout' | 'denied'
  * | `policy_audit_queue_length` | gauge | |
  * | `policy_audit_write_seconds` | histogram | (one observation per batch) |
  * | `policy_tool_invocations_total` | counter | `tool`, `outcome` |
- * | `http_request_duration_seconds` | histogram | `method`, `route`, `status_code` |
+ * | `http_request_duration_seconds` | histogram | `method`, `route` (template or `unmatched`), `status_code` |
  *
  * @example
  * ```ts
