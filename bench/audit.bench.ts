@@ -15,6 +15,7 @@ import jwt from 'jsonwebtoken';
 import { DataSource } from 'typeorm';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditService, AuditWriter, type AuditChainRecord, GENESIS_HASH, canonicalJson, hashEvent, redact, redactString } from 'nest-agent-policy';
 import { compare, startServer, table, type ServerHandle, type VariantSummary } from './lib/load';
+import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const root = join(__dirname, '..');
@@ -101,6 +102,7 @@ async function startApp(dir: string, name: string, grants: boolean): Promise<{ s
   );
   const server = await startServer(join(root, 'apps/agent-api/main.js'), {
     JWT_SECRET: SECRET,
+    ...dataKeyEnv(),
     NO_COLOR: '1',
     PORT: '0',
     DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { compare, startServer, table, type ServerHandle } from './lib/load';
+import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const root = join(__dirname, '..');
@@ -38,6 +39,7 @@ export async function authBench(options: { rounds?: number; duration?: number } 
     const policyKey = await keyFrom(policy);
     const app = await startServer(join(root, 'apps/agent-api/main.js'), {
       ...env,
+      ...dataKeyEnv(),
       PORT: '0',
       DATABASE_URL: `sqlite:${join(dir, 'app.sqlite')}`,
       POLICY_CONFIG: policyFile,

@@ -8,6 +8,7 @@ import { auditBench } from './audit.bench';
 import { authBench } from './auth.bench';
 import { budgetBench } from './budget.bench';
 import { sandboxBench } from './sandbox.bench';
+import { monitoringBench } from './monitoring.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
 
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
@@ -18,6 +19,7 @@ const benches: Bench[] = [
   ['budget', budgetBench],
   ['audit', auditBench],
   ['sandbox', sandboxBench],
+  ['monitoring', monitoringBench],
 ];
 
 async function main(): Promise<void> {

@@ -1,28 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import type { Cluster } from 'ioredis';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from 'nest-agent-policy';
 import type { RateLimitStrategy } from 'nest-agent-policy';
-import { startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
+import { redisServerInstalled, startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
+import { itIf } from '../support/services';
 
 describe('RedisThrottlerStorage on a Redis Cluster (3 masters, started by this suite)', () => {
-  let cluster: LocalRedisCluster | null = null;
+  const it = itIf(redisServerInstalled(), 'redis-server and redis-cli (a local Redis Cluster)');
+  let cluster: LocalRedisCluster | undefined;
   let client: Cluster;
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    if (!cluster) return;
     client = cluster.connect();
     await new Promise((resolve) => client.once('ready', resolve));
   }, 30_000);
 
   afterAll(async () => {
     if (!cluster) return;
-    client.disconnect();
+    client?.disconnect();
     await cluster.stop();
   });
 
   it('keeps a key’s log and block in one slot', async () => {
-    if (!cluster) return;
     const storage = new RedisThrottlerStorage(client);
     const key = storage.redisKey('principal:t1:user-1', 'default');
     const slots = await Promise.all([`${key}:log`, `${key}:block`].map((k) => client.cluster('KEYSLOT', k)));
@@ -32,7 +32,6 @@ describe('RedisThrottlerStorage on a Redis Cluster (3 masters, started by this s
   it.each<RateLimitStrategy>(['sliding-log', 'sliding-window'])(
     '%s counts keys spread over every master exactly, concurrently',
     async (strategy) => {
-      if (!cluster) return;
       const storage = new RedisThrottlerStorage(client, { keyPrefix: `cluster-test:${strategy}:` });
       const keys = Array.from({ length: 30 }, (_, i) => `tracker-${i}`);
       const slots = new Set(await Promise.all(keys.map((k) => client.cluster('KEYSLOT', storage.redisKey(k, 'default')))));
@@ -46,7 +45,6 @@ describe('RedisThrottlerStorage on a Redis Cluster (3 masters, started by this s
   );
 
   it('answers like the memory storage, blocks included', async () => {
-    if (!cluster) return;
     const shared = new RedisThrottlerStorage(client, { keyPrefix: 'cluster-test:parity:' });
     const local = new MemoryThrottlerStorage();
     const shape = (r: { totalHits: number; isBlocked: boolean; timeToBlockExpire: number }) => [r.totalHits, r.isBlocked, r.timeToBlockExpire];

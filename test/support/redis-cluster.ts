@@ -9,7 +9,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
-import { REQUIRE_SERVICES } from './services';
 
 export interface LocalRedisCluster {
   ports: number[];
@@ -36,15 +35,14 @@ async function waitForPing(port: number, deadline: number): Promise<void> {
   throw new Error(`redis-server on port ${port} did not start`);
 }
 
-/** Starts the cluster, or answers null (after a visible warning) when redis-server is not installed. */
-export async function startRedisCluster(): Promise<LocalRedisCluster | null> {
-  const installed = spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0;
-  if (!installed) {
-    const message = 'redis-server/redis-cli are not installed: cannot start a local Redis Cluster';
-    if (REQUIRE_SERVICES) throw new Error(`${message} and REQUIRE_SERVICES=1`);
-    console.warn(`SKIPPED: ${message}; set REQUIRE_SERVICES=1 to make this a failure`);
-    return null;
-  }
+/** Whether redis-server and redis-cli are installed (suites define their tests with `itIf(redisServerInstalled(), …)`). */
+export function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0;
+}
+
+/** Starts the cluster. @throws when redis-server or redis-cli is missing. */
+export async function startRedisCluster(): Promise<LocalRedisCluster> {
+  if (!redisServerInstalled()) throw new Error('redis-server/redis-cli are not installed: cannot start a local Redis Cluster');
   const dir = mkdtempSync(join(tmpdir(), 'nap-cluster-'));
   const ports: number[] = [];
   for (let i = 0; i < 3; i++) ports.push(await freePort());

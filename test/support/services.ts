@@ -32,6 +32,17 @@ export function itWith(...names: ServiceName[]): typeof jestIt {
   return names.every(serviceUp) ? jestIt : (jestIt.skip as typeof jestIt);
 }
 
+/**
+ * `it` when a local tool the test needs is there (`available`), else `it.skip` after a visible warning; under
+ * REQUIRE_SERVICES=1 a missing tool throws when the suite is defined (CI installs it).
+ */
+export function itIf(available: boolean, what: string): typeof jestIt {
+  if (available) return jestIt;
+  if (REQUIRE_SERVICES) throw new Error(`${what} is missing and REQUIRE_SERVICES=1`);
+  console.warn(`SKIPPED: tests needing ${what}; set REQUIRE_SERVICES=1 to make this a failure`);
+  return jestIt.skip as typeof jestIt;
+}
+
 /** Creates a fresh PostgreSQL database for one suite and returns its URL and a drop function. */
 export async function createTestDatabase(prefix = 'nap'): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
+import { MissingDataKeyError, PolicyModule, type PolicyModuleOptions } from 'nest-agent-policy';
 import { AgentsController } from './agents/agents.controller';
 import { AgentsService } from './agents/agents.service';
 import { ApiKeysController } from './api-keys/api-keys.controller';
@@ -14,6 +14,8 @@ import { CustomersService } from './customers/customers.service';
 import { dataSourceOptions, openDatabase } from './database/data-source';
 import { APP_ENTITIES } from './database/entities';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { METRICS_LISTENER_OPTIONS, MetricsListener } from './metrics/metrics.listener';
 import { EchoModel } from './model/echo.model';
 import { RevocationsController } from './revocations/revocations.controller';
 import { EventsService } from './sessions/events.service';
@@ -39,8 +41,9 @@ export class AgentApiModule {
       module: AgentApiModule,
       imports: [
         TypeOrmModule.forRootAsync({
-          useFactory: () => dataSourceOptions(config.database),
-          dataSourceFactory: () => openDatabase(config.database),
+          // A missing data key is a configuration error: fail the boot at once instead of retrying.
+          useFactory: () => ({ ...dataSourceOptions(config.database), toRetry: (err: unknown) => !(err instanceof MissingDataKeyError) }),
+          dataSourceFactory: () => openDatabase(config.database, config.dataKeys),
         }),
         TypeOrmModule.forFeature(APP_ENTITIES),
         PolicyModule.forRoot(policyOptions(config)),
@@ -56,8 +59,17 @@ export class AgentApiModule {
         ApprovalsController,
         BudgetsController,
         ConsoleController,
+        MetricsController,
       ],
-      providers: [AgentsService, CustomersService, SessionsService, EventsService, EchoModel],
+      providers: [
+        { provide: METRICS_LISTENER_OPTIONS, useValue: { port: config.metricsPort, host: '0.0.0.0' } },
+        MetricsListener,
+        AgentsService,
+        CustomersService,
+        SessionsService,
+        EventsService,
+        EchoModel,
+      ],
     };
   }
 }

@@ -4,7 +4,8 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { PolicyValidationPipe } from 'nest-agent-policy';
+import pino from 'pino';
+import { installHttpMetrics, installRequestLogging, PinoLoggerService, PolicyMetrics, PolicyValidationPipe } from 'nest-agent-policy';
 import { AgentApiModule } from './agent-api.module';
 import type { AgentApiConfig } from './config/agent-api.config';
 
@@ -34,10 +35,28 @@ function describePolicy(config: AgentApiConfig): string {
   return lines.join('\n');
 }
 
+/**
+ * pino on stdout, buffered: lines are written in chunks of at least 4 KiB (or every 250 ms) instead of one write
+ * per request, and flushed synchronously when the process exits.
+ */
+function jsonLogger(): pino.Logger {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const timer = setInterval(() => destination.flush(), 250);
+  timer.unref();
+  process.once('exit', () => destination.flushSync());
+  return pino({ level: 'info' }, destination);
+}
+
 /** Builds the agent-api application (not listening yet) for the given configuration and HTTP adapter. */
 export async function createAgentApi(config: AgentApiConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
   const module = AgentApiModule.forRoot(config);
-  const logger = options.logger ?? ['error', 'warn', 'log'];
+  // JSON logs (production by default): Nest's messages and one line per request, through pino.
+  const json = options.logger === undefined && config.logFormat === 'json' ? jsonLogger() : undefined;
+  const logger = options.logger ?? (json ? new PinoLoggerService(json) : ['error', 'warn', 'log']);
+  const observe = (created: INestApplication) => {
+    if (config.httpMetrics) installHttpMetrics(created, created.get(PolicyMetrics));
+    if (json) installRequestLogging(created, json);
+  };
   let app: INestApplication;
   if (options.adapter === 'fastify') {
     const fastify = await NestFactory.create<NestFastifyApplication>(
@@ -45,9 +64,12 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
       new FastifyAdapter({ bodyLimit: config.bodyLimit }),
       { logger, bodyParser: true },
     );
+    observe(fastify);
     app = fastify;
   } else {
     const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger, bodyParser: false });
+    // Before the body parser, so that requests it refuses (bad JSON, too large) are logged and measured too.
+    observe(express);
     express.useBodyParser('json', { limit: config.bodyLimit });
     express.disable('x-powered-by');
     app = express;

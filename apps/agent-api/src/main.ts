@@ -10,6 +10,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const adapter = (process.env.HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express') as HttpAdapterKind;
   const app = await createAgentApi(config, { adapter });
+  if (config.generatedDataKeys) {
+    logger.warn(
+      `DATA_KEYS or BLIND_INDEX_KEY not set: field encryption uses a development key (kid "${config.dataKeys.keyRing.primary.kid}") derived from the JWT key${config.generatedJwtSecret ? ', itself generated for this run: data written now is unreadable after a restart' : ''}. Set both in production.`,
+    );
+  }
   await app.listen(config.port, '0.0.0.0');
   const url = await app.getUrl();
   logger.log(`agent-api listening on ${url} (${adapter}, ${config.database.type}, ${config.redisUrl ? 'redis' : 'memory'} stores)`);

@@ -57,3 +57,6 @@ export * from './budget';
 export { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 export { AuditDecisionHook } from './pipeline/audit-decision.hook';
+export * from './protection';
+export * from './monitoring';
+export * from './logging';

@@ -26,6 +26,13 @@ import { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 import { RateLimitAuthFailureHook } from './pipeline/rate-limit-auth-failure.hook';
 import { COMPILED_POLICY, POLICY_CLOCK, POLICY_REDIS } from './policy.constants';
 import { RateLimitService, createThrottlerStorage } from './rate-limit/rate-limit.service';
+import { AuditWriter, type AuditWriterOptions } from './audit/audit.writer';
+import { AUDIT_CONFIG, AUDIT_WRITER_OPTIONS } from './audit/audit.constants';
+import type { AuditConfig } from './policy-module-options.interface';
+import { MeasuredAuditWriter } from './monitoring/measured-audit.writer';
+import { MeteredBudgetService } from './monitoring/metered-budget.service';
+import { MetricsDecisionHook } from './monitoring/metrics-decision.hook';
+import { PolicyMetrics } from './monitoring/policy-metrics';
 
 /** Providers of the rate-limit, budget and audit features. */
 export function featureProviders(): Provider[] {
@@ -46,8 +53,21 @@ export function featureProviders(): Provider[] {
     },
     { provide: PolicyRateLimiter, useClass: DefaultPolicyRateLimiter },
     { provide: AuthFailureHook, useClass: RateLimitAuthFailureHook },
+    PolicyMetrics,
     ...AUDIT_PROVIDERS,
-    { provide: DecisionHook, useClass: AuditDecisionHook },
+    // Metrics observe the audit writer, the guards' decisions and the budget service by wrapping them.
+    {
+      provide: AuditWriter,
+      useFactory: (metrics: PolicyMetrics, dataSource: DataSource, config?: AuditConfig | null, options?: AuditWriterOptions | null) =>
+        new MeasuredAuditWriter(metrics, dataSource, config, options),
+      inject: [PolicyMetrics, DataSource, { token: AUDIT_CONFIG, optional: true }, { token: AUDIT_WRITER_OPTIONS, optional: true }],
+    },
+    AuditDecisionHook,
+    {
+      provide: DecisionHook,
+      useFactory: (audit: AuditDecisionHook, metrics: PolicyMetrics) => new MetricsDecisionHook(audit, metrics),
+      inject: [AuditDecisionHook, PolicyMetrics],
+    },
     ApprovalService,
     {
       provide: PolicyEngine,
@@ -65,8 +85,8 @@ export function featureProviders(): Provider[] {
     { provide: UsageLedgerService, useFactory: (dataSource: DataSource) => new UsageLedgerService(dataSource), inject: [DataSource] },
     {
       provide: BudgetService,
-      useFactory: (store: BudgetStore, compiled: CompiledPolicy, clock: () => number, ledger: UsageLedgerService, audit: AuditService) =>
-        new BudgetService(store, compiled.document.budgets ?? undefined, compiled.document.pricing ?? undefined, clock, {
+      useFactory: (store: BudgetStore, compiled: CompiledPolicy, clock: () => number, ledger: UsageLedgerService, audit: AuditService, metrics: PolicyMetrics) =>
+        new MeteredBudgetService(metrics, store, compiled.document.budgets ?? undefined, compiled.document.pricing ?? undefined, clock, {
           ledger,
           onEvent: (event: BudgetEvent) => {
             void audit
@@ -82,7 +102,7 @@ export function featureProviders(): Provider[] {
               .catch(() => undefined);
           },
         }),
-      inject: [BudgetStore, COMPILED_POLICY, POLICY_CLOCK, UsageLedgerService, AuditService],
+      inject: [BudgetStore, COMPILED_POLICY, POLICY_CLOCK, UsageLedgerService, AuditService, PolicyMetrics],
     },
     BudgetRouteValidator,
   ];
@@ -105,4 +125,5 @@ export const FEATURE_EXPORTS: Provider[] = [
   BudgetService,
   UsageLedgerService,
   BudgetStore as unknown as Provider,
+  PolicyMetrics,
 ];

@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { compilePolicy, type JwtOptions, type PolicyDocument } from 'nest-agent-policy';
+import {
+  compilePolicy,
+  DataKeyRing,
+  deriveBlindIndexKey,
+  parseBlindIndexKey,
+  type FieldEncryptionKeys,
+  type JwtOptions,
+  type PolicyDocument,
+} from 'nest-agent-policy';
 
 /** The app's settings, read once from the environment. */
 export interface AgentApiConfig {
@@ -17,6 +25,16 @@ export interface AgentApiConfig {
   policyPath: string;
   policy: PolicyDocument;
   bodyLimit: number;
+  /** `LOG_FORMAT`: `json` (pino, one line per request; the default in production) or `text`. */
+  logFormat: 'json' | 'text';
+  /** `HTTP_METRICS=off` leaves out the HTTP latency histogram (on by default). */
+  httpMetrics: boolean;
+  /** `METRICS_PORT`: a second listener serving `GET /metrics` without credentials. */
+  metricsPort?: number;
+  /** Field-encryption keys (`DATA_KEYS`, `BLIND_INDEX_KEY`). */
+  dataKeys: FieldEncryptionKeys;
+  /** Set when no `DATA_KEYS` was given in development: a key derived for this setup (the boot warns). */
+  generatedDataKeys: boolean;
 }
 
 /** The app's own folder (…/apps/agent-api), found from this file whether it runs from source or from dist. */
@@ -76,6 +94,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     issuer: env.JWT_ISSUER || undefined,
     audience: env.JWT_AUDIENCE ? env.JWT_AUDIENCE.split(',').map((a) => a.trim()) : undefined,
   };
+  const { keys: dataKeys, generated: generatedDataKeys } = loadDataKeys(env, production, jwt.secret ?? publicKey ?? '');
+  const logFormat = env.LOG_FORMAT ? env.LOG_FORMAT : production ? 'json' : 'text';
+  if (logFormat !== 'json' && logFormat !== 'text') throw new Error('LOG_FORMAT must be json or text');
+  const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : undefined;
+  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
+    throw new Error('METRICS_PORT must be a port number');
+  }
   const bodyLimit = env.BODY_LIMIT ? Number(env.BODY_LIMIT) : 1024 * 1024;
   const policy = loadPolicyFile(policyPath);
   // The server key that signs audit chain anchors; never part of the policy file.
@@ -91,5 +116,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     policyPath,
     policy,
     bodyLimit,
+    metricsPort,
+    httpMetrics: env.HTTP_METRICS !== 'off',
+    logFormat,
+    dataKeys,
+    generatedDataKeys,
   };
+}
+
+/**
+ * Field-encryption keys from `DATA_KEYS` and `BLIND_INDEX_KEY`. Production requires both. In development a missing
+ * one is derived from the JWT key material (itself generated when unset), so instances of one setup agree, and the
+ * boot warns; its kid (`dev-<fingerprint>`) names it if another setup's data is met.
+ * @throws Error naming the variable or the kid at fault.
+ */
+function loadDataKeys(env: NodeJS.ProcessEnv, production: boolean, material: string): { keys: FieldEncryptionKeys; generated: boolean } {
+  if (production && !env.DATA_KEYS) throw new Error('DATA_KEYS is required when NODE_ENV=production (kid:base64key of 32 bytes, comma-separated)');
+  if (production && !env.BLIND_INDEX_KEY) throw new Error('BLIND_INDEX_KEY is required when NODE_ENV=production (base64, at least 32 bytes)');
+  const keyRing = env.DATA_KEYS ? DataKeyRing.parse(env.DATA_KEYS) : DataKeyRing.derived(material);
+  const blindIndexKey = env.BLIND_INDEX_KEY ? parseBlindIndexKey(env.BLIND_INDEX_KEY) : deriveBlindIndexKey(material);
+  return { keys: { keyRing, blindIndexKey }, generated: !env.DATA_KEYS || !env.BLIND_INDEX_KEY };
 }

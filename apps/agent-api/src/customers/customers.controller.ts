@@ -2,8 +2,8 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } fr
 import { ApiTags } from '@nestjs/swagger';
 import { AgentOperation, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
-import { PageQuery, ParseId } from '../common/pagination';
-import { CreateCustomerDto, UpdateCustomerDto } from './customer.dto';
+import { ParseId } from '../common/pagination';
+import { CreateCustomerDto, CustomerListQuery, UpdateCustomerDto } from './customer.dto';
 import { CustomersService } from './customers.service';
 
 @ApiTags('customers')
@@ -19,7 +19,7 @@ export class CustomersController {
 
   @Get()
   @Guarded(AgentOperation.CustomerList, 'customers:read')
-  list(@RecordScope() scope: RecordScopeFilter, @Query() page: PageQuery) {
+  list(@RecordScope() scope: RecordScopeFilter, @Query() page: CustomerListQuery) {
     return this.customers.list(scope, page);
   }
 

@@ -1,4 +1,4 @@
-import { Table, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
+import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
 
 const owned = (): TableColumnOptions[] => [
   { name: 'id', type: 'varchar', length: '36', isPrimary: true },
@@ -80,4 +80,30 @@ export class CreateAgentApiTables1763900000100 implements MigrationInterface {
   }
 }
 
-export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100];
+/**
+ * Field encryption: customers' `name` and `email` become `text` (ciphertext is longer than the plaintext; SQLite
+ * does not enforce lengths), `phone` is added, and `email_bidx` holds the e-mail's blind index. Rows written before
+ * stay readable (a value not in the encrypted format is read as it is) until `data rotate` encrypts them.
+ */
+export class EncryptCustomerFields1764300000100 implements MigrationInterface {
+  name = 'EncryptCustomerFields1764300000100';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    if (queryRunner.connection.options.type === 'postgres') {
+      await queryRunner.query('ALTER TABLE "customers" ALTER COLUMN "name" TYPE text, ALTER COLUMN "email" TYPE text');
+    }
+    await queryRunner.addColumns('customers', [
+      new TableColumn({ name: 'phone', type: 'text', isNullable: true }),
+      new TableColumn({ name: 'email_bidx', type: 'varchar', length: '64', isNullable: true }),
+    ]);
+    await queryRunner.createIndex('customers', new TableIndex({ name: 'IDX_customers_email_bidx', columnNames: ['tenant_id', 'email_bidx'] }));
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropIndex('customers', 'IDX_customers_email_bidx');
+    await queryRunner.dropColumn('customers', 'email_bidx');
+    await queryRunner.dropColumn('customers', 'phone');
+  }
+}
+
+export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100, EncryptCustomerFields1764300000100];

@@ -5,6 +5,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { POLICY_ENTITIES, POLICY_MIGRATIONS } from 'nest-agent-policy';
 import type { AgentApiConfig } from '../config/agent-api.config';
 import { APP_MIGRATIONS } from './app.migrations';
+import { checkStoredKeys, fieldEncryption } from './data-protection';
 import { APP_ENTITIES } from './entities';
 
 const MIGRATION_LOCK = 7_303_001;
@@ -38,9 +39,14 @@ export function dataSourceOptions(database: AgentApiConfig['database']): DataSou
 
 /**
  * Opens the database and applies pending migrations. On PostgreSQL a session advisory lock serialises instances
- * starting together on a fresh database; on SQLite the file lock and idempotent table creation do.
+ * starting together on a fresh database; on SQLite the file lock and idempotent table creation do. Installs the
+ * field-encryption keys first and fails when stored data names a kid they do not hold.
  */
-export async function openDatabase(database: AgentApiConfig['database']): Promise<DataSource> {
+export async function openDatabase(
+  database: AgentApiConfig['database'],
+  dataKeys?: AgentApiConfig['dataKeys'],
+): Promise<DataSource> {
+  if (dataKeys) fieldEncryption.use(dataKeys);
   const dataSource = new DataSource(dataSourceOptions(database));
   await dataSource.initialize();
   if (database.type === 'postgres') {
@@ -55,6 +61,12 @@ export async function openDatabase(database: AgentApiConfig['database']): Promis
     }
   } else {
     await dataSource.runMigrations({ transaction: 'all' });
+  }
+  try {
+    await checkStoredKeys(dataSource);
+  } catch (err) {
+    await dataSource.destroy();
+    throw err;
   }
   return dataSource;
 }

@@ -1,4 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { encryptedColumn } from 'nest-agent-policy';
+import { fieldEncryption } from './data-protection';
 
 const epochMs = {
   to: (v: number | null | undefined) => v,
@@ -37,13 +39,21 @@ export class AgentEntity extends OwnedRecord {
   instructions!: string;
 }
 
+/** Customers' personal data is encrypted at rest; `email` is found through its blind index. */
 @Entity('customers')
 export class CustomerEntity extends OwnedRecord {
-  @Column({ type: 'varchar', length: 200 })
+  @Column({ type: 'text', transformer: encryptedColumn(fieldEncryption, 'customers.name') })
   name!: string;
 
-  @Column({ type: 'varchar', length: 320, nullable: true })
+  @Column({ type: 'text', nullable: true, transformer: encryptedColumn(fieldEncryption, 'customers.email') })
   email!: string | null;
+
+  @Column({ type: 'text', nullable: true, transformer: encryptedColumn(fieldEncryption, 'customers.phone') })
+  phone!: string | null;
+
+  /** HMAC of the normalised e-mail, for `GET /customers?email=`; never part of a response. */
+  @Column({ name: 'email_bidx', type: 'varchar', length: 64, nullable: true, select: false })
+  emailIndex?: string | null;
 }
 
 @Entity('sessions')
@@ -71,7 +81,8 @@ export class EventEntity extends OwnedRecord {
   @Column({ type: 'varchar', length: 20 })
   role!: 'customer' | 'agent';
 
-  @Column({ type: 'text' })
+  /** The customer's message or the agent's reply, encrypted at rest. */
+  @Column({ type: 'text', transformer: encryptedColumn(fieldEncryption, 'events.message') })
   message!: string;
 
   @Column({ name: 'input_tokens', type: 'integer', default: 0 })

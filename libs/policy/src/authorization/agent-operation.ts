@@ -32,6 +32,7 @@ export const AgentOperation = {
   AuditRead: 'audit.read',
   ApprovalList: 'approval.list',
   ApprovalDecide: 'approval.decide',
+  MetricsRead: 'metrics.read',
 } as const;
 
 export type AgentOperation = (typeof AgentOperation)[keyof typeof AgentOperation];
