@@ -1,7 +1,7 @@
 /**
  * A private Redis Cluster (3 masters, no replicas) on free local ports, for suites that must run against a cluster.
- * Started with the `redis-server` and `redis-cli` binaries; `null` (and a visible skip) when they are missing, a
- * failure under REQUIRE_SERVICES=1. `stop()` ends exactly the processes it started and removes their directory.
+ * Started with the `redis-server` and `redis-cli` binaries (suites skip visibly without them, see `itIf`).
+ * `stop()` ends exactly the processes it started and removes their directory.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
