@@ -49,7 +49,7 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     const a = { Authorization: `Bearer ${admin}` };
     // Real traffic for the charts: denials of two codes, rate-limit hits and a budgeted exchange.
     const customer = bearer({ sub: 'console-customer', roles: ['customer'], scope: 'sessions:write events:write' });
-    for (let i = 0; i < 3; i++) expect((await h.http().get('/agents').set(customer)).status).toBe(403);
+    for (let i = 0; i < 3; i++) expect((await h.http().get('/customers').set(customer)).status).toBe(403);
     const reader = bearer({ sub: 'console-reader', roles: ['operator'], scope: 'agents:read' });
     const agent = await h.http().post('/agents').set(a).send({ name: 'console agent' });
     expect(agent.status).toBe(201);

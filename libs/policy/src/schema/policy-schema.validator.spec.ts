@@ -104,7 +104,7 @@ const WRONG_VALUES: [(string | number)[], unknown, string][] = [
   [['roles', 'operator', 'inherits'], 'admin', 'roles.operator.inherits must be a list of non-empty strings'],
   [['roles', 'customer', 'own'], 'yes', 'roles.customer.own must be true or false'],
   [['scopes', 'agents:write', 'implies', 0], 5, 'scopes.agents:write.implies[0] must be a non-empty string'],
-  [['rateLimits', 'strategy'], 'leaky-bucket', 'rateLimits.strategy must be one of "fixed-window", "sliding-window", "token-bucket"'],
+  [['rateLimits', 'strategy'], 'leaky-bucket', 'rateLimits.strategy must be one of "sliding-log", "exact", "fixed-window", "sliding-window", "token-bucket"'],
   [['rateLimits', 'default', 'limit'], 1.5, 'rateLimits.default.limit must be an integer >= 1'],
   [['rateLimits', 'default', 'ttl'], '60', 'rateLimits.default.ttl must be a number > 0'],
   [['rateLimits', 'operations', 'event.create'], 30, 'rateLimits.operations.event.create must be an object with limit, ttl'],
