@@ -98,13 +98,17 @@ const MISSPELLINGS: [string[], string | undefined, string][] = [
 
 /** [a path, a value of the wrong type or range, the message expected]. */
 const WRONG_VALUES: [(string | number)[], unknown, string][] = [
+  [['rateLimits', 'mode'], 'shadw', 'rateLimits.mode must be one of "enforce", "shadow"'],
+  [['rateLimits', 'headers'], 'draft', 'rateLimits.headers must be one of "x-ratelimit", "ietf", "both"'],
+  [['budgets', 'mode'], 'off', 'budgets.mode must be one of "enforce", "shadow"'],
+  [['roles', 'customer', 'mode'], true, 'roles.customer.mode must be one of "enforce", "shadow"'],
   [['roles'], ['admin'], 'roles must be an object'],
   [['roles', 'admin'], 'everything', 'roles.admin must be an object with operations'],
   [['roles', 'admin', 'operations'], '*', 'roles.admin.operations must be a list of non-empty strings'],
   [['roles', 'operator', 'inherits'], 'admin', 'roles.operator.inherits must be a list of non-empty strings'],
   [['roles', 'customer', 'own'], 'yes', 'roles.customer.own must be true or false'],
   [['scopes', 'agents:write', 'implies', 0], 5, 'scopes.agents:write.implies[0] must be a non-empty string'],
-  [['rateLimits', 'strategy'], 'leaky-bucket', 'rateLimits.strategy must be one of "fixed-window", "sliding-window", "token-bucket"'],
+  [['rateLimits', 'strategy'], 'leaky-bucket', 'rateLimits.strategy must be one of "sliding-log", "exact", "fixed-window", "sliding-window", "token-bucket"'],
   [['rateLimits', 'default', 'limit'], 1.5, 'rateLimits.default.limit must be an integer >= 1'],
   [['rateLimits', 'default', 'ttl'], '60', 'rateLimits.default.ttl must be a number > 0'],
   [['rateLimits', 'operations', 'event.create'], 30, 'rateLimits.operations.event.create must be an object with limit, ttl'],
