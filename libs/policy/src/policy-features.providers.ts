@@ -92,7 +92,7 @@ export function featureProviders(): Provider[] {
             void audit
               .record({
                 type: event.type,
-                outcome: event.type === 'budget.exceeded' ? 'DENY' : 'WARNING',
+                outcome: event.type === 'budget.exceeded' ? (event.shadow ? 'SHADOW_DENY' : 'DENY') : 'WARNING',
                 principal: event.principal,
                 operation: event.operation,
                 requestId: event.requestId,

@@ -18,8 +18,11 @@ export const AUDIT_EVENT_TYPES = [
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-/** How the audited action ended. The first three are the policy engine's outcomes. */
-export type AuditOutcome = 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL' | 'SUCCESS' | 'FAILURE' | 'WARNING';
+/**
+ * How the audited action ended. The first three are the policy engine's outcomes; `SHADOW_DENY` is a refusal a
+ * control in shadow mode let pass.
+ */
+export type AuditOutcome = 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL' | 'SHADOW_DENY' | 'SUCCESS' | 'FAILURE' | 'WARNING';
 
 /** A reason: a sentence, or a structured entry such as a policy engine reason. */
 export type AuditReason = string | Record<string, unknown>;

@@ -3,9 +3,11 @@ import { Reflector } from '@nestjs/core';
 import { httpRequest } from '../common/http-context';
 import { routeMetadata } from '../common/route-metadata';
 import { policyContextOf, requestPrincipal, type RequestPolicyState } from '../common/request-state';
-import { IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY, REQUIRE_SCOPES_KEY } from '../policy.constants';
+import { COMPILED_POLICY, IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY, REQUIRE_SCOPES_KEY } from '../policy.constants';
 import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { AuthorizationPolicy } from './authorization-policy';
+import type { CompiledPolicy } from './compiled-policy';
+import { shadowRecordScope } from './shadow-mode';
 import { DecisionHook } from './decision.hook';
 
 /**
@@ -20,6 +22,7 @@ export class AuthorizationGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly policy: AuthorizationPolicy,
     @Optional() @Inject(DecisionHook) private readonly hook: DecisionHook | null,
+    @Optional() @Inject(COMPILED_POLICY) private readonly compiled: CompiledPolicy | null = null,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -47,8 +50,12 @@ export class AuthorizationGuard implements CanActivate {
       decision = { allowed: false, code: 'forbidden' as const, reasons: ['policy error'], recordScope: {} };
     }
     if (!decision.allowed) {
-      if (this.hook) await this.hook.onDenied(ctx, operation, decision);
-      throw this.policy.permissionError(decision);
+      // A role in shadow mode: what it would refuse passes, audited as SHADOW_DENY, still held to the tenant.
+      const shadowScope = this.compiled ? shadowRecordScope(this.compiled, principal, operation, decision.code) : null;
+      if (this.hook) await this.hook.onDenied(ctx, operation, decision, shadowScope !== null);
+      if (!shadowScope) throw this.policy.permissionError(decision);
+      state.recordScope = shadowScope;
+      return true;
     }
     state.recordScope = decision.recordScope;
     if (this.hook) await this.hook.onGranted(ctx, operation, decision);

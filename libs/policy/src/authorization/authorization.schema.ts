@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { NameList, NamedMap, StrictObject } from '../schema/schema.builders';
+import { EnforcementMode, NameList, NamedMap, StrictObject } from '../schema/schema.builders';
 
 /** A role: the operation patterns it allows (`agent.read`, `agent.*`, `*`), roles it inherits, and ownership. */
 export const RoleDefinitionSchema = StrictObject(
@@ -7,6 +7,7 @@ export const RoleDefinitionSchema = StrictObject(
     operations: NameList({ description: 'Operation patterns the role allows: exact, `resource.*` or `*`.' }),
     inherits: Type.Optional(NameList({ description: 'Roles whose operations this role also allows.' })),
     own: Type.Optional(Type.Boolean({ description: 'Holders of this role reach only records they own.' })),
+    mode: Type.Optional(EnforcementMode('the role')),
   },
   { description: 'A role.' },
 );

@@ -1,10 +1,13 @@
 import type { PermissionDecision, PolicyContext, RateLimitDecision } from './policy-context.interface';
 
-/** Called by the guards after each decision (the library's audit log implements it). */
+/**
+ * Called by the guards after each decision (the library's audit log implements it). `shadow` is true when a control
+ * in shadow mode let the refused request pass.
+ */
 export abstract class DecisionHook {
-  abstract onDenied(ctx: PolicyContext, operation: string, decision: PermissionDecision): Promise<void>;
+  abstract onDenied(ctx: PolicyContext, operation: string, decision: PermissionDecision, shadow?: boolean): Promise<void>;
   abstract onGranted(ctx: PolicyContext, operation: string, decision: PermissionDecision): Promise<void>;
-  abstract onRateLimited(ctx: PolicyContext, operation: string | null, decision: RateLimitDecision): Promise<void>;
+  abstract onRateLimited(ctx: PolicyContext, operation: string | null, decision: RateLimitDecision, shadow?: boolean): Promise<void>;
   /** `tenantId`: the tenant of the API key the attempt named, when that key exists. */
   abstract onAuthFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key', tenantId?: string | null): Promise<void>;
 }

@@ -45,4 +45,6 @@ export interface RateLimitDecision {
   /** Seconds to wait before retrying (when denied). */
   readonly retryAfterSeconds: number;
   readonly bucket: string;
+  /** The bucket's window in seconds, when known. */
+  readonly windowSeconds?: number;
 }

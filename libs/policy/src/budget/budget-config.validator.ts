@@ -4,7 +4,7 @@ import { priceFor } from './budget.pricing';
 
 export const BUDGET_SCOPES: readonly BudgetScope[] = ['principal', 'api-key', 'tenant', 'global'];
 export const BUDGET_UNITS: readonly BudgetUnit[] = ['cost', 'tokens', 'requests'];
-const SETTINGS = ['softLimitPercent', 'approvalAbovePercent', 'reservationTtl'];
+const SETTINGS = ['softLimitPercent', 'approvalAbovePercent', 'reservationTtl', 'mode'];
 
 const isPositive = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0;
 const isNonNegative = (value: unknown): value is number =>

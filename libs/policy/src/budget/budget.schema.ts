@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { NamedMap, NonNegativeNumber, PositiveNumber, StrictObject } from '../schema/schema.builders';
+import { EnforcementMode, NamedMap, NonNegativeNumber, PositiveNumber, StrictObject } from '../schema/schema.builders';
 
 /** Limits of one period: `cost` in USD, `tokens`, `requests`. */
 export const BudgetLimitsSchema = StrictObject(
@@ -38,6 +38,7 @@ export const BudgetConfigSchema = StrictObject(
     reservationTtl: Type.Optional(
       PositiveNumber({ description: 'Seconds an unsettled reservation lives before it expires (default 300).' }),
     ),
+    mode: Type.Optional(EnforcementMode('a budget')),
   },
   { description: 'Cost, token and request budgets.' },
 );

@@ -61,7 +61,12 @@ export interface BudgetEvent {
   period: BudgetPeriod;
   unit: BudgetUnit;
   percentUsed: number;
+  /** True when `budgets.mode: shadow` let the call pass anyway. */
+  shadow?: boolean;
 }
+
+/** What a shadowed counter may hold: the store's admission check never refuses below it. */
+const SHADOW_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export interface BudgetServiceOptions {
   /** Receives one entry per settled call (e.g. the {@link UsageLedgerService}). */
@@ -134,19 +139,22 @@ export class BudgetService {
     const plan = buildBudgetPlan(principal, this.config, this.clock(), charge);
     const reservation = { id: randomUUID(), requestId, principal, model: spec.model ?? null, operation, estimate: charge };
     if (!plan.length) return { ...reservation, counters: [] };
-    let result;
-    try {
-      result = await this.store.reserve({
-        reservationId: reservation.id,
-        ttlMs: (this.config?.reservationTtl ?? 300) * 1000,
-        counters: plan.map((c) => ({ key: c.key, limit: c.limit, amount: c.amount, unit: c.unit, expiresAt: c.resetAt })),
-      });
-    } catch (error) {
-      this.logger.error(`Budget store failed to reserve: ${String(error)}`);
-      throw new PolicyUnavailableException('The budget store is unavailable');
-    }
+    const attempt = async (shadowed: boolean) => {
+      try {
+        return await this.store.reserve({
+          reservationId: reservation.id,
+          ttlMs: (this.config?.reservationTtl ?? 300) * 1000,
+          counters: plan.map((c) => ({ key: c.key, limit: shadowed ? SHADOW_LIMIT : c.limit, amount: c.amount, unit: c.unit, expiresAt: c.resetAt })),
+        });
+      } catch (error) {
+        this.logger.error(`Budget store failed to reserve: ${String(error)}`);
+        throw new PolicyUnavailableException('The budget store is unavailable');
+      }
+    };
+    let result = await attempt(false);
     if (!result.ok) {
       const failed = plan[result.failedIndex];
+      const shadow = this.config?.mode === 'shadow';
       this.emit({
         type: 'budget.exceeded',
         principal,
@@ -156,7 +164,14 @@ export class BudgetService {
         period: failed.period,
         unit: failed.unit,
         percentUsed: percentUsed({ ...failed, ...result.failed }),
+        shadow,
       });
+      // Shadow mode: the refusal is audited and the call reserved and charged past the limit, so that the
+      // counters and the ledger show what enforcing would have saved.
+      if (shadow) result = await attempt(true);
+    }
+    if (!result.ok) {
+      const failed = plan[result.failedIndex];
       throw new BudgetExceededException(
         { scope: failed.scope, period: failed.period, unit: failed.unit, resetAt: new Date(failed.resetAt).toISOString() },
         `The ${failed.scope} ${failed.period} ${failed.unit} budget would be exceeded`,

@@ -11,9 +11,10 @@ export class MetricsDecisionHook extends DecisionHook {
     super();
   }
 
-  onDenied(ctx: PolicyContext, operation: string, decision: PermissionDecision): Promise<void> {
-    this.metrics.decisions.inc({ operation, outcome: decision.code === 'approval_required' ? 'REQUIRE_APPROVAL' : 'DENY' });
-    return this.inner.onDenied(ctx, operation, decision);
+  onDenied(ctx: PolicyContext, operation: string, decision: PermissionDecision, shadow = false): Promise<void> {
+    const outcome = shadow ? 'SHADOW_DENY' : decision.code === 'approval_required' ? 'REQUIRE_APPROVAL' : 'DENY';
+    this.metrics.decisions.inc({ operation, outcome });
+    return this.inner.onDenied(ctx, operation, decision, shadow);
   }
 
   onGranted(ctx: PolicyContext, operation: string, decision: PermissionDecision): Promise<void> {
@@ -21,13 +22,13 @@ export class MetricsDecisionHook extends DecisionHook {
     return this.inner.onGranted(ctx, operation, decision);
   }
 
-  onRateLimited(ctx: PolicyContext, operation: string | null, decision: RateLimitDecision): Promise<void> {
+  onRateLimited(ctx: PolicyContext, operation: string | null, decision: RateLimitDecision, shadow = false): Promise<void> {
     this.metrics.rateLimitHits.inc({ bucket: decision.bucket });
-    return this.inner.onRateLimited(ctx, operation, decision);
+    return this.inner.onRateLimited(ctx, operation, decision, shadow);
   }
 
-  onAuthFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key'): Promise<void> {
+  onAuthFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key', tenantId: string | null = null): Promise<void> {
     this.metrics.authFailures.inc({ credential });
-    return this.inner.onAuthFailure(ip, requestId, credential);
+    return this.inner.onAuthFailure(ip, requestId, credential, tenantId);
   }
 }

@@ -21,10 +21,10 @@ export class AuditDecisionHook extends DecisionHook {
     this.grants = options.audit?.grants === true;
   }
 
-  async onDenied(ctx: PolicyContext, operation: string, decision: PermissionDecision): Promise<void> {
+  async onDenied(ctx: PolicyContext, operation: string, decision: PermissionDecision, shadow = false): Promise<void> {
     await this.audit.record({
       type: 'access.denied',
-      outcome: decision.code === 'approval_required' ? 'REQUIRE_APPROVAL' : 'DENY',
+      outcome: shadow ? 'SHADOW_DENY' : decision.code === 'approval_required' ? 'REQUIRE_APPROVAL' : 'DENY',
       principal: ctx.principal,
       operation,
       reasons: [...decision.reasons],
@@ -47,10 +47,10 @@ export class AuditDecisionHook extends DecisionHook {
     });
   }
 
-  async onRateLimited(ctx: PolicyContext, operation: string | null, decision: RateLimitDecision): Promise<void> {
+  async onRateLimited(ctx: PolicyContext, operation: string | null, decision: RateLimitDecision, shadow = false): Promise<void> {
     await this.audit.record({
       type: 'rate_limit.exceeded',
-      outcome: 'DENY',
+      outcome: shadow ? 'SHADOW_DENY' : 'DENY',
       principal: ctx.principal,
       operation,
       reasons: [`bucket ${decision.bucket} over its limit of ${decision.limit}`],

@@ -13,7 +13,8 @@ import type { PolicyContext, RateLimitDecision } from '../authorization/policy-c
 import { httpRequest, setHeader, type PolicyHttpResponse } from '../common/http-context';
 import { routeMetadata } from '../common/route-metadata';
 import { policyContextOf, requestPrincipal, type RequestPolicyState } from '../common/request-state';
-import { IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
+import { COMPILED_POLICY, IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
+import type { CompiledPolicy } from '../authorization/compiled-policy';
 import { PolicyUnavailableException, RateLimitedException, UnauthenticatedException } from '../policy.exceptions';
 import { rateLimitHeaders } from '../rate-limit/rate-limit.service';
 
@@ -43,6 +44,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     reflector: Reflector,
     private readonly policy: AuthorizationPolicy,
     @Optional() @Inject(DecisionHook) private readonly hook: DecisionHook | null,
+    @Optional() @Inject(COMPILED_POLICY) private readonly compiled: CompiledPolicy | null = null,
   ) {
     super(options, storage, reflector);
   }
@@ -74,10 +76,14 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     state.rateLimit = decision;
     if (!decision) return true;
     const res = context.switchToHttp().getResponse<PolicyHttpResponse>();
-    for (const [name, value] of Object.entries(rateLimitHeaders(decision))) setHeader(res, name, value);
+    const config = this.compiled?.document.rateLimits;
+    // In shadow mode a refusal is audited (SHADOW_DENY) and the request passes, with the headers of an allowed one.
+    const shadow = !decision.allowed && config?.mode === 'shadow';
+    const shown = shadow ? { ...decision, allowed: true, retryAfterSeconds: 0 } : decision;
+    for (const [name, value] of Object.entries(rateLimitHeaders(shown, config?.headers))) setHeader(res, name, value);
     if (!decision.allowed) {
-      if (this.hook) await this.hook.onRateLimited(ctx, operation, decision);
-      throw new RateLimitedException(decision.retryAfterSeconds);
+      if (this.hook) await this.hook.onRateLimited(ctx, operation, decision, shadow);
+      if (!shadow) throw new RateLimitedException(decision.retryAfterSeconds);
     }
     return true;
   }

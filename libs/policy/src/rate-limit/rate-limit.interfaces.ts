@@ -32,6 +32,8 @@ export interface RateLimitOutcome {
   retryAfterSeconds: number;
   /** Name of the bucket reported. */
   bucket: string;
+  /** The bucket's window in seconds, when known (the IETF `RateLimit-Policy` header's `w`). */
+  windowSeconds?: number;
 }
 
 /**

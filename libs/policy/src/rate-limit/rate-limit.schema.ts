@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { NamedMap, NonNegativeNumber, PositiveInteger, PositiveNumber, StrictObject, StringEnum } from '../schema/schema.builders';
+import { EnforcementMode, NamedMap, NonNegativeNumber, PositiveInteger, PositiveNumber, StrictObject, StringEnum } from '../schema/schema.builders';
 
 /**
  * How hits are counted. `sliding-log` (default; `exact` is another name for it) keeps each admitted hit for exactly
@@ -43,6 +43,12 @@ export const RateLimitConfigSchema = StrictObject(
       StringEnum(['closed', 'open'] as const, { description: 'Redis unreachable: `closed` answers 503 (default), `open` counts per process.' }),
     ),
     keyPrefix: Type.Optional(Type.String({ description: 'Key prefix in Redis (default `nap:rl:`).' })),
+    mode: Type.Optional(EnforcementMode('a rate limit')),
+    headers: Type.Optional(
+      StringEnum(['x-ratelimit', 'ietf', 'both'] as const, {
+        description: 'x-ratelimit (default): X-RateLimit-Limit/-Remaining/-Reset; ietf: RateLimit and RateLimit-Policy; both.',
+      }),
+    ),
   },
   { description: 'Rate limits.' },
 );

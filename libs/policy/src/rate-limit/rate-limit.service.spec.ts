@@ -36,7 +36,7 @@ describe('RateLimitService', () => {
     const buckets = [bucket('default', 100), bucket('operation:event.create', 4)];
     await s.consume(buckets);
     const outcome = await s.consume(buckets);
-    expect(outcome).toEqual({ allowed: true, limit: 4, remaining: 2, resetSeconds: 60, retryAfterSeconds: 0, bucket: 'operation:event.create' });
+    expect(outcome).toEqual({ allowed: true, limit: 4, remaining: 2, resetSeconds: 60, retryAfterSeconds: 0, bucket: 'operation:event.create', windowSeconds: 60 });
     expect(await storage.peek('user-1:default', 60_000, 100, 0, 'default')).toMatchObject({ totalHits: 2 });
   });
 

@@ -99,22 +99,41 @@ function reportOutcome(buckets: readonly RateLimitBucket[], records: readonly Th
     resetSeconds: Math.max(0, record.timeToExpire),
     retryAfterSeconds: denied ? Math.max(1, record.timeToBlockExpire) : 0,
     bucket: bucket.name,
+    windowSeconds: Math.ceil(bucket.ttlMs / 1000),
   };
+}
+
+/** Which rate-limit headers a response carries (`rateLimits.headers`). */
+export type RateLimitHeaderStyle = 'x-ratelimit' | 'ietf' | 'both';
+
+/** A structured-field string (RFC 8941 sf-string): the bucket name quoted, `\` and `"` escaped, other bytes dropped. */
+function sfString(value: string): string {
+  return `"${value.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
 /**
  * The response headers for an outcome: `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`
- * (seconds), and `Retry-After` (seconds) when denied.
+ * (seconds) by default, the IETF draft's `RateLimit` and `RateLimit-Policy` with `ietf`, all five with `both`;
+ * and `Retry-After` (seconds) when denied.
  *
  * @example
  * for (const [name, value] of Object.entries(rateLimitHeaders(outcome))) response.setHeader(name, value);
  */
-export function rateLimitHeaders(outcome: RateLimitOutcome): Record<string, string> {
-  const headers: Record<string, string> = {
-    'X-RateLimit-Limit': String(outcome.limit),
-    'X-RateLimit-Remaining': String(outcome.remaining),
-    'X-RateLimit-Reset': String(outcome.resetSeconds),
-  };
+export function rateLimitHeaders(outcome: RateLimitOutcome, style: RateLimitHeaderStyle = 'x-ratelimit'): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (style !== 'ietf') {
+    headers['X-RateLimit-Limit'] = String(outcome.limit);
+    headers['X-RateLimit-Remaining'] = String(outcome.remaining);
+    headers['X-RateLimit-Reset'] = String(outcome.resetSeconds);
+  }
+  if (style !== 'x-ratelimit') {
+    // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w seconds) and the state (r remaining,
+    // t seconds until the quota resets) of the bucket nearest exhaustion.
+    const name = sfString(outcome.bucket);
+    const window = outcome.windowSeconds === undefined ? '' : `;w=${outcome.windowSeconds}`;
+    headers['RateLimit-Policy'] = `${name};q=${outcome.limit}${window}`;
+    headers.RateLimit = `${name};r=${outcome.remaining};t=${outcome.resetSeconds}`;
+  }
   if (!outcome.allowed) headers['Retry-After'] = String(outcome.retryAfterSeconds);
   return headers;
 }

@@ -98,6 +98,10 @@ const MISSPELLINGS: [string[], string | undefined, string][] = [
 
 /** [a path, a value of the wrong type or range, the message expected]. */
 const WRONG_VALUES: [(string | number)[], unknown, string][] = [
+  [['rateLimits', 'mode'], 'shadw', 'rateLimits.mode must be one of "enforce", "shadow"'],
+  [['rateLimits', 'headers'], 'draft', 'rateLimits.headers must be one of "x-ratelimit", "ietf", "both"'],
+  [['budgets', 'mode'], 'off', 'budgets.mode must be one of "enforce", "shadow"'],
+  [['roles', 'customer', 'mode'], true, 'roles.customer.mode must be one of "enforce", "shadow"'],
   [['roles'], ['admin'], 'roles must be an object'],
   [['roles', 'admin'], 'everything', 'roles.admin must be an object with operations'],
   [['roles', 'admin', 'operations'], '*', 'roles.admin.operations must be a list of non-empty strings'],

@@ -17,6 +17,15 @@ export const NamedMap = <T extends TSchema>(entry: T, options: SchemaOptions = {
 export const StringEnum = <const T extends readonly string[]>(values: T, options: SchemaOptions = {}) =>
   Type.Unsafe<T[number]>({ ...options, type: 'string', enum: [...values] });
 
+/**
+ * `enforce` (default) refuses what the control would refuse; `shadow` lets it pass and audits it with outcome
+ * `SHADOW_DENY`, to try a control on live traffic before it bites.
+ */
+export const EnforcementMode = (what: string) =>
+  StringEnum(['enforce', 'shadow'] as const, {
+    description: `enforce (default) refuses; shadow lets the request pass and audits what ${what} would have refused (outcome SHADOW_DENY).`,
+  });
+
 /** A number greater than zero. */
 export const PositiveNumber = (options: SchemaOptions = {}) => Type.Number({ ...options, exclusiveMinimum: 0 });
 
