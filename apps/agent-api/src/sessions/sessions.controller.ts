@@ -48,7 +48,7 @@ export class SessionsController {
   }
 
   /**
-   * Budgeted: reserves the message's input tokens plus the model's largest reply (256 tokens) at echo-1's price,
+   * Budgeted: reserves the message's input tokens (at most its UTF-8 length) plus the model's largest reply (256 tokens) at echo-1's price,
    * then settles to what the reply used (the `usage` the handler returns).
    */
   @Post(':id/events')
@@ -59,7 +59,8 @@ export class SessionsController {
   @Budget<{ body?: { message?: unknown } }>({
     model: 'echo-1',
     estimate: (req) => ({
-      inputTokens: typeof req.body?.message === 'string' ? EchoModel.countTokens(req.body.message) : 0,
+      // Runs before validation, on the raw body: cheap, and never below what the reply will count.
+      inputTokens: EchoModel.estimateTokens(req.body?.message),
       outputTokens: ECHO_MAX_OUTPUT_TOKENS,
     }),
   })
