@@ -1,8 +1,9 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsDateString, IsOptional, IsString, Length } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import { AgentOperation, CurrentPrincipal, RequestOrigin, RevocationService, type AuditOrigin, type Principal } from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
+import { IsIsoDate } from '../common/iso-date';
 
 export class RevokeTokenDto {
   @ApiProperty({ description: 'The `jti` of the token to refuse from now on' })
@@ -12,7 +13,7 @@ export class RevokeTokenDto {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'When the token expires; the entry is kept until then' })
   @IsOptional()
-  @IsDateString()
+  @IsIsoDate()
   expiresAt?: string;
 }
 
