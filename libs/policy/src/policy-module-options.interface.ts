@@ -77,6 +77,8 @@ export interface AuditConfig {
   flushIntervalMs?: number;
   /** Queue length above which producers wait (back-pressure, default 10,000). */
   maxQueue?: number;
+  /** Longest a producer waits for room in a full queue before its event (and request) is refused with 503 (default 5,000 ms). */
+  maxWaitMs?: number;
 }
 
 /** The policy document: what the app's policy file holds (JSON or YAML), validated at boot. */
