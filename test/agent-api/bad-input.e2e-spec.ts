@@ -151,6 +151,17 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
       for (const [method, path, body] of cases) expectRefused(await send(method, path, body));
     });
 
+    it('refuses a token whose claims hold a NUL with 401 invalid_token, before anything is written', async () => {
+      if (!ready) return;
+      for (const claims of [{ sub: `evil${NUL}` }, { tenant_id: `t${NUL}` }, { roles: ['admin', `x${NUL}`] }, { jti: `j${NUL}` }]) {
+        const { jti, ...rest } = claims as { jti?: string };
+        const token = signToken({ sub: 'nul-claims', ...ADMIN, ...rest }, jti ? { jwtid: jti } : {});
+        for (const [method, path, body] of [['POST', '/agents', { name: 'n' }], ['POST', '/api-keys', { name: 'k', roles: ['admin'], scopes: ['agents:read'] }], ['GET', '/agents', undefined]] as const) {
+          expectRefused(await send(method, path, body, { Authorization: `Bearer ${token}` }), 401, 'invalid_token');
+        }
+      }
+    });
+
     it('refuses a NUL in a query value or a path id', async () => {
       if (!ready) return;
       for (const path of [

@@ -1,4 +1,5 @@
 import type { Principal } from './principal.interface';
+import { hasNulInClaims } from './claim-text';
 
 /** The JWT claims the library reads (RFC 9068 style). */
 export interface PolicyJwtClaims {
@@ -22,6 +23,7 @@ const stringList = (value: unknown): string[] =>
  */
 export function principalFromClaims(claims: PolicyJwtClaims): Principal | string {
   if (typeof claims.sub !== 'string' || claims.sub.length === 0) return 'token has no subject';
+  if (hasNulInClaims(claims)) return 'token has a claim with a NUL character';
   if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return 'token has no expiry';
   const scopes =
     typeof claims.scope === 'string' ? claims.scope.split(' ').filter((s) => s.length > 0) : stringList(claims.scp);
