@@ -22,7 +22,7 @@ import {
 } from './audit.constants';
 import { redact, redactString } from './audit.redaction';
 import { canonicalJson } from './canonical-json';
-import { isPermanentWriteError, storableJson, storableText } from './audit.storable';
+import { isPermanentWriteError, storableJson, storableText } from '../persistence/storable';
 import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
 import { PolicyUnavailableException } from '../policy.exceptions';
 

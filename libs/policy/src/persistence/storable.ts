@@ -1,5 +1,4 @@
 import { QueryFailedError } from 'typeorm';
-import type { JsonValue } from './canonical-json';
 
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
@@ -11,7 +10,11 @@ export function storableText(text: string): string {
   return text.replace(UNSTORABLE, '\uFFFD');
 }
 
+/** A value that survives a JSON round trip (the shape of `audit/canonical-json`'s JsonValue). */
+type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
 /** A JSON value with {@link storableText} applied to every string and key, so its JSON text holds no `\u0000`. */
+export function storableJson<T extends JsonValue>(value: T): T;
 export function storableJson(value: JsonValue): JsonValue {
   if (typeof value === 'string') return storableText(value);
   if (value === null || typeof value !== 'object') return value;

@@ -1,5 +1,5 @@
 import { QueryFailedError } from 'typeorm';
-import { isPermanentWriteError, storableJson, storableText } from './audit.storable';
+import { isPermanentWriteError, storableJson, storableText } from './storable';
 
 const failed = (code: unknown) => new QueryFailedError('INSERT …', [], Object.assign(new Error('refused'), { code }));
 
