@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { MAX_BODY_DEPTH, drainRequest, hasBody, httpError, isJsonContentType, jsonNestsDeeperThan, valueNestsDeeperThan } from './json-body';
+import { MAX_BODY_DEPTH, drainRequest, hasBody, httpError, isJsonContentType, valueNestsDeeperThan } from './json-body';
 
 /*
  * The app takes JSON bodies only, parsed the same way on both adapters: a body of another type is 415
@@ -26,15 +26,17 @@ export function useExpressJsonBodies(app: NestExpressApplication, limit: number)
   });
 }
 
-/** Fastify: one JSON parser (Fastify's own, with its prototype-poisoning checks, after a depth check), no other. */
+/** Fastify: one JSON parser (Fastify's own, with its prototype-poisoning checks, then the depth check), no other. */
 export function useFastifyJsonBodies(app: NestFastifyApplication, limit: number): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeAllContentTypeParsers();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: limit }, (req, body, done) => {
-    const bytes = body as Buffer;
-    if (jsonNestsDeeperThan(bytes)) return done(tooDeep(), undefined);
-    parseJson(req, bytes.toString('utf8'), done);
+  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: limit }, (req, body, done) => {
+    parseJson(req, body as string, (error: Error | null, value?: unknown) => {
+      if (error) return done(error, undefined);
+      // JSON.parse does not recurse, so the parsed body is measured (without recursing) before anything else sees it.
+      return valueNestsDeeperThan(value) ? done(tooDeep(), undefined) : done(null, value);
+    });
   });
   // Fastify answers a refused body at once and closes the connection: read the rest first, as Express does.
   fastify.addHook('onError', async (request) => {

@@ -1,38 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
-/** Deepest nesting of objects and arrays a JSON body may have; checked on the raw bytes, before parsing. */
+/** Deepest nesting of objects and arrays a JSON body may have; checked right after parsing, before any guard. */
 export const MAX_BODY_DEPTH = 32;
-
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/**
- * Whether JSON text nests objects/arrays deeper than `max`, scanning its bytes once without parsing (brackets in
- * strings do not count). Stops at the first level past `max`. UTF-8 continuation bytes never equal these ASCII ones.
- */
-export function jsonNestsDeeperThan(bytes: Uint8Array, max: number = MAX_BODY_DEPTH): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i += 1) {
-    const byte = bytes[i];
-    if (inString) {
-      if (byte === BACKSLASH) i += 1;
-      else if (byte === QUOTE) inString = false;
-    } else if (byte === QUOTE) {
-      inString = true;
-    } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
-      depth += 1;
-      if (depth > max) return true;
-    } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
-      depth -= 1;
-    }
-  }
-  return false;
-}
 
 /** Whether a parsed value nests objects/arrays deeper than `max`; iterative, so any depth is safe to measure. */
 export function valueNestsDeeperThan(value: unknown, max: number = MAX_BODY_DEPTH): boolean {
