@@ -6,6 +6,7 @@
  * (413 readable under Node's fetch, non-JSON bodies refused, bad JSON and oversized headers in the error shape).
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { ADMIN, signToken, startAgentApi, type DatabaseKind, type Harness } from '../support/harness-exports';
 import { requireService } from '../support/services';
 
@@ -240,6 +241,22 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
     it('answers bad JSON with 400 validation_failed in the error shape', async () => {
       if (!ready) return;
       for (const body of ['{"name":', '{name:1}', '{"name":"x"}}', '\u0000']) expectRefused(await send('POST', '/agents', body));
+    });
+
+    it('answers a request Node cannot parse with 400 in the error shape', async () => {
+      if (!ready) return;
+      const { port } = new URL(h.url);
+      for (const raw of ['NOT A REQUEST\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 'GET /\u0001 HTTP/1.1\r\n\r\n']) {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1', () => socket.write(raw));
+          let text = '';
+          socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          socket.on('end', () => resolve(text));
+          socket.on('error', reject);
+        });
+        expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ statusCode: 400, code: 'validation_failed', message: expect.any(String) });
+      }
     });
 
     it('answers headers too large with 431 in the error shape', async () => {
