@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -8,6 +9,8 @@ import pino from 'pino';
 import { installHttpMetrics, installRequestLogging, PinoLoggerService, PolicyMetrics, PolicyValidationPipe } from 'nest-agent-policy';
 import { AgentApiModule } from './agent-api.module';
 import type { AgentApiConfig } from './config/agent-api.config';
+import { answerClientError } from './http/client-error';
+import { useExpressJsonBodies, useFastifyJsonBodies } from './http/json-bodies';
 
 export type HttpAdapterKind = 'express' | 'fastify';
 
@@ -61,17 +64,20 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
   if (options.adapter === 'fastify') {
     const fastify = await NestFactory.create<NestFastifyApplication>(
       module,
-      new FastifyAdapter({ bodyLimit: config.bodyLimit }),
-      { logger, bodyParser: true },
+      new FastifyAdapter({ bodyLimit: config.bodyLimit, clientErrorHandler: answerClientError }),
+      // The body parsers are the app's own (below), so both adapters accept and refuse the same bodies.
+      { logger, bodyParser: false },
     );
     observe(fastify);
+    useFastifyJsonBodies(fastify, config.bodyLimit);
     app = fastify;
   } else {
     const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger, bodyParser: false });
     // Before the body parser, so that requests it refuses (bad JSON, too large) are logged and measured too.
     observe(express);
-    express.useBodyParser('json', { limit: config.bodyLimit });
+    useExpressJsonBodies(express, config.bodyLimit);
     express.disable('x-powered-by');
+    (express.getHttpServer() as Server).on('clientError', answerClientError);
     app = express;
   }
   app.useGlobalPipes(new PolicyValidationPipe());

@@ -44,7 +44,7 @@ export { Public } from './decorators/public.decorator';
 export { CurrentPrincipal, RecordScope, RequestOrigin } from './decorators/current-principal.decorator';
 
 export { PolicyExceptionFilter } from './common/policy-exception.filter';
-export { PolicyValidationPipe } from './common/policy-validation.pipe';
+export { PolicyValidationPipe, type PolicyValidationPipeOptions } from './common/policy-validation.pipe';
 export { POLICY_ENTITIES, POLICY_MIGRATIONS } from './persistence/policy-persistence';
 export { MICRO_USD, toMicroUsd, fromMicroUsd } from './persistence/column-types';
 

@@ -24,6 +24,7 @@ import { PolicyRateLimiter } from './authorization/policy-rate-limiter.interface
 import { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 import { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 import { RateLimitAuthFailureHook } from './pipeline/rate-limit-auth-failure.hook';
+import { serializeSqliteTransactions } from './persistence/sqlite-connection';
 import { COMPILED_POLICY, POLICY_CLOCK, POLICY_REDIS } from './policy.constants';
 import { RateLimitService, createThrottlerStorage } from './rate-limit/rate-limit.service';
 import { AuditWriter, type AuditWriterOptions } from './audit/audit.writer';
@@ -82,7 +83,15 @@ export function featureProviders(): Provider[] {
         redis ? new RedisBudgetStore(redis) : new DatabaseBudgetStore(dataSource),
       inject: [POLICY_REDIS, DataSource],
     },
-    { provide: UsageLedgerService, useFactory: (dataSource: DataSource) => new UsageLedgerService(dataSource), inject: [DataSource] },
+    {
+      provide: UsageLedgerService,
+      useFactory: (dataSource: DataSource) => {
+        // The library's writers share the app's SQLite connection; the app's own transactions must not overlap.
+        serializeSqliteTransactions(dataSource);
+        return new UsageLedgerService(dataSource);
+      },
+      inject: [DataSource],
+    },
     {
       provide: BudgetService,
       useFactory: (store: BudgetStore, compiled: CompiledPolicy, clock: () => number, ledger: UsageLedgerService, audit: AuditService, metrics: PolicyMetrics) =>

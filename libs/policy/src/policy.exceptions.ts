@@ -20,6 +20,8 @@ export type PolicyErrorCode =
   | 'approval_required'
   | 'not_found'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'headers_too_large'
   | 'rate_limited'
   | 'unavailable'
   | 'internal_error';

@@ -28,10 +28,18 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A cursor made by {@link paginate}: `[createdAt, id]`, a time in epoch ms (a safe, non-negative integer) and a UUID. */
 function decodeCursor(cursor: string): { createdAt: number; id: string } {
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof createdAt === 'number' && typeof id === 'string') return { createdAt, id };
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 2) {
+      const [createdAt, id] = parsed as [unknown, unknown];
+      if (Number.isSafeInteger(createdAt) && (createdAt as number) >= 0 && typeof id === 'string' && UUID.test(id)) {
+        return { createdAt: createdAt as number, id };
+      }
+    }
   } catch {
     // fall through
   }

@@ -1,16 +1,17 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDateString, IsOptional } from 'class-validator';
+import { IsOptional } from 'class-validator';
+import { IsIsoDate } from './iso-date';
 
 /** `since` and `until` (ISO 8601) of the time-ranged queries. */
 export class TimeRangeQuery {
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
-  @IsDateString()
+  @IsIsoDate()
   since?: string;
 
   @ApiPropertyOptional({ format: 'date-time' })
   @IsOptional()
-  @IsDateString()
+  @IsIsoDate()
   until?: string;
 }
 

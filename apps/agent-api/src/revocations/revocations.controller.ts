@@ -1,8 +1,9 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { IsDateString, IsOptional, IsString, Length } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import { AgentOperation, CurrentPrincipal, RequestOrigin, RevocationService, type AuditOrigin, type Principal } from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
+import { IsIsoDate } from '../common/iso-date';
 
 export class RevokeTokenDto {
   @ApiProperty({ description: 'The `jti` of the token to refuse from now on' })
@@ -17,7 +18,7 @@ export class RevokeTokenDto {
       '(jwt.maxLifetime): an earlier or past time is raised to that',
   })
   @IsOptional()
-  @IsDateString()
+  @IsIsoDate()
   expiresAt?: string;
 }
 

@@ -30,7 +30,7 @@ export class EventsService {
 
   /** Stores the caller's message and the agent's reply together: both or neither. */
   async exchange(principal: Principal, session: SessionEntity, message: string): Promise<EventExchange> {
-    const reply: ModelReply = this.model.reply(message);
+    const reply: ModelReply = await this.model.reply(message);
     const now = Date.now();
     const base = { tenantId: session.tenantId, ownerId: principal.id, sessionId: session.id, updatedAt: now };
     const event = this.events.create({ ...base, id: randomUUID(), role: 'customer', message, inputTokens: reply.inputTokens, outputTokens: 0, createdAt: now });

@@ -1,12 +1,23 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AgentOperation, Budget, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import {
+  AgentOperation,
+  Budget,
+  CurrentPrincipal,
+  PolicyValidationPipe,
+  RecordScope,
+  type Principal,
+  type RecordScopeFilter,
+} from 'nest-agent-policy';
 import { ECHO_MAX_OUTPUT_TOKENS, EchoModel } from '../model/echo.model';
 import { Guarded } from '../common/guarded.decorator';
 import { PageQuery, ParseId } from '../common/pagination';
 import { CreateEventDto, CreateSessionDto, UpdateSessionDto } from './session.dto';
 import { EventsService } from './events.service';
 import { SessionsService } from './sessions.service';
+
+/** Validates an event body before its budget estimate, with the rules of the global pipe. */
+const EVENT_BODY = new PolicyValidationPipe();
 
 @ApiTags('sessions')
 @Controller('sessions')
@@ -48,7 +59,7 @@ export class SessionsController {
   }
 
   /**
-   * Budgeted: reserves the message's input tokens plus the model's largest reply (256 tokens) at echo-1's price,
+   * Budgeted: reserves the message's input tokens (at most its UTF-8 length) plus the model's largest reply (256 tokens) at echo-1's price,
    * then settles to what the reply used (the `usage` the handler returns).
    */
   @Post(':id/events')
@@ -56,12 +67,14 @@ export class SessionsController {
   @ApiResponse({ status: 201, description: 'Budgeted. Headers X-Budget-Remaining, X-Budget-Reset, and X-Budget-Warning past the soft limit.' })
   @ApiResponse({ status: 402, description: '`budget_exceeded`: a budget would be exceeded; the body names scope, period, unit and resetAt.' })
   @ApiHeader({ name: 'X-Approval-Id', required: false, description: 'An approved approval for this exact request' })
-  @Budget<{ body?: { message?: unknown } }>({
+  @Budget<{ body?: unknown }>({
     model: 'echo-1',
-    estimate: (req) => ({
-      inputTokens: typeof req.body?.message === 'string' ? EchoModel.countTokens(req.body.message) : 0,
-      outputTokens: ECHO_MAX_OUTPUT_TOKENS,
-    }),
+    // Interceptors run before pipes: the body is validated here first, so nothing is reserved or counted for input
+    // that will be refused (a 1 MiB message is a 400, not a 402). The estimate is cheap and never below the count.
+    estimate: async (req) => {
+      const dto = (await EVENT_BODY.transform(req.body, { type: 'body', metatype: CreateEventDto })) as CreateEventDto;
+      return { inputTokens: EchoModel.estimateTokens(dto.message), outputTokens: ECHO_MAX_OUTPUT_TOKENS };
+    },
   })
   async createEvent(
     @Param('id', ParseId) id: string,

@@ -19,8 +19,9 @@ export function decodeCursor(cursor: string): ListPosition {
       Array.isArray(parsed) &&
       parsed.length === 2 &&
       Number.isSafeInteger(parsed[0]) &&
+      (parsed[0] as number) >= 0 &&
       typeof parsed[1] === 'string' &&
-      parsed[1].length <= 64
+      /^[\x21-\x7e]{1,64}$/.test(parsed[1])
     ) {
       return { createdAt: parsed[0] as number, id: parsed[1] };
     }

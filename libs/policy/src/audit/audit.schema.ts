@@ -9,6 +9,9 @@ export const AuditConfigSchema = StrictObject(
     batchSize: Type.Optional(PositiveInteger({ description: 'Events per batch written (default 200).' })),
     flushIntervalMs: Type.Optional(PositiveInteger({ description: 'Milliseconds between flushes (default 200).' })),
     maxQueue: Type.Optional(PositiveInteger({ description: 'Queue length above which producers wait (default 10,000).' })),
+    maxWaitMs: Type.Optional(
+      PositiveInteger({ description: 'Longest a producer waits for room in a full queue before its request is refused with 503 (default 5,000 ms).' }),
+    ),
     anchorKey: Type.Optional(
       Type.String({
         minLength: 32,

@@ -18,10 +18,13 @@ import {
   DEFAULT_AUDIT_BATCH_SIZE,
   DEFAULT_AUDIT_FLUSH_INTERVAL_MS,
   DEFAULT_AUDIT_MAX_QUEUE,
+  DEFAULT_AUDIT_MAX_WAIT_MS,
 } from './audit.constants';
 import { redact, redactString } from './audit.redaction';
 import { canonicalJson } from './canonical-json';
+import { isPermanentWriteError, storableJson, storableText } from '../persistence/storable';
 import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
+import { PolicyUnavailableException } from '../policy.exceptions';
 
 /** Options beyond {@link AuditConfig}. */
 export interface AuditWriterOptions {
@@ -45,8 +48,13 @@ const INSERT_COLUMNS: ReadonlyArray<keyof AuditChainRecord> = [
 /**
  * Writes audit events off the request path. `record()` redacts the event and queues it; a background loop writes
  * the queue in batches, one transaction per batch, hash-chaining the events of this writer's chain in memory.
- * Nothing is dropped: when the queue is full `record()` waits for room, and a failed batch stays queued and is
- * retried. Flushed before the application shuts down (call `app.enableShutdownHooks()` so SIGTERM gets there),
+ * Text the database cannot store (NUL, lone UTF-16 surrogates) is replaced by U+FFFD before hashing, so what is
+ * stored is what is hashed. A batch that fails for a reason that would fail again (the database refused the data:
+ * SQL states 22xxx and 23xxx, SQLite constraint/size/type errors) is split until the refused event is alone; that
+ * event is dropped, the rest is stored, and an `audit.dropped` event records the drop. Any other failure (the
+ * database is down) keeps the batch queued and retries it with back-off. When the queue is full `record()` waits
+ * for room at most `maxWaitMs`, then fails with 503 `unavailable`: an audited request is refused, never left
+ * hanging. Flushed before the application shuts down (call `app.enableShutdownHooks()` so SIGTERM gets there),
  * ahead of TypeORM closing its connection.
  */
 @Injectable()
@@ -57,6 +65,7 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly maxQueue: number;
+  private readonly maxWaitMs: number;
   private readonly ipSalt: string | undefined;
   private readonly queue: PendingEvent[] = [];
   private waiters: Array<() => void> = [];
@@ -76,6 +85,7 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
     this.batchSize = positiveInteger('audit.batchSize', config?.batchSize, DEFAULT_AUDIT_BATCH_SIZE);
     this.maxQueue = positiveInteger('audit.maxQueue', config?.maxQueue, DEFAULT_AUDIT_MAX_QUEUE);
     this.flushIntervalMs = positiveInteger('audit.flushIntervalMs', config?.flushIntervalMs, DEFAULT_AUDIT_FLUSH_INTERVAL_MS);
+    this.maxWaitMs = positiveInteger('audit.maxWaitMs', config?.maxWaitMs, DEFAULT_AUDIT_MAX_WAIT_MS);
     if (config?.hashIpSalt !== undefined && (typeof config.hashIpSalt !== 'string' || config.hashIpSalt === '')) {
       throw new Error('audit.hashIpSalt must be a non-empty string');
     }
@@ -91,7 +101,8 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
 
   /**
    * Redacts and queues an event. Resolves once it is queued, waiting first while the queue is full.
-   * @throws TypeError for an unknown event type; Error once the writer has shut down.
+   * @throws TypeError for an unknown event type; Error once the writer has shut down;
+   * PolicyUnavailableException (503 `unavailable`) when the queue stayed full for `maxWaitMs`.
    */
   async record(event: AuditEventDraft): Promise<void> {
     this.assertOpen();
@@ -100,11 +111,9 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
       throw new TypeError('An audit event id must be a string of 1 to 36 characters');
     }
     const pending = this.prepare(event);
-    while (this.queue.length >= this.maxQueue) {
-      this.trigger(true);
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-      this.assertOpen();
-    }
+    const deadline = Date.now() + this.maxWaitMs;
+    // Checked and pushed in one synchronous step, so producers woken together never overfill the queue.
+    while (this.queue.length >= this.maxQueue) await this.awaitRoom(deadline);
     this.queue.push(pending);
     this.trigger(this.queue.length >= this.batchSize);
   }
@@ -139,16 +148,16 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
   protected prepare(event: AuditEventDraft): PendingEvent {
     const ip = clip(event.ip, 255);
     return {
-      id: event.id,
+      id: storableText(event.id),
       type: event.type,
       outcome: clip(event.outcome, 32) ?? 'FAILURE',
       principalId: clip(event.principalId, 255),
       tenantId: clip(event.tenantId, 255),
       operation: clip(event.operation, 255),
-      reasons: canonicalJson(redact(event.reasons ?? [])),
+      reasons: canonicalJson(storableJson(redact(event.reasons ?? []))),
       requestId: clip(event.requestId, 255),
       ip: ip !== null && this.ipSalt ? createHmac('sha256', this.ipSalt).update(ip).digest('hex') : ip,
-      details: event.details === null || event.details === undefined ? null : canonicalJson(redact(event.details)),
+      details: event.details === null || event.details === undefined ? null : canonicalJson(storableJson(redact(event.details))),
       createdAt: Number.isFinite(event.createdAt) ? Math.trunc(event.createdAt) : Date.now(),
     };
   }
@@ -167,23 +176,84 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
   }
 
   private async drainQueue(): Promise<void> {
-    let head = await this.loadHead();
-    while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, this.batchSize);
-      const rows: AuditChainRecord[] = [];
-      let { seq, hash } = head;
-      for (const event of batch) {
-        const fields: AuditChainFields = { ...event, chainId: this.chainId, seq: seq + 1 };
-        const next = hashEvent(hash, fields);
-        rows.push({ ...fields, prevHash: hash, hash: next });
-        seq += 1;
-        hash = next;
-      }
+    while (this.queue.length > 0) await this.writeFront(Math.min(this.batchSize, this.queue.length));
+  }
+
+  /**
+   * Writes the first `count` queued events, chained onto the stored head. When the database refuses the data, the
+   * events are written in halves, down to the one it refuses, which is dropped (and the drop recorded); written
+   * events leave the queue as soon as they are committed, so a later retry never writes them twice.
+   */
+  private async writeFront(count: number): Promise<void> {
+    const head = await this.loadHead();
+    const rows: AuditChainRecord[] = [];
+    let { seq, hash } = head;
+    for (const event of this.queue.slice(0, count)) {
+      const fields: AuditChainFields = { ...event, chainId: this.chainId, seq: seq + 1 };
+      const next = hashEvent(hash, fields);
+      rows.push({ ...fields, prevHash: hash, hash: next });
+      seq += 1;
+      hash = next;
+    }
+    try {
       await this.writeBatch(rows);
-      head = { seq, hash };
-      this.head = Promise.resolve(head);
-      this.queue.splice(0, batch.length);
+    } catch (error) {
+      if (!isPermanentWriteError(error)) throw error;
+      if (count > 1) {
+        const half = Math.ceil(count / 2);
+        await this.writeFront(half);
+        await this.writeFront(count - half);
+        return;
+      }
+      const [dropped] = this.queue.splice(0, 1);
       this.releaseWaiters();
+      this.recordDrop(dropped, error);
+      return;
+    }
+    this.head = Promise.resolve({ seq, hash });
+    this.queue.splice(0, count);
+    this.releaseWaiters();
+  }
+
+  /** Queues an `audit.dropped` event naming a dropped event (never its values); a dropped drop is only logged. */
+  private recordDrop(dropped: PendingEvent, error: unknown): void {
+    const reason = writeErrorCode(error);
+    this.logger.error(`Audit event ${dropped.id} (${dropped.type}) was refused by the database (${reason}) and dropped`);
+    if (dropped.type === 'audit.dropped') return;
+    this.queue.push(
+      this.prepare({
+        id: randomUUID(),
+        type: 'audit.dropped',
+        outcome: 'FAILURE',
+        principalId: null,
+        tenantId: dropped.tenantId,
+        operation: dropped.operation,
+        reasons: [`the database refused audit event ${dropped.id} (${dropped.type}); it was dropped`],
+        requestId: dropped.requestId,
+        ip: null,
+        details: { droppedId: dropped.id, droppedType: dropped.type, droppedAt: dropped.createdAt, error: reason },
+        createdAt: Date.now(),
+      }),
+    );
+  }
+
+  /** Waits until some room was made or `deadline` passed. @throws PolicyUnavailableException past the deadline. */
+  private async awaitRoom(deadline: number): Promise<void> {
+    this.trigger(true);
+    let wake: () => void = () => undefined;
+    const woken = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+      wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.waiters.push(wake);
+    });
+    this.assertOpen();
+    if (!woken && this.queue.length >= this.maxQueue) {
+      this.waiters = this.waiters.filter((waiter) => waiter !== wake);
+      this.logger.error(`The audit queue stayed full (${this.queue.length} events) for ${this.maxWaitMs} ms; an event was refused`);
+      throw new PolicyUnavailableException('The audit log is not accepting events');
     }
   }
 
@@ -250,7 +320,13 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
 
 function clip(value: string | null | undefined, length: number): string | null {
   if (value === null || value === undefined) return null;
-  return redactString(String(value)).slice(0, length);
+  // Sliced first: a cut through a surrogate pair leaves a lone half, which storableText replaces too.
+  return storableText(redactString(String(value)).slice(0, length));
+}
+
+function writeErrorCode(error: unknown): string {
+  const code = (error as { driverError?: { code?: unknown } } | null)?.driverError?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : 'rejected';
 }
 
 function positiveInteger(key: string, value: number | undefined, fallback: number): number {

@@ -190,3 +190,13 @@ describe('principalFromClaims', () => {
     expect(p.roles).toEqual(['customer']);
   });
 });
+
+describe('claims holding a NUL character', () => {
+  it.each([{ sub: 'evil\u0000' }, { tenant_id: 't\u0000' }, { roles: ['admin', 'x\u0000'] }, { scope: 'a\u0000' }, { scp: ['a\u0000'] }, { jti: 'j\u0000' }, { tier: 'p\u0000' }])(
+    'refuses %p',
+    (claims) => {
+      const result = principalFromClaims({ sub: 'user', exp: Math.floor(Date.now() / 1000) + 60, ...claims });
+      expect(result).toBe('token has a claim with a NUL character');
+    },
+  );
+});

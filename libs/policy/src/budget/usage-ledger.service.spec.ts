@@ -38,6 +38,22 @@ describe('UsageLedgerService (SQLite :memory:)', () => {
     await ledger.onApplicationShutdown();
   });
 
+  it('drops only an entry the database refuses for good, and writes the rest of its batch', async () => {
+    await dataSource.query(
+      `CREATE TRIGGER "refuse_poison" BEFORE INSERT ON "policy_usage_ledger" WHEN NEW."principal_id" = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+    );
+    try {
+      const ledger = new UsageLedgerService(dataSource, { batchSize: 100, flushIntervalMs: 60_000 });
+      for (const principalId of ['u1', 'u2', 'poison', 'u3', 'u\u0000', 'u4']) ledger.record({ principalId, inputTokens: 1, outputTokens: 1, costMicroUsd: 1 });
+      await ledger.flush();
+      expect(ledger.pending).toBe(0);
+      const stored = await dataSource.getRepository(UsageLedgerEntity).find();
+      expect(stored.map((row) => row.principalId).sort()).toEqual(['u1', 'u2', 'u3', 'u4', 'u\ufffd']);
+    } finally {
+      await dataSource.query('DROP TRIGGER "refuse_poison"');
+    }
+  });
+
   it('keeps entries queued when a write fails, and writes them once the database answers', async () => {
     const ledger = new UsageLedgerService(dataSource, { batchSize: 100, flushIntervalMs: 60_000 });
     ledger.record({ principalId: 'u1', inputTokens: 1, outputTokens: 1, costMicroUsd: 1 });

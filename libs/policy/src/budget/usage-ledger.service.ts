@@ -4,6 +4,7 @@ import type { DataSource, Repository } from 'typeorm';
 import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
 import { fromMicroUsd } from '../persistence/column-types';
 import { UsageLedgerEntity } from './usage-ledger.entity';
+import { isPermanentWriteError, storableText } from '../persistence/storable';
 
 /** One settled call, as recorded in the usage ledger. */
 export interface UsageLedgerEntry {
@@ -85,12 +86,12 @@ export class UsageLedgerService implements OnApplicationShutdown {
   record(entry: UsageLedgerEntry): void {
     this.queue.push({
       id: randomUUID(),
-      requestId: entry.requestId ?? null,
-      principalId: entry.principalId,
-      apiKeyId: entry.apiKeyId ?? null,
-      tenantId: entry.tenantId ?? null,
-      operation: entry.operation ?? null,
-      model: entry.model ?? null,
+      requestId: storableOrNull(entry.requestId),
+      principalId: storableText(entry.principalId),
+      apiKeyId: storableOrNull(entry.apiKeyId),
+      tenantId: storableOrNull(entry.tenantId),
+      operation: storableOrNull(entry.operation),
+      model: storableOrNull(entry.model),
       inputTokens: Math.max(0, Math.floor(entry.inputTokens)),
       outputTokens: Math.max(0, Math.floor(entry.outputTokens)),
       cachedInputTokens: Math.max(0, Math.floor(entry.cachedInputTokens ?? 0)),
@@ -174,10 +175,33 @@ export class UsageLedgerService implements OnApplicationShutdown {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.slice(0, this.batchSize);
-      await this.insert(batch);
-      this.queue.splice(0, batch.length);
-    }
+    while (this.queue.length) await this.writeFront(Math.min(this.batchSize, this.queue.length));
   }
+
+  /**
+   * Writes the first `count` queued entries. A batch the database refuses for good (see `isPermanentWriteError`) is
+   * split until the refused entry is alone, which is logged and dropped so that it cannot hold up the entries after
+   * it; any other failure leaves the batch queued for a retry.
+   */
+  private async writeFront(count: number): Promise<void> {
+    try {
+      await this.insert(this.queue.slice(0, count));
+    } catch (error) {
+      if (!isPermanentWriteError(error)) throw error;
+      if (count > 1) {
+        const half = Math.ceil(count / 2);
+        await this.writeFront(half);
+        await this.writeFront(count - half);
+        return;
+      }
+      const [dropped] = this.queue.splice(0, 1);
+      this.logger.error(`Usage ledger entry ${dropped.id} (principal charge of ${dropped.costMicroUsd} micro-USD) was refused by the database and dropped: ${String(error)}`);
+      return;
+    }
+    this.queue.splice(0, count);
+  }
+}
+
+function storableOrNull(value: string | null | undefined): string | null {
+  return value === null || value === undefined ? null : storableText(value);
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource } from 'typeorm';
 
 /** The part of a better-sqlite3 connection the library's own writers use. */
@@ -22,4 +23,30 @@ export function sqliteConnection(dataSource: DataSource): SqliteConnection | nul
  */
 export async function whenNoTransaction(db: SqliteConnection): Promise<void> {
   while (db.inTransaction) await new Promise((resolve) => setImmediate(resolve));
+}
+
+const serialized = new WeakSet<DataSource>();
+const insideTransaction = new AsyncLocalStorage<true>();
+
+/**
+ * Makes the TypeORM transactions of a SQLite data source run one at a time. better-sqlite3 has one connection and
+ * TypeORM one query runner for it, so two `dataSource.transaction()` calls in flight at once would otherwise share
+ * one transaction: the second `BEGIN` fails (`cannot start a transaction within a transaction`), the first commit
+ * ends both, and the other's `COMMIT` fails (`TransactionNotStartedError`) after its rows were already committed.
+ * Queued in call order; a transaction started from inside another one's callback nests as TypeORM makes it (a
+ * savepoint) instead of waiting for itself. Idempotent; does nothing on other drivers.
+ */
+export function serializeSqliteTransactions(dataSource: DataSource): void {
+  if (dataSource.options.type !== 'better-sqlite3' || serialized.has(dataSource)) return;
+  serialized.add(dataSource);
+  const manager = dataSource.manager;
+  const original = manager.transaction.bind(manager) as (...args: unknown[]) => Promise<unknown>;
+  let tail: Promise<unknown> = Promise.resolve();
+  const gated = (...args: unknown[]): Promise<unknown> => {
+    if (insideTransaction.getStore()) return original(...args);
+    const run = tail.then(() => insideTransaction.run(true, () => original(...args)));
+    tail = run.catch(() => undefined);
+    return run;
+  };
+  manager.transaction = gated as typeof manager.transaction;
 }

@@ -93,7 +93,7 @@ const MISSPELLINGS: [string[], string | undefined, string][] = [
   [['approvals', 'maxPending'], undefined, 'approvals.maxPending: unknown key'],
   [['apiKeys', 'limts'], 'limits', 'apiKeys.limts: unknown key (did you mean "limits"?)'],
   [['apiKeys', 'maxTTL'], 'maxTtl', 'apiKeys.maxTTL: unknown key (did you mean "maxTtl"?)'],
-  [['audit', 'colour'], undefined, 'audit.colour: unknown key (known keys: grants, hashIpSalt, batchSize, flushIntervalMs, maxQueue, anchorKey, anchorIntervalMs)'],
+  [['audit', 'colour'], undefined, 'audit.colour: unknown key (known keys: grants, hashIpSalt, batchSize, flushIntervalMs, maxQueue, maxWaitMs, anchorKey, anchorIntervalMs)'],
 ];
 
 /** [a path, a value of the wrong type or range, the message expected]. */
