@@ -6,6 +6,8 @@ export interface RoleDefinition {
   inherits?: string[];
   /** When true, holders of this role reach only records they own. */
   own?: boolean;
+  /** Tools this role may invoke (with operation `tool.invoke`): names or patterns (`ticket_*`, `*`). None: no tool. */
+  tools?: string[];
 }
 
 /** A scope and the scopes it implies (transitively). */
@@ -33,6 +35,8 @@ export interface RateLimitConfig {
   authFailures?: RateLimitRule;
   /** A bucket of its own per named operation, on top of the default bucket. */
   operations?: Record<string, RateLimitRule>;
+  /** A bucket of its own per tool (per principal), on top of the principal's buckets. */
+  tools?: Record<string, RateLimitRule>;
   /** Tiers scale every limit of a principal with that tier. */
   tiers?: Record<string, { multiplier: number }>;
   /** Redis unreachable: `closed` answers 503 (default), `open` falls back to a per-process memory limiter. */
@@ -92,6 +96,8 @@ export interface PolicyDocument {
   approvals?: {
     /** Operations that always need a human approval. */
     operations?: string[];
+    /** Tools (names or patterns) whose every call needs a human approval. */
+    tools?: string[];
     /** Seconds a pending approval lives (default 900). */
     ttl?: number;
   };

@@ -14,12 +14,14 @@ export const AUDIT_EVENT_TYPES = [
   'api_key.created',
   'api_key.revoked',
   'token.revoked',
+  'tool.invoked',
+  'tool.denied',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 /** How the audited action ended. The first three are the policy engine's outcomes. */
-export type AuditOutcome = 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL' | 'SUCCESS' | 'FAILURE' | 'WARNING';
+export type AuditOutcome = 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL' | 'SUCCESS' | 'FAILURE' | 'TIMEOUT' | 'WARNING';
 
 /** A reason: a sentence, or a structured entry such as a policy engine reason. */
 export type AuditReason = string | Record<string, unknown>;

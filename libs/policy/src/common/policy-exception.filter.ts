@@ -13,7 +13,9 @@ const CODE_BY_STATUS: Record<number, PolicyErrorCode> = {
   415: 'validation_failed',
   422: 'validation_failed',
   429: 'rate_limited',
+  502: 'tool_failed',
   503: 'unavailable',
+  504: 'tool_timeout',
 };
 
 const MESSAGE_BY_CODE: Record<PolicyErrorCode, string> = {
@@ -28,6 +30,8 @@ const MESSAGE_BY_CODE: Record<PolicyErrorCode, string> = {
   payload_too_large: 'Request body is too large',
   rate_limited: 'Too many requests',
   unavailable: 'Service unavailable',
+  tool_timeout: 'The tool did not finish in time',
+  tool_failed: 'The tool failed',
   internal_error: 'Internal server error',
 };
 

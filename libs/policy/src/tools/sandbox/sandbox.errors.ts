@@ -1,0 +1,2 @@
+export class SandboxTimeoutError extends Error {}
+export class SandboxFailedError extends Error {}
