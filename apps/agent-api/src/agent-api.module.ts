@@ -18,6 +18,12 @@ import { RevocationsController } from './revocations/revocations.controller';
 import { EventsService } from './sessions/events.service';
 import { SessionsController } from './sessions/sessions.controller';
 import { SessionsService } from './sessions/sessions.service';
+import { CustomerInfoTool } from './tools/customer-info.tool';
+import { KnowledgeBaseTool } from './tools/knowledge-base.tool';
+import { NotificationsTool } from './tools/notifications.tool';
+import { RunJsTool } from './tools/run-js.tool';
+import { TicketsTool } from './tools/tickets.tool';
+import { ToolsController } from './tools/tools.controller';
 
 /** The policy options the app derives from its configuration. */
 export function policyOptions(config: AgentApiConfig): PolicyModuleOptions {
@@ -54,8 +60,20 @@ export class AgentApiModule {
         AuditController,
         ApprovalsController,
         BudgetsController,
+        ToolsController,
       ],
-      providers: [AgentsService, CustomersService, SessionsService, EventsService, EchoModel],
+      providers: [
+        AgentsService,
+        CustomersService,
+        SessionsService,
+        EventsService,
+        EchoModel,
+        KnowledgeBaseTool,
+        TicketsTool,
+        CustomerInfoTool,
+        NotificationsTool,
+        RunJsTool,
+      ],
     };
   }
 }

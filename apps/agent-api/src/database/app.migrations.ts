@@ -1,4 +1,4 @@
-import { Table, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
+import { Table, TableColumn, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
 
 const owned = (): TableColumnOptions[] => [
   { name: 'id', type: 'varchar', length: '36', isPrimary: true },
@@ -80,4 +80,34 @@ export class CreateAgentApiTables1763900000100 implements MigrationInterface {
   }
 }
 
-export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100];
+/** Support tickets opened by the `create_ticket` tool (tenant-scoped), and the tool calls listed on reply events. */
+export class CreateTicketsTable1763900000200 implements MigrationInterface {
+  name = 'CreateTicketsTable1763900000200';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.createTable(
+      new Table({
+        name: 'tickets',
+        columns: [
+          ...owned(),
+          { name: 'customer_id', type: 'varchar', length: '36' },
+          { name: 'session_id', type: 'varchar', length: '36', isNullable: true },
+          { name: 'subject', type: 'varchar', length: '200' },
+          { name: 'description', type: 'text' },
+          { name: 'priority', type: 'varchar', length: '10' },
+          { name: 'status', type: 'varchar', length: '20' },
+        ],
+        indices: [...ownedIndices('tickets'), { name: 'IDX_tickets_customer_id', columnNames: ['customer_id'] }],
+      }),
+      true,
+    );
+    await queryRunner.addColumn('events', new TableColumn({ name: 'tool_calls', type: 'text', isNullable: true }));
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropColumn('events', 'tool_calls');
+    await queryRunner.dropTable('tickets', true);
+  }
+}
+
+export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100, CreateTicketsTable1763900000200];

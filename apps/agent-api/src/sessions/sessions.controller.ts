@@ -1,6 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AgentOperation, Budget, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import {
+  AgentOperation,
+  Budget,
+  CurrentPrincipal,
+  RecordScope,
+  RequestOrigin,
+  type AuditOrigin,
+  type Principal,
+  type RecordScopeFilter,
+} from 'nest-agent-policy';
 import { ECHO_MAX_OUTPUT_TOKENS, EchoModel } from '../model/echo.model';
 import { Guarded } from '../common/guarded.decorator';
 import { PageQuery, ParseId } from '../common/pagination';
@@ -68,9 +77,15 @@ export class SessionsController {
     @CurrentPrincipal() principal: Principal,
     @RecordScope() scope: RecordScopeFilter,
     @Body() dto: CreateEventDto,
+    @RequestOrigin() origin: AuditOrigin,
+    @Headers('x-approval-id') approvalId: string | undefined,
   ) {
     const session = await this.events.session(id, scope);
-    return this.events.exchange(principal, session, dto.message);
+    return this.events.exchange(principal, session, dto.message, {
+      requestId: origin.requestId ?? undefined,
+      ip: origin.ip ?? undefined,
+      approvalId: typeof approvalId === 'string' && approvalId ? approvalId : undefined,
+    });
   }
 
   @Get(':id/events')

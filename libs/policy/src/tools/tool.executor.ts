@@ -20,7 +20,8 @@ import {
   ValidationFailedException,
 } from '../policy.exceptions';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
-import type { ToolInvocationResult, ToolInvokeContext } from './agent-tool.interface';
+import type { ToolDescription, ToolInvocationResult, ToolInvokeContext } from './agent-tool.interface';
+import { expandScopes, missingScopes } from '../authorization/scope-expander';
 import { SandboxTimeoutError } from './sandbox/sandbox.errors';
 import { ToolSandbox } from './sandbox/tool-sandbox.interface';
 import { redactArguments } from './tool-arguments.redaction';
@@ -70,6 +71,19 @@ export class ToolExecutor {
     @Optional() @Inject(AuditService) private readonly audit?: AuditService | null,
     @Optional() @Inject(ToolSandbox) private readonly sandbox?: ToolSandbox | null,
   ) {}
+
+  /**
+   * The tools `principal` may invoke (roles allow `tool.invoke` and the tool, scopes cover `tools:write` and the
+   * tool's own), with their input schemas. Rate limits, approvals and budgets are not consulted.
+   */
+  list(principal: Principal): ToolDescription[] {
+    const scopes = expandScopes(principal.scopes, this.compiled.scopes);
+    return this.registry
+      .list()
+      .filter((tool) => decideToolAccess(this.compiled, this.registry.policy, principal, tool.name, true).allowed)
+      .filter((tool) => missingScopes(scopes, [TOOL_WRITE_SCOPE, ...tool.scopes]).length === 0)
+      .map((tool) => this.registry.describe(tool));
+  }
 
   async invoke<T = unknown>(principal: Principal, name: string, args: unknown, ctx: ToolInvokeContext = {}): Promise<ToolInvocationResult<T>> {
     const tool = this.registry.get(name);
