@@ -7,7 +7,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { AuditService } from 'nest-agent-policy';
+import { AuditService, AuthorizationPolicy, ToolExecutor, type Principal } from 'nest-agent-policy';
 import { received, SECRET, TOOLS_OPTIONS, ToolsTestAppModule } from './tools-test.app';
 
 const auth = (sub: string, roles = ['caller'], scope = 'tools:write') =>
@@ -119,5 +119,29 @@ describe.each(['express', 'fastify'] as const)('ToolExecutor over HTTP (%s)', (a
     const third = await call('priced', {}, 'spender');
     expect(third.status).toBe(402);
     expect(third.body.code).toBe('budget_exceeded');
+  });
+});
+
+describe('ToolExecutor outside HTTP', () => {
+  it('denies (403) when the authorization policy throws: an unexpected error never allows', async () => {
+    class ThrowingPolicy extends AuthorizationPolicy {
+      async checkPermission(): Promise<never> {
+        throw new Error('policy store down');
+      }
+      async checkRateLimit() {
+        return null;
+      }
+    }
+    const ref = await Test.createTestingModule({ imports: [ToolsTestAppModule.with({ ...TOOLS_OPTIONS, policy: ThrowingPolicy })] }).compile();
+    const app = ref.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      const principal: Principal = { id: 'p', type: 'user', tenantId: null, roles: ['caller'], scopes: ['tools:write'], tier: null, tokenId: null };
+      received.length = 0;
+      await expect(app.get(ToolExecutor).invoke(principal, 'echo_text', { text: 'x' })).rejects.toMatchObject({ status: 403 });
+      expect(received).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
   });
 });
