@@ -8,6 +8,7 @@ import { auditBench } from './audit.bench';
 import { authBench } from './auth.bench';
 import { budgetBench } from './budget.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
+import { toolsBench } from './tools.bench';
 
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
 
@@ -16,6 +17,7 @@ const benches: Bench[] = [
   ['rate-limit', throttlerStorageBench],
   ['budget', budgetBench],
   ['audit', auditBench],
+  ['tools', toolsBench],
 ];
 
 async function main(): Promise<void> {

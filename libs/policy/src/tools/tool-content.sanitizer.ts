@@ -18,6 +18,8 @@ const unescape = (text: string): string =>
  * escaped tag (`&lt;script&gt;`) cannot come back as markup.
  */
 export function sanitizeText(input: string): string {
+  // Without `<` there is no tag, and without `&` no escaped one: the text is already clean.
+  if (!input.includes('<') && !input.includes('&')) return input;
   let current = input;
   for (let i = 0; i < 8; i++) {
     const next = unescape(sanitizeHtml(current, TEXT_ONLY));
@@ -30,6 +32,7 @@ export function sanitizeText(input: string): string {
 
 /** HTML restricted to a safe allowlist of tags and attributes (no script, event handler or `javascript:` link). */
 export function sanitizeSafeHtml(input: string): string {
+  if (!/[<>&"]/.test(input)) return input;
   return sanitizeHtml(input, SAFE_HTML);
 }
 

@@ -168,11 +168,12 @@ export class ToolExecutor {
   ): Promise<ToolInvocationResult<T>> {
     const { principal, ctx } = call;
     const started = performance.now();
-    const controller = new AbortController();
+    // Created only when the tool reads `ctx.signal`: most tools never do, and a signal costs more than the checks.
+    let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        controller.abort();
+        controller?.abort();
         reject(new ToolTimedOut());
       }, tool.sandbox ? tool.timeoutMs + SANDBOX_GRACE_MS : tool.timeoutMs);
     });
@@ -181,7 +182,16 @@ export class ToolExecutor {
       const work = tool.sandbox
         ? this.runSandboxed(tool, args)
         : Promise.resolve().then(() =>
-            tool.run(args, { principal, sessionId: ctx.sessionId, runId: ctx.runId, requestId: ctx.requestId, signal: controller.signal }),
+            tool.run(args, {
+              principal,
+              sessionId: ctx.sessionId,
+              runId: ctx.runId,
+              requestId: ctx.requestId,
+              get signal() {
+                controller ??= new AbortController();
+                return controller.signal;
+              },
+            }),
           );
       const result = (await Promise.race([work, timeout])) as T;
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
