@@ -29,14 +29,15 @@ describe.each(['express', 'fastify'] as const)('ToolExecutor over HTTP (%s)', (a
   });
   afterAll(() => app.close());
 
-  async function events(type: string, principalId: string) {
+  async function events(type: string, principalId: string, count = 1) {
     const audit = app.get(AuditService);
+    let items: Awaited<ReturnType<AuditService['query']>>['items'] = [];
     for (let i = 0; i < 40; i++) {
-      const page = await audit.query({ type, principalId, limit: 100 });
-      if (page.items.length) return page.items;
+      items = (await audit.query({ type, principalId, limit: 100 })).items;
+      if (items.length >= count) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    return [];
+    return items;
   }
 
   it('answers 504 tool_timeout when a tool runs past timeoutMs, and audits TIMEOUT', async () => {
@@ -108,7 +109,7 @@ describe.each(['express', 'fastify'] as const)('ToolExecutor over HTTP (%s)', (a
     const bad = await call('echo_text', { secret: 'tok-123', extra: 1 }, 'limited-user', ['limited']);
     expect(bad.status).toBe(400);
     expect(bad.body.message).toContain('/extra');
-    const denied = await events('tool.denied', 'limited-user');
+    const denied = await events('tool.denied', 'limited-user', 3);
     const validation = denied.find((e) => (e.details as { code?: string }).code === 'validation_failed');
     expect((validation?.details as { args: Record<string, unknown> }).args).toEqual({ secret: '[REDACTED]', extra: 1 });
   });
