@@ -1,3 +1,4 @@
+// libs/policy/src/tools/sandbox/tool-sandbox.interface.ts
 export interface SandboxLimits { env?: string[]; memoryMb?: number; readPaths?: string[] }
 export interface SandboxTask {
   /** Source text of a self-contained function `(args) => result | Promise<result>`; it sees only its argument. */
