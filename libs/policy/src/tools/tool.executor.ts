@@ -133,6 +133,8 @@ export class ToolExecutor {
     if (!outcome.allowed) throw new RateLimitedException(outcome.retryAfterSeconds);
 
     if (toolNeedsApproval(this.registry.policy, name, tool.approval)) await this.checkApproval(call);
+    // A sandboxed tool never runs in process: without a sandbox it is refused before anything is spent.
+    if (tool.sandbox && !this.sandbox) throw new PolicyUnavailableException(`Tool ${name} needs a sandbox and none is configured`);
 
     const checked = tool.schema.check(args);
     if (!checked.ok) {
@@ -219,9 +221,7 @@ export class ToolExecutor {
   }
 
   private runSandboxed(tool: RegisteredTool, args: Record<string, unknown>): Promise<unknown> {
-    if (!this.sandbox || !tool.source || !tool.sandbox) {
-      return Promise.reject(new PolicyUnavailableException(`Tool ${tool.name} needs a sandbox and none is configured`));
-    }
+    if (!this.sandbox || !tool.source || !tool.sandbox) return Promise.reject(new Error(`Tool ${tool.name} has no sandbox`));
     return this.sandbox.run({ source: tool.source, args, timeoutMs: tool.timeoutMs, limits: { ...tool.sandbox } });
   }
 
