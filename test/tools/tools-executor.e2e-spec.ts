@@ -2,12 +2,22 @@
  * The ToolExecutor over HTTP, on Express and Fastify: timeouts (504), failures (502, nothing leaked), the
  * concurrency cap (429), rate limits per tool, sanitization, budgets, and refusals audited.
  */
-import type { INestApplication } from '@nestjs/common';
+import { Injectable, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { AuditService, AuthorizationPolicy, ToolExecutor, type Principal } from 'nest-agent-policy';
+import {
+  AgentTool,
+  AuditService,
+  AuthorizationPolicy,
+  SandboxFailedError,
+  SandboxTimeoutError,
+  ToolExecutor,
+  ToolSandbox,
+  type Principal,
+  type SandboxTask,
+} from 'nest-agent-policy';
 import { received, SECRET, TOOLS_OPTIONS, ToolsTestAppModule } from './tools-test.app';
 
 const auth = (sub: string, roles = ['caller'], scope = 'tools:write') =>
@@ -141,6 +151,73 @@ describe('ToolExecutor outside HTTP', () => {
       received.length = 0;
       await expect(app.get(ToolExecutor).invoke(principal, 'echo_text', { text: 'x' })).rejects.toMatchObject({ status: 403 });
       expect(received).toHaveLength(0);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('sandboxed tools and the ToolSandbox contract', () => {
+  @Injectable()
+  class SandboxedTools {
+    @AgentTool({
+      name: 'compute',
+      description: 'Runs in the sandbox',
+      input: { type: 'object', properties: { n: { type: 'integer' }, label: { type: 'string', 'x-sanitize': 'text' } }, required: ['n'] },
+      sandbox: { env: ['TZ'], memoryMb: 64 },
+      timeoutMs: 300,
+    })
+    async compute(args: { n: number; label?: string }) {
+      if (args.n < 0) throw new Error('negative: secret detail');
+      return { double: args.n * 2, label: args.label ?? null };
+    }
+  }
+
+  const principal: Principal = { id: 'sbx', type: 'user', tenantId: null, roles: ['caller'], scopes: ['tools:write'], tier: null, tokenId: null };
+  const tasks: SandboxTask[] = [];
+  // Runs the task's source as the real sandbox would receive it, in a fresh function scope.
+  const fakeSandbox: ToolSandbox = {
+    async run(task) {
+      tasks.push(task);
+      if ((task.args as { n: number }).n === 999) throw new SandboxTimeoutError(task.timeoutMs);
+      const fn = new Function(`return ${task.source};`)() as (args: unknown) => unknown;
+      try {
+        return await fn(task.args);
+      } catch (error) {
+        throw new SandboxFailedError('error', (error as Error).message);
+      }
+    },
+    async close() {},
+  };
+
+  async function boot(withSandbox: boolean) {
+    const providers = withSandbox ? [{ provide: ToolSandbox, useValue: fakeSandbox }] : [];
+    const ref = await Test.createTestingModule({ imports: [ToolsTestAppModule.with({ ...TOOLS_OPTIONS, roles: { caller: { operations: ['tool.invoke'], tools: ['*'] } }, rateLimits: {}, providers }, [SandboxedTools])] }).compile();
+    const app = ref.createNestApplication({ logger: false });
+    await app.init();
+    return app;
+  }
+
+  it('sends the method as a self-contained function with the cleaned arguments, timeout and limits', async () => {
+    const app = await boot(true);
+    try {
+      const tools = app.get(ToolExecutor);
+      const out = await tools.invoke(principal, 'compute', { n: 21, label: '<script>x()</script>ok' });
+      expect(out.result).toEqual({ double: 42, label: 'ok' });
+      expect(tasks[0]).toMatchObject({ args: { n: 21, label: 'ok' }, timeoutMs: 300, limits: { env: ['TZ'], memoryMb: 64, readPaths: [] } });
+      await expect(tools.invoke(principal, 'compute', { n: 999 })).rejects.toMatchObject({ status: 504 });
+      const failed = tools.invoke(principal, 'compute', { n: -1 });
+      await expect(failed).rejects.toMatchObject({ status: 502 });
+      await expect(failed).rejects.not.toMatchObject({ message: expect.stringContaining('secret') });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('never runs a sandboxed tool in process when no sandbox is configured (503)', async () => {
+    const app = await boot(false);
+    try {
+      await expect(app.get(ToolExecutor).invoke(principal, 'compute', { n: 1 })).rejects.toMatchObject({ status: 503 });
     } finally {
       await app.close();
     }
