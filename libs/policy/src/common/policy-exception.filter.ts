@@ -13,9 +13,7 @@ const CODE_BY_STATUS: Record<number, PolicyErrorCode> = {
   415: 'validation_failed',
   422: 'validation_failed',
   429: 'rate_limited',
-  502: 'tool_failed',
   503: 'unavailable',
-  504: 'tool_timeout',
 };
 
 const MESSAGE_BY_CODE: Record<PolicyErrorCode, string> = {
