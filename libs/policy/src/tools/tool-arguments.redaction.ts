@@ -29,3 +29,20 @@ function redactPath(value: unknown, path: readonly string[]): unknown {
   }
   return copy;
 }
+
+/** Longest string argument kept whole in an audit event. */
+export const AUDIT_STRING_LIMIT = 1024;
+
+/**
+ * A copy of `args` fit for an audit event: strings past {@link AUDIT_STRING_LIMIT} characters are cut (with the
+ * number of characters left out), so a large argument cannot bloat the audit log. Pure.
+ */
+export function boundForAudit(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') {
+    return value.length > AUDIT_STRING_LIMIT ? `${value.slice(0, AUDIT_STRING_LIMIT)}…[+${value.length - AUDIT_STRING_LIMIT} chars]` : value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= 16) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => boundForAudit(item, depth + 1));
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, boundForAudit(v, depth + 1)]));
+}

@@ -1,4 +1,4 @@
-import { redactArguments } from './tool-arguments.redaction';
+import { AUDIT_STRING_LIMIT, boundForAudit, redactArguments } from './tool-arguments.redaction';
 import { ToolConcurrencyLimiter } from './tool-concurrency.limiter';
 import { defineTool, functionSource } from './tool-definition';
 
@@ -54,6 +54,12 @@ describe('argument redaction', () => {
       note: 'x',
     });
     expect(args.card.number).toBe('4111');
+  });
+
+  it('cuts long strings for the audit log', () => {
+    const out = boundForAudit({ text: 'x'.repeat(AUDIT_STRING_LIMIT + 10), list: ['short'] }) as { text: string; list: string[] };
+    expect(out.text).toBe(`${'x'.repeat(AUDIT_STRING_LIMIT)}…[+10 chars]`);
+    expect(out.list).toEqual(['short']);
   });
 });
 

@@ -24,7 +24,7 @@ import type { ToolDescription, ToolInvocationResult, ToolInvokeContext } from '.
 import { expandScopes, missingScopes } from '../authorization/scope-expander';
 import { SandboxTimeoutError } from './sandbox/sandbox.errors';
 import { ToolSandbox } from './sandbox/tool-sandbox.interface';
-import { redactArguments } from './tool-arguments.redaction';
+import { boundForAudit, redactArguments } from './tool-arguments.redaction';
 import { ToolConcurrencyLimiter } from './tool-concurrency.limiter';
 import { decideToolAccess, toolBuckets, toolNeedsApproval, TOOL_INVOKE_OPERATION } from './tool-policy';
 import { ToolRegistry, type RegisteredTool } from './tool.registry';
@@ -253,7 +253,7 @@ export class ToolExecutor {
     const { principal, name, tool, args, ctx } = event.call;
     const details: Record<string, unknown> = { tool: tool ? name : String(name).slice(0, 64), ...event.extra };
     // An unknown tool's arguments are not recorded: nothing says which of them are sensitive.
-    if (tool) details.args = redactArguments(args, tool.sensitive);
+    if (tool) details.args = boundForAudit(redactArguments(args, tool.sensitive));
     if (ctx.sessionId) details.sessionId = ctx.sessionId;
     if (ctx.runId) details.runId = ctx.runId;
     void this.audit
