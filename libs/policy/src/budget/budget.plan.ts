@@ -1,4 +1,4 @@
-import type { Principal } from '../authentication/principal.interface';
+import { accountIdOf, type Principal } from '../authentication/principal.interface';
 import { toMicroUsd } from '../persistence/column-types';
 import type { BudgetConfig, BudgetLimits, BudgetPeriod, BudgetScope, BudgetUnit } from '../policy-module-options.interface';
 import { BUDGET_PERIODS, budgetWindow } from './budget-periods';
@@ -40,9 +40,15 @@ export function limitInCounterUnits(unit: BudgetUnit, limit: number): number {
   return unit === 'cost' ? toMicroUsd(limit) : Math.floor(limit);
 }
 
-/** The scopes that apply to a principal, each with the id its counters are keyed by. */
+/**
+ * The scopes that apply to a principal, each with the id its counters are keyed by. The principal scope is keyed by
+ * tenant and account (`-:<id>` without a tenant, `t.<tenant, URI-encoded>:<id>` with one): the same `sub` in two tenants is two people, and an API key spends its
+ * creator's principal budget unless the policy gives keys budgets of their own (`apiKeys.limits: key`).
+ */
 export function scopesFor(principal: Principal): Array<{ scope: BudgetScope; scopeId: string }> {
-  const scopes: Array<{ scope: BudgetScope; scopeId: string }> = [{ scope: 'principal', scopeId: principal.id }];
+  const tenant = principal.tenantId ? `t.${encodeURIComponent(principal.tenantId)}` : '-';
+  const principalScopeId = `${tenant}:${accountIdOf(principal)}`;
+  const scopes: Array<{ scope: BudgetScope; scopeId: string }> = [{ scope: 'principal', scopeId: principalScopeId }];
   if (principal.apiKeyId) scopes.push({ scope: 'api-key', scopeId: principal.apiKeyId });
   if (principal.tenantId) scopes.push({ scope: 'tenant', scopeId: principal.tenantId });
   scopes.push({ scope: 'global', scopeId: '*' });
