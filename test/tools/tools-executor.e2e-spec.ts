@@ -122,6 +122,8 @@ describe.each(['express', 'fastify'] as const)('ToolExecutor over HTTP (%s)', (a
     const denied = await events('tool.denied', 'limited-user', 3);
     const validation = denied.find((e) => (e.details as { code?: string }).code === 'validation_failed');
     expect((validation?.details as { args: Record<string, unknown> }).args).toEqual({ secret: '[REDACTED]', extra: 1 });
+    const outsideEvent = denied.find((e) => (e.details as { tool?: string }).tool === 'slow');
+    expect(JSON.stringify(outsideEvent?.reasons)).toContain('no role of [limited] allows tool slow');
   });
 
   it("reserves a tool's cost against the budget and refuses with 402 once spent", async () => {

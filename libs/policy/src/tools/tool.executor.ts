@@ -42,6 +42,8 @@ interface CallState {
   readonly tool: RegisteredTool | undefined;
   readonly args: unknown;
   readonly ctx: ToolInvokeContext;
+  /** Why the decision refused, for the audit event. */
+  reasons?: readonly string[];
 }
 
 /**
@@ -111,7 +113,10 @@ export class ToolExecutor {
   private async admit(call: CallState): Promise<Record<string, unknown>> {
     const { principal, name, tool, args, ctx } = call;
     const access = decideToolAccess(this.compiled, this.registry.policy, principal, name, tool !== undefined);
-    if (!access.allowed || !tool) throw new PolicyForbiddenException();
+    if (!access.allowed || !tool) {
+      call.reasons = access.reasons;
+      throw new PolicyForbiddenException();
+    }
     const permission = await this.policy.checkPermission(
       {
         principal,
@@ -125,7 +130,10 @@ export class ToolExecutor {
       },
       TOOL_INVOKE_OPERATION,
     );
-    if (!permission.allowed) throw this.policy.permissionError(permission);
+    if (!permission.allowed) {
+      call.reasons = permission.reasons;
+      throw this.policy.permissionError(permission);
+    }
 
     const outcome = await this.rateLimits.consume(
       toolBuckets(principal, name, this.compiled.document.rateLimits ?? {}, this.registry.policy, ctx.ip ?? ''),
@@ -238,7 +246,7 @@ export class ToolExecutor {
       type: 'tool.denied',
       outcome: 'DENY',
       call,
-      reasons: [response.message ?? 'denied'],
+      reasons: [...(call.reasons ?? []), response.message ?? 'denied'],
       extra: { code: response.code ?? 'forbidden' },
     });
     return answer;
