@@ -5,7 +5,7 @@ import { AGENT_TOOL_KEY, COMPILED_POLICY } from '../policy.constants';
 import type { AgentToolMetadata } from './agent-tool.decorator';
 import type { ToolCallContext, ToolDescription } from './agent-tool.interface';
 import { defineTool, functionSource, type ToolDefinition } from './tool-definition';
-import { compileToolPolicy, type CompiledToolPolicy } from './tool-policy';
+import { compileToolPolicy, toolNeedsApproval, type CompiledToolPolicy } from './tool-policy';
 
 /** A tool found at boot: its checked definition and how to run it. */
 export interface RegisteredTool extends ToolDefinition {
@@ -77,7 +77,13 @@ export class ToolRegistry implements OnModuleInit {
 
   /** What a client is shown about a tool. */
   describe(tool: RegisteredTool): ToolDescription {
-    return { name: tool.name, description: tool.description, input: tool.schema.schema, approval: tool.approval, sandboxed: tool.sandbox !== null };
+    return {
+      name: tool.name,
+      description: tool.description,
+      input: tool.schema.schema,
+      approval: toolNeedsApproval(this.compiledPolicy, tool.name, tool.approval),
+      sandboxed: tool.sandbox !== null,
+    };
   }
 
   private add(metadata: AgentToolMetadata, owner: string, run: RegisteredTool['run']): void {
