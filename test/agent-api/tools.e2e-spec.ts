@@ -208,4 +208,16 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
     const reply = listed.body.items.find((e: { role: string }) => e.role === 'agent');
     expect(reply.toolCalls).toHaveLength(3);
   });
+
+  it('asks for the approval of a tool called from a message, and runs it once the message is sent again with the id', async () => {
+    const message = `/tool send_notification {"customer_id":"${customerA}","text":"Ticket received"}`;
+    const first = await h.http().post(`/sessions/${opSession}/events`).set(operator).send({ message });
+    expect(first.status).toBe(201);
+    const [asked] = first.body.reply.toolCalls;
+    expect(asked).toMatchObject({ name: 'send_notification', status: 'error', error: { statusCode: 403, code: 'approval_required', approvalId: expect.any(String) } });
+    await h.http().post(`/approvals/${asked.error.approvalId}/approve`).set(approver).expect(200);
+    const second = await h.http().post(`/sessions/${opSession}/events`).set(operator).set('X-Approval-Id', asked.error.approvalId).send({ message });
+    expect(second.status).toBe(201);
+    expect(second.body.reply.toolCalls[0]).toMatchObject({ status: 'ok', result: { customerId: customerA, status: 'sent' } });
+  });
 });
