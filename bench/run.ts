@@ -10,6 +10,7 @@ import { budgetBench } from './budget.bench';
 import { sandboxBench } from './sandbox.bench';
 import { monitoringBench } from './monitoring.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
+import { toolsBench } from './tools.bench';
 
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
 
@@ -20,6 +21,7 @@ const benches: Bench[] = [
   ['audit', auditBench],
   ['sandbox', sandboxBench],
   ['monitoring', monitoringBench],
+  ['tools', toolsBench],
 ];
 
 async function main(): Promise<void> {

@@ -21,6 +21,12 @@ import { RevocationsController } from './revocations/revocations.controller';
 import { EventsService } from './sessions/events.service';
 import { SessionsController } from './sessions/sessions.controller';
 import { SessionsService } from './sessions/sessions.service';
+import { CustomerInfoTool } from './tools/customer-info.tool';
+import { KnowledgeBaseTool } from './tools/knowledge-base.tool';
+import { NotificationsTool } from './tools/notifications.tool';
+import { RunJsTool } from './tools/run-js.tool';
+import { TicketsTool } from './tools/tickets.tool';
+import { ToolsController } from './tools/tools.controller';
 
 /** The policy options the app derives from its configuration. */
 export function policyOptions(config: AgentApiConfig): PolicyModuleOptions {
@@ -58,6 +64,7 @@ export class AgentApiModule {
         AuditController,
         ApprovalsController,
         BudgetsController,
+        ToolsController,
         ConsoleController,
         MetricsController,
       ],
@@ -69,6 +76,11 @@ export class AgentApiModule {
         SessionsService,
         EventsService,
         EchoModel,
+        KnowledgeBaseTool,
+        TicketsTool,
+        CustomerInfoTool,
+        NotificationsTool,
+        RunJsTool,
       ],
     };
   }

@@ -3,6 +3,8 @@ export const REQUIRE_OPERATION_KEY = 'POLICY:REQUIRE_OPERATION';
 export const REQUIRE_SCOPES_KEY = 'POLICY:REQUIRE_SCOPES';
 export const BUDGET_KEY = 'POLICY:BUDGET';
 export const IS_PUBLIC_KEY = 'POLICY:PUBLIC';
+/** Metadata key of `@AgentTool()` on a provider method. */
+export const AGENT_TOOL_KEY = 'POLICY:AGENT_TOOL';
 
 /** Injection token of the validated {@link PolicyModuleOptions}. */
 export const POLICY_MODULE_OPTIONS = Symbol('POLICY:MODULE_OPTIONS');

@@ -2,6 +2,8 @@ import {
   ForbiddenException,
   HttpException,
   HttpStatus,
+  BadGatewayException,
+  GatewayTimeoutException,
   NotFoundException,
   PayloadTooLargeException,
   ServiceUnavailableException,
@@ -24,6 +26,8 @@ export type PolicyErrorCode =
   | 'headers_too_large'
   | 'rate_limited'
   | 'unavailable'
+  | 'tool_timeout'
+  | 'tool_failed'
   | 'internal_error';
 
 /** The JSON body every error response has. Extra fields (e.g. `approvalId`) ride along. */
@@ -125,5 +129,19 @@ export class RateLimitedException extends HttpException implements PolicyExcepti
 export class PolicyUnavailableException extends ServiceUnavailableException {
   constructor(message = 'A policy store is unavailable') {
     super(body(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', message));
+  }
+}
+
+/** 504 `tool_timeout`: a tool did not finish within its `timeoutMs`. */
+export class ToolTimeoutException extends GatewayTimeoutException {
+  constructor(message = 'The tool did not finish in time') {
+    super(body(HttpStatus.GATEWAY_TIMEOUT, 'tool_timeout', message));
+  }
+}
+
+/** 502 `tool_failed`: a tool threw; its own message and stack are never sent. */
+export class ToolFailedException extends BadGatewayException {
+  constructor(message = 'The tool failed') {
+    super(body(HttpStatus.BAD_GATEWAY, 'tool_failed', message));
   }
 }

@@ -14,6 +14,7 @@ import { COMPILED_POLICY, POLICY_CLOCK, POLICY_MODULE_OPTIONS, POLICY_REDIS } fr
 import type { PolicyModuleAsyncOptions, PolicyModuleOptions, PolicyOptionsFactory } from './policy-module-options.interface';
 import { featureGuards, featureProviders, FEATURE_EXPORTS } from './policy-features.providers';
 import { RedisCloser } from './common/redis-closer';
+import { TOOL_EXPORTS, TOOL_PROVIDERS } from './tools/tools.providers';
 
 const COMPILED_OPTIONS = Symbol('POLICY:COMPILED_OPTIONS');
 
@@ -81,6 +82,7 @@ export class PolicyModule {
       },
       { provide: AuthorizationPolicy, useClass: (policy ?? ProductionAuthorizationPolicy) as Type<AuthorizationPolicy> },
       ...featureProviders(),
+      ...TOOL_PROVIDERS,
       RouteInspector,
       { provide: APP_GUARD, useClass: AuthenticationGuard },
       // Rate limits count before authorization decides, so denied attempts are limited too.
@@ -105,6 +107,7 @@ export class PolicyModule {
         ApiKeyService,
         RouteInspector,
         ...FEATURE_EXPORTS,
+        ...TOOL_EXPORTS,
       ],
     };
   }

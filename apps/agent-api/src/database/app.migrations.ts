@@ -80,6 +80,36 @@ export class CreateAgentApiTables1763900000100 implements MigrationInterface {
   }
 }
 
+/** Support tickets opened by the `create_ticket` tool (tenant-scoped), and the tool calls listed on reply events. */
+export class CreateTicketsTable1763900000200 implements MigrationInterface {
+  name = 'CreateTicketsTable1763900000200';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.createTable(
+      new Table({
+        name: 'tickets',
+        columns: [
+          ...owned(),
+          { name: 'customer_id', type: 'varchar', length: '36' },
+          { name: 'session_id', type: 'varchar', length: '36', isNullable: true },
+          { name: 'subject', type: 'varchar', length: '200' },
+          { name: 'description', type: 'text' },
+          { name: 'priority', type: 'varchar', length: '10' },
+          { name: 'status', type: 'varchar', length: '20' },
+        ],
+        indices: [...ownedIndices('tickets'), { name: 'IDX_tickets_customer_id', columnNames: ['customer_id'] }],
+      }),
+      true,
+    );
+    await queryRunner.addColumn('events', new TableColumn({ name: 'tool_calls', type: 'text', isNullable: true }));
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropColumn('events', 'tool_calls');
+    await queryRunner.dropTable('tickets', true);
+  }
+}
+
 /**
  * Field encryption: customers' `name` and `email` become `text` (ciphertext is longer than the plaintext; SQLite
  * does not enforce lengths), `phone` is added, and `email_bidx` holds the e-mail's blind index. Rows written before
@@ -106,4 +136,4 @@ export class EncryptCustomerFields1764300000100 implements MigrationInterface {
   }
 }
 
-export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100, EncryptCustomerFields1764300000100];
+export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100, CreateTicketsTable1763900000200, EncryptCustomerFields1764300000100];

@@ -90,6 +90,44 @@ export class EventEntity extends OwnedRecord {
 
   @Column({ name: 'output_tokens', type: 'integer', default: 0 })
   outputTokens!: number;
+
+  /** The tools the agent called for this reply (JSON), or null. */
+  @Column({ name: 'tool_calls', type: 'simple-json', nullable: true })
+  toolCalls!: ToolCallRecord[] | null;
 }
 
-export const APP_ENTITIES = [AgentEntity, CustomerEntity, SessionEntity, EventEntity];
+/** JSON data as stored (parsed JSON: an object or array, or a scalar). */
+export type Json = object | string | number | boolean | null;
+
+/** One tool call of a reply: what was asked and how it ended. */
+export interface ToolCallRecord {
+  name: string;
+  args: Json;
+  status: 'ok' | 'error';
+  result?: Json;
+  error?: { statusCode: number; code: string; message: string; approvalId?: string };
+}
+
+@Entity('tickets')
+export class TicketEntity extends OwnedRecord {
+  @Index()
+  @Column({ name: 'customer_id', type: 'varchar', length: 36 })
+  customerId!: string;
+
+  @Column({ name: 'session_id', type: 'varchar', length: 36, nullable: true })
+  sessionId!: string | null;
+
+  @Column({ type: 'varchar', length: 200 })
+  subject!: string;
+
+  @Column({ type: 'text' })
+  description!: string;
+
+  @Column({ type: 'varchar', length: 10 })
+  priority!: 'low' | 'normal' | 'high' | 'urgent';
+
+  @Column({ type: 'varchar', length: 20 })
+  status!: 'open' | 'closed';
+}
+
+export const APP_ENTITIES = [AgentEntity, CustomerEntity, SessionEntity, EventEntity, TicketEntity];

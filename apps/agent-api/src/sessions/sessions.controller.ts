@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   AgentOperation,
@@ -6,6 +6,8 @@ import {
   CurrentPrincipal,
   PolicyValidationPipe,
   RecordScope,
+  RequestOrigin,
+  type AuditOrigin,
   type Principal,
   type RecordScopeFilter,
 } from 'nest-agent-policy';
@@ -81,9 +83,15 @@ export class SessionsController {
     @CurrentPrincipal() principal: Principal,
     @RecordScope() scope: RecordScopeFilter,
     @Body() dto: CreateEventDto,
+    @RequestOrigin() origin: AuditOrigin,
+    @Headers('x-approval-id') approvalId: string | undefined,
   ) {
     const session = await this.events.session(id, scope);
-    return this.events.exchange(principal, session, dto.message);
+    return this.events.exchange(principal, session, dto.message, {
+      requestId: origin.requestId ?? undefined,
+      ip: origin.ip ?? undefined,
+      approvalId: typeof approvalId === 'string' && approvalId ? approvalId : undefined,
+    });
   }
 
   @Get(':id/events')

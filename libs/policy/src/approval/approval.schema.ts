@@ -1,10 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import { NameList, PositiveInteger, PositiveNumber, StrictObject } from '../schema/schema.builders';
+import { ToolPatternList } from '../tools/tools.schema';
 
 /** The `approvals` section of the policy document. */
 export const ApprovalsConfigSchema = StrictObject(
   {
     operations: Type.Optional(NameList({ description: 'Operation patterns that always need a human approval.' })),
+    tools: Type.Optional(ToolPatternList('Tools (names or patterns) whose every call needs a human approval.')),
     ttl: Type.Optional(PositiveNumber({ description: 'Seconds a pending approval lives (default 900).' })),
     maxPendingPerPrincipal: Type.Optional(
       PositiveInteger({

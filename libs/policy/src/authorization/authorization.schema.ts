@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EnforcementMode, NameList, NamedMap, StrictObject } from '../schema/schema.builders';
+import { ToolPatternList } from '../tools/tools.schema';
 
 /** A role: the operation patterns it allows (`agent.read`, `agent.*`, `*`), roles it inherits, and ownership. */
 export const RoleDefinitionSchema = StrictObject(
@@ -8,6 +9,7 @@ export const RoleDefinitionSchema = StrictObject(
     inherits: Type.Optional(NameList({ description: 'Roles whose operations this role also allows.' })),
     own: Type.Optional(Type.Boolean({ description: 'Holders of this role reach only records they own.' })),
     mode: Type.Optional(EnforcementMode('the role')),
+    tools: Type.Optional(ToolPatternList('Tools this role may invoke (with operation `tool.invoke`): names or patterns. None: no tool.')),
   },
   { description: 'A role.' },
 );

@@ -31,6 +31,8 @@ const MESSAGE_BY_CODE: Record<PolicyErrorCode, string> = {
   headers_too_large: 'Request headers are too large',
   rate_limited: 'Too many requests',
   unavailable: 'Service unavailable',
+  tool_timeout: 'The tool did not finish in time',
+  tool_failed: 'The tool failed',
   internal_error: 'Internal server error',
 };
 

@@ -34,6 +34,9 @@ export const RateLimitConfigSchema = StrictObject(
     operations: Type.Optional(
       NamedMap(RateLimitRuleSchema, { description: 'A bucket of its own per named operation, on top of the default.' }),
     ),
+    tools: Type.Optional(
+      NamedMap(RateLimitRuleSchema, { description: 'A bucket of its own per tool and principal, on top of the principal buckets.' }),
+    ),
     tiers: Type.Optional(
       NamedMap(StrictObject({ multiplier: PositiveNumber({ description: 'Factor applied to every limit.' }) }), {
         description: 'Tiers scale every limit of a principal with that tier.',

@@ -118,6 +118,11 @@ export class ProcessToolSandbox implements ToolSandbox {
     await this.pool(this.prepare(limits)).warm();
   }
 
+  /** Closes the sandbox when the Nest application shuts down. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
   /** Kills every sandbox process; later calls reject with reason `closed`. */
   async close(): Promise<void> {
     this.closed = true;
