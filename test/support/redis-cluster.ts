@@ -21,6 +21,8 @@ export interface LocalRedisCluster {
   cli: (port: number, ...args: string[]) => string;
   /** The ports of the nodes currently serving as masters. */
   masters: () => number[];
+  /** The port of the live master that serves `key` now. */
+  masterOf: (key: string) => number;
   /** Stops one node's process (SIGKILL: a crash), resolving once it has exited. */
   kill: (port: number) => Promise<void>;
   /** Waits until every live node reports `cluster_state:ok` and `masters` masters serve the 16384 slots. */
@@ -139,11 +141,25 @@ export async function startRedisCluster(basePort = 7300, nodeTimeoutMs = 2000): 
     throw error;
   }
 
+  const masterOf = (key: string): number => {
+    const slot = Number(cli(masters()[0], 'CLUSTER', 'KEYSLOT', key).trim());
+    for (const port of masters()) {
+      const own = cli(port, 'CLUSTER', 'NODES').split('\n').find((line) => line.includes('myself'));
+      const ranges = (own ?? '').trim().split(' ').slice(8);
+      for (const range of ranges) {
+        const [from, to = from] = range.split('-').map(Number);
+        if (slot >= from && slot <= to) return port;
+      }
+    }
+    throw new Error(`no live master serves slot ${slot} of ${key}`);
+  };
+
   return {
     url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
     ports,
     cli,
     masters,
+    masterOf,
     kill: (port: number) =>
       new Promise<void>((resolve) => {
         const node = nodes.get(port);
