@@ -180,14 +180,17 @@ describe('Redis Cluster failover under load', () => {
       // Counting resumes: every request after the resume point is admitted and lands in Redis.
       expect(mine.filter((h) => h.at >= resumedAt).every((h) => h.status === 200)).toBe(true);
       expect(inRedis).toBeGreaterThan(atResume.get(caller)!);
+      // Only a request in flight at the instant the master died may differ (Redis applied it but the reply was lost,
+      // or acknowledged it before replicating it); in the runs so far none did.
+      const atKill = mine.filter((h) => h.at >= killedAt - 200 && h.at <= killedAt + 50).length;
       if (caller.mode === 'closed') {
         // No stand-in counts in closed mode: Redis holds exactly the admitted requests, none twice, none lost.
-        expect(inRedis).toBe(admitted);
+        expect(Math.abs(inRedis - admitted)).toBeLessThanOrEqual(atKill);
         if (caller.onVictim) expect(refused).toBeGreaterThan(0);
       } else {
         // Open: nothing refused; the requests admitted during the outage were counted per process only.
         expect(refused).toBe(0);
-        expect(inRedis).toBeLessThanOrEqual(admitted);
+        expect(inRedis).toBeLessThanOrEqual(admitted + atKill);
         if (caller.onVictim) expect(admitted - inRedis).toBeGreaterThan(0);
       }
     }
