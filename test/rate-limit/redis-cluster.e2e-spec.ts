@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import type { Cluster } from 'ioredis';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from 'nest-agent-policy';
 import type { RateLimitStrategy } from 'nest-agent-policy';
-import { redisServerInstalled, startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
+import { redisServerInstalled, startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster-masters';
 import { itIf } from '../support/services';
 
 describe('RedisThrottlerStorage on a Redis Cluster (3 masters, started by this suite)', () => {

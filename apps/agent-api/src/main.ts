@@ -3,7 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
 import { createAgentApi, type HttpAdapterKind } from './bootstrap';
+import { parseRedisTarget } from 'nest-agent-policy';
 import { loadConfig } from './config/agent-api.config';
+
+function storesLabel(redisUrl: string | undefined): string {
+  if (!redisUrl) return 'memory';
+  return parseRedisTarget(redisUrl).kind === 'cluster' ? 'redis cluster' : 'redis';
+}
 
 async function main(): Promise<void> {
   const logger = new Logger('agent-api');
@@ -17,7 +23,7 @@ async function main(): Promise<void> {
   }
   await app.listen(config.port, '0.0.0.0');
   const url = await app.getUrl();
-  logger.log(`agent-api listening on ${url} (${adapter}, ${config.database.type}, ${config.redisUrl ? 'redis' : 'memory'} stores)`);
+  logger.log(`agent-api listening on ${url} (${adapter}, ${config.database.type}, ${storesLabel(config.redisUrl)} stores)`);
   if (config.generatedJwtSecret && config.jwt.secret) {
     const token = jwt.sign({ sub: 'dev-admin', roles: ['admin'], scope: 'admin' }, config.jwt.secret, {
       algorithm: 'HS256',

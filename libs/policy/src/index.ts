@@ -7,6 +7,14 @@ export * from './policy.constants';
 export * from './policy.exceptions';
 export type * from './policy-module-options.interface';
 export { isProduction } from './policy-options.factory';
+export {
+  parseRedisTarget,
+  clusterUrlFromNodes,
+  isRedisCluster,
+  redisReady,
+  type PolicyRedisClient,
+  type RedisTarget,
+} from './common/redis-client.factory';
 
 export type { Principal, PrincipalType } from './authentication/principal.interface';
 export { ApiKeyService, type ApiKeyView, type CreateApiKeyInput, type IssueApiKeyInput } from './authentication/api-key.service';

@@ -23,7 +23,10 @@ export interface PolicyModuleOptions extends PolicyDocument {
   jwt?: JwtOptions;
   /** `false`, `true` (trust every hop), a hop count, or a list of trusted proxy CIDRs. */
   trustProxy?: boolean | number | string | string[];
-  /** ioredis URL; when set, rate limits, budgets and revocations are shared through Redis. */
+  /**
+   * Redis URL; when set, rate limits, budgets and revocations are shared through Redis. `redis://…`/`rediss://…`
+   * for one server, `redis+cluster://host:port,host:port` (`rediss+cluster://` for TLS) for a Redis Cluster.
+   */
   redisUrl?: string;
   /** The authorization policy class (default: `ProductionAuthorizationPolicy`). */
   policy?: Type<unknown>;

@@ -1,5 +1,4 @@
-import { Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
+import { createRedisClient, type PolicyRedisClient } from './common/redis-client.factory';
 import { resolveJwtOptions, type ResolvedJwtOptions } from './authentication/jwt-options';
 import { compileTrustProxy } from './authentication/client-ip';
 import { compilePolicy, type CompiledPolicy } from './authorization/compiled-policy';
@@ -29,27 +28,9 @@ export function compileOptions(options: PolicyModuleOptions): { compiled: Compil
 }
 
 /**
- * Creates the shared Redis client when a URL is configured and waits (briefly) for it to be ready, so the first
- * requests do not fail on a connection still being set up. Commands fail fast instead of queueing while Redis is
- * away; the client reconnects by itself. An unreachable Redis at boot does not stop the app: each store then
- * applies its fail mode until Redis answers.
+ * Creates the shared Redis client when a URL is configured (`redis://…` for one server, `redis+cluster://h:p,h:p`
+ * for a Redis Cluster) and waits briefly for it to be ready. See {@link createRedisClient}.
  */
-export async function createRedis(url: string | undefined): Promise<Redis | null> {
-  if (!url) return null;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const IORedis = require('ioredis').default as typeof Redis;
-  const client = new IORedis(url, {
-    lazyConnect: true,
-    // No auto-pipelining: the rate-limit and budget stores already send the calls of one event-loop turn as one
-    // script call, and a second layer of deferral only added latency (measured in bench/).
-    enableAutoPipelining: false,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 2000,
-    commandTimeout: 2000,
-    retryStrategy: (times: number) => Math.min(times * 100, 1000),
-  });
-  client.on('error', () => undefined); // Errors surface on each command.
-  await client.connect().catch((err: Error) => new Logger('PolicyModule').warn(`Redis unreachable at boot: ${err.message}`));
-  return client;
+export function createRedis(url: string | undefined): Promise<PolicyRedisClient | null> {
+  return createRedisClient(url);
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
+  clusterUrlFromNodes,
   compilePolicy,
   DataKeyRing,
   deriveBlindIndexKey,
@@ -17,6 +18,7 @@ export interface AgentApiConfig {
   port: number;
   production: boolean;
   database: { type: 'sqlite'; path: string } | { type: 'postgres'; url: string };
+  /** `redis://…` (one server) or `redis+cluster://host:port,…` (a Redis Cluster). */
   redisUrl?: string;
   jwt: JwtOptions;
   /** Set when no JWT key was given in development: a generated secret. */
@@ -69,6 +71,24 @@ export function loadPolicyFile(path: string): PolicyDocument {
   return document as PolicyDocument;
 }
 
+/**
+ * The Redis URL: `REDIS_URL` (`redis://…`, or `redis+cluster://host:port,host:port` for a Redis Cluster), else
+ * `REDIS_CLUSTER_NODES` (`host:port,host:port`) as a cluster. Setting both is refused: one would be ignored.
+ */
+function parseRedis(env: NodeJS.ProcessEnv): string | undefined {
+  const url = env.REDIS_URL || undefined;
+  const nodes = env.REDIS_CLUSTER_NODES || undefined;
+  if (url && nodes) throw new Error('REDIS_URL and REDIS_CLUSTER_NODES are both set: give one');
+  if (nodes) {
+    try {
+      return clusterUrlFromNodes(nodes);
+    } catch (err) {
+      throw new Error(`REDIS_CLUSTER_NODES: ${(err as Error).message.replace(/^redisUrl: /, '')}`);
+    }
+  }
+  return url;
+}
+
 function parseDatabase(url: string | undefined): AgentApiConfig['database'] {
   const value = url && url.length > 0 ? url : 'sqlite:./data/agent-api.sqlite';
   if (value.startsWith('sqlite:')) return { type: 'sqlite', path: value.slice('sqlite:'.length) || ':memory:' };
@@ -109,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     port,
     production,
     database: parseDatabase(env.DATABASE_URL),
-    redisUrl: env.REDIS_URL || undefined,
+    redisUrl: parseRedis(env),
     jwt,
     generatedJwtSecret: generated,
     trustProxy: env.TRUST_PROXY || undefined,

@@ -1,9 +1,8 @@
 import { Controller, Get, HttpException, Inject } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
-import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import { POLICY_REDIS, Public } from 'nest-agent-policy';
+import { POLICY_REDIS, Public, redisReady, type PolicyRedisClient } from 'nest-agent-policy';
 
 type CheckState = 'up' | 'down' | 'disabled';
 
@@ -23,16 +22,16 @@ function within<T>(work: Promise<T>, ms: number): Promise<T> {
 export class HealthController {
   constructor(
     private readonly dataSource: DataSource,
-    @Inject(POLICY_REDIS) private readonly redis: Redis | null,
+    @Inject(POLICY_REDIS) private readonly redis: PolicyRedisClient | null,
   ) {}
 
-  /** Liveness: the process answers, the database too. Never rate-limited. */
+  /** Liveness: the process answers, the database too, and Redis when configured. Never rate-limited. */
   @Get()
   @Public()
   @SkipThrottle()
   async health() {
     const database = await this.dataSource.query('SELECT 1').then(() => 'up', () => 'down');
-    const redis = this.redis ? await this.redis.ping().then(() => 'up', () => 'down') : 'disabled';
+    const redis = this.redis ? ((await redisReady(this.redis)) ? 'up' : 'down') : 'disabled';
     const body = { status: database === 'up' && redis !== 'down' ? 'ok' : 'degraded', database, redis };
     if (body.status !== 'ok') throw new HttpException({ statusCode: 503, code: 'unavailable', message: 'Service unavailable', ...body }, 503);
     return body;
@@ -49,7 +48,8 @@ export class HealthController {
     const [database, redis] = await Promise.all([
       within(this.dataSource.query('SELECT 1'), READY_TIMEOUT_MS).then((): CheckState => 'up', (): CheckState => 'down'),
       this.redis
-        ? within(this.redis.ping(), READY_TIMEOUT_MS).then((): CheckState => 'up', (): CheckState => 'down')
+        ? // On a Redis Cluster: every master answers and the cluster state is ok.
+          within(redisReady(this.redis), READY_TIMEOUT_MS).then((ok): CheckState => (ok ? 'up' : 'down'), (): CheckState => 'down')
         : Promise.resolve<CheckState>('disabled'),
     ]);
     const checks = { database, redis };

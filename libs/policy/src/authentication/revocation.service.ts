@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
-import type Redis from 'ioredis';
 import { DataSource, MoreThanOrEqual } from 'typeorm';
 import { POLICY_CLOCK, POLICY_MODULE_OPTIONS, POLICY_REDIS } from '../policy.constants';
 import type { PolicyModuleOptions } from '../policy-module-options.interface';
+import { duplicateForSubscribe, type PolicyRedisClient } from '../common/redis-client.factory';
 import { DEFAULT_JWT_IAT_LEEWAY, DEFAULT_JWT_MAX_LIFETIME } from './jwt-options';
 import { RevokedTokenEntity } from './revoked-token.entity';
 
@@ -22,14 +22,14 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   private lastRefresh = 0;
   private highWater = 0;
   private refreshing: Promise<void> | null = null;
-  private subscriber: Redis | null = null;
+  private subscriber: PolicyRedisClient | null = null;
   readonly refreshMs = 1000;
   /** How long any token revoked now may still be presented: its longest allowed lifetime plus the clock leeways. */
   private readonly minimumKeepMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
-    @Inject(POLICY_REDIS) private readonly redis: Redis | null,
+    @Inject(POLICY_REDIS) private readonly redis: PolicyRedisClient | null,
     @Inject(POLICY_CLOCK) private readonly now: () => number,
     @Optional() @Inject(AuditService) private readonly audit: AuditService | null = null,
     @Optional() @Inject(POLICY_MODULE_OPTIONS) options: PolicyModuleOptions | null = null,
@@ -53,12 +53,9 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     if (this.redis) {
-      this.subscriber = this.redis.duplicate({
-        enableOfflineQueue: true,
-        enableAutoPipelining: false,
-        maxRetriesPerRequest: null,
-        lazyConnect: false,
-      });
+      // On a cluster, PUBLISH reaches the subscribers of every node, and the subscriber moves to another node when
+      // its own goes away; the table poll covers the gap either way.
+      this.subscriber = duplicateForSubscribe(this.redis);
       this.subscriber.on('error', (err: Error) => this.logger.warn(`revocation channel: ${err.message}`));
       this.subscriber.on('message', (_channel: string, jti: string) => this.revoked.set(jti, null));
       await this.subscriber.subscribe(CHANNEL).catch((err: Error) => this.logger.warn(`subscribe failed: ${err.message}`));

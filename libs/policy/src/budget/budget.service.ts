@@ -10,6 +10,7 @@ import { amountFor, buildBudgetPlan, type PlannedCounter } from './budget.plan';
 import { costMicroUsd, priceFor, tokenCount } from './budget.pricing';
 import type { BudgetCharge, BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
 import type { UsageLedgerEntry } from './usage-ledger.service';
+import { SettlementRetry } from './settlement.retry';
 
 /** The parts of a route's `@Budget` spec the service needs (the interceptor resolves the estimate). */
 export type BudgetRouteSpec = Pick<BudgetSpec, 'model' | 'requests'>;
@@ -73,6 +74,8 @@ export interface BudgetServiceOptions {
   ledger?: { record(entry: UsageLedgerEntry): void };
   /** Receives `budget.exceeded` and `budget.soft_limit` events (e.g. to audit them). */
   onEvent?: (event: BudgetEvent) => void;
+  /** Where settlements the store refused are tried again (default: a {@link SettlementRetry} of its own). */
+  settlementRetry?: SettlementRetry;
 }
 
 /**
@@ -81,6 +84,7 @@ export interface BudgetServiceOptions {
  */
 export class BudgetService {
   private readonly logger = new Logger(BudgetService.name);
+  private readonly retry: SettlementRetry;
   readonly softLimitPercent: number;
   /** Past this percent of any budget (with the call's own estimate reserved) a call needs a human approval. */
   readonly approvalAbovePercent: number | undefined;
@@ -94,6 +98,7 @@ export class BudgetService {
   ) {
     this.softLimitPercent = config?.softLimitPercent ?? 80;
     this.approvalAbovePercent = config?.approvalAbovePercent;
+    this.retry = options.settlementRetry ?? new SettlementRetry();
   }
 
   /**
@@ -204,12 +209,25 @@ export class BudgetService {
   }
 
   /**
-   * Settles the reservation to the reported usage (idempotent in the store) and records it in the ledger.
+   * Settles the reservation to the reported usage (idempotent in the store) and records it in the ledger. When the
+   * store fails, the settlement is tried again in the background until it lands (then the ledger records it), so
+   * usage that happened is charged once the store is back, never twice.
    * @throws the store's error; the caller decides whether the response survives it.
    */
   async settle(reservation: BudgetReservation, reports: readonly UsageReport[]): Promise<BudgetSettlement> {
     const charge = this.actualCharge(reservation, reports);
-    if (reservation.counters.length) await this.store.settle(reservation.id, charge);
+    if (reservation.counters.length) {
+      try {
+        await this.store.settle(reservation.id, charge);
+      } catch (error) {
+        this.retry.schedule(
+          reservation.id,
+          () => this.store.settle(reservation.id, charge),
+          () => this.recordLedger(reservation, reports, charge),
+        );
+        throw error;
+      }
+    }
     const counters = reservation.counters.map((c) => ({
       ...c,
       used: c.used + amountFor(c.unit, charge),

@@ -35,6 +35,7 @@ export interface RedisBudgetStoreOptions {
 interface ScriptClient {
   evalsha(sha: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   script(subcommand: 'LOAD', source: string): Promise<unknown>;
+  eval(source: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
   hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
   quit(): Promise<unknown>;
 }
@@ -52,7 +53,14 @@ class LoadedScript {
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       await client.script('LOAD', this.source);
-      return client.evalsha(this.sha, keys.length, ...keys, ...args);
+      try {
+        return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+      } catch (retryError) {
+        // On a cluster the reload may reach another node than the keys' (e.g. a replica just promoted): EVAL runs
+        // the script there and caches it for the next EVALSHA.
+        if (!(retryError instanceof Error) || !retryError.message.startsWith('NOSCRIPT')) throw retryError;
+        return client.eval(this.source, keys.length, ...keys, ...args);
+      }
     }
   }
 }

@@ -1,13 +1,13 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import { closeRedisClient, type PolicyRedisClient } from './redis-client.factory';
 import { POLICY_REDIS } from '../policy.constants';
 
 /** Closes the shared Redis client when the app shuts down. */
 @Injectable()
 export class RedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(POLICY_REDIS) private readonly redis: Redis | null) {}
+  constructor(@Inject(POLICY_REDIS) private readonly redis: PolicyRedisClient | null) {}
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+    if (this.redis) await closeRedisClient(this.redis);
   }
 }
