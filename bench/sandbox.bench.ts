@@ -7,7 +7,7 @@
  * BENCH_SANDBOX_CALLS (default 200) sets the number of warm calls, BENCH_SANDBOX_GAP_MS (default 300) the pause
  * before each warm call (time for the pool to finish starting the replacement of the previous call's process).
  */
-import { resolve } from 'node:path';
+import { ProcessToolSandbox } from 'nest-agent-policy';
 
 interface Sandbox {
   run(task: { source: string; args: unknown; timeoutMs: number; limits: object }): Promise<unknown>;
@@ -16,11 +16,8 @@ interface Sandbox {
 }
 type SandboxClass = new (options?: { poolSize?: number; startTimeoutMs?: number }) => Sandbox;
 
-// The built library's sandbox (the class is not on the package's public surface yet).
 function sandboxClass(): SandboxClass {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require(resolve(__dirname, '../../libs/policy/dist/tools/sandbox/process-tool-sandbox.js')) as { ProcessToolSandbox: SandboxClass })
-    .ProcessToolSandbox;
+  return ProcessToolSandbox as unknown as SandboxClass;
 }
 
 const TASK = { source: '(args) => ({ sum: args.a + args.b })', args: { a: 1, b: 2 }, timeoutMs: 5000, limits: {} };

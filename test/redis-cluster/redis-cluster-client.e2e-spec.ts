@@ -5,9 +5,16 @@
  * one connection reaches a subscriber duplicated from another.
  */
 import { randomUUID } from 'node:crypto';
-import { buildRedisClient, createRedisClient, duplicateForSubscribe, isRedisCluster, redisReady, type PolicyRedisClient } from '../../libs/policy/src/common/redis-client.factory';
-import { RedisThrottlerStorage } from '../../libs/policy/src/rate-limit/redis-throttler.storage';
-import { RedisBudgetStore } from '../../libs/policy/src/budget/redis-budget.store';
+import {
+  buildRedisClient,
+  createRedisClient,
+  duplicateForSubscribe,
+  isRedisCluster,
+  redisReady,
+  RedisBudgetStore,
+  RedisThrottlerStorage,
+  type PolicyRedisClient,
+} from 'nest-agent-policy';
 import { startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
 import { itWith } from '../support/services';
 

@@ -1,7 +1,7 @@
 /** Helpers shared by the sandbox specs (outside the library build). */
 import { createServer, type Server } from 'node:net';
 import { describe, it } from '@jest/globals';
-import { missingHostFeatures } from '../../libs/policy/src/tools/sandbox/sandbox-host';
+import { sandboxHostProblems as missingHostFeatures } from 'nest-agent-policy';
 
 /**
  * `describe` when this host can confine a process, else a visible skip; under REQUIRE_SERVICES=1 a host that cannot

@@ -193,7 +193,8 @@ describe('sandboxed tools and the ToolSandbox contract', () => {
   };
 
   async function boot(withSandbox: boolean) {
-    const providers = withSandbox ? [{ provide: ToolSandbox, useValue: fakeSandbox }] : [];
+    // Without one: the default ProcessToolSandbox replaced by none, as an app that removes it would.
+    const providers = [{ provide: ToolSandbox, useValue: withSandbox ? fakeSandbox : null }];
     const ref = await Test.createTestingModule({ imports: [ToolsTestAppModule.with({ ...TOOLS_OPTIONS, roles: { caller: { operations: ['tool.invoke'], tools: ['*'] } }, rateLimits: {}, providers }, [SandboxedTools])] }).compile();
     const app = ref.createNestApplication({ logger: false });
     await app.init();
@@ -216,7 +217,7 @@ describe('sandboxed tools and the ToolSandbox contract', () => {
     }
   });
 
-  it('never runs a sandboxed tool in process when no sandbox is configured (503)', async () => {
+  it('never runs a sandboxed tool in process when the ToolSandbox is replaced by none (503)', async () => {
     const app = await boot(false);
     try {
       await expect(app.get(ToolExecutor).invoke(principal, 'compute', { n: 1 })).rejects.toMatchObject({ status: 503 });

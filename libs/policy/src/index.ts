@@ -9,6 +9,9 @@ export type * from './policy-module-options.interface';
 export { isProduction } from './policy-options.factory';
 export {
   parseRedisTarget,
+  buildRedisClient,
+  createRedisClient,
+  duplicateForSubscribe,
   clusterUrlFromNodes,
   isRedisCluster,
   redisReady,

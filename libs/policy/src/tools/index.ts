@@ -16,3 +16,4 @@ export { TOOL_INVOKE_OPERATION } from './tool-policy';
 export { ToolSandbox, type SandboxTask, type SandboxLimits } from './sandbox/tool-sandbox.interface';
 export { SandboxTimeoutError, SandboxFailedError, type SandboxFailureReason } from './sandbox/sandbox.errors';
 export { ProcessToolSandbox, type ProcessToolSandboxOptions } from './sandbox/process-tool-sandbox';
+export { missingHostFeatures as sandboxHostProblems } from './sandbox/sandbox-host';
