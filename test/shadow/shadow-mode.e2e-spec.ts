@@ -98,6 +98,9 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
       expect(answers.every((r) => r.headers['retry-after'] === undefined)).toBe(true);
       const events = await auditOf(h, 'rate_limit.exceeded', 'shadow-lister', 2);
       expect(events.map((e) => e.outcome)).toEqual(['SHADOW_DENY', 'SHADOW_DENY']);
+      const metrics = await h.http().get('/metrics').set(bearer({ sub: 'shadow-metrics', ...ADMIN }));
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toMatch(/^policy_shadow_denials_total\{control="rate_limit"\} 2$/m);
     });
   });
 

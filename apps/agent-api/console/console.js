@@ -158,16 +158,18 @@ async function overview(page) {
 
   try {
     const events = await auditSince(new Date(start));
-    const series = { Granted: [], Denied: [], 'Rate-limited': [], 'Auth failures': [] };
+    const series = { Granted: [], Denied: [], 'Rate-limited': [], 'Auth failures': [], 'Shadow (let pass)': [] };
     for (const s of Object.values(series)) for (let i = 0; i < buckets; i++) s.push(0);
     const codes = new Map();
     for (const event of events) {
       const i = bucketOf(event.createdAt);
       if (i < 0 || i >= buckets) continue;
-      const name = event.type === 'access.granted' ? 'Granted' : event.type === 'rate_limit.exceeded' ? 'Rate-limited'
-        : event.type === 'auth.failure' ? 'Auth failures' : event.outcome === 'DENY' ? 'Denied' : null;
+      // A refusal a control in shadow mode let pass is shown apart: it was not refused.
+      const name = event.outcome === 'SHADOW_DENY' ? 'Shadow (let pass)' : event.type === 'access.granted' ? 'Granted'
+        : event.type === 'rate_limit.exceeded' ? 'Rate-limited' : event.type === 'auth.failure' ? 'Auth failures'
+        : event.outcome === 'DENY' ? 'Denied' : null;
       if (name) series[name][i] += 1;
-      if (event.outcome === 'DENY' || event.type === 'rate_limit.exceeded' || event.type === 'auth.failure') {
+      if (name && name !== 'Granted' && name !== 'Shadow (let pass)') {
         const code = denialCode(event);
         codes.set(code, (codes.get(code) ?? 0) + 1);
       }

@@ -98,6 +98,7 @@ export function featureProviders(): Provider[] {
         new MeteredBudgetService(metrics, store, compiled.document.budgets ?? undefined, compiled.document.pricing ?? undefined, clock, {
           ledger,
           onEvent: (event: BudgetEvent) => {
+            if (event.shadow) metrics.shadowDenials.inc({ control: 'budget' });
             void audit
               .record({
                 type: event.type,

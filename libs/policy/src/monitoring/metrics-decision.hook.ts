@@ -14,6 +14,7 @@ export class MetricsDecisionHook extends DecisionHook {
   onDenied(ctx: PolicyContext, operation: string, decision: PermissionDecision, shadow = false): Promise<void> {
     const outcome = shadow ? 'SHADOW_DENY' : decision.code === 'approval_required' ? 'REQUIRE_APPROVAL' : 'DENY';
     this.metrics.decisions.inc({ operation, outcome });
+    if (shadow) this.metrics.shadowDenials.inc({ control: 'role' });
     return this.inner.onDenied(ctx, operation, decision, shadow);
   }
 
@@ -23,7 +24,8 @@ export class MetricsDecisionHook extends DecisionHook {
   }
 
   onRateLimited(ctx: PolicyContext, operation: string | null, decision: RateLimitDecision, shadow = false): Promise<void> {
-    this.metrics.rateLimitHits.inc({ bucket: decision.bucket });
+    if (shadow) this.metrics.shadowDenials.inc({ control: 'rate_limit' });
+    else this.metrics.rateLimitHits.inc({ bucket: decision.bucket });
     return this.inner.onRateLimited(ctx, operation, decision, shadow);
   }
 

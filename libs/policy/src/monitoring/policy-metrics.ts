@@ -46,6 +46,13 @@ export class PolicyMetrics {
     registers: [this.registry],
   });
 
+  readonly shadowDenials = new Counter({
+    name: 'policy_shadow_denials_total',
+    help: 'Refusals a control in shadow mode let pass, by control (role, rate_limit, budget)',
+    labelNames: ['control'] as const,
+    registers: [this.registry],
+  });
+
   readonly authFailures = new Counter({
     name: 'policy_auth_failures_total',
     help: 'Failed authentication attempts by credential kind',
