@@ -14,6 +14,7 @@ import { dataSourceOptions, openDatabase } from './database/data-source';
 import { APP_ENTITIES } from './database/entities';
 import { HealthController } from './health/health.controller';
 import { EchoModel } from './model/echo.model';
+import { ECHO_TOKEN_DELAY_MS } from './model/echo.stream';
 import { RevocationsController } from './revocations/revocations.controller';
 import { EventsService } from './sessions/events.service';
 import { SessionsController } from './sessions/sessions.controller';
@@ -55,7 +56,14 @@ export class AgentApiModule {
         ApprovalsController,
         BudgetsController,
       ],
-      providers: [AgentsService, CustomersService, SessionsService, EventsService, EchoModel],
+      providers: [
+        AgentsService,
+        CustomersService,
+        SessionsService,
+        EventsService,
+        EchoModel,
+        { provide: ECHO_TOKEN_DELAY_MS, useValue: config.echoTokenDelayMs },
+      ],
     };
   }
 }

@@ -17,6 +17,8 @@ export interface AgentApiConfig {
   policyPath: string;
   policy: PolicyDocument;
   bodyLimit: number;
+  /** Delay between two streamed tokens of echo-1 in ms (`ECHO_TOKEN_DELAY_MS`, default 0). */
+  echoTokenDelayMs: number;
 }
 
 /** The app's own folder (…/apps/agent-api), found from this file whether it runs from source or from dist. */
@@ -88,5 +90,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     policyPath,
     policy: loadPolicyFile(policyPath),
     bodyLimit,
+    echoTokenDelayMs: parseTokenDelay(env.ECHO_TOKEN_DELAY_MS),
   };
+}
+
+function parseTokenDelay(value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`ECHO_TOKEN_DELAY_MS must be a non-negative number of milliseconds, got "${value}"`);
+  return ms;
 }

@@ -1,12 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
-import type { Principal, RecordScopeFilter } from 'nest-agent-policy';
+import type { BudgetMeter, BudgetStreamEvent, Principal, RecordScopeFilter } from 'nest-agent-policy';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { findScoped, scopedQuery } from '../common/scoped-records';
 import { EventEntity, SessionEntity } from '../database/entities';
 import { EchoModel, type ModelReply } from '../model/echo.model';
+import { ECHO_TOKEN_DELAY_MS, replyTokenTexts, tokenDelay } from '../model/echo.stream';
 
 export interface EventExchange {
   event: EventEntity;
@@ -21,6 +22,7 @@ export class EventsService {
     @InjectRepository(EventEntity) private readonly events: Repository<EventEntity>,
     private readonly dataSource: DataSource,
     private readonly model: EchoModel,
+    @Inject(ECHO_TOKEN_DELAY_MS) private readonly tokenDelayMs: number,
   ) {}
 
   /** The session the caller may post to (404 outside its tenant or, for `own` roles, its own sessions). */
@@ -30,7 +32,33 @@ export class EventsService {
 
   /** Stores the caller's message and the agent's reply together: both or neither. */
   async exchange(principal: Principal, session: SessionEntity, message: string): Promise<EventExchange> {
-    const reply: ModelReply = this.model.reply(message);
+    return this.store(principal, session, message, this.model.reply(message));
+  }
+
+  /**
+   * Streams echo-1's reply: a `token` event per output token, metered one token at a time (the meter refuses the
+   * token that would pass the call's reservation, which ends the stream with `budget_exceeded`), then, once the
+   * whole reply was sent, the exchange is stored and `done` carries it. Stops as soon as the client goes away.
+   */
+  async *streamExchange(
+    principal: Principal,
+    session: SessionEntity,
+    message: string,
+    meter: BudgetMeter,
+  ): AsyncGenerator<BudgetStreamEvent> {
+    const reply = this.model.reply(message);
+    meter.record({ model: reply.model, inputTokens: reply.inputTokens, outputTokens: 0 });
+    const texts = replyTokenTexts(reply.text);
+    for (const text of texts) {
+      if (!(await tokenDelay(this.tokenDelayMs, meter.signal))) return;
+      meter.record({ model: reply.model, inputTokens: 0, outputTokens: 1 });
+      yield { type: 'token', data: { text } };
+    }
+    const exchange = await this.store(principal, session, message, { ...reply, outputTokens: texts.length });
+    yield { type: 'done', data: exchange };
+  }
+
+  private async store(principal: Principal, session: SessionEntity, message: string, reply: ModelReply): Promise<EventExchange> {
     const now = Date.now();
     const base = { tenantId: session.tenantId, ownerId: principal.id, sessionId: session.id, updatedAt: now };
     const event = this.events.create({ ...base, id: randomUUID(), role: 'customer', message, inputTokens: reply.inputTokens, outputTokens: 0, createdAt: now });

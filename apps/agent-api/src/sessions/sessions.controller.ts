@@ -1,6 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AgentOperation, Budget, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import { AgentOperation, Budget, BudgetMeter, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
 import { ECHO_MAX_OUTPUT_TOKENS, EchoModel } from '../model/echo.model';
 import { Guarded } from '../common/guarded.decorator';
 import { PageQuery, ParseId } from '../common/pagination';
@@ -50,12 +50,16 @@ export class SessionsController {
   /**
    * Budgeted: reserves the message's input tokens plus the model's largest reply (256 tokens) at echo-1's price,
    * then settles to what the reply used (the `usage` the handler returns).
+   *
+   * With `Accept: text/event-stream` the reply is streamed as Server-Sent Events (`token`, then `done` with the
+   * same body as the JSON answer, or `error`): it reserves what the budgets have room for and is cut there.
    */
   @Post(':id/events')
   @Guarded(AgentOperation.EventCreate, 'events:write')
   @ApiResponse({ status: 201, description: 'Budgeted. Headers X-Budget-Remaining, X-Budget-Reset, and X-Budget-Warning past the soft limit.' })
   @ApiResponse({ status: 402, description: '`budget_exceeded`: a budget would be exceeded; the body names scope, period, unit and resetAt.' })
   @ApiHeader({ name: 'X-Approval-Id', required: false, description: 'An approved approval for this exact request' })
+  @ApiHeader({ name: 'Accept', required: false, description: '`text/event-stream` streams the reply: `token` events, then `done` (or `error`)' })
   @Budget<{ body?: { message?: unknown } }>({
     model: 'echo-1',
     estimate: (req) => ({
@@ -68,8 +72,11 @@ export class SessionsController {
     @CurrentPrincipal() principal: Principal,
     @RecordScope() scope: RecordScopeFilter,
     @Body() dto: CreateEventDto,
+    @BudgetMeter() meter: BudgetMeter,
+    @Headers('accept') accept?: string,
   ) {
     const session = await this.events.session(id, scope);
+    if (accept?.toLowerCase().includes('text/event-stream')) return this.events.streamExchange(principal, session, dto.message, meter);
     return this.events.exchange(principal, session, dto.message);
   }
 

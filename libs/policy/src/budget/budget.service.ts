@@ -9,7 +9,8 @@ import { budgetHeaders, percentUsed, type CounterView } from './budget.headers';
 import { amountFor, buildBudgetPlan, type PlannedCounter } from './budget.plan';
 import { costMicroUsd, priceFor, tokenCount } from './budget.pricing';
 import type { BudgetCharge, BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
-import type { UsageLedgerEntry } from './usage-ledger.service';
+import { largestOutputThatFits } from './budget-stream.fit';
+import type { UsageLedgerEntry, UsageLedgerStatus } from './usage-ledger.service';
 
 /** The parts of a route's `@Budget` spec the service needs (the interceptor resolves the estimate). */
 export type BudgetRouteSpec = Pick<BudgetSpec, 'model' | 'requests'>;
@@ -167,10 +168,50 @@ export class BudgetService {
   }
 
   /**
+   * Reserves for a streamed reply: the full estimate when it fits, else the most output tokens every budget still
+   * has room for (at least `minOutputTokens`), so the stream is admitted and cut exactly where the budget ends.
+   * A flat `estimate.cost` or an estimate without output tokens is reserved as it is.
+   * @throws BudgetExceededException (402) when not even the input and `minOutputTokens` fit.
+   * @throws PolicyUnavailableException (503) when the store cannot be reached.
+   */
+  async reserveStreaming(
+    principal: Principal,
+    spec: BudgetRouteSpec,
+    estimate: BudgetEstimate | undefined,
+    requestId: string | null,
+    operation: string | null = null,
+    minOutputTokens = 1,
+  ): Promise<BudgetReservation> {
+    const outputTokens = estimate?.outputTokens ?? 0;
+    if (!estimate || estimate.cost !== undefined || outputTokens <= 0) return this.reserve(principal, spec, estimate, requestId, operation);
+    // A reservation that another call beat to the last of a budget is tried again with what is left then.
+    for (let attempt = 0; ; attempt++) {
+      const plan = buildBudgetPlan(principal, this.config, this.clock());
+      let fitted = outputTokens;
+      if (plan.length) {
+        let states;
+        try {
+          states = await this.store.snapshot(plan.map((c) => ({ key: c.key, limit: c.limit })));
+        } catch (error) {
+          this.logger.error(`Budget store failed to answer: ${String(error)}`);
+          throw new PolicyUnavailableException('The budget store is unavailable');
+        }
+        const chargeOf = (output: number): BudgetCharge => this.estimateCharge(spec, { ...estimate, outputTokens: output });
+        fitted = largestOutputThatFits(plan, states, chargeOf, Math.min(minOutputTokens, outputTokens), outputTokens) ?? outputTokens;
+      }
+      try {
+        return await this.reserve(principal, spec, { ...estimate, outputTokens: fitted }, requestId, operation);
+      } catch (error) {
+        if (!(error instanceof BudgetExceededException) || fitted === outputTokens || attempt >= 4) throw error;
+      }
+    }
+  }
+
+  /**
    * The actual charge of reported usage. Each report is priced by its model (or the route's); usage of an
    * unpriced model, or no report at all, is charged the reserved estimate, never $0.
    */
-  actualCharge(reservation: BudgetReservation, reports: readonly UsageReport[]): BudgetCharge {
+  actualCharge(reservation: BudgetReservation, reports: readonly UsageReport[], warnUnpriced = true): BudgetCharge {
     if (!reports.length) return { ...reservation.estimate };
     let costMicro = 0;
     let unpriced: string | null = null;
@@ -181,7 +222,7 @@ export class BudgetService {
       else unpriced = model ?? '(no model)';
     }
     if (unpriced !== null) {
-      this.logger.warn(`Model "${unpriced}" has no price; its usage is charged the reserved estimate`);
+      if (warnUnpriced) this.logger.warn(`Model "${unpriced}" has no price; its usage is charged the reserved estimate`);
       costMicro += reservation.estimate.costMicro;
     }
     const tokens = reports.reduce((sum, r) => sum + tokenCount(r), 0);
@@ -192,7 +233,11 @@ export class BudgetService {
    * Settles the reservation to the reported usage (idempotent in the store) and records it in the ledger.
    * @throws the store's error; the caller decides whether the response survives it.
    */
-  async settle(reservation: BudgetReservation, reports: readonly UsageReport[]): Promise<BudgetSettlement> {
+  async settle(
+    reservation: BudgetReservation,
+    reports: readonly UsageReport[],
+    options: { status?: UsageLedgerStatus } = {},
+  ): Promise<BudgetSettlement> {
     const charge = this.actualCharge(reservation, reports);
     if (reservation.counters.length) await this.store.settle(reservation.id, charge);
     const counters = reservation.counters.map((c) => ({
@@ -200,7 +245,7 @@ export class BudgetService {
       used: c.used + amountFor(c.unit, charge),
       reserved: Math.max(0, c.reserved - c.amount),
     }));
-    this.recordLedger(reservation, reports, charge);
+    this.recordLedger(reservation, reports, charge, options.status ?? 'settled');
     this.emitSoftLimit(reservation, counters);
     return { charge, counters };
   }
@@ -249,7 +294,12 @@ export class BudgetService {
     return budgetHeaders(counters, this.clock(), this.softLimitPercent);
   }
 
-  private recordLedger(reservation: BudgetReservation, reports: readonly UsageReport[], charge: BudgetCharge): void {
+  private recordLedger(
+    reservation: BudgetReservation,
+    reports: readonly UsageReport[],
+    charge: BudgetCharge,
+    status: UsageLedgerStatus,
+  ): void {
     if (!this.options.ledger) return;
     const { principal } = reservation;
     const models = [...new Set(reports.map((r) => r.model ?? reservation.model).filter((m): m is string => m !== null))];
@@ -265,6 +315,7 @@ export class BudgetService {
         outputTokens: reports.reduce((sum, r) => sum + r.outputTokens, 0),
         cachedInputTokens: reports.reduce((sum, r) => sum + (r.cachedInputTokens ?? 0), 0),
         costMicroUsd: charge.costMicro,
+        status,
       });
     } catch (error) {
       this.logger.error(`Usage ledger rejected an entry: ${String(error)}`);

@@ -5,6 +5,12 @@ import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
 import { fromMicroUsd } from '../persistence/column-types';
 import { UsageLedgerEntity } from './usage-ledger.entity';
 
+/**
+ * How a charge ended: `settled` (completed, or cut by its budget), `cancelled` (the client went away mid-stream;
+ * what was sent is charged) or `failed` (the handler failed mid-stream; what was produced is charged).
+ */
+export type UsageLedgerStatus = 'settled' | 'cancelled' | 'failed';
+
 /** One settled call, as recorded in the usage ledger. */
 export interface UsageLedgerEntry {
   requestId?: string | null;
@@ -17,6 +23,8 @@ export interface UsageLedgerEntry {
   outputTokens: number;
   cachedInputTokens?: number;
   costMicroUsd: number;
+  /** Default `settled`. */
+  status?: UsageLedgerStatus;
   /** Epoch ms (default: when recorded). */
   createdAt?: number;
 }
@@ -50,7 +58,7 @@ export interface UsageLedgerOptions {
 const DAY = 86_400_000;
 const COLUMNS: ReadonlyArray<keyof UsageLedgerEntity> = [
   'id', 'requestId', 'principalId', 'apiKeyId', 'tenantId', 'operation', 'model', 'inputTokens', 'outputTokens',
-  'cachedInputTokens', 'costMicroUsd', 'createdAt',
+  'cachedInputTokens', 'costMicroUsd', 'status', 'createdAt',
 ];
 const toMs = (value: number | Date): number => (value instanceof Date ? value.getTime() : value);
 
@@ -95,6 +103,7 @@ export class UsageLedgerService implements OnApplicationShutdown {
       outputTokens: Math.max(0, Math.floor(entry.outputTokens)),
       cachedInputTokens: Math.max(0, Math.floor(entry.cachedInputTokens ?? 0)),
       costMicroUsd: Math.max(0, Math.round(entry.costMicroUsd)),
+      status: entry.status ?? 'settled',
       createdAt: entry.createdAt ?? this.clock(),
     });
     if (this.queue.length >= this.batchSize) void this.flush().catch(() => undefined);
