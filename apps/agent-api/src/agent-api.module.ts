@@ -15,6 +15,10 @@ import { APP_ENTITIES } from './database/entities';
 import { HealthController } from './health/health.controller';
 import { EchoModel } from './model/echo.model';
 import { ECHO_TOKEN_DELAY_MS } from './model/echo.stream';
+import { RUN_LIMITS, RunRunner } from './runs/run.runner';
+import { NoToolsExecutor, RUN_TOOL_EXECUTOR } from './runs/run-tools';
+import { RunsController } from './runs/runs.controller';
+import { RunsService } from './runs/runs.service';
 import { RevocationsController } from './revocations/revocations.controller';
 import { EventsService } from './sessions/events.service';
 import { SessionsController } from './sessions/sessions.controller';
@@ -55,6 +59,7 @@ export class AgentApiModule {
         AuditController,
         ApprovalsController,
         BudgetsController,
+        RunsController,
       ],
       providers: [
         AgentsService,
@@ -63,6 +68,10 @@ export class AgentApiModule {
         EventsService,
         EchoModel,
         { provide: ECHO_TOKEN_DELAY_MS, useValue: config.echoTokenDelayMs },
+        RunsService,
+        RunRunner,
+        { provide: RUN_LIMITS, useValue: config.policy.runs ?? {} },
+        { provide: RUN_TOOL_EXECUTOR, useClass: NoToolsExecutor },
       ],
     };
   }

@@ -54,6 +54,7 @@ export * from './audit';
 export * from './approval';
 export * from './rate-limit';
 export * from './budget';
+export * from './runs';
 export { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 export { AuditDecisionHook } from './pipeline/audit-decision.hook';

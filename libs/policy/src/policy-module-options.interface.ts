@@ -1,3 +1,4 @@
+import type { RunLimits } from './runs/run.types';
 import type { InjectionToken, ModuleMetadata, OptionalFactoryDependency, Provider, Type } from '@nestjs/common';
 
 /** A role: the operation patterns it allows (`agent.read`, `agent.*`, `*`), roles it inherits, and ownership. */
@@ -89,6 +90,8 @@ export interface PolicyDocument {
   budgets?: BudgetConfig;
   pricing?: Record<string, ModelPrice>;
   audit?: AuditConfig;
+  /** Guards of agent runs (steps, tool calls, cost, tokens, time, loops). */
+  runs?: RunLimits;
   approvals?: {
     /** Operations that always need a human approval. */
     operations?: string[];

@@ -32,6 +32,10 @@ export const AgentOperation = {
   AuditRead: 'audit.read',
   ApprovalList: 'approval.list',
   ApprovalDecide: 'approval.decide',
+  RunCreate: 'run.create',
+  RunRead: 'run.read',
+  RunList: 'run.list',
+  RunCancel: 'run.cancel',
 } as const;
 
 export type AgentOperation = (typeof AgentOperation)[keyof typeof AgentOperation];

@@ -1,4 +1,5 @@
 import type { PolicyDocument, RateLimitRule, ScopeDefinition } from '../policy-module-options.interface';
+import { validateRunLimits } from '../runs/run-limits.validator';
 import { AGENT_OPERATIONS, isOperationName } from './agent-operation';
 import { matchesOperation, patternMatchesAny } from './operation-matcher';
 import { compileRoles, type CompiledRole } from './role-resolver';
@@ -13,7 +14,7 @@ export interface CompiledPolicy {
   readonly scopes: Record<string, ScopeDefinition>;
 }
 
-const TOP_LEVEL_KEYS = new Set(['roles', 'scopes', 'operations', 'rateLimits', 'budgets', 'pricing', 'audit', 'approvals']);
+const TOP_LEVEL_KEYS = new Set(['roles', 'scopes', 'operations', 'rateLimits', 'budgets', 'pricing', 'audit', 'approvals', 'runs']);
 
 function checkRule(rule: RateLimitRule | undefined, key: string): void {
   if (rule === undefined) return;
@@ -81,6 +82,7 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   });
 
   validateBudgetConfig(document.budgets ?? undefined, document.pricing ?? undefined);
+  validateRunLimits(document.runs);
 
   return { document, operations, roles, scopes };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource, Repository } from 'typeorm';
 import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
 import { fromMicroUsd } from '../persistence/column-types';
@@ -64,10 +64,11 @@ const toMs = (value: number | Date): number => (value instanceof Date ? value.ge
 
 /**
  * The usage ledger: every settled charge becomes a row. `record` only queues the row; batches are written off
- * the request path, and the queue is flushed on application shutdown, so a graceful shutdown loses nothing.
+ * the request path, and the queue is flushed before application shutdown (and once more at it), so a graceful
+ * shutdown loses nothing.
  * A failed write keeps its rows queued for the next flush.
  */
-export class UsageLedgerService implements OnApplicationShutdown {
+export class UsageLedgerService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(UsageLedgerService.name);
   private readonly repository: Repository<UsageLedgerEntity>;
   private readonly batchSize: number;
@@ -125,7 +126,20 @@ export class UsageLedgerService implements OnApplicationShutdown {
     return run;
   }
 
+  /**
+   * Writes what is queued while the database is still open (it may be closed by the time
+   * `onApplicationShutdown` runs); what is settled later is written then.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    try {
+      await this.flush();
+    } catch (error) {
+      this.logger.error(`Usage ledger: ${this.queue.length} entries could not be written before shutdown: ${String(error)}`);
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (!this.queue.length) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     try {
