@@ -24,5 +24,6 @@ module.exports = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
   maxWorkers: 2,
+  globalSetup: '<rootDir>/test/support/global-setup.cjs',
   testTimeout: 30000,
 };

@@ -3,7 +3,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { ADMIN, signToken, startAgentApi, TEST_SECRET, type DatabaseKind, type Harness } from '../support/harness-exports';
-import { requireService } from '../support/services';
+import { itWith } from '../support/services';
 
 const matrix: Array<['express' | 'fastify', DatabaseKind]> = [
   ['express', 'sqlite'],
@@ -16,21 +16,18 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
   let h: Harness;
-  let ready = false;
+  const it = database === 'postgres' ? itWith('postgres') : itWith();
   const admin = () => bearer(signToken({ sub: 'root-admin', ...ADMIN }));
 
   beforeAll(async () => {
-    if (database === 'postgres' && !(await requireService('postgres'))) return;
     h = await startAgentApi({ adapter, database });
-    ready = true;
   });
   afterAll(async () => {
-    if (ready) await h.close();
+    if (h) await h.close();
   });
 
   describe('401', () => {
     it('answers unauthenticated with WWW-Authenticate when no credentials are sent', async () => {
-      if (!ready) return;
       const res = await h.http().get('/agents');
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ statusCode: 401, code: 'unauthenticated', message: expect.any(String) });
@@ -55,7 +52,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
       ['garbage', () => 'not-a-jwt'],
     ];
     it.each(attacks)('refuses %s with invalid_token', async (_name, make) => {
-      if (!ready) return;
       const token = make();
       const res = await h.http().get('/agents').set(bearer(token));
       expect(res.status).toBe(401);
@@ -65,7 +61,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
     });
 
     it('refuses a revoked jti from the moment it is revoked', async () => {
-      if (!ready) return;
       const token = signToken({ sub: 'victim', ...ADMIN }, { jwtid: `jti-${Date.now()}` });
       expect((await h.http().get('/agents').set(bearer(token))).status).toBe(200);
       const jti = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti as string;
@@ -77,7 +72,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
     });
 
     it('refuses an unknown, malformed or deleted API key', async () => {
-      if (!ready) return;
       expect((await h.http().get('/agents').set('X-API-Key', 'apk_0000000000000000_' + 'a'.repeat(43))).body.code).toBe('invalid_token');
       expect((await h.http().get('/agents').set('X-API-Key', 'hello')).status).toBe(401);
       const created = await h.http().post('/api-keys').set(admin()).send({ name: 'ci', roles: ['admin'], scopes: ['agents:read'] });
@@ -96,14 +90,12 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
 
   describe('403', () => {
     it('answers forbidden when no role allows the operation', async () => {
-      if (!ready) return;
       const res = await h.http().get('/agents').set(bearer(signToken({ roles: ['customer'], scope: 'admin' })));
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('forbidden');
     });
 
     it('answers insufficient_scope with the scope in WWW-Authenticate', async () => {
-      if (!ready) return;
       const res = await h.http().post('/agents').set(bearer(signToken({ roles: ['admin'], scope: 'agents:read' }))).send({ name: 'x' });
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('insufficient_scope');
@@ -111,13 +103,11 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
     });
 
     it('lets agents:write imply agents:read', async () => {
-      if (!ready) return;
       const res = await h.http().get('/agents').set(bearer(signToken({ roles: ['operator'], scope: 'agents:write' })));
       expect(res.status).toBe(200);
     });
 
     it('does not let an API key be created with more power than its creator', async () => {
-      if (!ready) return;
       const operator = bearer(signToken({ roles: ['operator', 'admin'], scope: 'api-keys:write agents:read' }));
       const res = await h.http().post('/api-keys').set(operator).send({ name: 'x', roles: ['admin'], scopes: ['audit:read'] });
       expect(res.status).toBe(403);
@@ -126,7 +116,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
 
   describe('404: tenants and ownership', () => {
     it('hides another tenant\'s agent, in reads and in lists', async () => {
-      if (!ready) return;
       const tenantA = bearer(signToken({ roles: ['operator'], scope: 'agents:write', tenant_id: 'tenant-a' }));
       const tenantB = bearer(signToken({ roles: ['operator'], scope: 'agents:write', tenant_id: 'tenant-b' }));
       const created = await h.http().post('/agents').set(tenantA).send({ name: 'secret agent' });
@@ -145,7 +134,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
     });
 
     it('hides one customer\'s session from another customer', async () => {
-      if (!ready) return;
       const op = bearer(signToken({ roles: ['operator'], scope: 'agents:write', tenant_id: 'shop' }));
       const agent = await h.http().post('/agents').set(op).send({ name: 'helper' });
       const alice = bearer(signToken({ sub: 'alice', roles: ['customer'], scope: 'sessions:write events:write', tenant_id: 'shop' }));
@@ -162,7 +150,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
     });
 
     it('ignores a tenant or role smuggled in a body', async () => {
-      if (!ready) return;
       const tenantA = bearer(signToken({ roles: ['operator'], scope: 'agents:write', tenant_id: 'tenant-a' }));
       const smuggled = await h.http().post('/agents').set(tenantA).send({ name: 'x', tenantId: 'tenant-b' });
       expect(smuggled.status).toBe(400);
@@ -177,7 +164,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
 
   describe('400 and 413', () => {
     it('answers validation_failed for bad JSON, wrong types, unknown fields, bad UUIDs and bad queries', async () => {
-      if (!ready) return;
       const cases = [
         h.http().post('/agents').set(admin()).set('Content-Type', 'application/json').send('{"name":'),
         h.http().post('/agents').set(admin()).send({ name: 42 }),
@@ -194,14 +180,12 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
     });
 
     it('answers payload_too_large past the body limit', async () => {
-      if (!ready) return;
       const res = await h.http().post('/agents').set(admin()).send({ name: 'x', instructions: 'a'.repeat(1024 * 1024 + 10) });
       expect(res.status).toBe(413);
       expect(res.body).toMatchObject({ statusCode: 413, code: 'payload_too_large' });
     });
 
     it('answers not_found with a fixed message for an unknown route, echoing nothing', async () => {
-      if (!ready) return;
       const res = await h.http().get('/nowhere/secret-token-value').set(admin());
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('not_found');
@@ -210,7 +194,6 @@ describe.each(matrix)('agent-api security (%s, %s)', (adapter, database) => {
   });
 
   it('walks the whole way: credentials → decision → controller → database', async () => {
-    if (!ready) return;
     const a = admin();
     const agent = await h.http().post('/agents').set(a).send({ name: 'flow', instructions: 'be nice' });
     const customer = await h.http().post('/customers').set(a).send({ name: 'Ann', email: 'ann@example.com' });

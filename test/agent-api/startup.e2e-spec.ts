@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILT_APP, startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
-import { createTestDatabase, requireService } from '../support/services';
+import { createTestDatabase, itWith } from '../support/services';
 
 describe('agent-api startup', () => {
   let dir: string;
@@ -51,6 +51,18 @@ describe('agent-api startup', () => {
     expect(run.stderr).toMatch(/roles\.operator\.inherits\[0\]: unknown role "ghost"/);
   });
 
+  it('refuses a policy file with a misspelled key, naming its path and the key probably meant', () => {
+    const file = join(dir, 'typo.yaml');
+    writeFileSync(file, 'roles:\n  admin:\n    operations: ["*"]\nrateLimits:\n  defualt: { limit: 1, ttl: 60 }\n');
+    const run = spawnSync(process.execPath, [BUILT_APP], {
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: '0', JWT_SECRET: 'x'.repeat(40), POLICY_CONFIG: file, DATABASE_URL: `sqlite:${join(dir, 'typo.sqlite')}` },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(`POLICY_CONFIG ${file}: rateLimits.defualt: unknown key (did you mean "default"?)`);
+  });
+
   it('starts from another working directory and serves /docs showing what each route requires', async () => {
     const app = await startAgentApiProcess({ DATABASE_URL: `sqlite:${join(dir, 'docs.sqlite')}` });
     try {
@@ -82,8 +94,7 @@ describe('agent-api startup', () => {
     }
   }, 90_000);
 
-  it('comes up with three instances starting at once on a fresh PostgreSQL database', async () => {
-    if (!(await requireService('postgres'))) return;
+  itWith('postgres')('comes up with three instances starting at once on a fresh PostgreSQL database', async () => {
     const db = await createTestDatabase('startup');
     try {
       const apps = await startTogether(3, { DATABASE_URL: db.url });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signToken } from '../support/agent-api.harness';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
-import { createTestDatabase, requireService } from '../support/services';
+import { createTestDatabase, itWith } from '../support/services';
 import { bearer, fire, openDatabase, writePolicy } from './audit-http.support';
 
 const REQUESTS = 5_000;
@@ -49,16 +49,14 @@ async function makeDatabase(kind: 'sqlite' | 'postgres', dir: string): Promise<T
 }
 
 describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-api process (%s)', (kind) => {
-  let ready = false;
+  const it = kind === 'postgres' ? itWith('postgres') : itWith();
   let dir: string;
   let policy: string;
   const dropped: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
-    if (kind === 'postgres' && !(await requireService('postgres'))) return;
     dir = mkdtempSync(join(tmpdir(), 'audit-durability-'));
     policy = writePolicy(dir);
-    ready = true;
   });
   afterAll(async () => {
     for (const drop of dropped) await drop();
@@ -66,7 +64,6 @@ describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-ap
   });
 
   it(`stores exactly one access.denied event for each of ${REQUESTS} denied requests, flushed on SIGTERM`, async () => {
-    if (!ready) return;
     const { databaseUrl, drop } = await makeDatabase(kind, dir);
     dropped.push(drop);
     const env = { DATABASE_URL: databaseUrl, POLICY_CONFIG: policy };
@@ -99,7 +96,6 @@ describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-ap
   }, 180_000);
 
   it('keeps the event of every request that was answered before SIGTERM stopped the process', async () => {
-    if (!ready) return;
     const { databaseUrl, drop } = await makeDatabase(kind, dir);
     dropped.push(drop);
     const env = { DATABASE_URL: databaseUrl, POLICY_CONFIG: policy };
@@ -132,16 +128,14 @@ describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-ap
 });
 
 describe('two agent-api processes writing to one PostgreSQL database', () => {
-  let ready = false;
+  const it = itWith('postgres');
   let dir: string;
-  let db: { url: string; drop: () => Promise<void> } | null = null;
+  let db: { url: string; drop: () => Promise<void> };
   const apps: AgentApiProcess[] = [];
 
   beforeAll(async () => {
-    if (!(await requireService('postgres'))) return;
     dir = mkdtempSync(join(tmpdir(), 'audit-two-'));
     db = await createTestDatabase('audit_http_two');
-    ready = true;
   });
   afterAll(async () => {
     for (const app of apps) await app.stop('SIGKILL');
@@ -150,7 +144,6 @@ describe('two agent-api processes writing to one PostgreSQL database', () => {
   });
 
   it('keeps one valid chain per process while both write at once', async () => {
-    if (!ready || !db) return;
     const env = { DATABASE_URL: db.url, POLICY_CONFIG: writePolicy(dir) };
     // Started together on a fresh database: both apply migrations and come up.
     apps.push(...(await Promise.all([startAgentApiProcess(env), startAgentApiProcess(env)])));

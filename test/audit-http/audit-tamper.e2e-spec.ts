@@ -5,7 +5,7 @@
 import { hashEvent } from 'nest-agent-policy';
 import type { DataSource } from 'typeorm';
 import { signToken, startAgentApi, type DatabaseKind, type Harness } from '../support/harness-exports';
-import { requireService } from '../support/services';
+import { itWith } from '../support/services';
 import { bearer, openDatabase, waitFor } from './audit-http.support';
 
 const EVENTS = 10;
@@ -31,7 +31,7 @@ interface StoredRow {
 describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (%s)', (database) => {
   let h: Harness;
   let db: DataSource;
-  let ready = false;
+  const it = database === 'postgres' ? itWith('postgres') : itWith();
   let rows: StoredRow[] = [];
   const auditor = () => bearer(signToken({ sub: 'auditor-1', roles: ['auditor'], scope: 'audit:read' }));
   // Placeholders are `$n` in PostgreSQL and `?` (in order) in SQLite.
@@ -45,7 +45,6 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
   const bySeq = (seq: number) => rows.find((row) => Number(row.seq) === seq)!;
 
   beforeAll(async () => {
-    if (database === 'postgres' && !(await requireService('postgres'))) return;
     h = await startAgentApi({ database, configure: (config) => (config.policy.audit = { flushIntervalMs: 10 }) });
     const url = h.config.database.type === 'sqlite' ? `sqlite:${h.config.database.path}` : h.config.database.url;
     db = await openDatabase(url);
@@ -55,7 +54,6 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
     }
     await waitFor(async () => Number((await db.query('SELECT COUNT(*) AS n FROM policy_audit_events'))[0].n) === EVENTS);
     rows = (await db.query('SELECT * FROM policy_audit_events ORDER BY seq')) as StoredRow[];
-    ready = true;
   }, 60_000);
   afterAll(async () => {
     if (db?.isInitialized) await db.destroy();
@@ -63,13 +61,11 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
   });
 
   it('reports an untouched log as valid, every event checked', async () => {
-    if (!ready) return;
     expect(rows.map((row) => row.request_id)).toEqual(Array.from({ length: EVENTS }, (_, i) => `tamper-${i}`));
     await expect(verify()).resolves.toEqual({ valid: true, checked: EVENTS, firstBrokenId: null });
   });
 
   it('names the row whose reasons were edited, and is valid again once they are restored', async () => {
-    if (!ready) return;
     const target = bySeq(5);
     await run('UPDATE policy_audit_events SET reasons = $1 WHERE id = $2', ['["nothing to see here"]', target.id]);
     try {
@@ -81,7 +77,6 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
   });
 
   it('names the next row when an edited row also gets a recomputed hash', async () => {
-    if (!ready) return;
     const target = bySeq(5);
     const reasons = '["nothing to see here"]';
     const forged = hashEvent(target.prev_hash, {
@@ -109,7 +104,6 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
   });
 
   it('names the row after a deleted middle row', async () => {
-    if (!ready) return;
     await run('DELETE FROM policy_audit_events WHERE id = $1', [bySeq(5).id]);
     await expect(verify()).resolves.toMatchObject({ valid: false, firstBrokenId: bySeq(6).id });
   });

@@ -4,7 +4,7 @@ import { ApprovalService } from 'nest-agent-policy';
 import { AuditService } from 'nest-agent-policy';
 import { AuditWriter } from 'nest-agent-policy';
 import type { Principal } from 'nest-agent-policy';
-import { openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
+import { itOn, openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
 
 const agent: Principal = { id: 'apikey:agent-1', type: 'api-key', tenantId: 'acme', roles: ['agent'], scopes: [], tier: null, tokenId: 'agent-1' };
 const admin: Principal = { id: 'admin-1', type: 'user', tenantId: 'acme', roles: ['admin'], scopes: [], tier: null, tokenId: 'j1' };
@@ -12,7 +12,8 @@ const otherTenantAdmin: Principal = { ...admin, id: 'admin-2', tenantId: 'globex
 const platformAdmin: Principal = { ...admin, id: 'root', tenantId: null };
 
 describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) => {
-  let db: TestDatabase | null = null;
+  let db: TestDatabase;
+  const it = itOn(kind);
   let source: DataSource;
   let now = Date.UTC(2031, 5, 1);
   let approvals: ApprovalService;
@@ -20,7 +21,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
 
   beforeAll(async () => {
     db = await openTestDatabase(kind);
-    if (!db) return;
     source = await db.connect();
     approvals = new ApprovalService(source, () => now);
   }, 60_000);
@@ -34,7 +34,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
   }
 
   it('lets the approved call through exactly once, even to concurrent consumers', async () => {
-    if (!db) return;
     const { id, status } = await approved();
     expect(status).toBe('approved');
     // A second connection makes the race real on PostgreSQL.
@@ -51,7 +50,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
   });
 
   it('refuses another principal, operation or request', async () => {
-    if (!db) return;
     const { id } = await approved();
     const sameIdOtherTenant: Principal = { ...agent, tenantId: 'globex' };
     expect(await approvals.consume(id, { ...agent, id: 'apikey:agent-2' }, 'tool.invoke', digest())).toBe(false);
@@ -63,7 +61,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
   });
 
   it('never lets a pending, denied or expired approval through', async () => {
-    if (!db) return;
     const pending = await approvals.create({ principal: agent, operation: 'tool.invoke', digest: digest(), ttlMs: 60_000 });
     expect(await approvals.consume(pending.id, agent, 'tool.invoke', digest())).toBe(false);
     const denied = await approvals.decide(pending.id, admin, 'deny');
@@ -81,7 +78,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
   });
 
   it('hides other tenants from deciders, forbids deciding twice or one\'s own request', async () => {
-    if (!db) return;
     const created = await approvals.create({ principal: agent, operation: 'tool.invoke', digest: digest() });
     await expect(approvals.decide(created.id, otherTenantAdmin, 'approve')).rejects.toMatchObject({ response: { code: 'not_found' } });
     await expect(approvals.decide('8a5e0f1c-0000-4000-8000-000000000000', admin, 'approve')).rejects.toMatchObject({ response: { code: 'not_found' } });
@@ -93,7 +89,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
   });
 
   it('records approval.requested and approval.decided events', async () => {
-    if (!db) return;
     const writer = new AuditWriter(source, {});
     const audit = new AuditService(writer, source, () => now);
     const audited = new ApprovalService(source, () => now, audit);

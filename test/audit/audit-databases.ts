@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { APPROVAL_ENTITIES, APPROVAL_MIGRATIONS } from 'nest-agent-policy';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS } from 'nest-agent-policy';
-import { createTestDatabase, requireService } from '../support/services';
+import { createTestDatabase, itWith } from '../support/services';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 
@@ -23,8 +23,13 @@ export interface TestDatabase {
 const ENTITIES = [...AUDIT_ENTITIES, ...APPROVAL_ENTITIES];
 const MIGRATIONS = [...AUDIT_MIGRATIONS, ...APPROVAL_MIGRATIONS];
 
-/** Opens a test database, or answers null when PostgreSQL is unreachable (the suite then skips). */
-export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase | null> {
+/** `it` for a suite on this kind of database: skipped (visibly) when PostgreSQL is needed and unreachable. */
+export function itOn(kind: DatabaseKind): ReturnType<typeof itWith> {
+  return kind === 'postgres' ? itWith('postgres') : itWith();
+}
+
+/** Opens a test database (a suite defines its tests with `itOn(kind)`, so this runs only when it can). */
+export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   const sources: DataSource[] = [];
   // Connections are opened one at a time: this helper tests the audit log, not concurrent migrations.
   let opening: Promise<unknown> = Promise.resolve();
@@ -36,7 +41,6 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<TestDatabase
     options = () => ({ type: 'better-sqlite3', database, entities: ENTITIES, migrations: MIGRATIONS });
     remove = async () => rmSync(dir, { recursive: true, force: true });
   } else {
-    if (!(await requireService('postgres'))) return null;
     const db = await createTestDatabase('nap_audit');
     options = () => ({ type: 'postgres', url: db.url, entities: ENTITIES, migrations: MIGRATIONS, extra: { max: 10 } });
     remove = db.drop;

@@ -8,10 +8,11 @@ import { AUDIT_PROVIDERS } from 'nest-agent-policy';
 import { AuditService } from 'nest-agent-policy';
 import { AuditWriter } from 'nest-agent-policy';
 import { POLICY_MODULE_OPTIONS } from 'nest-agent-policy';
-import { openTestDatabase, type TestDatabase } from './audit-databases';
+import { itOn, openTestDatabase, type TestDatabase } from './audit-databases';
 
 describe('audit writers of several processes on one PostgreSQL database', () => {
-  let db: TestDatabase | null = null;
+  let db: TestDatabase;
+  const it = itOn('postgres');
   beforeAll(async () => {
     db = await openTestDatabase('postgres');
   }, 60_000);
@@ -20,7 +21,6 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
   });
 
   it('keeps one valid chain per process while they write concurrently', async () => {
-    if (!db) return;
     const sources = await Promise.all([db.connect(), db.connect()]);
     const writers = sources.map((source) => new AuditWriter(source, { batchSize: 50, flushIntervalMs: 5 }));
     const services = writers.map((writer, i) => new AuditService(writer, sources[i]!));
@@ -38,7 +38,6 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
   }, 60_000);
 
   it('resumes a configured chain from its last stored event', async () => {
-    if (!db) return;
     const source = await db.connect();
     for (let run = 0; run < 2; run++) {
       const writer = new AuditWriter(source, {}, { chainId: 'worker-a' });
@@ -52,7 +51,7 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
 });
 
 describe('audit writer inside a Nest application', () => {
-  let db: TestDatabase | null = null;
+  let db: TestDatabase;
   beforeAll(async () => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     db = await openTestDatabase('sqlite');

@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { AuditService } from 'nest-agent-policy';
 import { AuditWriter } from 'nest-agent-policy';
 import type { AuditEventInput } from 'nest-agent-policy';
-import { openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
+import { itOn, openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
 
 const JWT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTEiLCJleHAiOjk5OTk5OTk5OTl9.c2lnbmF0dXJlLXNlY3JldA';
 const API_KEY = 'apk_k1d2e3_S3cr3tP4rtOfTheKey0987';
@@ -31,7 +31,8 @@ async function count(source: DataSource): Promise<number> {
 }
 
 describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) => {
-  let db: TestDatabase | null = null;
+  let db: TestDatabase;
+  const it = itOn(kind);
 
   beforeAll(async () => {
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -43,7 +44,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
   });
 
   it('writes 5,000 events, flushes them on shutdown, and they verify; an edited row is named', async () => {
-    if (!db) return;
     const source = await db.connect();
     const writer = new AuditWriter(source, {});
     const audit = new AuditService(writer, source);
@@ -68,7 +68,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
   }, 120_000);
 
   it('redacts secrets from every column and hashes the client IP', async () => {
-    if (!db) return;
     const source = await db.connect();
     const writer = new AuditWriter(source, { hashIpSalt: 'salt-for-tests' });
     const audit = new AuditService(writer, source);
@@ -95,7 +94,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
   });
 
   it('makes record() wait while the queue is full, and loses nothing', async () => {
-    if (!db) return;
     const source = await db.connect();
     // A slow database: every batch takes 25 ms more to write.
     class SlowWriter extends AuditWriter {
@@ -124,7 +122,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
   }, 60_000);
 
   it('retries a failed batch instead of dropping it', async () => {
-    if (!db) return;
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const source = await db.connect();
     // The first two batch writes fail as a dropped connection would.
@@ -146,7 +143,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
   });
 
   it('lists newest first with filters and an opaque cursor', async () => {
-    if (!db) return;
     const source = await db.connect();
     const writer = new AuditWriter(source, {});
     const audit = new AuditService(writer, source);

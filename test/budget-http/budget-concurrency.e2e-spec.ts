@@ -7,7 +7,7 @@
 import type { BudgetConfig } from 'nest-agent-policy';
 import type { Harness } from '../support/agent-api.harness';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
-import { REDIS_URL, createTestDatabase, requireService } from '../support/services';
+import { REDIS_URL, createTestDatabase, itWith } from '../support/services';
 import {
   startWithBudgets,
   budgetOf,
@@ -82,13 +82,11 @@ describe('exact admission under 500 concurrent calls', () => {
     ['two processes sharing Redis and one PostgreSQL database', true],
     ['two processes sharing one PostgreSQL database, no Redis', false],
   ] as const)('%s', (_name, withRedis) => {
-    let ready = false;
+    const it = withRedis ? itWith('postgres', 'redis') : itWith('postgres');
     let processes: AgentApiProcess[] = [];
     let drop: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
-      ready = (await requireService('postgres')) && (!withRedis || (await requireService('redis')));
-      if (!ready) return;
       const db = await createTestDatabase('budgethttp');
       drop = db.drop;
       const env: Record<string, string> = { DATABASE_URL: db.url, POLICY_CONFIG: writePolicyFile(BUDGETS) };
@@ -105,7 +103,6 @@ describe('exact admission under 500 concurrent calls', () => {
     }, 30_000);
 
     it('admits exactly 100 across both and charges the ledger exactly what they reported', async () => {
-      if (!ready) return;
       const log = processes.map((p) => p.output()).join('\n');
       expect(log).toContain(withRedis ? 'redis stores' : 'memory stores');
       await proveExactAdmission(processes.map((p) => p.url));

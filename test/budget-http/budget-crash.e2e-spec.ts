@@ -6,7 +6,7 @@
  */
 import type { BudgetConfig } from 'nest-agent-policy';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
-import { REDIS_URL, createTestDatabase, requireService } from '../support/services';
+import { REDIS_URL, createTestDatabase, itWith } from '../support/services';
 import {
   budgetOf,
   call,
@@ -30,7 +30,7 @@ describe.each([
   ['Redis and PostgreSQL', true],
   ['PostgreSQL without Redis', false],
 ] as const)('reservations of a killed process (%s)', (_name, withRedis) => {
-  let ready = false;
+  const it = withRedis ? itWith('postgres', 'redis') : itWith('postgres');
   let survivor: AgentApiProcess | undefined;
   let drop: (() => Promise<void>) | undefined;
   const caller = newCaller();
@@ -40,8 +40,6 @@ describe.each([
   let afterKill: BudgetView;
 
   beforeAll(async () => {
-    ready = (await requireService('postgres')) && (!withRedis || (await requireService('redis')));
-    if (!ready) return;
     const db = await createTestDatabase('budgetcrash');
     drop = db.drop;
     const env: Record<string, string> = { DATABASE_URL: db.url, POLICY_CONFIG: writePolicyFile(BUDGETS) };
@@ -80,7 +78,6 @@ describe.each([
   }, 30_000);
 
   it('was killed while its calls held reservations', () => {
-    if (!ready) return;
     expect(answered.lost).toBeGreaterThan(0);
     expect(answered.refused).toBe(0);
     expect(afterKill.used).toBeGreaterThanOrEqual(answered.created);
@@ -89,7 +86,6 @@ describe.each([
   });
 
   it('shows the budget whole again in GET /budgets/remaining once the ttl has passed', async () => {
-    if (!ready) return;
     await sleep(Math.max(0, killedAt + TTL_SECONDS * 1000 + 1500 - Date.now()));
 
     const budget = budgetOf(await remaining(survivor!.url, caller.headers), 'principal', 'day', 'requests');
@@ -99,7 +95,6 @@ describe.each([
   }, 30_000);
 
   it('admits exactly what the dead process did not use once the ttl has passed', async () => {
-    if (!ready) return;
     await sleep(Math.max(0, killedAt + TTL_SECONDS * 1000 + 1500 - Date.now()));
     const used = afterKill.used;
 

@@ -25,10 +25,13 @@ function counter(limit: number, amount: number, fixture: StoreFixture, unit: Res
   return { key: `principal:${randomUUID()}:day:test-${seq}:${unit}`, limit, amount, unit, expiresAt: fixture.now() + 86_400_000 };
 }
 
-export function defineBudgetStoreContract(label: string, getFixture: () => StoreFixture | null): void {
-  it(`${label}: 500 concurrent reserve+settle against a limit of 100 admit exactly 100`, async () => {
-    const f = getFixture();
-    if (!f) return;
+/**
+ * Defines the contract's tests in the calling describe block. `test` is `it`, or `itWith(...)` from
+ * test/support/services when the backend needs a service (the tests then show as skipped without it).
+ */
+export function defineBudgetStoreContract(label: string, getFixture: () => StoreFixture | null, test: typeof it = it): void {
+  test(`${label}: 500 concurrent reserve+settle against a limit of 100 admit exactly 100`, async () => {
+    const f = getFixture()!;
     const c = counter(100, 1, f);
     const started = performance.now();
     const outcomes = await Promise.all(
@@ -47,9 +50,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect(state).toEqual({ key: c.key, limit: 100, used: 100, reserved: 0 });
   });
 
-  it(`${label}: reserve is atomic across counters and names the first failing one`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: reserve is atomic across counters and names the first failing one`, async () => {
+    const f = getFixture()!;
     const roomy = counter(10, 5, f);
     const tight = counter(3, 5, f);
     const result = await f.stores[0].reserve({ reservationId: randomUUID(), counters: [roomy, tight], ttlMs: 60_000 });
@@ -58,9 +60,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect(states.map((s) => s.reserved)).toEqual([0, 0]);
   });
 
-  it(`${label}: settle twice charges once, with the actual amounts`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: settle twice charges once, with the actual amounts`, async () => {
+    const f = getFixture()!;
     const cost = counter(1_000_000, 400, f, 'cost');
     const tokens = counter(10_000, 1_000, f, 'tokens');
     const id = randomUUID();
@@ -75,9 +76,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     ]);
   });
 
-  it(`${label}: release gives the reservation back, once`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: release gives the reservation back, once`, async () => {
+    const f = getFixture()!;
     const c = counter(2, 2, f);
     const id = randomUUID();
     expect((await f.stores[0].reserve({ reservationId: id, counters: [c], ttlMs: 60_000 })).ok).toBe(true);
@@ -88,9 +88,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect(await f.stores[0].snapshot([c])).toEqual([{ key: c.key, limit: 2, used: 0, reserved: 0 }]);
   });
 
-  it(`${label}: an abandoned reservation expires after its ttl and the budget is whole again`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: an abandoned reservation expires after its ttl and the budget is whole again`, async () => {
+    const f = getFixture()!;
     const c = counter(1, 1, f);
     // The instance that reserves "crashes": it never settles nor releases.
     expect((await f.stores[0].reserve({ reservationId: randomUUID(), counters: [c], ttlMs: 5_000 })).ok).toBe(true);
@@ -101,9 +100,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect(retried).toEqual({ ok: true, counters: [{ key: c.key, limit: 1, used: 0, reserved: 1 }] });
   });
 
-  it(`${label}: a crashed instance's reservation comes back after its ttl`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: a crashed instance's reservation comes back after its ttl`, async () => {
+    const f = getFixture()!;
     const c = counter(3, 3, f);
     const doomed = await f.spawn();
     expect((await doomed.store.reserve({ reservationId: randomUUID(), counters: [c], ttlMs: 2_000 })).ok).toBe(true);
@@ -117,9 +115,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect(await survivor.snapshot([c])).toEqual([{ key: c.key, limit: 3, used: 3, reserved: 0 }]);
   });
 
-  it(`${label}: a new window starts from zero`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: a new window starts from zero`, async () => {
+    const f = getFixture()!;
     const principal: Principal = { id: randomUUID(), type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null };
     const config = { principal: { day: { requests: 2 } } };
     const attempt = async (): Promise<boolean> => {
@@ -135,9 +132,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect([await attempt(), await attempt(), await attempt()]).toEqual([true, true, false]);
   });
 
-  it(`${label}: expireStale gives back expired reservations; a late settle still charges the actual usage`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: expireStale gives back expired reservations; a late settle still charges the actual usage`, async () => {
+    const f = getFixture()!;
     const c = counter(10, 4, f);
     const id = randomUUID();
     expect((await f.stores[0].reserve({ reservationId: id, counters: [c], ttlMs: 1_000 })).ok).toBe(true);
@@ -150,9 +146,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect(await f.stores[0].snapshot([c])).toEqual([{ key: c.key, limit: 10, used: 3, reserved: 0 }]);
   });
 
-  it(`${label}: only usage above a call's own estimate can pass the limit`, async () => {
-    const f = getFixture();
-    if (!f) return;
+  test(`${label}: only usage above a call's own estimate can pass the limit`, async () => {
+    const f = getFixture()!;
     const c = counter(10, 8, f, 'tokens');
     const id = randomUUID();
     expect((await f.stores[0].reserve({ reservationId: id, counters: [c], ttlMs: 60_000 })).ok).toBe(true);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { BUDGET_ENTITIES, BUDGET_MIGRATIONS, DatabaseBudgetStore, UsageLedgerService } from 'nest-agent-policy';
-import { createTestDatabase, requireService } from '../support/services';
+import { createTestDatabase, itWith } from '../support/services';
 import { defineBudgetStoreContract, type StoreFixture } from './budget-store.contract';
 
 describe('DatabaseBudgetStore on PostgreSQL, two DataSources on one fresh database', () => {
@@ -9,9 +9,9 @@ describe('DatabaseBudgetStore on PostgreSQL, two DataSources on one fresh databa
   const sources: DataSource[] = [];
   let drop: (() => Promise<void>) | null = null;
   let fixture: StoreFixture | null = null;
+  const it = itWith('postgres');
 
   beforeAll(async () => {
-    if (!(await requireService('postgres'))) return;
     const db = await createTestDatabase('nap_budget');
     drop = db.drop;
     const connect = () =>
@@ -30,10 +30,9 @@ describe('DatabaseBudgetStore on PostgreSQL, two DataSources on one fresh databa
     await drop?.();
   });
 
-  defineBudgetStoreContract('postgres x2', () => fixture);
+  defineBudgetStoreContract('postgres x2', () => fixture, it);
 
   it('postgres: the usage ledger writes batches and aggregates per model, principal and day', async () => {
-    if (!fixture) return;
     const ledger = new UsageLedgerService(sources[0], { batchSize: 50 });
     const day = Date.UTC(2026, 10, 23, 12);
     for (let i = 0; i < 120; i++) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Redis from 'ioredis';
 import { RedisBudgetStore } from 'nest-agent-policy';
-import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
+import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';
 import { defineBudgetStoreContract, type StoreFixture } from './budget-store.contract';
 
 describe('RedisBudgetStore, two instances on separate clients', () => {
@@ -9,9 +9,9 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
   const { prefix, cleanup } = redisTestPrefix('budget');
   const clients: Redis[] = [];
   let fixture: StoreFixture | null = null;
+  const it = itWith('redis');
 
   beforeAll(async () => {
-    if (!(await requireService('redis'))) return;
     for (let i = 0; i < 2; i++) clients.push(new Redis(REDIS_URL));
     const stores = clients.map((c) => new RedisBudgetStore(c, { keyPrefix: prefix, clock: () => now }));
     const spawn = async () => {
@@ -28,10 +28,9 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
     for (const c of clients) await c.quit();
   });
 
-  defineBudgetStoreContract('redis x2', () => fixture);
+  defineBudgetStoreContract('redis x2', () => fixture, it);
 
   it('loads its scripts again when the server answers NOSCRIPT (restart, failover)', async () => {
-    if (!fixture) return;
     let refused = 0;
     const forgetful = new Proxy(clients[0], {
       get(target, property, receiver) {
@@ -57,7 +56,6 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
   });
 
   it('sends the calls of one event-loop turn in one script call, each answered with its own result', async () => {
-    if (!fixture) return;
     let scriptCalls = 0;
     const counting = new Proxy(clients[0], {
       get(target, property, receiver) {
@@ -113,10 +111,9 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
   });
 
   it('keeps every key under one hash tag, and counters expire after their window', async () => {
-    if (!fixture) return;
     const key = `principal:tagged-${Date.now()}:day:x:requests`;
     const expiresAt = Date.now() + 10_000; // the real clock: Redis expires keys on it
-    await fixture.stores[0].reserve({ reservationId: `tag-${Date.now()}`, counters: [{ key, limit: 5, amount: 1, unit: 'requests', expiresAt }], ttlMs: 1_000 });
+    await fixture!.stores[0].reserve({ reservationId: `tag-${Date.now()}`, counters: [{ key, limit: 5, amount: 1, unit: 'requests', expiresAt }], ttlMs: 1_000 });
     const keys: string[] = [];
     let cursor = '0';
     do {

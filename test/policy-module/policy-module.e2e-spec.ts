@@ -127,6 +127,8 @@ describe('PolicyModule options are checked at init', () => {
     ['a weak HS256 secret', { jwt: { secret: 'short' } }, /jwt\.secret/],
     ['no key in production', { jwt: {} }, /jwt\.secret/],
     ['an unknown option', { rolez: {} }, /rolez: unknown policy key/],
+    ['a misspelled nested key', { rateLimits: { defualt: { limit: 1, ttl: 60 } } }, /rateLimits\.defualt: unknown key \(did you mean "default"\?\)/],
+    ['a misspelled JWT option', { jwt: { secret: 'x'.repeat(40), secert: 'y' } }, /jwt\.secert: unknown key \(did you mean "secret"\?\)/],
   ])('fails on %s, naming the key', async (_name, patch, message) => {
     const options = { ...BASE_OPTIONS, ...patch } as PolicyModuleOptions;
     await expect(Test.createTestingModule({ imports: [PolicyTestAppModule.with(PolicyModule.forRoot(options))] }).compile()).rejects.toThrow(message);

@@ -9,18 +9,17 @@ import Redis from 'ioredis';
 import { parse } from 'yaml';
 import { signToken } from '../support/agent-api.harness';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
-import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
+import { REDIS_URL, redisTestPrefix, itWith } from '../support/services';
 
 const LIMIT = 25;
 
 describe('rate limits across two processes sharing Redis', () => {
-  let ready = false;
+  const it = itWith('redis');
   let dir: string;
   const { prefix, cleanup } = redisTestPrefix('rl-multi');
   const processes: AgentApiProcess[] = [];
 
   beforeAll(async () => {
-    if (!(await requireService('redis'))) return;
     dir = mkdtempSync(join(tmpdir(), 'rl-multi-'));
     const policy = parse(readFileSync(join(__dirname, '../../apps/agent-api/policy/agent-api.policy.yaml'), 'utf8'));
     policy.rateLimits = { ...policy.rateLimits, keyPrefix: prefix, default: { limit: LIMIT, ttl: 60 } };
@@ -31,12 +30,11 @@ describe('rate limits across two processes sharing Redis', () => {
         await startAgentApiProcess({ DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`, REDIS_URL, POLICY_CONFIG: policyFile }),
       );
     }
-    ready = true;
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(processes.map((p) => p.stop()));
-    if (ready) {
+    if (dir) {
       const redis = new Redis(REDIS_URL);
       await cleanup(redis);
       redis.disconnect();
@@ -45,7 +43,6 @@ describe('rate limits across two processes sharing Redis', () => {
   });
 
   it(`admits exactly ${LIMIT} of ${LIMIT * 3} requests spread over both`, async () => {
-    if (!ready) return;
     const auth = `Bearer ${signToken({ roles: ['operator'], scope: 'agents:read' })}`;
     const responses = await Promise.all(
       Array.from({ length: LIMIT * 3 }, (_, i) =>

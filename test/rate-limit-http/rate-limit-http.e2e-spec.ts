@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import type { PolicyModuleOptions } from 'nest-agent-policy';
 import Redis from 'ioredis';
-import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
+import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';
 import { SECRET, ToolQuotaPolicy, rateLimitApp } from './rate-limit-test.app';
 
 type Adapter = 'express' | 'fastify';
@@ -160,8 +160,7 @@ describe.each(['express', 'fastify'] as Adapter[])('rate limits over HTTP (%s)',
       await app.close();
     });
 
-    it('counts in Redis when it is up', async () => {
-      if (!(await requireService('redis'))) return;
+    itWith('redis')('counts in Redis when it is up', async () => {
       const { prefix, cleanup } = redisTestPrefix('rl-http');
       const app = await boot(adapter, { redisUrl: REDIS_URL, rateLimits: { keyPrefix: prefix, default: { limit: 2, ttl: 60 } } });
       const res = await hit(app, '/agents', 3, { Authorization: token() });

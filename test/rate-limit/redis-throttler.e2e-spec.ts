@@ -1,31 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import Redis from 'ioredis';
-import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
+import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from 'nest-agent-policy';
 import type { RateLimitStrategy } from 'nest-agent-policy';
 
 describe('RedisThrottlerStorage (real Redis)', () => {
   const { prefix, cleanup } = redisTestPrefix('rl-storage');
-  let ok = false;
+  const it = itWith('redis');
   let redis: Redis;
   let other: Redis;
 
   beforeAll(async () => {
-    ok = await requireService('redis');
-    if (!ok) return;
     redis = new Redis(REDIS_URL);
     other = new Redis(REDIS_URL);
   });
 
   afterAll(async () => {
-    if (!ok) return;
+    if (!redis) return;
     await cleanup(redis);
     redis.disconnect();
     other.disconnect();
   });
 
   it('loads the script once and checks with EVALSHA, one round trip per check', async () => {
-    if (!ok) return;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
     const evalsha = jest.spyOn(redis, 'evalsha');
     const script = jest.spyOn(redis, 'script');
@@ -38,7 +35,6 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('checks the keys of one event-loop turn in one script call, each answered with its own count', async () => {
-    if (!ok) return;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window', maxBatch: 16 });
     await storage.loadScript();
     const evalsha = jest.spyOn(redis, 'evalsha');
@@ -58,7 +54,6 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('sends every check on its own on Redis Cluster, where keys live in different slots', async () => {
-    if (!ok) return;
     const clusterLike = new Proxy(redis, {
       get(target, property, receiver) {
         if (property === 'isCluster') return true;
@@ -76,7 +71,6 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('reloads the script after SCRIPT FLUSH and keeps counting', async () => {
-    if (!ok) return;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
     await storage.increment('noscript', 60_000, 10, 0, 'default');
     await redis.script('FLUSH');
@@ -85,7 +79,6 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('hash-tags keys under the prefix and lets Redis expire them', async () => {
-    if (!ok) return;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix });
     await storage.increment('user:42', 10_000, 5, 0, 'short');
     const key = `${prefix}{user:42}:short`;
@@ -98,12 +91,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('uses the default prefix nap:rl:', () => {
-    if (!ok) return;
     expect(new RedisThrottlerStorage(redis).redisKey('k', 'default')).toBe('nap:rl:{k}:default');
   });
 
   it('with blockDuration 0 admits again as soon as the window frees a slot; with a duration, blocks that long', async () => {
-    if (!ok) return;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
     await storage.increment('noblock', 1000, 1, 0, 'default');
     await expect(storage.increment('noblock', 1000, 1, 0, 'default')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 1 });
@@ -117,7 +108,6 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   it('peek counts nothing', async () => {
-    if (!ok) return;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
     await storage.increment('peek', 60_000, 2, 0, 'default');
     await storage.peek('peek', 60_000, 2, 0, 'default');
@@ -127,7 +117,6 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   it.each<RateLimitStrategy>(['fixed-window', 'sliding-window', 'token-bucket'])(
     '%s answers like the memory storage for the same hits',
     async (strategy) => {
-      if (!ok) return;
       const shared = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy });
       const local = new MemoryThrottlerStorage({ strategy });
       const fromRedis = [];
@@ -144,7 +133,6 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   );
 
   it('two instances on two connections admit exactly `limit` between them', async () => {
-    if (!ok) return;
     for (const strategy of ['fixed-window', 'sliding-window', 'token-bucket'] as const) {
       const a = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy });
       const b = new RedisThrottlerStorage(other, { keyPrefix: prefix, strategy });

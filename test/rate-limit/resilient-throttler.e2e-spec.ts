@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import Redis from 'ioredis';
-import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
+import { REDIS_URL, itWith, redisTestPrefix, serviceUp } from '../support/services';
 import { RATE_LIMIT_REDIS_OPTIONS, RedisThrottlerStorage, ResilientThrottlerStorage } from 'nest-agent-policy';
 import { PolicyUnavailableException } from 'nest-agent-policy';
 
@@ -43,7 +43,6 @@ class CuttableProxy {
 describe('ResilientThrottlerStorage against an unreachable and a returning Redis', () => {
   const { prefix, cleanup } = redisTestPrefix('rl-resilient');
   const clients: Redis[] = [];
-  let ok = false;
   let proxy: CuttableProxy | undefined;
 
   const client = (url: string) => {
@@ -53,14 +52,11 @@ describe('ResilientThrottlerStorage against an unreachable and a returning Redis
     return redis;
   };
 
-  beforeAll(async () => {
-    ok = await requireService('redis');
-  });
   afterEach(() => {
     jest.restoreAllMocks();
   });
   afterAll(async () => {
-    if (ok) {
+    if (serviceUp('redis')) {
       const redis = new Redis(REDIS_URL);
       await cleanup(redis);
       redis.disconnect();
@@ -95,8 +91,7 @@ describe('ResilientThrottlerStorage against an unreachable and a returning Redis
     storage.onModuleDestroy();
   });
 
-  it('switches to memory when Redis goes away and back to Redis when it returns', async () => {
-    if (!ok) return;
+  itWith('redis')('switches to memory when Redis goes away and back to Redis when it returns', async () => {
     quiet();
     const target = new URL(REDIS_URL);
     proxy = new CuttableProxy({ host: target.hostname, port: Number(target.port || 6379) });

@@ -9,7 +9,7 @@ import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { REDIS_URL, redisTestPrefix, requireService } from '../support/services';
+import { REDIS_URL, itWith, redisTestPrefix, serviceUp } from '../support/services';
 import { MemoryThrottlerStorage, RATE_LIMIT_REDIS_OPTIONS, RedisThrottlerStorage, ResilientThrottlerStorage } from 'nest-agent-policy';
 
 @Controller()
@@ -39,13 +39,11 @@ const storages: StorageName[] = ['memory', 'redis', 'resilient redis'];
 
 describe.each(adapters)('a plain ThrottlerModule on %s', (_adapterName, createAdapter) => {
   const { prefix, cleanup } = redisTestPrefix('rl-module');
-  let redisOk = false;
   let redis: Redis | undefined;
   let app: INestApplication | undefined;
 
   beforeAll(async () => {
-    redisOk = await requireService('redis');
-    if (redisOk) redis = new Redis(REDIS_URL, RATE_LIMIT_REDIS_OPTIONS);
+    if (serviceUp('redis')) redis = new Redis(REDIS_URL, RATE_LIMIT_REDIS_OPTIONS);
   });
 
   afterEach(async () => {
@@ -59,16 +57,16 @@ describe.each(adapters)('a plain ThrottlerModule on %s', (_adapterName, createAd
     redis.disconnect();
   });
 
-  function storageFor(name: StorageName): ThrottlerStorage | null {
+  function storageFor(name: StorageName): ThrottlerStorage {
     if (name === 'memory') return new MemoryThrottlerStorage();
-    if (!redisOk || !redis) return null;
+    if (!redis) throw new Error('Redis storages are defined with itWith(\'redis\') and run only when it is up');
     const shared = new RedisThrottlerStorage(redis, { keyPrefix: `${prefix}${name}:` });
     return name === 'redis' ? shared : new ResilientThrottlerStorage(shared, { failMode: 'closed' });
   }
 
-  it.each(storages)('with the %s storage answers 429 to the 4th request within the ttl', async (name) => {
+  const needsRedis = (name: StorageName) => name !== 'memory';
+  const answers429 = async (name: StorageName) => {
     const storage = storageFor(name);
-    if (!storage) return;
     const moduleRef = await Test.createTestingModule({ imports: [appModule(storage)] }).compile();
     app = moduleRef.createNestApplication(createAdapter());
     await app.listen(0);
@@ -87,5 +85,8 @@ describe.each(adapters)('a plain ThrottlerModule on %s', (_adapterName, createAd
     // The guard's default blockDuration is the ttl: after it the caller is admitted again.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     await request(url).get('/ping').expect(200);
-  });
+  };
+  const title = 'with the %s storage answers 429 to the 4th request within the ttl';
+  it.each(storages.filter((name) => !needsRedis(name)))(title, answers429);
+  itWith('redis').each(storages.filter(needsRedis))(title, answers429);
 });

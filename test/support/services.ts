@@ -1,56 +1,35 @@
 /**
- * Access to the real PostgreSQL and Redis used by integration suites. When a service is unreachable the suite
- * is skipped with a visible message, unless REQUIRE_SERVICES=1 (CI), where an unreachable service fails the run.
+ * Access to the real PostgreSQL and Redis used by integration suites. Jest's global setup probes both once; a test
+ * that needs an unreachable service is defined with `itWith(...)` and shows as skipped, unless REQUIRE_SERVICES=1
+ * (CI), where an unreachable service fails the run before any suite starts.
  */
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
+import { it as jestIt } from '@jest/globals';
 
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REQUIRE_SERVICES = process.env.REQUIRE_SERVICES === '1';
 
-async function reachable(check: () => Promise<void>): Promise<boolean> {
-  try {
-    await check();
-    return true;
-  } catch {
-    return false;
-  }
-}
+export type ServiceName = 'redis' | 'postgres';
 
-export async function redisAvailable(): Promise<boolean> {
-  return reachable(async () => {
-    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
-    try {
-      await redis.connect();
-      await redis.ping();
-    } finally {
-      redis.disconnect();
-    }
-  });
-}
-
-export async function postgresAvailable(): Promise<boolean> {
-  return reachable(async () => {
-    const client = new Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 1000 });
-    await client.connect();
-    await client.end();
-  });
+/**
+ * Whether a service answered the global setup's probe (test/support/global-setup.cjs). Known when a suite is
+ * defined, so a suite can pick `it` or `it.skip` up front. Outside Jest's global setup (e.g. a single file run
+ * through another runner) nothing is known to be up.
+ */
+export function serviceUp(name: ServiceName): boolean {
+  return (process.env.TEST_SERVICES_UP ?? '').split(',').includes(name);
 }
 
 /**
- * Resolves whether a suite may run. Call it in `beforeAll`; when it answers false, the suite's tests return early
- * after logging why. Under REQUIRE_SERVICES=1 an unreachable service throws instead.
+ * `it` when every named service is up, else `it.skip` (shown as skipped in the report). Shadow `it` with it
+ * inside a describe block whose tests need a service: `const it = itWith('postgres');`. Hooks of a block whose
+ * tests are all skipped do not run.
  */
-export async function requireService(name: 'redis' | 'postgres'): Promise<boolean> {
-  const ok = name === 'redis' ? await redisAvailable() : await postgresAvailable();
-  if (!ok) {
-    const message = `${name} is unreachable (${name === 'redis' ? REDIS_URL : DATABASE_URL})`;
-    if (REQUIRE_SERVICES) throw new Error(`${message} and REQUIRE_SERVICES=1`);
-    console.warn(`SKIPPED: ${message}; set REQUIRE_SERVICES=1 to make this a failure`);
-  }
-  return ok;
+export function itWith(...names: ServiceName[]): typeof jestIt {
+  return names.every(serviceUp) ? jestIt : (jestIt.skip as typeof jestIt);
 }
 
 /** Creates a fresh PostgreSQL database for one suite and returns its URL and a drop function. */

@@ -4,6 +4,7 @@ import { resolveJwtOptions, type ResolvedJwtOptions } from './authentication/jwt
 import { compileTrustProxy } from './authentication/client-ip';
 import { compilePolicy, type CompiledPolicy } from './authorization/compiled-policy';
 import type { PolicyModuleOptions } from './policy-module-options.interface';
+import { assertPolicyModuleOptions } from './schema/policy-schema.validator';
 
 const OPTION_KEYS = new Set(['mode', 'jwt', 'trustProxy', 'redisUrl', 'policy', 'providers']);
 
@@ -13,13 +14,13 @@ export function isProduction(options: PolicyModuleOptions): boolean {
 }
 
 /**
- * Validates every option at module init and compiles the policy document.
- * @throws Error naming the key (`jwt.secret: ...`, `roles.operator.inherits[0]: unknown role "x"`).
+ * Validates every option at module init and compiles the policy document: the shape first (the same schema as the
+ * policy file, plus the module settings), then the checks a schema cannot express.
+ * @throws Error naming the key (`jwt.secert: unknown key (did you mean "secret"?)`, `jwt.secret: ...`,
+ * `roles.operator.inherits[0]: unknown role "x"`).
  */
 export function compileOptions(options: PolicyModuleOptions): { compiled: CompiledPolicy; jwt: ResolvedJwtOptions | null } {
-  if (options.mode !== undefined && options.mode !== 'production' && options.mode !== 'development') {
-    throw new Error('mode must be "production" or "development"');
-  }
+  assertPolicyModuleOptions(options);
   const { mode: _m, jwt: _j, trustProxy, redisUrl: _r, policy: _p, providers: _v, ...document } = options;
   compileTrustProxy(trustProxy);
   const compiled = compilePolicy(document, [...OPTION_KEYS]);

@@ -185,7 +185,7 @@ describe('compilePolicy', () => {
     });
 
     it('rejects a tier without definition', () => {
-      expect(rl({ tiers: { pro: null } })).toThrow(/rateLimits\.tiers\.pro\.multiplier/);
+      expect(rl({ tiers: { pro: null } })).toThrow(/rateLimits\.tiers\.pro must be an object with multiplier/);
     });
 
     it('accepts fractional tier multipliers', () => {

@@ -1,10 +1,10 @@
 import type { PolicyDocument, RateLimitRule, ScopeDefinition } from '../policy-module-options.interface';
-import { validateRunLimits } from '../runs/run-limits.validator';
 import { AGENT_OPERATIONS, isOperationName } from './agent-operation';
 import { matchesOperation, patternMatchesAny } from './operation-matcher';
 import { compileRoles, type CompiledRole } from './role-resolver';
 import { validateScopes } from './scope-expander';
 import { validateBudgetConfig } from '../budget/budget-config.validator';
+import { assertPolicyDocument } from '../schema/policy-schema.validator';
 
 /** The policy document checked and pre-computed once at init; decisions read only this. */
 export interface CompiledPolicy {
@@ -13,8 +13,6 @@ export interface CompiledPolicy {
   readonly roles: ReadonlyMap<string, CompiledRole>;
   readonly scopes: Record<string, ScopeDefinition>;
 }
-
-const TOP_LEVEL_KEYS = new Set(['roles', 'scopes', 'operations', 'rateLimits', 'budgets', 'pricing', 'audit', 'approvals', 'runs']);
 
 function checkRule(rule: RateLimitRule | undefined, key: string): void {
   if (rule === undefined) return;
@@ -27,13 +25,18 @@ function checkRule(rule: RateLimitRule | undefined, key: string): void {
 }
 
 /**
- * Validates the policy document and compiles it.
- * @throws Error whose message names the offending key (`roles.operator.inherits[0]: unknown role "x"`).
+ * Validates the policy document and compiles it: first its shape against the schema (every key known at every
+ * depth, every value of its type), then what a schema cannot say (inherited roles exist, patterns match operations).
+ * `extraKnownKeys` are top-level keys the caller has checked itself (module options beside the document).
+ * @throws Error whose message names the offending key (`rateLimits.defualt: unknown key (did you mean "default"?)`,
+ * `roles.operator.inherits[0]: unknown role "x"`).
  */
 export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly string[] = []): CompiledPolicy {
-  if (document === null || typeof document !== 'object') throw new Error('policy: must be an object');
-  for (const key of Object.keys(document)) {
-    if (!TOP_LEVEL_KEYS.has(key) && !extraKnownKeys.includes(key)) throw new Error(`${key}: unknown policy key`);
+  if (document !== null && typeof document === 'object' && !Array.isArray(document) && extraKnownKeys.length > 0) {
+    const own = Object.fromEntries(Object.entries(document).filter(([key]) => !extraKnownKeys.includes(key)));
+    assertPolicyDocument(own);
+  } else {
+    assertPolicyDocument(document);
   }
   if (!document.roles || typeof document.roles !== 'object') throw new Error('roles: at least one role is required');
 
@@ -82,7 +85,6 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   });
 
   validateBudgetConfig(document.budgets ?? undefined, document.pricing ?? undefined);
-  validateRunLimits(document.runs);
 
   return { document, operations, roles, scopes };
 }

@@ -20,10 +20,3 @@ export { RunGuard, toolCallKey } from './run.guard';
  */
 export type { RunLimits, RunOnLimit, RunLimitName, RunStopReason, RunStatus, RunVerdict, RunGuardState } from './run.types';
 
-/**
- * Boot-time validation of `runs:`.
- * @example
- * validateRunLimits(document.runs); // throws 'runs.maxSteps must be a positive integer'
- * @throws Error naming the key at fault.
- */
-export { validateRunLimits } from './run-limits.validator';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { RunGuard, toolCallKey } from './run.guard';
-import { validateRunLimits } from './run-limits.validator';
+import { assertPolicyDocument } from '../schema/policy-schema.validator';
 
 describe('RunGuard', () => {
   it('stops a run at maxSteps', () => {
@@ -63,14 +63,15 @@ describe('RunGuard', () => {
   });
 });
 
-describe('validateRunLimits', () => {
+describe('the runs section of the policy schema', () => {
+  const document = (runs: unknown) => ({ roles: { admin: { operations: ['*'] } }, runs });
+
   it('accepts the documented keys and names the key at fault', () => {
-    expect(validateRunLimits({ maxSteps: 5, maxCost: 0.5, onLimit: 'approval' })).toEqual({ maxSteps: 5, maxCost: 0.5, onLimit: 'approval' });
-    expect(validateRunLimits(undefined)).toBeUndefined();
-    expect(() => validateRunLimits({ maxSteps: 0 })).toThrow('runs.maxSteps must be a positive integer');
-    expect(() => validateRunLimits({ maxCost: -1 })).toThrow('runs.maxCost must be a positive number');
-    expect(() => validateRunLimits({ onLimit: 'pause' })).toThrow('runs.onLimit must be "stop" or "approval"');
-    expect(() => validateRunLimits({ maxStep: 1 })).toThrow('runs.maxStep: unknown key');
-    expect(() => validateRunLimits([1])).toThrow('runs must be an object');
+    expect(() => assertPolicyDocument(document({ maxSteps: 5, maxCost: 0.5, maxRepeats: 3, onLimit: 'approval' }))).not.toThrow();
+    expect(() => assertPolicyDocument(document({ maxSteps: 0 }))).toThrow(/runs\.maxSteps/);
+    expect(() => assertPolicyDocument(document({ maxSteps: 1.5 }))).toThrow(/runs\.maxSteps/);
+    expect(() => assertPolicyDocument(document({ maxCost: -1 }))).toThrow(/runs\.maxCost/);
+    expect(() => assertPolicyDocument(document({ onLimit: 'pause' }))).toThrow(/runs\.onLimit/);
+    expect(() => assertPolicyDocument(document({ maxStep: 1 }))).toThrow(/runs\.maxStep: unknown key \(did you mean "maxSteps"\?\)/);
   });
 });

@@ -1,23 +1,9 @@
-/** What a run does when it meets a limit: stop, or pause for a human approval that raises the limit once. */
-export type RunOnLimit = 'stop' | 'approval';
+import type { RunLimits } from './runs.schema';
 
-/** The `runs:` section of the policy file: guards every agent run. Every limit is optional. */
-export interface RunLimits {
-  /** Model steps a run may take. */
-  maxSteps?: number;
-  /** Tool calls a run may make. */
-  maxToolCalls?: number;
-  /** USD a run may spend. */
-  maxCost?: number;
-  /** Tokens (input plus output) a run may use. */
-  maxTokens?: number;
-  /** Wall-clock seconds a run may last. */
-  maxSeconds?: number;
-  /** Times one tool may be called with the same (canonical JSON) arguments; one more is a loop. */
-  maxRepeats?: number;
-  /** Default `stop`. */
-  onLimit?: RunOnLimit;
-}
+export type { RunLimits };
+
+/** What a run does when it meets a limit: stop, or pause for a human approval that raises the limit once. */
+export type RunOnLimit = NonNullable<RunLimits['onLimit']>;
 
 /** The limits a run can meet, by their key in {@link RunLimits}. */
 export type RunLimitName = 'maxSteps' | 'maxToolCalls' | 'maxCost' | 'maxTokens' | 'maxSeconds' | 'maxRepeats';

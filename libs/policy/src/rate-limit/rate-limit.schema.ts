@@ -1,0 +1,48 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { NamedMap, NonNegativeNumber, PositiveInteger, PositiveNumber, StrictObject, StringEnum } from '../schema/schema.builders';
+
+export const RATE_LIMIT_STRATEGIES = ['fixed-window', 'sliding-window', 'token-bucket'] as const;
+
+/** `limit` requests per `ttl` seconds. */
+export const RateLimitRuleSchema = StrictObject(
+  {
+    limit: PositiveInteger({ description: 'Requests allowed per window.' }),
+    ttl: PositiveNumber({ description: 'Window length in seconds.' }),
+    blockDuration: Type.Optional(
+      NonNegativeNumber({ description: 'Seconds a caller stays blocked once over the limit (default 0).' }),
+    ),
+  },
+  { description: '`limit` requests per `ttl` seconds.' },
+);
+export type RateLimitRule = Static<typeof RateLimitRuleSchema>;
+
+/** The `rateLimits` section of the policy document. */
+export const RateLimitConfigSchema = StrictObject(
+  {
+    strategy: Type.Optional(StringEnum(RATE_LIMIT_STRATEGIES, { description: 'Counting strategy (default exact).' })),
+    /** Every principal's default bucket. */
+    default: Type.Optional(RateLimitRuleSchema),
+    /** Anonymous callers, per client IP. */
+    anonymous: Type.Optional(RateLimitRuleSchema),
+    /** Failed authentication attempts, per client IP (default: the anonymous rule). */
+    authFailures: Type.Optional(RateLimitRuleSchema),
+    operations: Type.Optional(
+      NamedMap(RateLimitRuleSchema, { description: 'A bucket of its own per named operation, on top of the default.' }),
+    ),
+    tiers: Type.Optional(
+      NamedMap(StrictObject({ multiplier: PositiveNumber({ description: 'Factor applied to every limit.' }) }), {
+        description: 'Tiers scale every limit of a principal with that tier.',
+      }),
+    ),
+    failMode: Type.Optional(
+      StringEnum(['closed', 'open'] as const, { description: 'Redis unreachable: `closed` answers 503 (default), `open` counts per process.' }),
+    ),
+    keyPrefix: Type.Optional(Type.String({ description: 'Key prefix in Redis (default `nap:rl:`).' })),
+  },
+  { description: 'Rate limits.' },
+);
+export type RateLimitConfig = Static<typeof RateLimitConfigSchema>;
+export type RateLimitStrategy = (typeof RATE_LIMIT_STRATEGIES)[number];
+
+/** The sections of the policy document that rate limiting reads. */
+export const RATE_LIMIT_SECTIONS = { rateLimits: Type.Optional(RateLimitConfigSchema) };
