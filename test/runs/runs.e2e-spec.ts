@@ -156,6 +156,51 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
     });
   });
 
+  describe('run and session budgets', () => {
+    let h: Harness;
+
+    beforeAll(async () => {
+      h = await startAgentApi({
+        adapter,
+        configure: (config) => {
+          config.policy.budgets = { principal: { day: { cost: 100 } }, run: { day: { tokens: 10 } }, session: { day: { tokens: 16 } } };
+          config.policy.rateLimits = UNLIMITED_RATES;
+          config.policy.runs = { maxSteps: 1_000 };
+        },
+      });
+    });
+    afterAll(() => h.close());
+
+    it('stops a run at its run budget with budget_exceeded; the session budget holds across runs and replies', async () => {
+      const { owner } = callers();
+      const session = await newSession(h.url, owner.headers);
+      // Each step of "hi" reserves 1 + 256 tokens: the run budget of 10 tokens cannot hold one, so the run stops.
+      const first = await call<{ id: string }>(`${h.url}/sessions/${session}/runs`, 'POST', owner.headers, { steps: [{ message: 'hi' }], repeat: true });
+      const stopped = await waitFor(h, owner.headers, first.body.id, ended);
+      expect(stopped).toMatchObject({ status: 'stopped', stopReason: 'budget_exceeded' });
+      expect(stopped.steps).toHaveLength(0);
+
+      // A streamed reply reserves what the session budget has room for and is cut where the session budget ends.
+      const stream = await fetch(`${h.url}/sessions/${session}/events`, {
+        method: 'POST',
+        headers: { ...owner.headers, accept: 'text/event-stream', 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'one two three four five six seven eight nine ten eleven twelve' }),
+      });
+      const text = await stream.text();
+      expect(text.match(/^event: token$/gm)).toHaveLength(4);
+      expect(text).toMatch(/event: error\ndata: \{"code":"budget_exceeded"[^\n]*"scope":"session"/);
+
+      // Another session has a session budget of its own.
+      const other = await newSession(h.url, owner.headers);
+      const res = await fetch(`${h.url}/sessions/${other}/events`, {
+        method: 'POST',
+        headers: { ...owner.headers, accept: 'text/event-stream', 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'hello there' }),
+      });
+      expect(await res.text()).toMatch(/event: done/);
+    });
+  });
+
   describe('onLimit: approval', () => {
     let h: Harness;
 

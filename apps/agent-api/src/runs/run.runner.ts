@@ -147,6 +147,7 @@ export class RunRunner implements OnModuleDestroy {
         { inputTokens: EchoModel.countTokens(message), outputTokens: ECHO_MAX_OUTPUT_TOKENS },
         run.id,
         'run.create',
+        { sessionId: run.sessionId, runId: run.id },
       );
     } catch (error) {
       if (error instanceof BudgetExceededException) return null;

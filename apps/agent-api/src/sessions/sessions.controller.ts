@@ -60,8 +60,9 @@ export class SessionsController {
   @ApiResponse({ status: 402, description: '`budget_exceeded`: a budget would be exceeded; the body names scope, period, unit and resetAt.' })
   @ApiHeader({ name: 'X-Approval-Id', required: false, description: 'An approved approval for this exact request' })
   @ApiHeader({ name: 'Accept', required: false, description: '`text/event-stream` streams the reply: `token` events, then `done` (or `error`)' })
-  @Budget<{ body?: { message?: unknown } }>({
+  @Budget<{ body?: { message?: unknown }; params?: { id?: unknown } }>({
     model: 'echo-1',
+    context: (req) => ({ sessionId: typeof req.params?.id === 'string' ? req.params.id : null }),
     estimate: (req) => ({
       inputTokens: typeof req.body?.message === 'string' ? EchoModel.countTokens(req.body.message) : 0,
       outputTokens: ECHO_MAX_OUTPUT_TOKENS,

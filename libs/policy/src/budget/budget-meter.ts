@@ -124,11 +124,14 @@ export class ReservationBudgetMeter implements BudgetMeter {
     return [...next.values()];
   }
 
-  /** The first counter whose reserved amount `reports` would pass, or null. Requests are fixed per call. */
+  /** The counter with least left among those whose reserved amount `reports` would pass, or null. Requests are fixed per call. */
   private exceeded(reports: readonly UsageReport[]): BudgetReservation['counters'][number] | null {
     if (!this.budget || !this.reservation) return null;
     const charge: BudgetCharge = this.budget.actualCharge(this.reservation, reports, false);
-    return this.reservation.counters.find((c) => c.unit !== 'requests' && amountFor(c.unit, charge) > c.amount) ?? null;
+    const passed = this.reservation.counters.filter((c) => c.unit !== 'requests' && amountFor(c.unit, charge) > c.amount);
+    // Every counter's reservation was cut to the same reply; the budget that ends it is the one with least left.
+    const left = (c: (typeof passed)[number]): number => (c.limit > 0 ? (c.limit - c.used - c.reserved) / c.limit : 0);
+    return passed.reduce<(typeof passed)[number] | null>((tightest, c) => (tightest === null || left(c) < left(tightest) ? c : tightest), null);
   }
 }
 

@@ -128,9 +128,10 @@ export class BudgetInterceptor implements NestInterceptor {
     const declared: unknown = routeMetadata(this.reflector, REQUIRE_OPERATION_KEY, context);
     const operation = typeof declared === 'string' ? declared : null;
     const requestId = this.getRequestId(request);
+    const scopeIds = spec.context ? spec.context(request) : {};
     const reservation = this.isStreamingRequest(request, context)
-      ? await this.budget.reserveStreaming(principal, spec, estimate, requestId, operation)
-      : await this.budget.reserve(principal, spec, estimate, requestId, operation);
+      ? await this.budget.reserveStreaming(principal, spec, estimate, requestId, operation, scopeIds)
+      : await this.budget.reserve(principal, spec, estimate, requestId, operation, scopeIds);
 
     const pastThreshold = this.budget.pastApprovalThreshold(reservation);
     if (pastThreshold) {

@@ -6,7 +6,7 @@ import type { BudgetConfig, BudgetPeriod, BudgetScope, BudgetUnit, ModelPrice } 
 import { BudgetExceededException, PolicyUnavailableException } from '../policy.exceptions';
 import type { BudgetStore } from './budget-store.interface';
 import { budgetHeaders, percentUsed, type CounterView } from './budget.headers';
-import { amountFor, buildBudgetPlan, type PlannedCounter } from './budget.plan';
+import { amountFor, buildBudgetPlan, type BudgetContext, type PlannedCounter } from './budget.plan';
 import { costMicroUsd, priceFor, tokenCount } from './budget.pricing';
 import type { BudgetCharge, BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
 import { largestOutputThatFits } from './budget-stream.fit';
@@ -130,9 +130,10 @@ export class BudgetService {
     estimate: BudgetEstimate | undefined,
     requestId: string | null,
     operation: string | null = null,
+    context: BudgetContext = {},
   ): Promise<BudgetReservation> {
     const charge = this.estimateCharge(spec, estimate);
-    const plan = buildBudgetPlan(principal, this.config, this.clock(), charge);
+    const plan = buildBudgetPlan(principal, this.config, this.clock(), charge, context);
     const reservation = { id: randomUUID(), requestId, principal, model: spec.model ?? null, operation, estimate: charge };
     if (!plan.length) return { ...reservation, counters: [] };
     let result;
@@ -180,13 +181,14 @@ export class BudgetService {
     estimate: BudgetEstimate | undefined,
     requestId: string | null,
     operation: string | null = null,
+    context: BudgetContext = {},
     minOutputTokens = 1,
   ): Promise<BudgetReservation> {
     const outputTokens = estimate?.outputTokens ?? 0;
-    if (!estimate || estimate.cost !== undefined || outputTokens <= 0) return this.reserve(principal, spec, estimate, requestId, operation);
+    if (!estimate || estimate.cost !== undefined || outputTokens <= 0) return this.reserve(principal, spec, estimate, requestId, operation, context);
     // A reservation that another call beat to the last of a budget is tried again with what is left then.
     for (let attempt = 0; ; attempt++) {
-      const plan = buildBudgetPlan(principal, this.config, this.clock());
+      const plan = buildBudgetPlan(principal, this.config, this.clock(), undefined, context);
       let fitted = outputTokens;
       if (plan.length) {
         let states;
@@ -200,7 +202,7 @@ export class BudgetService {
         fitted = largestOutputThatFits(plan, states, chargeOf, Math.min(minOutputTokens, outputTokens), outputTokens) ?? outputTokens;
       }
       try {
-        return await this.reserve(principal, spec, { ...estimate, outputTokens: fitted }, requestId, operation);
+        return await this.reserve(principal, spec, { ...estimate, outputTokens: fitted }, requestId, operation, context);
       } catch (error) {
         if (!(error instanceof BudgetExceededException) || fitted === outputTokens || attempt >= 4) throw error;
       }
@@ -259,9 +261,9 @@ export class BudgetService {
    * What is left of every budget that applies to the principal; cost amounts in USD.
    * @throws PolicyUnavailableException (503) when the store cannot be reached.
    */
-  async remaining(principal: Principal): Promise<{ budgets: BudgetRemaining[] }> {
+  async remaining(principal: Principal, context: BudgetContext = {}): Promise<{ budgets: BudgetRemaining[] }> {
     const now = this.clock();
-    const plan = buildBudgetPlan(principal, this.config, now);
+    const plan = buildBudgetPlan(principal, this.config, now, undefined, context);
     let states;
     try {
       // Reservations of a process that died are given back first, so what is shown is what a call could use.

@@ -176,6 +176,6 @@ export { validateBudgetConfig, BUDGET_SCOPES, BUDGET_UNITS } from './budget-conf
  * budgetHeaders(counters, Date.now(), 80); // { 'X-Budget-Remaining': '4.2; unit=cost; scope=principal; period=day', ... }
  */
 export { buildBudgetPlan } from './budget.plan';
-export type { PlannedCounter } from './budget.plan';
+export type { PlannedCounter, BudgetContext } from './budget.plan';
 export { budgetHeaders } from './budget.headers';
 export type { CounterView } from './budget.headers';
