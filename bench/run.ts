@@ -7,6 +7,7 @@ import { cpus } from 'node:os';
 import { auditBench } from './audit.bench';
 import { authBench } from './auth.bench';
 import { budgetBench } from './budget.bench';
+import { streamBench } from './stream.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
 
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
@@ -15,6 +16,7 @@ const benches: Bench[] = [
   ['auth', authBench],
   ['rate-limit', throttlerStorageBench],
   ['budget', budgetBench],
+  ['stream', streamBench],
   ['audit', auditBench],
 ];
 

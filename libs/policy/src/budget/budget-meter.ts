@@ -66,14 +66,14 @@ export class ReservationBudgetMeter implements BudgetMeter {
   }
 
   fits(usage: UsageReport): boolean {
-    return this.exceeded(this.with(usage)) === null;
+    return this.exceeded(this.merged(usage)) === null;
   }
 
   record(usage: UsageReport): void {
     if (!isUsageReport(usage)) throw new TypeError('BudgetMeter.record needs non-negative inputTokens and outputTokens');
     if (this.settlement) throw new Error('BudgetMeter.record was called after the call was settled');
-    const next = this.with(usage);
-    const counter = this.exceeded(next);
+    const merged = this.merged(usage);
+    const counter = this.exceeded(merged);
     if (counter) {
       this.controller.abort();
       throw new BudgetExceededException(
@@ -81,7 +81,7 @@ export class ReservationBudgetMeter implements BudgetMeter {
         `The ${counter.scope} ${counter.period} ${counter.unit} budget would be exceeded`,
       );
     }
-    for (const report of next) this.totals.set(report.model, report);
+    this.totals.set(usage.model, merged);
   }
 
   /** Stops the producer (the client went away). */
@@ -110,28 +110,44 @@ export class ReservationBudgetMeter implements BudgetMeter {
     }
   }
 
-  /** The totals with `usage` added, one report per model. */
-  private with(usage: UsageReport): UsageReport[] {
+  /** The total of `usage`'s model with `usage` added. */
+  private merged(usage: UsageReport): UsageReport {
     const current = this.totals.get(usage.model);
     const merged: UsageReport = {
-      ...(usage.model === undefined ? {} : { model: usage.model }),
       inputTokens: (current?.inputTokens ?? 0) + usage.inputTokens,
       outputTokens: (current?.outputTokens ?? 0) + usage.outputTokens,
       cachedInputTokens: (current?.cachedInputTokens ?? 0) + (usage.cachedInputTokens ?? 0),
     };
-    const next = new Map(this.totals);
-    next.set(usage.model, merged);
-    return [...next.values()];
+    if (usage.model !== undefined) merged.model = usage.model;
+    return merged;
   }
 
-  /** The counter with least left among those whose reserved amount `reports` would pass, or null. Requests are fixed per call. */
-  private exceeded(reports: readonly UsageReport[]): BudgetReservation['counters'][number] | null {
-    if (!this.budget || !this.reservation) return null;
+  /**
+   * The counter with least left among those whose reserved amount the totals with `merged` would pass, or null.
+   * Requests are fixed per call. Called per streamed token, so the single-model case avoids building a list.
+   */
+  private exceeded(merged: UsageReport): BudgetReservation['counters'][number] | null {
+    if (!this.budget || !this.reservation || !this.reservation.counters.length) return null;
+    let reports: UsageReport[];
+    if (this.totals.size === 0 || (this.totals.size === 1 && this.totals.has(merged.model))) reports = [merged];
+    else {
+      reports = [];
+      for (const [model, report] of this.totals) if (model !== merged.model) reports.push(report);
+      reports.push(merged);
+    }
     const charge: BudgetCharge = this.budget.actualCharge(this.reservation, reports, false);
-    const passed = this.reservation.counters.filter((c) => c.unit !== 'requests' && amountFor(c.unit, charge) > c.amount);
-    // Every counter's reservation was cut to the same reply; the budget that ends it is the one with least left.
-    const left = (c: (typeof passed)[number]): number => (c.limit > 0 ? (c.limit - c.used - c.reserved) / c.limit : 0);
-    return passed.reduce<(typeof passed)[number] | null>((tightest, c) => (tightest === null || left(c) < left(tightest) ? c : tightest), null);
+    let tightest: BudgetReservation['counters'][number] | null = null;
+    let tightestLeft = Infinity;
+    for (const c of this.reservation.counters) {
+      if (c.unit === 'requests' || amountFor(c.unit, charge) <= c.amount) continue;
+      // Every counter's reservation was cut to the same reply; the budget that ends it is the one with least left.
+      const left = c.limit > 0 ? (c.limit - c.used - c.reserved) / c.limit : 0;
+      if (left < tightestLeft) {
+        tightest = c;
+        tightestLeft = left;
+      }
+    }
+    return tightest;
   }
 }
 

@@ -21,12 +21,16 @@ export interface BudgetStreamSummary {
   warning?: number;
 }
 
+const oneLine = (value: string): string => (value.includes('\n') || value.includes('\r') ? value.replace(/[\r\n]/g, '') : value);
+
 /** Serialises one event: `event:`, `id:`, then one `data:` line per line of its data (JSON unless a string). */
 export function formatSseEvent(event: BudgetStreamEvent): string {
   const data = typeof event.data === 'string' ? event.data : JSON.stringify(event.data ?? null);
   let text = '';
-  if (event.type) text += `event: ${event.type.replace(/[\r\n]/g, '')}\n`;
-  if (event.id) text += `id: ${event.id.replace(/[\r\n]/g, '')}\n`;
+  if (event.type) text += `event: ${oneLine(event.type)}\n`;
+  if (event.id) text += `id: ${oneLine(event.id)}\n`;
+  // JSON never holds a raw line break; a string may, and each of its lines gets a `data:` line of its own.
+  if (!data.includes('\n') && !data.includes('\r')) return `${text}data: ${data}\n\n`;
   for (const line of data.split(/\r\n|\r|\n/)) text += `data: ${line}\n`;
   return `${text}\n`;
 }

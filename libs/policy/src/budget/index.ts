@@ -40,13 +40,14 @@ export { BudgetUsage, BudgetUsageRecorder, budgetUsageOf, isUsageReport, BUDGET_
  * @Budget({ model: 'gpt-4o', estimate: (req) => ({ inputTokens: count(req.body.prompt), outputTokens: 1_000 }) })
  * async chat(@Body() body: ChatDto, @BudgetMeter() meter: BudgetMeter) {
  *   meter.record({ inputTokens: count(body.prompt), outputTokens: 0 });
- *   return (async function* () {
+ *   async function* reply() {
  *     for await (const token of llm.stream(body.prompt, { signal: meter.signal })) {
  *       meter.record({ inputTokens: 0, outputTokens: 1 }); // throws past the reservation: the stream ends there
  *       yield { type: 'token', data: { text: token } };
  *     }
  *     yield { type: 'done', data: { usage: meter.usage } };
- *   })();
+ *   }
+ *   return reply();
  * }
  * ```
  * @throws BudgetExceededException from `record` when the usage would pass the reservation.
