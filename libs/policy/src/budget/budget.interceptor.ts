@@ -67,6 +67,8 @@ interface Admission {
 @Injectable()
 export class BudgetInterceptor implements NestInterceptor {
   private readonly logger = new Logger(BudgetInterceptor.name);
+  /** Admissions of `@Sse()` calls made before the interceptor ran (see {@link admitBeforeSse}). */
+  private readonly admitted = new WeakMap<object, Promise<Admission>>();
 
   constructor(
     private readonly budget: BudgetService,
@@ -147,9 +149,24 @@ export class BudgetInterceptor implements NestInterceptor {
     return { reservation, meter, usage };
   }
 
+  /**
+   * Admits a budgeted `@Sse()` call before Nest writes its headers (called by the budget admission guard, since
+   * Nest commits SSE headers one tick after subscribing to the interceptors): a refusal is a plain JSON answer.
+   * Answers true for every other route, which the interceptor admits itself.
+   */
+  async admitBeforeSse(context: ExecutionContext): Promise<boolean> {
+    const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
+    if (!spec || context.getType() !== 'http' || !this.isSseRoute(context)) return true;
+    const request = context.switchToHttp().getRequest<object>();
+    this.admitted.set(request, this.admit(context, spec));
+    await this.admitted.get(request);
+    return true;
+  }
+
   /** An `@Sse()` route: its events are metered and the stream settles when it ends, fails or the client leaves. */
   private runSse(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Observable<unknown> {
-    return defer(() => from(this.admit(context, spec))).pipe(
+    const request = context.switchToHttp().getRequest<object>();
+    return defer(() => from(this.admitted.get(request) ?? this.admit(context, spec))).pipe(
       mergeMap(({ reservation, meter }) =>
         meterEventObservable(next.handle(), meter, { summary: (settled) => this.summary(settled?.counters ?? reservation.counters) }),
       ),
