@@ -10,7 +10,20 @@ import { UsageLedgerEntity, type BudgetConfig } from 'nest-agent-policy';
 import { DataSource } from 'typeorm';
 import { startAgentApi, type Harness } from '../support/agent-api.harness';
 import { eventsNamed, postSse } from '../support/sse-client';
-import { ECHO_PRICE, UNLIMITED_RATES, budgetOf, call, micro, newCaller, newSession, remaining } from '../budget-http/budget-http.fixtures';
+import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
+import { REDIS_URL, createTestDatabase, itWith } from '../support/services';
+import {
+  ECHO_PRICE,
+  UNLIMITED_RATES,
+  budgetOf,
+  call,
+  micro,
+  newCaller,
+  newSession,
+  remaining,
+  usageOnceFlushed,
+  writePolicyFile,
+} from '../budget-http/budget-http.fixtures';
 
 const MESSAGE = 'Streaming replies are metered token by token, so a budget holds in the middle of a reply as well.';
 const INPUT = encode(MESSAGE).length;
@@ -204,4 +217,50 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
       expect(rows.reduce((sum, r) => sum + r.inputTokens + r.outputTokens, 0)).toBe(streamed);
     });
   });
+});
+
+describe('50 concurrent streams across two processes sharing PostgreSQL and Redis', () => {
+  const it = itWith('postgres', 'redis');
+  const TENANT_TOKENS = 400;
+  let processes: AgentApiProcess[] = [];
+  let drop: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    const db = await createTestDatabase('budgetstream');
+    drop = db.drop;
+    const env = { DATABASE_URL: db.url, REDIS_URL, ECHO_TOKEN_DELAY_MS: '2', POLICY_CONFIG: writePolicyFile({ tenant: { day: { tokens: TENANT_TOKENS } } }) };
+    // One after the other: the first applies the migrations.
+    processes.push(await startAgentApiProcess(env));
+    processes.push(await startAgentApiProcess(env));
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    processes = [];
+    if (drop) await drop();
+  }, 30_000);
+
+  it('never spend past the shared budget, and are charged exactly what they streamed', async () => {
+    const urls = processes.map((p) => p.url);
+    const caller = newCaller();
+    const session = await newSession(urls[0], caller.headers);
+
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => postSse(`${urls[i % 2]}/sessions/${session}/events`, caller.headers, { message: MESSAGE })),
+    );
+
+    const admitted = results.filter((r) => r.events.length > 0);
+    expect(admitted.length + results.filter((r) => r.status === 402).length).toBe(50);
+    expect(admitted.length).toBeGreaterThan(0);
+    const streamed = admitted.reduce((sum, r) => sum + INPUT + eventsNamed(r, 'token').length, 0);
+    expect(streamed).toBeLessThanOrEqual(TENANT_TOKENS);
+    for (const url of urls) {
+      const tokens = budgetOf(await remaining(url, caller.headers), 'tenant', 'day', 'tokens');
+      expect(tokens).toMatchObject({ used: streamed, reserved: 0 });
+    }
+    const ledger = await usageOnceFlushed(urls[0], caller.headers, 'groupBy=principal', admitted.length, 15_000);
+    expect(ledger).toHaveLength(1);
+    expect(ledger[0].requests).toBe(admitted.length);
+    expect(ledger[0].inputTokens + ledger[0].outputTokens).toBe(streamed);
+  }, 120_000);
 });
