@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DataSource } from 'typeorm';
-import { ApprovalService } from 'nest-agent-policy';
+import { ApprovalService, RateLimitedException, type CompiledPolicy } from 'nest-agent-policy';
 import { AuditService } from 'nest-agent-policy';
 import { AuditWriter } from 'nest-agent-policy';
 import type { Principal } from 'nest-agent-policy';
@@ -32,6 +32,27 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
     const created = await approvals.create({ principal: agent, operation: 'tool.invoke', digest: digest(), reason: 'refund above limit', ttlMs });
     return approvals.decide(created.id, admin, 'approve');
   }
+
+  it('keeps at most approvals.maxPendingPerPrincipal pending per principal, even under concurrent requests', async () => {
+    if (!db) return;
+    const capped = new ApprovalService(source, () => now, null, { document: { roles: {}, approvals: { maxPendingPerPrincipal: 3 } } } as unknown as CompiledPolicy);
+    const flooder: Principal = { ...admin, id: `flooder-${now}`, tenantId: 'acme' };
+    const digestOf = (i: number) => capped.requestDigest({ method: 'DELETE', path: `/agents/${i}` });
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => capped.create({ principal: flooder, operation: 'agent.delete', digest: digestOf(i) })));
+    const created = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(created).toHaveLength(3);
+    expect(refused).toHaveLength(9);
+    for (const r of refused) expect(r.reason).toBeInstanceOf(RateLimitedException);
+    // The same request again answers its pending approval; another principal is not affected.
+    const first = (created[0] as PromiseFulfilledResult<{ id: string; requestDigest: string }>).value;
+    const again = await capped.create({ principal: flooder, operation: 'agent.delete', digest: first.requestDigest });
+    expect(again.id).toBe(first.id);
+    await expect(capped.create({ principal: { ...flooder, id: `other-${now}` }, operation: 'agent.delete', digest: digestOf(0) })).resolves.toMatchObject({ status: 'pending' });
+    // Once they lapse, there is room again.
+    now += 16 * 60_000;
+    await expect(capped.create({ principal: flooder, operation: 'agent.delete', digest: digestOf(99) })).resolves.toMatchObject({ status: 'pending' });
+  });
 
   it('lets the approved call through exactly once, even to concurrent consumers', async () => {
     const { id, status } = await approved();

@@ -3,7 +3,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import jwt from 'jsonwebtoken';
@@ -84,6 +84,13 @@ describe('nest-agent-policy CLI', () => {
       expect(res.err).toBe('');
       expect(res.code).toBe(0);
       expect(res.out).toMatch(/(\d+) passed, 0 failed, \1 total/);
+    });
+
+    it("passes the README's fixtures example against the shipped policy", () => {
+      const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+      const blocks = [...readme.matchAll(/```yaml\n(fixtures:[\s\S]*?)```/g)].map((m) => m[1]!);
+      expect(blocks.length).toBeGreaterThan(0);
+      for (const block of blocks) expect(cli(['test', POLICY, file('readme-fixtures.yaml', block)])).toMatchObject({ code: 0 });
     });
 
     it('exits 1 and lists each failing fixture with what it got and why', () => {

@@ -39,7 +39,7 @@ describe('agent runs on SIGTERM', () => {
         const steps = (JSON.parse(run.steps) as unknown[]).length;
         expect(steps).toBeGreaterThanOrEqual(3);
         const [counters] = (await db.query('SELECT COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(used), 0) AS used FROM policy_budget_counters WHERE key LIKE ?', [
-          `principal:${caller.sub}:%`,
+          `principal:%${caller.sub}:%`,
         ])) as Array<{ reserved: number; used: number }>;
         const [open] = (await db.query("SELECT COUNT(*) AS n FROM policy_budget_reservations WHERE state = 'reserved'")) as Array<{ n: number }>;
         const [ledger] = (await db.query('SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?', [caller.sub])) as Array<{

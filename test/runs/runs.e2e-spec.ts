@@ -273,7 +273,7 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
           expect(steps.length).toBeGreaterThanOrEqual(2);
           const [counters] = (await db.query(
             "SELECT COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(used), 0) AS used FROM policy_budget_counters WHERE key LIKE ?",
-            [`principal:${owner.sub}:%`],
+            [`principal:%${owner.sub}:%`],
           )) as Array<{ reserved: number; used: number }>;
           expect(Number(counters.reserved)).toBe(0);
           const [ledger] = (await db.query('SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?', [owner.sub])) as Array<{ n: number; cost: number }>;

@@ -8,6 +8,7 @@ import { ApprovalsController } from './approvals/approvals.controller';
 import { AuditController } from './audit/audit.controller';
 import { BudgetsController } from './budgets/budgets.controller';
 import type { AgentApiConfig } from './config/agent-api.config';
+import { ConsoleController } from './console/console.controller';
 import { CustomersController } from './customers/customers.controller';
 import { CustomersService } from './customers/customers.service';
 import { dataSourceOptions, openDatabase } from './database/data-source';
@@ -60,6 +61,7 @@ export class AgentApiModule {
         ApprovalsController,
         BudgetsController,
         RunsController,
+        ConsoleController,
       ],
       providers: [
         AgentsService,

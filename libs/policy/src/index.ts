@@ -9,7 +9,7 @@ export type * from './policy-module-options.interface';
 export { isProduction } from './policy-options.factory';
 
 export type { Principal, PrincipalType } from './authentication/principal.interface';
-export { ApiKeyService, type ApiKeyView, type CreateApiKeyInput } from './authentication/api-key.service';
+export { ApiKeyService, type ApiKeyView, type CreateApiKeyInput, type IssueApiKeyInput } from './authentication/api-key.service';
 export { RevocationService } from './authentication/revocation.service';
 export { AuthenticationGuard } from './authentication/authentication.guard';
 export { AuthFailureHook } from './authentication/auth-failure.hook';

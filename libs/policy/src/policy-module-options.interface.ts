@@ -8,6 +8,7 @@ export type { RoleDefinition, ScopeDefinition } from './authorization/authorizat
 export type { RateLimitStrategy, RateLimitRule, RateLimitConfig } from './rate-limit/rate-limit.schema';
 export type { BudgetLimits, BudgetConfig, ModelPrice } from './budget/budget.schema';
 export type { AuditConfig } from './audit/audit.schema';
+export type { ApiKeyConfig } from './authentication/api-keys.schema';
 export type { JwtAlgorithm, JwtOptions } from './authentication/jwt-options.schema';
 export type { PolicyDocument } from './schema/policy-document.schema';
 

@@ -1,18 +1,12 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import {
   AgentOperation,
   ApiKeyService,
-  COMPILED_POLICY,
   CurrentPrincipal,
-  PolicyForbiddenException,
   PolicyNotFoundException,
   RecordScope,
   RequestOrigin,
-  ValidationFailedException,
-  expandScopes,
-  scopeCovers,
-  type CompiledPolicy,
   type Principal,
   type AuditOrigin,
   type RecordScopeFilter,
@@ -23,37 +17,27 @@ import { ApiKeyIdParam, CreateApiKeyDto } from './api-key.dto';
 @ApiTags('api-keys')
 @Controller('api-keys')
 export class ApiKeysController {
-  constructor(
-    private readonly apiKeys: ApiKeyService,
-    @Inject(COMPILED_POLICY) private readonly policy: CompiledPolicy,
-  ) {}
+  constructor(private readonly apiKeys: ApiKeyService) {}
 
-  /** Creates a key. The key is in this response only. A key never has more power than its creator. */
+  /**
+   * Creates a key. The key is in this response only. A key never has more power than its creator (roles compared by
+   * what they allow, scopes, tenant, tier), expires by default, and a creator holds a bounded number of live keys.
+   */
   @Post()
   @Guarded(AgentOperation.ApiKeyCreate, 'api-keys:write')
   async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto, @RequestOrigin() origin: AuditOrigin) {
-    for (const role of dto.roles) {
-      if (!this.policy.roles.has(role)) throw new ValidationFailedException(`roles: unknown role "${role}"`);
-      if (!principal.roles.includes(role)) throw new PolicyForbiddenException(`You cannot grant role "${role}"`);
-    }
-    const held = expandScopes(principal.scopes, this.policy.scopes);
-    for (const scope of dto.scopes) {
-      if (![...held].some((h) => scopeCovers(h, scope))) throw new PolicyForbiddenException(`You cannot grant scope "${scope}"`);
-    }
-    if (principal.tenantId && dto.tenantId !== undefined && dto.tenantId !== principal.tenantId) {
-      throw new PolicyForbiddenException('You cannot create keys for another tenant');
-    }
-    const expiresAt = dto.expiresAt ? Date.parse(dto.expiresAt) : null;
-    if (expiresAt !== null && expiresAt <= Date.now()) throw new ValidationFailedException('expiresAt must be in the future');
-    const { key, apiKey } = await this.apiKeys.create({
-      name: dto.name,
-      roles: dto.roles,
-      scopes: dto.scopes,
-      tenantId: principal.tenantId ?? dto.tenantId ?? null,
-      tier: dto.tier ?? null,
-      expiresAt,
-      createdBy: principal.id,
-    }, origin);
+    const { key, apiKey } = await this.apiKeys.issue(
+      principal,
+      {
+        name: dto.name,
+        roles: dto.roles,
+        scopes: dto.scopes,
+        tenantId: dto.tenantId ?? null,
+        tier: dto.tier ?? null,
+        expiresAt: dto.expiresAt ? Date.parse(dto.expiresAt) : null,
+      },
+      origin,
+    );
     return { ...apiKey, key };
   }
 

@@ -54,10 +54,13 @@ export class AuditController {
     });
   }
 
-  /** Walks every hash chain and reports the first broken link. */
+  /**
+   * Walks every hash chain and its latest signed anchor and reports the first broken link. A principal bound to a
+   * tenant verifies only that tenant's events (count and broken id of its own events); platform auditors see all.
+   */
   @Get('verify')
   @Guarded(AgentOperation.AuditRead, 'audit:read')
-  verify() {
-    return this.audit.verify();
+  verify(@RecordScope() scope: RecordScopeFilter) {
+    return this.audit.verify({ tenantId: scope.tenantId });
   }
 }

@@ -79,6 +79,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     audience: env.JWT_AUDIENCE ? env.JWT_AUDIENCE.split(',').map((a) => a.trim()) : undefined,
   };
   const bodyLimit = env.BODY_LIMIT ? Number(env.BODY_LIMIT) : 1024 * 1024;
+  const policy = loadPolicyFile(policyPath);
+  // The server key that signs audit chain anchors; never part of the policy file.
+  if (env.AUDIT_ANCHOR_KEY) policy.audit = { ...policy.audit, anchorKey: env.AUDIT_ANCHOR_KEY };
   return {
     port,
     production,
@@ -88,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     generatedJwtSecret: generated,
     trustProxy: env.TRUST_PROXY || undefined,
     policyPath,
-    policy: loadPolicyFile(policyPath),
+    policy,
     bodyLimit,
     echoTokenDelayMs: parseTokenDelay(env.ECHO_TOKEN_DELAY_MS),
   };

@@ -10,7 +10,12 @@ export class RevokeTokenDto {
   @Length(1, 200)
   jti!: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'When the token expires; the entry is kept until then' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'When the token expires; the entry is kept until then, and never less than the longest lifetime a token may claim ' +
+      '(jwt.maxLifetime): an earlier or past time is raised to that',
+  })
   @IsOptional()
   @IsDateString()
   expiresAt?: string;

@@ -1,17 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Brackets, DataSource } from 'typeorm';
-import type { Principal } from '../authentication/principal.interface';
+import { ApiKeyEntity } from '../authentication/api-key.entity';
+import { personOf, type Principal } from '../authentication/principal.interface';
+import type { CompiledPolicy } from '../authorization/compiled-policy';
 import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import { decodeCursor, encodeCursor, pageLimit } from '../audit/audit.cursor';
 import { canonicalJson, type JsonValue } from '../audit/canonical-json';
-import { POLICY_CLOCK } from '../policy.constants';
-import { PolicyForbiddenException, PolicyNotFoundException, ValidationFailedException } from '../policy.exceptions';
+import { COMPILED_POLICY, POLICY_CLOCK } from '../policy.constants';
+import { PolicyForbiddenException, PolicyNotFoundException, RateLimitedException, ValidationFailedException } from '../policy.exceptions';
 import { ApprovalEntity, type ApprovalStatus } from './approval.entity';
 
 /** Seconds-based default of `approvals.ttl`, in milliseconds. */
 export const DEFAULT_APPROVAL_TTL_MS = 900_000;
+/** Default of `approvals.maxPendingPerPrincipal`. */
+export const DEFAULT_MAX_PENDING_APPROVALS = 20;
 const STATUSES: ReadonlySet<string> = new Set<ApprovalStatus>(['pending', 'approved', 'denied', 'consumed', 'expired']);
 
 /** An approval as the API shows it; times are ISO 8601 and `status` reads `expired` once the deadline has passed. */
@@ -72,13 +76,18 @@ export function requestDigest(request: ApprovalRequestShape): string {
 @Injectable()
 export class ApprovalService {
   private readonly clock: () => number;
+  private readonly maxPending: number;
+  /** Creations in progress per principal on this instance, so the pending cap is counted one at a time. */
+  private readonly creating = new Map<string, Promise<unknown>>();
 
   constructor(
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Optional() @Inject(POLICY_CLOCK) clock?: (() => number) | null,
     @Optional() @Inject(AuditService) private readonly audit?: AuditService | null,
+    @Optional() @Inject(COMPILED_POLICY) policy?: CompiledPolicy | null,
   ) {
     this.clock = clock ?? Date.now;
+    this.maxPending = policy?.document.approvals?.maxPendingPerPrincipal ?? DEFAULT_MAX_PENDING_APPROVALS;
   }
 
   /** See {@link requestDigest}. */
@@ -86,13 +95,49 @@ export class ApprovalService {
     return requestDigest(request);
   }
 
-  /** Creates a pending approval and records `approval.requested`. @throws ValidationFailedException for bad input. */
+  /**
+   * Creates a pending approval and records `approval.requested`. Asking again for a request that already waits
+   * (same principal, tenant, operation and digest) answers that pending approval instead of a new one, and a
+   * principal has at most `approvals.maxPendingPerPrincipal` (default 20) approvals pending at once. Creations of one
+   * principal are counted one at a time on each instance; N instances racing can overshoot by at most N - 1.
+   * @throws ValidationFailedException for bad input.
+   * @throws RateLimitedException (429) when the principal already has the maximum pending, with the seconds until
+   * the oldest of them lapses.
+   */
   async create(input: CreateApprovalInput): Promise<ApprovalView> {
     const ttlMs = input.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new ValidationFailedException('Invalid approval ttl', ['ttlMs must be a positive integer']);
     if (!input.operation) throw new ValidationFailedException('Invalid approval', ['operation is required']);
     if (!/^[0-9a-f]{64}$/.test(input.digest)) throw new ValidationFailedException('Invalid approval', ['digest must be a SHA-256 hex digest']);
+    const lane = `${input.principal.tenantId ?? ''}\u0000${input.principal.id}`;
+    const previous = this.creating.get(lane) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.createInLane(input, ttlMs));
+    this.creating.set(lane, run);
+    try {
+      return await run;
+    } finally {
+      if (this.creating.get(lane) === run) this.creating.delete(lane);
+    }
+  }
+
+  private async createInLane(input: CreateApprovalInput, ttlMs: number): Promise<ApprovalView> {
     const now = this.clock();
+    const mine = this.repository
+      .createQueryBuilder('a')
+      .where("a.principalId = :principalId AND a.status = 'pending' AND a.expiresAt > :now", { principalId: input.principal.id, now });
+    if (input.principal.tenantId) mine.andWhere('a.tenantId = :tenantId', { tenantId: input.principal.tenantId });
+    else mine.andWhere('a.tenantId IS NULL');
+    const same = await mine
+      .clone()
+      .andWhere('a.operation = :operation AND a.requestDigest = :digest', { operation: input.operation, digest: input.digest })
+      .orderBy('a.createdAt', 'DESC')
+      .getOne();
+    if (same) return this.toView(same, now);
+    const pending = await mine.clone().orderBy('a.expiresAt', 'ASC').limit(this.maxPending).getMany();
+    if (pending.length >= this.maxPending) {
+      const retryAfter = Math.max(1, Math.ceil((pending[0]!.expiresAt - now) / 1000));
+      throw new RateLimitedException(retryAfter, `Too many pending approvals (at most ${this.maxPending}); wait for a decision`);
+    }
     const entity: ApprovalEntity = Object.assign(new ApprovalEntity(), {
       id: randomUUID(),
       principalId: input.principal.id,
@@ -158,7 +203,8 @@ export class ApprovalService {
    * Approves or denies a pending, unexpired approval and records `approval.decided`.
    * @throws PolicyNotFoundException when it does not exist or belongs to another tenant than the decider's
    * (a decider without a tenant sees every tenant).
-   * @throws PolicyForbiddenException when the decider requested it, or it is no longer pending, or it has expired.
+   * @throws PolicyForbiddenException when the person behind the decider requested it (directly, or through an API key
+   * that person created: keys are compared by their creator), or it is no longer pending, or it has expired.
    */
   async decide(id: string, decider: Principal, decision: 'approve' | 'deny', origin: AuditOrigin = {}): Promise<ApprovalView> {
     if (decision !== 'approve' && decision !== 'deny') throw new ValidationFailedException('Invalid decision', ['decision must be approve or deny']);
@@ -166,7 +212,11 @@ export class ApprovalService {
     if (!existing || (decider.tenantId !== null && decider.tenantId !== undefined && existing.tenantId !== decider.tenantId)) {
       throw new PolicyNotFoundException('Approval not found');
     }
-    if (existing.principalId === decider.id) throw new PolicyForbiddenException('An approval cannot be decided by the principal that requested it');
+    const requester = await this.personBehind(existing.principalId);
+    // A request that cannot be traced to a person could be the decider's own: refusing is the safe answer.
+    if (existing.principalId === decider.id || requester === null || requester === personOf(decider)) {
+      throw new PolicyForbiddenException('An approval cannot be decided by the person that requested it');
+    }
     const now = this.clock();
     const status: ApprovalStatus = decision === 'approve' ? 'approved' : 'denied';
     const result = await this.repository
@@ -214,6 +264,14 @@ export class ApprovalService {
     else builder.andWhere('tenant_id = :tenantId', { tenantId: principal.tenantId });
     const result = await builder.execute();
     return result.affected === 1;
+  }
+
+  /** The person behind a requesting principal id: an API key's creator, anyone else's own id; null when unknown. */
+  private async personBehind(principalId: string): Promise<string | null> {
+    const match = /^apikey:([0-9a-f]{16})$/.exec(principalId);
+    if (!match) return principalId;
+    const key = await this.dataSource.getRepository(ApiKeyEntity).findOne({ where: { id: match[1]! }, select: { id: true, createdBy: true } });
+    return key?.createdBy ?? null;
   }
 
   private get repository() {

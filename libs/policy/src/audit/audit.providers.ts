@@ -4,6 +4,7 @@ import type { PolicyModuleOptions } from '../policy-module-options.interface';
 import { AUDIT_CONFIG } from './audit.constants';
 import { AuditService } from './audit.service';
 import { AuditWriter } from './audit.writer';
+import { AuditAnchorService } from './audit-anchor.service';
 
 /**
  * The audit providers, wired to the `audit` key of the module options. Needs a TypeORM `DataSource` provider
@@ -16,5 +17,6 @@ export const AUDIT_PROVIDERS: Provider[] = [
     inject: [{ token: POLICY_MODULE_OPTIONS, optional: true }],
   },
   AuditWriter,
+  AuditAnchorService,
   AuditService,
 ];

@@ -61,4 +61,17 @@ describe('redact', () => {
   it('keeps an error message but scrubs it', () => {
     expect(redact(new Error(`token ${JWT} rejected`))).toEqual({ name: 'Error', message: `token ${REDACTED} rejected` });
   });
+
+  it('keeps the library\'s own words readable and masks only credential values', () => {
+    expect(redact({ reasons: ['invalid bearer token', 'invalid API key'], details: { credential: 'api-key' } })).toEqual({
+      reasons: ['invalid bearer token', 'invalid API key'],
+      details: { credential: 'api-key' },
+    });
+    expect(redact({ credential: 'jwt', token: null, password: false })).toEqual({ credential: 'jwt', token: null, password: false });
+    expect(redactString('Invalid Bearer token format')).toBe('Invalid Bearer token format');
+    for (const text of ['Bearer xxx', 'bearer s3cr3t-value', 'Authorization: Bearer abcdefghijklmnop', `bearer ${API_KEY}`]) {
+      expect(redactString(text)).toMatch(/\[REDACTED\]/);
+    }
+    expect(redact({ credential: 'hunter2', token: 12345, apiKey: API_KEY })).toEqual({ credential: REDACTED, token: REDACTED, apiKey: REDACTED });
+  });
 });

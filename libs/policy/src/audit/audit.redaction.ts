@@ -16,14 +16,30 @@ const SECRET_KEYS: ReadonlySet<string> = new Set([
  */
 const SECRET_KEY_SUFFIXES = ['token', 'password', 'passwd', 'secret', 'apikey', 'privatekey', 'credential', 'credentials', 'cookie', 'authorization'];
 
+/** Words that follow "bearer" in the library's and users' prose, never a credential. */
+const PROSE_AFTER_BEARER: ReadonlySet<string> = new Set([
+  'token', 'tokens', 'credential', 'credentials', 'auth', 'authentication', 'authorization', 'scheme', 'header',
+  'headers', 'string', 'value', 'format', 'prefix', 'missing', 'required', 'invalid', 'expected', 'and', 'or', 'is',
+  'was', 'the', 'a', 'an', 'with', 'without', 'not', 'only', 'type',
+]);
+
+/**
+ * Values under a secret-named key that name a kind of credential rather than hold one (the library's own
+ * `details.credential: "api-key"`); they stay readable.
+ */
+const CREDENTIAL_KINDS: ReadonlySet<string> = new Set(['jwt', 'api-key', 'apikey', 'bearer', 'basic', 'none', 'session', 'oauth2', 'mtls']);
+
+type Replacement = string | ((match: string, ...groups: string[]) => string);
+
 /** Secret-looking text found anywhere in a string. */
-const STRING_PATTERNS: ReadonlyArray<[RegExp, string]> = [
+const STRING_PATTERNS: ReadonlyArray<[RegExp, Replacement]> = [
   // PEM private keys.
   [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED],
   // JWS/JWE compact serialisations: a base64url JSON header (`eyJ…`) followed by dot-separated segments.
   [/eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,4}/g, REDACTED],
-  // Bearer credentials, as in an `Authorization` header copied into a message.
-  [/\b(Bearer)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`],
+  // Bearer credentials, as in an `Authorization` header copied into a message; prose such as "invalid bearer token"
+  // (the scheme followed by an ordinary word) is left alone.
+  [/\b(Bearer)\s+([A-Za-z0-9\-._~+/]+=*)/gi, (match: string, scheme: string, value: string) => (PROSE_AFTER_BEARER.has(value) ? match : `${scheme} ${REDACTED}`)],
   // API keys `apk_<id>_<secret>`.
   [/(?<![A-Za-z0-9])apk_[A-Za-z0-9-]+_[A-Za-z0-9_-]+/g, REDACTED],
   // `name=value` pairs of secret names, as in query strings, cookies and form bodies.
@@ -42,14 +58,18 @@ export function isSecretKey(key: string): boolean {
 /** Replaces secret-looking text (JWTs, `Bearer …`, `apk_…` API keys, `password=…`) inside a string. */
 export function redactString(text: string): string {
   let result = text;
-  for (const [pattern, replacement] of STRING_PATTERNS) result = result.replace(pattern, replacement);
+  for (const [pattern, replacement] of STRING_PATTERNS) {
+    result = typeof replacement === 'string' ? result.replace(pattern, replacement) : result.replace(pattern, replacement);
+  }
   return result;
 }
 
 /**
  * Deep-copies `value` into plain JSON with secrets removed: values of secret keys (authorization, cookie, token,
  * password, secret, api key, private key, credentials…, at any depth, in objects and arrays, case-insensitive)
- * become `[REDACTED]`, and secret-looking strings anywhere are scrubbed. Cycles become `[Circular]`; dates become
+ * become `[REDACTED]` — except booleans, null and names of credential kinds (`credential: "api-key"`) — and
+ * secret-looking strings anywhere (JWTs, `Bearer <credential>`, `apk_` keys, `password=…`) are scrubbed, while the
+ * library's own words ("invalid bearer token") stay readable. Cycles become `[Circular]`; dates become
  * ISO strings; functions, symbols and `undefined` properties are dropped, as `JSON.stringify` would.
  * The input is never modified.
  */
@@ -95,7 +115,10 @@ function copyEntries(entries: Array<[string, unknown]>, ancestors: WeakSet<objec
   const result: { [key: string]: JsonValue } = {};
   for (const [key, item] of entries) {
     if (isSecretKey(key)) {
-      if (item !== undefined) result[key] = REDACTED;
+      if (item === undefined) continue;
+      // A flag, an absent value or the name of a credential kind is not a secret; anything else is masked whole.
+      if (item === null || typeof item === 'boolean' || (typeof item === 'string' && CREDENTIAL_KINDS.has(item))) result[key] = item;
+      else result[key] = REDACTED;
       continue;
     }
     const copied = copy(item, ancestors);

@@ -9,6 +9,13 @@ export const AuditConfigSchema = StrictObject(
     batchSize: Type.Optional(PositiveInteger({ description: 'Events per batch written (default 200).' })),
     flushIntervalMs: Type.Optional(PositiveInteger({ description: 'Milliseconds between flushes (default 200).' })),
     maxQueue: Type.Optional(PositiveInteger({ description: 'Queue length above which producers wait (default 10,000).' })),
+    anchorKey: Type.Optional(
+      Type.String({
+        minLength: 32,
+        description: 'Server key (at least 32 bytes) of the HMAC-SHA256 signing audit chain anchors; without it anchors are plain hashes.',
+      }),
+    ),
+    anchorIntervalMs: Type.Optional(PositiveInteger({ description: "Milliseconds between anchors of this instance's chain head (default 5,000)." })),
   },
   { description: 'The audit log.' },
 );

@@ -8,6 +8,9 @@ import { AUDIT_EVENT_TYPES, type AuditEventInput, type AuditEventView, type Audi
 import { ChainVerifier, earlier, type AuditChainRecord } from './audit.chain';
 import { decodeCursor, encodeCursor, pageLimit, timeBound } from './audit.cursor';
 import { AuditWriter } from './audit.writer';
+import { AuditAnchorEntity } from './audit-anchor.entity';
+import { AuditAnchorService } from './audit-anchor.service';
+import { anchorHolds } from './audit.anchor';
 
 /** Filters of {@link AuditService.query}. `since` is inclusive, `until` exclusive. */
 export interface AuditQuery {
@@ -41,8 +44,13 @@ export class AuditService {
     private readonly writer: AuditWriter,
     @Inject(DataSource) private readonly dataSource: DataSource,
     @Optional() @Inject(POLICY_CLOCK) clock?: (() => number) | null,
+    @Optional() @Inject(AuditAnchorService) private readonly anchorService?: AuditAnchorService | null,
   ) {
     this.clock = clock ?? Date.now;
+  }
+
+  private get anchorKey(): Buffer | null {
+    return this.anchorService?.key ?? null;
   }
 
   /**
@@ -103,10 +111,22 @@ export class AuditService {
   }
 
   /**
-   * Verifies every chain: links, sequence numbers and hashes, streaming each chain page by page.
-   * `firstBrokenId` is the earliest-created broken event across chains.
+   * Verifies the audit log: every chain's links, sequence numbers and hashes (streamed page by page), and each
+   * chain against its latest signed anchor ({@link AuditAnchorService}), so that deleting the newest events or
+   * recomputing a chain's tail is detected up to the last anchor.
+   *
+   * With `tenantId`, the answer covers that tenant's events only: `checked` counts its events that verified, and
+   * `firstBrokenId` is its earliest event that is broken or lies after a break (another tenant's ids never appear;
+   * a failed anchor reports `valid: false` with no id, as the missing rows' tenant is unknown).
+   *
+   * What it proves: every stored event up to the latest anchor of its chain is exactly as written, none of them is
+   * missing, and none was inserted. What it does not prove: events written after the latest anchor (at most
+   * `audit.anchorIntervalMs` old) can be deleted from the tail unnoticed; an attacker holding the anchor key (or,
+   * without `audit.anchorKey`, write access to the anchors table) can rewrite everything; a whole chain whose events
+   * and anchors are both deleted leaves no trace; events still queued in the writer are not covered.
    */
-  async verify(pageSize = VERIFY_PAGE): Promise<AuditVerification> {
+  async verify(options: { tenantId?: string; pageSize?: number } | number = {}): Promise<AuditVerification> {
+    const { tenantId, pageSize = VERIFY_PAGE } = typeof options === 'number' ? { pageSize: options } : options;
     const heads: Array<{ chainId: string; firstAt: string | number }> = await this.dataSource
       .createQueryBuilder()
       .select('e.chainId', 'chainId')
@@ -115,21 +135,67 @@ export class AuditService {
       .groupBy('e.chainId')
       .getRawMany();
     const chains = heads.sort((a, b) => Number(a.firstAt) - Number(b.firstAt));
+    const anchors = await this.latestAnchors();
     let checked = 0;
     let firstBroken: AuditChainRecord | null = null;
+    let anchorFailed = false;
     for (const { chainId } of chains) {
       const verifier = new ChainVerifier();
+      const anchor = anchors.get(chainId);
+      anchors.delete(chainId);
+      let anchored: { id: string; hash: string } | null = null;
+      let tenantChecked = 0;
       let afterSeq = 0;
       for (;;) {
         const page = await this.readChainPage(chainId, afterSeq, pageSize);
-        for (const event of page) if (!verifier.push(event)) break;
+        for (const event of page) {
+          if (!verifier.push(event)) break;
+          if (tenantId === undefined || event.tenantId === tenantId) tenantChecked += 1;
+          if (anchor && event.seq === Number(anchor.seq)) anchored = { id: event.id, hash: event.hash };
+        }
         if (verifier.broken || page.length < pageSize) break;
         afterSeq = page[page.length - 1]!.seq;
       }
-      checked += verifier.checked;
-      firstBroken = earlier(firstBroken, verifier.broken);
+      checked += tenantId === undefined ? verifier.checked : tenantChecked;
+      let broken = verifier.broken;
+      if (broken && tenantId !== undefined && broken.tenantId !== tenantId) broken = await this.firstOfTenantFrom(chainId, broken.seq, tenantId);
+      firstBroken = earlier(firstBroken, broken);
+      if (anchor && !anchorHolds(this.anchorKey, anchor, { event: anchored, intactThrough: anchored !== null })) {
+        anchorFailed = true;
+        // The anchored event itself is the first thing missing or altered; tenants see only their own ids.
+        if (!verifier.broken && tenantId === undefined) firstBroken = earlier(firstBroken, { id: anchor.eventId, createdAt: Number.MAX_SAFE_INTEGER } as AuditChainRecord);
+      }
     }
-    return { valid: firstBroken === null, checked, firstBrokenId: firstBroken?.id ?? null };
+    // Anchors of chains that have no events left at all: the whole chain was deleted.
+    for (const anchor of anchors.values()) {
+      anchorFailed = true;
+      if (tenantId === undefined) firstBroken = earlier(firstBroken, { id: anchor.eventId, createdAt: Number.MAX_SAFE_INTEGER } as AuditChainRecord);
+    }
+    return { valid: firstBroken === null && !anchorFailed, checked, firstBrokenId: firstBroken?.id ?? null };
+  }
+
+  /** The latest anchor of every chain (none when the app's data source does not hold the anchors table). */
+  private async latestAnchors(): Promise<Map<string, AuditAnchorEntity>> {
+    const latest = new Map<string, AuditAnchorEntity>();
+    if (!this.dataSource.hasMetadata(AuditAnchorEntity)) return latest;
+    const repository = this.dataSource.getRepository(AuditAnchorEntity);
+    const chains: Array<{ chainId: string }> = await repository.createQueryBuilder('a').select('a.chainId', 'chainId').distinct(true).getRawMany();
+    for (const { chainId } of chains) {
+      const row = await repository.findOne({ where: { chainId }, order: { seq: 'DESC', createdAt: 'DESC' } });
+      if (row) latest.set(chainId, row);
+    }
+    return latest;
+  }
+
+  /** The tenant's earliest event at or after `seq` in a chain: the first of its events a break leaves unverified. */
+  private async firstOfTenantFrom(chainId: string, seq: number, tenantId: string): Promise<AuditChainRecord | null> {
+    const row = await this.dataSource
+      .getRepository(AuditEventEntity)
+      .createQueryBuilder('e')
+      .where('e.chainId = :chainId AND e.seq >= :seq AND e.tenantId = :tenantId', { chainId, seq, tenantId })
+      .orderBy('e.seq', 'ASC')
+      .getOne();
+    return row ? ({ id: row.id, createdAt: Number(row.createdAt) } as AuditChainRecord) : null;
   }
 
   /** Reads stored columns verbatim (JSON as text), so that verification sees exactly what is in the table. */

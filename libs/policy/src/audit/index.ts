@@ -123,3 +123,16 @@ export { AuditEventEntity } from './audit-event.entity';
 export { CreateAuditTables1764000000001 } from './audit.migrations';
 /** @example `entities: [...AUDIT_ENTITIES], migrations: [...AUDIT_MIGRATIONS]` */
 export { AUDIT_ENTITIES, AUDIT_MIGRATIONS } from './audit.persistence';
+
+/**
+ * Signed anchors of the audit chain: this instance's chain head recorded every `audit.anchorIntervalMs` under an
+ * HMAC of `audit.anchorKey` in `policy_audit_anchors`, and checked by `AuditService.verify`, so deleting the newest
+ * events or recomputing a chain's tail is detected. Provided by `AUDIT_PROVIDERS`.
+ * @example
+ * PolicyModule.forRoot({ ..., audit: { anchorKey: process.env.AUDIT_ANCHOR_KEY, anchorIntervalMs: 5000 } });
+ * @throws Error from the constructor naming `audit.anchorKey` (under 32 bytes) or `audit.anchorIntervalMs`.
+ */
+export { AuditAnchorService, DEFAULT_AUDIT_ANCHOR_INTERVAL_MS } from './audit-anchor.service';
+/** The anchors table: entity and migration (both included in `AUDIT_ENTITIES` / `AUDIT_MIGRATIONS`). */
+export { AuditAnchorEntity } from './audit-anchor.entity';
+export { CreateAuditAnchors1764000000101 } from './audit-anchor.migrations';

@@ -2,10 +2,14 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource, IsNull } from 'typeorm';
-import { POLICY_CLOCK } from '../policy.constants';
+import { DataSource, IsNull, MoreThan } from 'typeorm';
+import type { CompiledPolicy } from '../authorization/compiled-policy';
+import { COMPILED_POLICY, POLICY_CLOCK } from '../policy.constants';
+import { PolicyForbiddenException, ValidationFailedException } from '../policy.exceptions';
 import { ApiKeyEntity } from './api-key.entity';
-import type { Principal } from './principal.interface';
+import { checkApiKeyGrant } from './api-key.grant';
+import { DEFAULT_API_KEY_CONFIG, resolveApiKeyConfig, type ResolvedApiKeyConfig } from './api-key.options';
+import { personOf, type Principal } from './principal.interface';
 
 /** What a caller may set on a new key. */
 export interface CreateApiKeyInput {
@@ -16,6 +20,18 @@ export interface CreateApiKeyInput {
   tier: string | null;
   expiresAt: number | null;
   createdBy: string;
+}
+
+/** What a creator asks for in {@link ApiKeyService.issue}. */
+export interface IssueApiKeyInput {
+  name: string;
+  roles: string[];
+  scopes: string[];
+  /** Only a creator without a tenant may name one; a creator with a tenant always mints for its own. */
+  tenantId?: string | null;
+  tier?: string | null;
+  /** Epoch ms; default now + `apiKeys.defaultTtl`, never past now + `apiKeys.maxTtl`. */
+  expiresAt?: number | null;
 }
 
 /** An API key as shown to its owners: never the secret, never its hash. */
@@ -49,14 +65,68 @@ const sha256 = (value: string): Buffer => createHash('sha256').update(value).dig
 export class ApiKeyService {
   private readonly logger = new Logger('ApiKeyService');
   private readonly cache = new Map<string, { entity: ApiKeyEntity | null; at: number }>();
+  private readonly config: ResolvedApiKeyConfig;
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(POLICY_CLOCK) private readonly now: () => number,
     @Optional() @Inject(AuditService) private readonly audit: AuditService | null = null,
-  ) {}
+    @Optional() @Inject(COMPILED_POLICY) private readonly policy: CompiledPolicy | null = null,
+  ) {
+    this.config = resolveApiKeyConfig(policy?.document.apiKeys ?? DEFAULT_API_KEY_CONFIG);
+  }
 
-  /** Creates a key. The returned `key` is the only time the full key exists outside the caller. */
+  /**
+   * Mints a key for `creator`, holding never more than the creator ({@link checkApiKeyGrant}: roles compared by the
+   * operations they allow, scopes, tenant, tier), expiring by `apiKeys.defaultTtl` unless given an earlier time
+   * and never later than `apiKeys.maxTtl`, and only while the person behind the creator holds fewer than
+   * `apiKeys.maxPerCreator` live keys. The key records that person as its creator.
+   * @throws ValidationFailedException (400) for an unknown role or tier, or an expiry in the past or past the maximum.
+   * @throws PolicyForbiddenException (403) when the key would hold more than its creator, or the creator has too many keys.
+   */
+  async issue(creator: Principal, input: IssueApiKeyInput, origin: AuditOrigin = {}): Promise<{ key: string; apiKey: ApiKeyView }> {
+    if (!this.policy) throw new Error('ApiKeyService.issue needs the compiled policy (import PolicyModule)');
+    const refusal = checkApiKeyGrant(creator, input, this.policy);
+    if (refusal) {
+      if (refusal.code === 'invalid') throw new ValidationFailedException(refusal.message);
+      throw new PolicyForbiddenException(refusal.message);
+    }
+    const now = this.now();
+    const maxExpiry = now + this.config.maxTtlMs;
+    let expiresAt = input.expiresAt ?? now + this.config.defaultTtlMs;
+    if (!Number.isFinite(expiresAt) || expiresAt <= now) throw new ValidationFailedException('expiresAt must be in the future');
+    if (expiresAt > maxExpiry) {
+      throw new ValidationFailedException(`expiresAt must be at most ${this.config.maxTtlMs / 86_400_000} days ahead (${new Date(maxExpiry).toISOString()})`);
+    }
+    expiresAt = Math.floor(expiresAt);
+    const person = personOf(creator);
+    const live = await this.dataSource.getRepository(ApiKeyEntity).count({
+      where: [
+        { createdBy: person, revokedAt: IsNull(), expiresAt: MoreThan(now) },
+        { createdBy: person, revokedAt: IsNull(), expiresAt: IsNull() },
+      ],
+    });
+    if (live >= this.config.maxPerCreator) {
+      throw new PolicyForbiddenException(`You already hold ${live} live API keys, the maximum (${this.config.maxPerCreator}); revoke one first`);
+    }
+    return this.create(
+      {
+        name: input.name,
+        roles: [...input.roles],
+        scopes: [...input.scopes],
+        tenantId: creator.tenantId ?? input.tenantId ?? null,
+        tier: input.tier ?? null,
+        expiresAt,
+        createdBy: person,
+      },
+      origin,
+    );
+  }
+
+  /**
+   * Stores a key exactly as given, without the creator checks, lifetime bounds or cap of {@link issue} (for seeding
+   * and administration scripts). The returned `key` is the only time the full key exists outside the caller.
+   */
   async create(input: CreateApiKeyInput, origin: AuditOrigin = {}): Promise<{ key: string; apiKey: ApiKeyView }> {
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -147,7 +217,19 @@ export class ApiKeyService {
       tier: entity.tier,
       tokenId: entity.id,
       apiKeyId: entity.id,
+      createdBy: entity.createdBy,
+      accountId: this.config.limits === 'creator' ? entity.createdBy : null,
     } satisfies Principal);
+  }
+
+  /**
+   * The tenant of the key a presented value names, when that key exists (whatever its secret), so a failed attempt
+   * on a tenant's key is audited under that tenant. Null for an unknown or malformed key.
+   */
+  async tenantOfPresented(presented: string): Promise<string | null> {
+    const match = /^apk_([0-9a-f]{16})_/.exec(presented);
+    if (!match) return null;
+    return (await this.find(match[1]!))?.tenantId ?? null;
   }
 
   private async find(id: string): Promise<ApiKeyEntity | null> {

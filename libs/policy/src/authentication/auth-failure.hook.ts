@@ -6,6 +6,6 @@
 export abstract class AuthFailureHook {
   /** Throws (429) when the IP has used up its failed attempts. */
   abstract beforeAttempt(ip: string): Promise<void>;
-  /** Records one failed attempt. */
-  abstract onFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key'): Promise<void>;
+  /** Records one failed attempt; `tenantId` is the tenant of the API key it named, when that key exists. */
+  abstract onFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key', tenantId?: string | null): Promise<void>;
 }

@@ -55,7 +55,11 @@ export class AuthenticationGuard implements CanActivate {
     if (this.failures) await this.failures.beforeAttempt(state.ip);
     const principal = await this.authenticate(req, apiKey, authorization);
     if (!principal) {
-      if (this.failures) await this.failures.onFailure(state.ip, state.requestId, apiKey ? 'api-key' : 'jwt');
+      if (this.failures) {
+        // An attempt on an existing key is the key's tenant's business: its auditors see it.
+        const tenantId = apiKey ? await this.apiKeys.tenantOfPresented(apiKey).catch(() => null) : null;
+        await this.failures.onFailure(state.ip, state.requestId, apiKey ? 'api-key' : 'jwt', tenantId);
+      }
       throw new InvalidTokenException();
     }
     req[PRINCIPAL_REQUEST_KEY] = principal;

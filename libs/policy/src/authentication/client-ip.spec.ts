@@ -102,6 +102,22 @@ describe('clientIp', () => {
     expect(ipOf(true, '10.0.0.1', xff)).toBe(spoofed);
   });
 
+  it.each([
+    ['junk-7'], ['1.2.3.4:8080'], [''], ['   '], ['[2001:db8::1]'], ['2001:db8::1:443x'], ['x'.repeat(10_000)], ['unknown'],
+  ])('treats a forwarded value that is not an IP (%p) as the proxy itself', (junk) => {
+    for (const setting of [true, 1, 3, ['10.0.0.0/8']] as const) {
+      expect(ipOf(setting as Parameters<typeof compileTrustProxy>[0], '10.0.0.1', junk)).toBe('10.0.0.1');
+    }
+    // Junk further back stops the walk at the hop that forwarded it.
+    expect(ipOf(true, '10.0.0.1', `${junk}, 203.0.113.7`)).toBe('203.0.113.7');
+  });
+
+  it('reads a huge X-Forwarded-For header only as far as a real proxy chain goes', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => `198.51.${Math.floor(i / 250) % 250}.${i % 250}`).join(', ');
+    const ip = ipOf(true, '10.0.0.1', many);
+    expect(ip).toMatch(/^198\.51\./);
+  });
+
   it('normalises an IPv4-mapped socket address and X-Forwarded-For entry', () => {
     expect(ipOf(false, '::ffff:203.0.113.7')).toBe('203.0.113.7');
     expect(ipOf(['127.0.0.1'], '::ffff:127.0.0.1', '::ffff:198.51.100.4')).toBe('198.51.100.4');

@@ -33,13 +33,50 @@ interface RawRequestLike {
   connection?: { remoteAddress?: string };
 }
 
-/** The client address of a raw Node request, honouring `X-Forwarded-For` only as far as the trust setting allows. */
+/** Most `X-Forwarded-For` entries walked: a longer header than any real proxy chain is not read further. */
+const MAX_FORWARDED_HOPS = 32;
+
+/** The `X-Forwarded-For` entries, nearest hop first, at most {@link MAX_FORWARDED_HOPS}. */
+function forwardedFor(raw: RawRequestLike): string[] {
+  const header = raw.headers['x-forwarded-for'];
+  const value = Array.isArray(header) ? header.join(',') : header;
+  if (!value) return [];
+  const entries: string[] = [];
+  let end = value.length;
+  // Walk from the end (the nearest hop) without splitting a huge header into a huge array.
+  while (end >= 0 && entries.length < MAX_FORWARDED_HOPS) {
+    const start = value.lastIndexOf(',', end - 1);
+    entries.push(value.slice(start + 1, end).trim());
+    if (start < 0) break;
+    end = start;
+  }
+  return entries;
+}
+
+/**
+ * The client address of a raw Node request, honouring `X-Forwarded-For` only as far as the trust setting allows.
+ * Walking from the socket's peer, each trusted hop hands over to the address it forwarded for; an entry that is not
+ * an IP address (`junk`, `1.2.3.4:80`, empty, overlong) stops the walk at the proxy that sent it, so a forged value
+ * can never make a fresh rate-limit bucket.
+ */
 export function clientIp(raw: RawRequestLike, trust: TrustFunction): string {
-  if (trust === TRUST_NONE) return normalizeIp(raw.socket?.remoteAddress ?? raw.connection?.remoteAddress ?? '');
-  const req = raw as RawRequestLike & { connection: { remoteAddress?: string } };
-  if (!req.connection) (req as { connection?: unknown }).connection = req.socket ?? {};
-  const addr = proxyaddr(req as unknown as Parameters<typeof proxyaddr>[0], trust);
-  return normalizeIp(addr ?? '');
+  let addr = normalizeIp(raw.socket?.remoteAddress ?? raw.connection?.remoteAddress ?? '');
+  if (trust === TRUST_NONE) return addr;
+  const hops = forwardedFor(raw);
+  for (let hop = 0; hop < hops.length; hop++) {
+    const next = hops[hop]!;
+    if (next.length > 45 || isIP(next) === 0 || !trusts(trust, addr, hop)) break;
+    addr = normalizeIp(next);
+  }
+  return addr;
+}
+
+function trusts(trust: TrustFunction, addr: string, hop: number): boolean {
+  try {
+    return isIP(addr) !== 0 && trust(addr, hop);
+  } catch {
+    return false;
+  }
 }
 
 /** Strips the IPv4-mapped prefix; other addresses pass through. */

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { NonNegativeNumber, StrictObject, StringEnum } from '../schema/schema.builders';
+import { NonNegativeNumber, PositiveInteger, StrictObject, StringEnum } from '../schema/schema.builders';
 
 export const JWT_ALGORITHMS = ['HS256', 'RS256', 'ES256'] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
@@ -12,5 +12,9 @@ export const JwtOptionsSchema = StrictObject({
   issuer: Type.Optional(Type.String()),
   audience: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
   clockTolerance: Type.Optional(NonNegativeNumber({ description: 'Seconds of clock skew tolerated on exp/nbf (default 0).' })),
+  maxLifetime: Type.Optional(
+    PositiveInteger({ description: 'Seconds a token may claim to live: exp - iat, or exp - now without iat (default 86,400).' }),
+  ),
+  iatLeeway: Type.Optional(NonNegativeNumber({ description: 'Seconds iat may lie in the future before the token is refused (default 5).' })),
 });
 export type JwtOptions = Static<typeof JwtOptionsSchema>;

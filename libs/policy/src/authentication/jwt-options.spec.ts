@@ -123,4 +123,24 @@ describe('resolveJwtOptions', () => {
       expect(() => resolveJwtOptions({ publicKey: p384 }, true)).toThrow(/jwt\.(publicKey|algorithms)/);
     });
   });
+
+  describe('token lifetime and iat leeway', () => {
+    it('defaults to a 24 h maximum lifetime and a 5 s iat leeway', () => {
+      expect(resolveJwtOptions({ secret }, true)).toMatchObject({ maxLifetime: 86_400, iatLeeway: 5 });
+      expect(resolveJwtOptions({ secret, maxLifetime: 3600, iatLeeway: 0 }, true)).toMatchObject({ maxLifetime: 3600, iatLeeway: 0 });
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['jwt.maxLifetime', { maxLifetime: 0 }],
+      ['jwt.maxLifetime', { maxLifetime: -5 }],
+      ['jwt.maxLifetime', { maxLifetime: Number.POSITIVE_INFINITY }],
+      ['jwt.maxLifetime', { maxLifetime: '86400' }],
+      ['jwt.maxLifetime', { maxLifetime: 1e12 }],
+      ['jwt.iatLeeway', { iatLeeway: -1 }],
+      ['jwt.iatLeeway', { iatLeeway: Number.NaN }],
+      ['jwt.clockTolerance', { clockTolerance: -1 }],
+    ])('refuses a bad %s at boot', (key, option) => {
+      expect(() => resolveJwtOptions({ secret, ...option }, true)).toThrow(new RegExp(`^${key.replace('.', '\\.')}`));
+    });
+  });
 });

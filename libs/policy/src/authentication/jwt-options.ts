@@ -12,13 +12,31 @@ export interface ResolvedJwtOptions {
   issuer?: string;
   audience?: string | string[];
   clockTolerance: number;
+  /** Seconds a token may claim to live (`exp - iat`, or `exp - now` without `iat`). */
+  maxLifetime: number;
+  /** Seconds `iat` may lie in the future. */
+  iatLeeway: number;
+}
+
+/** Default of `jwt.maxLifetime`: a token may claim to live at most 24 hours. */
+export const DEFAULT_JWT_MAX_LIFETIME = 86_400;
+/** Default of `jwt.iatLeeway`: `iat` may lie at most 5 seconds in the future. */
+export const DEFAULT_JWT_IAT_LEEWAY = 5;
+
+function seconds(value: unknown, key: string, fallback: number, allowZero: boolean): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0) || value > 10 * 365 * 86_400) {
+    throw new Error(`${key} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds (at most ten years)`);
+  }
+  return value;
 }
 
 /**
  * Validates the JWT settings and pins the algorithms to the key type: an HS256 secret of at least 32 bytes, or an
  * RSA (RS256) / EC (ES256) public key. A public key is never usable as an HMAC secret, which is what defeats
  * algorithm confusion, and `none` is never accepted.
- * @throws Error naming the key (`jwt.secret`, `jwt.publicKey`, `jwt.algorithms`).
+ * @throws Error naming the key (`jwt.secret`, `jwt.publicKey`, `jwt.algorithms`, `jwt.maxLifetime`, `jwt.iatLeeway`,
+ * `jwt.clockTolerance`).
  * @returns null when no key is configured (JWT authentication is then off: every bearer token is refused).
  */
 export function resolveJwtOptions(jwt: JwtOptions | undefined, production: boolean): ResolvedJwtOptions | null {
@@ -29,7 +47,13 @@ export function resolveJwtOptions(jwt: JwtOptions | undefined, production: boole
     if (production) throw new Error('jwt.secret: a JWT key (JWT_SECRET or JWT_PUBLIC_KEY) is required in production');
     return null;
   }
-  const common = { issuer: jwt?.issuer || undefined, audience: jwt?.audience || undefined, clockTolerance: jwt?.clockTolerance ?? 0 };
+  const common = {
+    issuer: jwt?.issuer || undefined,
+    audience: jwt?.audience || undefined,
+    clockTolerance: seconds(jwt?.clockTolerance, 'jwt.clockTolerance', 0, true),
+    maxLifetime: seconds(jwt?.maxLifetime, 'jwt.maxLifetime', DEFAULT_JWT_MAX_LIFETIME, false),
+    iatLeeway: seconds(jwt?.iatLeeway, 'jwt.iatLeeway', DEFAULT_JWT_IAT_LEEWAY, true),
+  };
   if (secret) {
     if (Buffer.byteLength(secret, 'utf8') < 32) throw new Error('jwt.secret: an HS256 secret must be at least 32 bytes');
     const algorithms = jwt?.algorithms ?? ['HS256'];

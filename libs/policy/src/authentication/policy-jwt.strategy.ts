@@ -1,7 +1,7 @@
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { InvalidTokenException } from '../policy.exceptions';
-import { principalFromClaims, type PolicyJwtClaims } from './jwt-claims';
+import { jwtHeaderProblem, principalFromClaims, type PolicyJwtClaims } from './jwt-claims';
 import type { ResolvedJwtOptions } from './jwt-options';
 import type { Principal } from './principal.interface';
 import type { RevocationService } from './revocation.service';
@@ -11,7 +11,8 @@ export const POLICY_JWT_STRATEGY = 'policy-jwt';
 
 /**
  * The passport-jwt strategy: bearer token, pinned algorithms, `exp` required, `nbf` always checked, `iss`/`aud`
- * checked when configured, revoked `jti` refused. `validate` answers the principal.
+ * checked when configured, revoked `jti` refused, a `crit` header refused, claims checked by {@link principalFromClaims}
+ * (types, `iat` not in the future, lifetime at most `jwt.maxLifetime`). `validate` answers the principal.
  */
 export class PolicyJwtStrategy extends PassportStrategy(Strategy, POLICY_JWT_STRATEGY) {
   constructor(
@@ -26,12 +27,18 @@ export class PolicyJwtStrategy extends PassportStrategy(Strategy, POLICY_JWT_STR
       issuer: options.issuer,
       audience: options.audience,
       ignoreExpiration: false,
-      jsonWebTokenOptions: { clockTolerance: options.clockTolerance },
+      // `complete` hands validate the header too, for the `crit` check.
+      jsonWebTokenOptions: { clockTolerance: options.clockTolerance, complete: true },
     });
+    this.limits = { maxLifetime: options.maxLifetime, iatLeeway: options.iatLeeway };
   }
 
-  async validate(payload: PolicyJwtClaims & { nbf?: unknown }): Promise<Principal> {
-    const principal = principalFromClaims(payload);
+  private readonly limits: { maxLifetime: number; iatLeeway: number };
+
+  async validate(token: { header?: Record<string, unknown>; payload?: PolicyJwtClaims & { nbf?: unknown } }): Promise<Principal> {
+    const payload = token?.payload;
+    if (!payload || typeof payload !== 'object' || jwtHeaderProblem(token.header) !== null) throw new InvalidTokenException();
+    const principal = principalFromClaims(payload, { nowMs: Date.now(), ...this.limits });
     if (typeof principal === 'string') throw new InvalidTokenException();
     if (principal.tokenId !== null && (await this.revocations.isRevoked(principal.tokenId))) {
       throw new InvalidTokenException();

@@ -3,7 +3,9 @@ import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import type Redis from 'ioredis';
 import { DataSource, MoreThanOrEqual } from 'typeorm';
-import { POLICY_CLOCK, POLICY_REDIS } from '../policy.constants';
+import { POLICY_CLOCK, POLICY_MODULE_OPTIONS, POLICY_REDIS } from '../policy.constants';
+import type { PolicyModuleOptions } from '../policy-module-options.interface';
+import { DEFAULT_JWT_IAT_LEEWAY, DEFAULT_JWT_MAX_LIFETIME } from './jwt-options';
 import { RevokedTokenEntity } from './revoked-token.entity';
 
 const CHANNEL = 'nap:revocations';
@@ -22,13 +24,32 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   private refreshing: Promise<void> | null = null;
   private subscriber: Redis | null = null;
   readonly refreshMs = 1000;
+  /** How long any token revoked now may still be presented: its longest allowed lifetime plus the clock leeways. */
+  private readonly minimumKeepMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(POLICY_REDIS) private readonly redis: Redis | null,
     @Inject(POLICY_CLOCK) private readonly now: () => number,
     @Optional() @Inject(AuditService) private readonly audit: AuditService | null = null,
-  ) {}
+    @Optional() @Inject(POLICY_MODULE_OPTIONS) options: PolicyModuleOptions | null = null,
+  ) {
+    const jwt = options?.jwt;
+    this.minimumKeepMs =
+      ((jwt?.maxLifetime ?? DEFAULT_JWT_MAX_LIFETIME) + (jwt?.iatLeeway ?? DEFAULT_JWT_IAT_LEEWAY) + (jwt?.clockTolerance ?? 0)) * 1000;
+  }
+
+  /**
+   * When a revocation made at `now` may be forgotten: never before every token it could match has expired. A token
+   * may claim to live at most `jwt.maxLifetime` seconds (plus the `iat` and clock leeways), so a given `expiresAt`
+   * earlier than that — in the past, or missing — is clamped up to it; a later one is kept as given.
+   * @example
+   * keepUntil(Date.parse('2000-01-01'), now); // now + 24 h + leeways with the default maxLifetime
+   */
+  keepUntil(expiresAt: number | null, now: number): number {
+    const floor = now + this.minimumKeepMs;
+    return expiresAt === null || !Number.isFinite(expiresAt) || expiresAt < floor ? floor : expiresAt;
+  }
 
   async onModuleInit(): Promise<void> {
     if (this.redis) {
@@ -48,9 +69,13 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     this.subscriber?.disconnect();
   }
 
-  /** Revokes a token id; from now on it is refused on every instance. Idempotent. */
-  async revoke(jti: string, expiresAt: number | null, revokedBy: string | null, origin: AuditOrigin = {}): Promise<void> {
+  /**
+   * Revokes a token id; from now on it is refused on every instance. Idempotent. The entry is kept until
+   * {@link keepUntil}: a past or too-early `expiresAt` never shortens a revocation below the token's own lifetime.
+   */
+  async revoke(jti: string, requestedExpiresAt: number | null, revokedBy: string | null, origin: AuditOrigin = {}): Promise<void> {
     const revokedAt = this.now();
+    const expiresAt = this.keepUntil(requestedExpiresAt, revokedAt);
     await this.dataSource
       .createQueryBuilder()
       .insert()

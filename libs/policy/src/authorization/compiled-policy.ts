@@ -5,6 +5,7 @@ import { compileRoles, type CompiledRole } from './role-resolver';
 import { validateScopes } from './scope-expander';
 import { validateBudgetConfig } from '../budget/budget-config.validator';
 import { assertPolicyDocument } from '../schema/policy-schema.validator';
+import { resolveApiKeyConfig } from '../authentication/api-key.options';
 
 /** The policy document checked and pre-computed once at init; decisions read only this. */
 export interface CompiledPolicy {
@@ -83,6 +84,12 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   approvalOps.forEach((op, i) => {
     if (!patternMatchesAny(op, operations)) throw new Error(`approvals.operations[${i}]: "${op}" matches no known operation`);
   });
+
+  const maxPending = document.approvals?.maxPendingPerPrincipal;
+  if (maxPending !== undefined && (!Number.isSafeInteger(maxPending) || maxPending < 1)) {
+    throw new Error('approvals.maxPendingPerPrincipal must be a positive integer');
+  }
+  resolveApiKeyConfig(document.apiKeys);
 
   validateBudgetConfig(document.budgets ?? undefined, document.pricing ?? undefined);
 

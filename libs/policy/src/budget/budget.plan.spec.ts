@@ -27,16 +27,16 @@ describe('buildBudgetPlan', () => {
   it('plans principal and global counters for a plain user', () => {
     const plan = buildBudgetPlan(principal(), config, now, charge);
     expect(plan.map((c) => c.key)).toEqual([
-      'principal:user-1:day:2026-11-23:cost',
-      'principal:user-1:day:2026-11-23:requests',
+      'principal:-%3Auser-1:day:2026-11-23:cost',
+      'principal:-%3Auser-1:day:2026-11-23:requests',
       'global:*:week:2026-W48:cost',
     ]);
     expect(plan[0]).toEqual({
       scope: 'principal',
-      scopeId: 'user-1',
+      scopeId: '-:user-1',
       period: 'day',
       unit: 'cost',
-      key: 'principal:user-1:day:2026-11-23:cost',
+      key: 'principal:-%3Auser-1:day:2026-11-23:cost',
       limit: 5_000_000,
       amount: 1_234,
       windowStart: Date.parse('2026-11-23T00:00:00Z'),
@@ -48,8 +48,8 @@ describe('buildBudgetPlan', () => {
   it('adds the api-key scope when the caller used a key, and keeps the principal scope on the principal id', () => {
     const plan = buildBudgetPlan(principal({ id: 'apikey:k1', type: 'api-key', apiKeyId: 'k1', tenantId: 't-9' }), config, now, charge);
     expect(plan.map((c) => c.key)).toEqual([
-      'principal:apikey%3Ak1:day:2026-11-23:cost',
-      'principal:apikey%3Ak1:day:2026-11-23:requests',
+      'principal:t.t-9%3Aapikey%3Ak1:day:2026-11-23:cost',
+      'principal:t.t-9%3Aapikey%3Ak1:day:2026-11-23:requests',
       'api-key:k1:hour:2026-11-23T10:tokens',
       'tenant:t-9:month:2026-11:cost',
       'global:*:week:2026-W48:cost',
@@ -59,7 +59,7 @@ describe('buildBudgetPlan', () => {
 
   it('encodes ids so that one cannot forge another counter key', () => {
     const [counter] = buildBudgetPlan(principal({ id: 'a:day:2026-11-23:cost' }), config, now, charge);
-    expect(counter.key).toBe('principal:a%3Aday%3A2026-11-23%3Acost:day:2026-11-23:cost');
+    expect(counter.key).toBe('principal:-%3Aa%3Aday%3A2026-11-23%3Acost:day:2026-11-23:cost');
   });
 
   it('plans nothing without configured budgets, and zero amounts without a charge', () => {
@@ -71,8 +71,23 @@ describe('buildBudgetPlan', () => {
   it('moves to new counters when the window rolls over', () => {
     const before = buildBudgetPlan(principal(), config, Date.parse('2026-11-23T23:59:59.999Z'));
     const after = buildBudgetPlan(principal(), config, Date.parse('2026-11-24T00:00:00.000Z'));
-    expect(before[0].key).toBe('principal:user-1:day:2026-11-23:cost');
-    expect(after[0].key).toBe('principal:user-1:day:2026-11-24:cost');
+    expect(before[0].key).toBe('principal:-%3Auser-1:day:2026-11-23:cost');
+    expect(after[0].key).toBe('principal:-%3Auser-1:day:2026-11-24:cost');
     expect(after[2].key).toBe(before[2].key); // same ISO week
+  });
+
+  it('keys the principal budget by tenant: the same sub in two tenants spends two budgets', () => {
+    const t1 = buildBudgetPlan(principal({ id: 'alice', tenantId: 't1' }), config, now, charge)[0];
+    const t2 = buildBudgetPlan(principal({ id: 'alice', tenantId: 't2' }), config, now, charge)[0];
+    const none = buildBudgetPlan(principal({ id: 'alice', tenantId: null }), config, now, charge)[0];
+    const forged = buildBudgetPlan(principal({ id: 't1:alice', tenantId: null }), config, now, charge)[0];
+    expect(new Set([t1.key, t2.key, none.key, forged.key]).size).toBe(4);
+  });
+
+  it('charges an API key to its creator\'s principal budget when the key shares its creator\'s account', () => {
+    const creator = buildBudgetPlan(principal({ id: 'alice', tenantId: 't1' }), config, now, charge)[0];
+    const key = buildBudgetPlan(principal({ id: 'apikey:k1', type: 'api-key', apiKeyId: 'k1', tenantId: 't1', accountId: 'alice' }), config, now, charge);
+    expect(key[0].key).toBe(creator.key);
+    expect(key.map((c) => c.scope)).toContain('api-key');
   });
 });

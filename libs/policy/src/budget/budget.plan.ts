@@ -1,4 +1,4 @@
-import type { Principal } from '../authentication/principal.interface';
+import { accountIdOf, type Principal } from '../authentication/principal.interface';
 import { toMicroUsd } from '../persistence/column-types';
 import type { BudgetConfig, BudgetLimits, BudgetPeriod, BudgetScope, BudgetUnit } from '../policy-module-options.interface';
 import { BUDGET_PERIODS, budgetWindow } from './budget-periods';
@@ -46,9 +46,16 @@ export interface BudgetContext {
   runId?: string | null;
 }
 
-/** The scopes that apply to a call by a principal (in a session, a run), each with the id its counters are keyed by. */
+/**
+ * The scopes that apply to a call by a principal (in a session, a run), each with the id its counters are keyed by.
+ * The principal scope is keyed by tenant and account (`-:<id>` without a tenant, `t.<tenant, URI-encoded>:<id>` with
+ * one): the same `sub` in two tenants is two people, and an API key spends its creator's principal budget unless the
+ * policy gives keys budgets of their own (`apiKeys.limits: key`).
+ */
 export function scopesFor(principal: Principal, context: BudgetContext = {}): Array<{ scope: BudgetScope; scopeId: string }> {
-  const scopes: Array<{ scope: BudgetScope; scopeId: string }> = [{ scope: 'principal', scopeId: principal.id }];
+  const tenant = principal.tenantId ? `t.${encodeURIComponent(principal.tenantId)}` : '-';
+  const principalScopeId = `${tenant}:${accountIdOf(principal)}`;
+  const scopes: Array<{ scope: BudgetScope; scopeId: string }> = [{ scope: 'principal', scopeId: principalScopeId }];
   if (principal.apiKeyId) scopes.push({ scope: 'api-key', scopeId: principal.apiKeyId });
   if (principal.tenantId) scopes.push({ scope: 'tenant', scopeId: principal.tenantId });
   scopes.push({ scope: 'global', scopeId: '*' });

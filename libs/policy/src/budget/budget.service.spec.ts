@@ -57,8 +57,8 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
     const reservation = await service.reserve(caller, spec, { inputTokens: 1_000, outputTokens: 2_000 }, 'req-1', 'event.create');
     expect(reservation.estimate).toEqual({ costMicro: 3_500, tokens: 3_000, requests: 1 });
     expect(reservation.counters.map((c) => [c.key, c.reserved])).toEqual([
-      [`principal:${caller.id}:day:2026-11-23:cost`, 3_500],
-      [`principal:${caller.id}:day:2026-11-23:requests`, 1],
+      [`principal:t.tenant-1%3A${caller.id}:day:2026-11-23:cost`, 3_500],
+      [`principal:t.tenant-1%3A${caller.id}:day:2026-11-23:requests`, 1],
       [`tenant:${caller.tenantId}:month:2026-11:tokens`, 3_000],
     ]);
     const settled = await service.settle(reservation, [{ inputTokens: 1_000, outputTokens: 100 }]);
@@ -105,7 +105,7 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
     await expect(service.reserve(caller, { model: 'free' }, {}, null)).rejects.toBeInstanceOf(BudgetExceededException);
     now = Date.parse('2026-11-24T00:00:00Z');
     const next = await service.reserve(caller, { model: 'free' }, {}, null);
-    expect(next.counters[1]).toMatchObject({ key: `principal:${caller.id}:day:2026-11-24:requests`, used: 0, reserved: 1 });
+    expect(next.counters[1]).toMatchObject({ key: `principal:t.tenant-5%3A${caller.id}:day:2026-11-24:requests`, used: 0, reserved: 1 });
     await service.release(next);
   });
 

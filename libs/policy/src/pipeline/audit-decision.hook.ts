@@ -60,12 +60,12 @@ export class AuditDecisionHook extends DecisionHook {
     });
   }
 
-  async onAuthFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key'): Promise<void> {
+  async onAuthFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key', tenantId: string | null = null): Promise<void> {
     await this.audit.record({
       type: 'auth.failure',
       outcome: 'DENY',
       principalId: null,
-      tenantId: null,
+      tenantId,
       reasons: [`invalid ${credential === 'jwt' ? 'bearer token' : 'API key'}`],
       requestId,
       ip,

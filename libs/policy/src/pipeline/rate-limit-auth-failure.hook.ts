@@ -41,7 +41,7 @@ export class RateLimitAuthFailureHook extends AuthFailureHook {
     throw new RateLimitedException(Math.ceil((until - now) / 1000), 'Too many failed authentication attempts');
   }
 
-  async onFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key'): Promise<void> {
+  async onFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key', tenantId: string | null = null): Promise<void> {
     const tracker = ipTracker(ip);
     const outcome = await this.rateLimits.recordAuthFailure(tracker);
     if (!outcome.allowed || outcome.remaining === 0) {
@@ -49,7 +49,7 @@ export class RateLimitAuthFailureHook extends AuthFailureHook {
       const seconds = outcome.allowed ? outcome.resetSeconds : outcome.retryAfterSeconds;
       this.blockedUntil.set(tracker, this.now() + Math.max(1, seconds) * 1000);
     }
-    if (this.hook) await this.hook.onAuthFailure(ip, requestId, credential);
+    if (this.hook) await this.hook.onAuthFailure(ip, requestId, credential, tenantId);
   }
 
   private now(): number {

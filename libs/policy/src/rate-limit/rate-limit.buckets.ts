@@ -1,4 +1,4 @@
-import type { Principal } from '../authentication/principal.interface';
+import { accountIdOf, type Principal } from '../authentication/principal.interface';
 import type { RateLimitConfig, RateLimitRule } from '../policy-module-options.interface';
 import type { RateLimitBucket } from './rate-limit.interfaces';
 
@@ -44,8 +44,9 @@ function tierMultiplier(principal: Principal, config: RateLimitConfig): number {
 export function resolveBuckets(principal: Principal, operation: string | null, config: RateLimitConfig, clientIp: string): RateLimitBucket[] {
   const multiplier = tierMultiplier(principal, config);
   const anonymous = principal.type === 'anonymous';
-  // Tenants issue their own subjects, so the same `sub` in two tenants is two callers.
-  const subject = anonymous ? `anonymous:${clientIp}` : `principal:${principal.tenantId ?? '-'}:${principal.id}`;
+  // Tenants issue their own subjects, so the same `sub` in two tenants is two callers. An API key counts under its
+  // creator's id unless the policy gives keys limits of their own (`accountId`).
+  const subject = anonymous ? `anonymous:${clientIp}` : `principal:${principal.tenantId ?? '-'}:${accountIdOf(principal)}`;
   const buckets = [
     anonymous
       ? toBucket('anonymous', subject, config.anonymous ?? DEFAULT_ANONYMOUS_RATE_LIMIT_RULE, multiplier)

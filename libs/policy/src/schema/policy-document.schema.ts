@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { APPROVAL_SECTIONS } from '../approval/approval.schema';
 import { AUDIT_SECTIONS } from '../audit/audit.schema';
+import { API_KEY_SECTIONS } from '../authentication/api-keys.schema';
 import { JwtOptionsSchema } from '../authentication/jwt-options.schema';
 import { AUTHORIZATION_SECTIONS } from '../authorization/authorization.schema';
 import { BUDGET_SECTIONS } from '../budget/budget.schema';
@@ -19,6 +20,7 @@ export const POLICY_SECTIONS = {
   ...BUDGET_SECTIONS,
   ...APPROVAL_SECTIONS,
   ...AUDIT_SECTIONS,
+  ...API_KEY_SECTIONS,
   ...RUN_SECTIONS,
 };
 

@@ -44,8 +44,9 @@ const valid = (): Record<string, unknown> => ({
     reservationTtl: 300,
   },
   pricing: { 'echo-1': { input: 0.5, output: 1.5, cachedInput: 0.1 } },
-  approvals: { operations: ['agent.delete'], ttl: 900 },
-  audit: { grants: false, hashIpSalt: 'salt', batchSize: 200, flushIntervalMs: 200, maxQueue: 10000 },
+  approvals: { operations: ['agent.delete'], ttl: 900, maxPendingPerPrincipal: 20 },
+  audit: { grants: false, hashIpSalt: 'salt', batchSize: 200, flushIntervalMs: 200, maxQueue: 10000, anchorIntervalMs: 5000 },
+  apiKeys: { limits: 'creator', defaultTtl: 86400, maxTtl: 31536000, maxPerCreator: 100 },
 });
 
 /** Sets `value` at a dotted path (`['rateLimits', 'defualt']`) of a fresh valid document. */
@@ -88,7 +89,11 @@ const MISSPELLINGS: [string[], string | undefined, string][] = [
   [['approvals', 'tll'], 'ttl', 'approvals.tll: unknown key (did you mean "ttl"?)'],
   [['audit', 'grant'], 'grants', 'audit.grant: unknown key (did you mean "grants"?)'],
   [['audit', 'batchsize'], 'batchSize', 'audit.batchsize: unknown key (did you mean "batchSize"?)'],
-  [['audit', 'colour'], undefined, 'audit.colour: unknown key (known keys: grants, hashIpSalt, batchSize, flushIntervalMs, maxQueue)'],
+  [['audit', 'anchorInterval'], undefined, 'audit.anchorInterval: unknown key (did you mean "anchorIntervalMs"?)'],
+  [['approvals', 'maxPending'], undefined, 'approvals.maxPending: unknown key'],
+  [['apiKeys', 'limts'], 'limits', 'apiKeys.limts: unknown key (did you mean "limits"?)'],
+  [['apiKeys', 'maxTTL'], 'maxTtl', 'apiKeys.maxTTL: unknown key (did you mean "maxTtl"?)'],
+  [['audit', 'colour'], undefined, 'audit.colour: unknown key (known keys: grants, hashIpSalt, batchSize, flushIntervalMs, maxQueue, anchorKey, anchorIntervalMs)'],
 ];
 
 /** [a path, a value of the wrong type or range, the message expected]. */
@@ -241,7 +246,8 @@ describe('shipped and documented policies', () => {
   });
 
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  // Policy examples only: a block starting with `fixtures:` is a CLI fixtures file (test/cli checks those).
+  const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => !/^fixtures:/.test(b!));
   const forRootBlocks = [...readme.matchAll(/PolicyModule\.forRoot\((\{[\s\S]*?\n\s*\})\)/g)].map((m) => m[1]);
 
   it('the README has policy examples to check', () => {
