@@ -9,6 +9,7 @@ import { authBench } from './auth.bench';
 import { budgetBench } from './budget.bench';
 import { sandboxBench } from './sandbox.bench';
 import { monitoringBench } from './monitoring.bench';
+import { streamBench } from './stream.bench';
 import { throttlerStorageBench } from './throttler-storage.bench';
 import { toolsBench } from './tools.bench';
 
@@ -18,6 +19,7 @@ const benches: Bench[] = [
   ['auth', authBench],
   ['rate-limit', throttlerStorageBench],
   ['budget', budgetBench],
+  ['stream', streamBench],
   ['audit', auditBench],
   ['sandbox', sandboxBench],
   ['monitoring', monitoringBench],

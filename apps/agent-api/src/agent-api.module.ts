@@ -17,6 +17,11 @@ import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { METRICS_LISTENER_OPTIONS, MetricsListener } from './metrics/metrics.listener';
 import { EchoModel } from './model/echo.model';
+import { ECHO_TOKEN_DELAY_MS } from './model/echo.stream';
+import { RUN_LIMITS, RunRunner } from './runs/run.runner';
+import { PolicyRunToolExecutor, RUN_TOOL_EXECUTOR } from './runs/run-tools';
+import { RunsController } from './runs/runs.controller';
+import { RunsService } from './runs/runs.service';
 import { RevocationsController } from './revocations/revocations.controller';
 import { EventsService } from './sessions/events.service';
 import { SessionsController } from './sessions/sessions.controller';
@@ -65,6 +70,7 @@ export class AgentApiModule {
         ApprovalsController,
         BudgetsController,
         ToolsController,
+        RunsController,
         ConsoleController,
         MetricsController,
       ],
@@ -81,6 +87,11 @@ export class AgentApiModule {
         CustomerInfoTool,
         NotificationsTool,
         RunJsTool,
+        { provide: ECHO_TOKEN_DELAY_MS, useValue: config.echoTokenDelayMs },
+        RunsService,
+        RunRunner,
+        { provide: RUN_LIMITS, useValue: config.policy.runs ?? {} },
+        { provide: RUN_TOOL_EXECUTOR, useClass: PolicyRunToolExecutor },
       ],
     };
   }

@@ -66,6 +66,7 @@ export * from './approval';
 export * from './rate-limit';
 export * from './budget';
 export * from './tools';
+export * from './runs';
 export { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
 export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 export { AuditDecisionHook } from './pipeline/audit-decision.hook';

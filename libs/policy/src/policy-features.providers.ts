@@ -8,6 +8,7 @@ import { AUDIT_PROVIDERS } from './audit/audit.providers';
 import { AuditService } from './audit/audit.service';
 import { AuthFailureHook } from './authentication/auth-failure.hook';
 import { BudgetInterceptor } from './budget/budget.interceptor';
+import { BudgetSseAdmissionGuard } from './budget/budget-sse-admission.guard';
 import { BudgetService, type BudgetEvent } from './budget/budget.service';
 import { BudgetStore } from './budget/budget-store.interface';
 import { DatabaseBudgetStore } from './budget/database-budget.store';
@@ -122,7 +123,9 @@ export function featureProviders(): Provider[] {
 export function featureGuards(): Provider[] {
   return [
     { provide: APP_GUARD, useClass: PolicyThrottlerGuard },
-    { provide: APP_INTERCEPTOR, useClass: BudgetInterceptor },
+    BudgetInterceptor,
+    { provide: APP_GUARD, useClass: BudgetSseAdmissionGuard },
+    { provide: APP_INTERCEPTOR, useExisting: BudgetInterceptor },
   ];
 }
 

@@ -13,7 +13,8 @@ export type { JwtAlgorithm, JwtOptions } from './authentication/jwt-options.sche
 export type { PolicyDocument } from './schema/policy-document.schema';
 
 export type BudgetPeriod = 'minute' | 'hour' | 'day' | 'week' | 'month';
-export type BudgetScope = 'principal' | 'api-key' | 'tenant' | 'global';
+/** Who a budget counts for; `session` and `run` apply to calls made in a session or a run (see `BudgetContext`). */
+export type BudgetScope = 'principal' | 'api-key' | 'tenant' | 'global' | 'session' | 'run';
 export type BudgetUnit = 'cost' | 'tokens' | 'requests';
 
 /** Options of {@link PolicyModule.forRoot}. */

@@ -37,6 +37,8 @@ export interface AgentApiConfig {
   dataKeys: FieldEncryptionKeys;
   /** Set when no `DATA_KEYS` was given in development: a key derived for this setup (the boot warns). */
   generatedDataKeys: boolean;
+  /** Delay between two streamed tokens of echo-1 in ms (`ECHO_TOKEN_DELAY_MS`, default 0). */
+  echoTokenDelayMs: number;
 }
 
 /** The app's own folder (…/apps/agent-api), found from this file whether it runs from source or from dist. */
@@ -141,7 +143,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
     logFormat,
     dataKeys,
     generatedDataKeys,
+    echoTokenDelayMs: parseTokenDelay(env.ECHO_TOKEN_DELAY_MS),
   };
+}
+
+function parseTokenDelay(value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`ECHO_TOKEN_DELAY_MS must be a non-negative number of milliseconds, got "${value}"`);
+  return ms;
 }
 
 /**

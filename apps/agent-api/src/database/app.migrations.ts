@@ -136,4 +136,40 @@ export class EncryptCustomerFields1764300000100 implements MigrationInterface {
   }
 }
 
-export const APP_MIGRATIONS = [CreateAgentApiTables1763900000100, CreateTicketsTable1763900000200, EncryptCustomerFields1764300000100];
+/** Agent runs: their script, steps, tool calls, usage and guard state. Portable across SQLite and PostgreSQL. */
+export class CreateRunsTable1764800000100 implements MigrationInterface {
+  name = 'CreateRunsTable1764800000100';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.createTable(
+      new Table({
+        name: 'runs',
+        columns: [
+          ...owned(),
+          { name: 'session_id', type: 'varchar', length: '36' },
+          { name: 'status', type: 'varchar', length: '24' },
+          { name: 'stop_reason', type: 'varchar', length: '32', isNullable: true },
+          { name: 'approval_id', type: 'varchar', length: '36', isNullable: true },
+          { name: 'script', type: 'text' },
+          { name: 'steps', type: 'text' },
+          { name: 'tool_calls', type: 'text' },
+          { name: 'usage', type: 'text' },
+          { name: 'guard_state', type: 'text' },
+        ],
+        indices: [...ownedIndices('runs'), { name: 'IDX_runs_session_id', columnNames: ['session_id'] }],
+      }),
+      true,
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropTable('runs', true);
+  }
+}
+
+export const APP_MIGRATIONS = [
+  CreateAgentApiTables1763900000100,
+  CreateTicketsTable1763900000200,
+  EncryptCustomerFields1764300000100,
+  CreateRunsTable1764800000100,
+];

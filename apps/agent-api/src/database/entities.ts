@@ -130,4 +130,45 @@ export class TicketEntity extends OwnedRecord {
   status!: 'open' | 'closed';
 }
 
-export const APP_ENTITIES = [AgentEntity, CustomerEntity, SessionEntity, EventEntity, TicketEntity];
+
+/** A run's JSON columns, stored as text on SQLite and PostgreSQL alike. */
+const json = {
+  to: (v: unknown) => (v === undefined ? v : JSON.stringify(v)),
+  from: (v: string | null) => (v === null || v === undefined ? v : JSON.parse(v)),
+};
+
+@Entity('runs')
+export class RunEntity extends OwnedRecord {
+  @Index()
+  @Column({ name: 'session_id', type: 'varchar', length: 36 })
+  sessionId!: string;
+
+  @Column({ type: 'varchar', length: 24 })
+  status!: 'running' | 'completed' | 'stopped' | 'awaiting_approval' | 'cancelled' | 'failed';
+
+  @Column({ name: 'stop_reason', type: 'varchar', length: 32, nullable: true })
+  stopReason!: string | null;
+
+  @Column({ name: 'approval_id', type: 'varchar', length: 36, nullable: true })
+  approvalId!: string | null;
+
+  /** What was asked: `{ steps: [{ message }], repeat }`. */
+  @Column({ type: 'text', transformer: json })
+  script!: unknown;
+
+  @Column({ type: 'text', transformer: json })
+  steps!: unknown[];
+
+  @Column({ name: 'tool_calls', type: 'text', transformer: json })
+  toolCalls!: unknown[];
+
+  @Column({ type: 'text', transformer: json })
+  usage!: { inputTokens: number; outputTokens: number; cost: number };
+
+  /** The run guard's state, so what the run used survives the process. */
+  @Column({ name: 'guard_state', type: 'text', transformer: json })
+  guardState!: unknown;
+}
+
+
+export const APP_ENTITIES = [AgentEntity, CustomerEntity, SessionEntity, EventEntity, TicketEntity, RunEntity];

@@ -3,6 +3,7 @@ import { ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
   AgentOperation,
   Budget,
+  BudgetMeter,
   CurrentPrincipal,
   PolicyValidationPipe,
   RecordScope,
@@ -63,14 +64,19 @@ export class SessionsController {
   /**
    * Budgeted: reserves the message's input tokens (at most its UTF-8 length) plus the model's largest reply (256 tokens) at echo-1's price,
    * then settles to what the reply used (the `usage` the handler returns).
+   *
+   * With `Accept: text/event-stream` the reply is streamed as Server-Sent Events (`token`, then `done` with the
+   * same body as the JSON answer, or `error`): it reserves what the budgets have room for and is cut there.
    */
   @Post(':id/events')
   @Guarded(AgentOperation.EventCreate, 'events:write')
   @ApiResponse({ status: 201, description: 'Budgeted. Headers X-Budget-Remaining, X-Budget-Reset, and X-Budget-Warning past the soft limit.' })
   @ApiResponse({ status: 402, description: '`budget_exceeded`: a budget would be exceeded; the body names scope, period, unit and resetAt.' })
   @ApiHeader({ name: 'X-Approval-Id', required: false, description: 'An approved approval for this exact request' })
-  @Budget<{ body?: unknown }>({
+  @ApiHeader({ name: 'Accept', required: false, description: '`text/event-stream` streams the reply: `token` events, then `done` (or `error`)' })
+  @Budget<{ body?: unknown; params?: { id?: unknown } }>({
     model: 'echo-1',
+    context: (req) => ({ sessionId: typeof req.params?.id === 'string' ? req.params.id : null }),
     // Interceptors run before pipes: the body is validated here first, so nothing is reserved or counted for input
     // that will be refused (a 1 MiB message is a 400, not a 402). The estimate is cheap and never below the count.
     estimate: async (req) => {
@@ -84,14 +90,20 @@ export class SessionsController {
     @RecordScope() scope: RecordScopeFilter,
     @Body() dto: CreateEventDto,
     @RequestOrigin() origin: AuditOrigin,
+    @BudgetMeter() meter: BudgetMeter,
     @Headers('x-approval-id') approvalId: string | undefined,
+    @Headers('accept') accept: string | undefined,
   ) {
     const session = await this.events.session(id, scope);
-    return this.events.exchange(principal, session, dto.message, {
+    const toolOrigin = {
       requestId: origin.requestId ?? undefined,
       ip: origin.ip ?? undefined,
       approvalId: typeof approvalId === 'string' && approvalId ? approvalId : undefined,
-    });
+    };
+    if (typeof accept === 'string' && accept.toLowerCase().includes('text/event-stream')) {
+      return this.events.streamExchange(principal, session, dto.message, meter, toolOrigin);
+    }
+    return this.events.exchange(principal, session, dto.message, toolOrigin);
   }
 
   @Get(':id/events')

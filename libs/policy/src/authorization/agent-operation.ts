@@ -33,6 +33,10 @@ export const AgentOperation = {
   ApprovalList: 'approval.list',
   ApprovalDecide: 'approval.decide',
   MetricsRead: 'metrics.read',
+  RunCreate: 'run.create',
+  RunRead: 'run.read',
+  RunList: 'run.list',
+  RunCancel: 'run.cancel',
 } as const;
 
 export type AgentOperation = (typeof AgentOperation)[keyof typeof AgentOperation];

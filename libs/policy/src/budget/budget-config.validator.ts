@@ -2,7 +2,7 @@ import type { BudgetConfig, BudgetScope, BudgetUnit, ModelPrice } from '../polic
 import { BUDGET_PERIODS } from './budget-periods';
 import { priceFor } from './budget.pricing';
 
-export const BUDGET_SCOPES: readonly BudgetScope[] = ['principal', 'api-key', 'tenant', 'global'];
+export const BUDGET_SCOPES: readonly BudgetScope[] = ['principal', 'api-key', 'tenant', 'global', 'session', 'run'];
 export const BUDGET_UNITS: readonly BudgetUnit[] = ['cost', 'tokens', 'requests'];
 const SETTINGS = ['softLimitPercent', 'approvalAbovePercent', 'reservationTtl', 'mode'];
 

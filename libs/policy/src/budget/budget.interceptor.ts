@@ -10,7 +10,9 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { defer, from, lastValueFrom, type Observable } from 'rxjs';
+import { SSE_METADATA } from '@nestjs/common/constants';
+import { StreamableFile } from '@nestjs/common';
+import { defer, from, lastValueFrom, mergeMap, type Observable } from 'rxjs';
 import type { Principal } from '../authentication/principal.interface';
 import { BUDGET_KEY, COMPILED_POLICY, POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
 import { ApprovalService, requestDigest } from '../approval/approval.service';
@@ -19,7 +21,9 @@ import { approvalTtlMs, operationNeedsApproval, type CompiledPolicy } from '../a
 import { headerValue, type PolicyHttpRequest } from '../common/http-context';
 import type { RequestPolicyState } from '../common/request-state';
 import { ApprovalRequiredException, PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
-import { budgetUsageOf, isUsageReport } from './budget-usage.recorder';
+import { budgetUsageOf, isUsageReport, type BudgetUsageRecorder } from './budget-usage.recorder';
+import { BUDGET_METER_REQUEST_KEY, ReservationBudgetMeter } from './budget-meter';
+import { isAsyncIterable, meterEventObservable, openBudgetStream, type BudgetStreamSummary } from './budget-stream.writer';
 import { BudgetService, type BudgetReservation, type ReservedCounterState } from './budget.service';
 import type { BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
 
@@ -29,6 +33,15 @@ interface HttpResponse {
   setHeader?: (name: string, value: string) => unknown;
   headersSent?: boolean;
   sent?: boolean;
+  writableFinished?: boolean;
+  once?: (event: 'close', listener: () => void) => unknown;
+  raw?: HttpResponse;
+}
+
+interface Admission {
+  reservation: BudgetReservation;
+  meter: ReservationBudgetMeter;
+  usage: BudgetUsageRecorder;
 }
 
 /**
@@ -40,6 +53,11 @@ interface HttpResponse {
  * A settlement failure after the handler succeeded is logged and the response is still sent (the reservation
  * then expires in the store). A budgeted handler answers one value: the last value of an observable is the answer.
  *
+ * Streaming: a handler that answers an async iterable of events (or an `@Sse()` route's observable) is metered
+ * with a {@link BudgetMeter} (`@BudgetMeter()`): a streaming request reserves what the budgets have room for, the
+ * stream ends with an `error` event `budget_exceeded` before it passes that, and it settles to what was produced
+ * when it completes, fails or the client goes away (ledger status `cancelled`).
+ *
  * With `budgets.approvalAbovePercent`, a call that would take any budget past that percent (its own estimate
  * counted) is REQUIRE_APPROVAL: its reservation is given back, a pending approval bound to the principal, the
  * operation and the exact request is stored, and the call answers 403 `approval_required` with `approvalId`. Once a
@@ -49,6 +67,8 @@ interface HttpResponse {
 @Injectable()
 export class BudgetInterceptor implements NestInterceptor {
   private readonly logger = new Logger(BudgetInterceptor.name);
+  /** Admissions of `@Sse()` calls made before the interceptor ran (see {@link admitBeforeSse}). */
+  private readonly admitted = new WeakMap<object, Promise<Admission>>();
 
   constructor(
     private readonly budget: BudgetService,
@@ -60,6 +80,7 @@ export class BudgetInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http') return next.handle();
+    if (this.isSseRoute(context)) return this.runSse(context, next, spec);
     return defer(() => from(this.run(context, next, spec)));
   }
 
@@ -84,7 +105,22 @@ export class BudgetInterceptor implements NestInterceptor {
     return { ...declared, ...budgetUsageOf(request).estimate };
   }
 
-  private async run(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Promise<unknown> {
+  /**
+   * Whether the call streams its answer (`Accept: text/event-stream`, or an `@Sse()` route): it then reserves what
+   * the budgets have room for (at least one output token) rather than failing when the full estimate does not fit.
+   */
+  protected isStreamingRequest(request: PolicyHttpRequest, context: ExecutionContext): boolean {
+    if (this.isSseRoute(context)) return true;
+    const accept = request.headers.accept;
+    return (Array.isArray(accept) ? accept.join(',') : accept ?? '').toLowerCase().includes('text/event-stream');
+  }
+
+  private isSseRoute(context: ExecutionContext): boolean {
+    return Reflect.getMetadata(SSE_METADATA, context.getHandler()) === true;
+  }
+
+  /** Reserves for the call (and asks for an approval past the threshold); the meter is on the request afterwards. */
+  private async admit(context: ExecutionContext, spec: BudgetSpec): Promise<Admission> {
     const http = context.switchToHttp();
     const request = http.getRequest<PolicyHttpRequest>();
     const principal = this.getPrincipal(request);
@@ -93,7 +129,11 @@ export class BudgetInterceptor implements NestInterceptor {
     usage.seal();
     const declared: unknown = routeMetadata(this.reflector, REQUIRE_OPERATION_KEY, context);
     const operation = typeof declared === 'string' ? declared : null;
-    const reservation = await this.budget.reserve(principal, spec, estimate, this.getRequestId(request), operation);
+    const requestId = this.getRequestId(request);
+    const scopeIds = spec.context ? spec.context(request) : {};
+    const reservation = this.isStreamingRequest(request, context)
+      ? await this.budget.reserveStreaming(principal, spec, estimate, requestId, operation, scopeIds)
+      : await this.budget.reserve(principal, spec, estimate, requestId, operation, scopeIds);
 
     const pastThreshold = this.budget.pastApprovalThreshold(reservation);
     if (pastThreshold) {
@@ -104,6 +144,38 @@ export class BudgetInterceptor implements NestInterceptor {
         throw error;
       }
     }
+    const meter = new ReservationBudgetMeter(this.budget, reservation);
+    request[BUDGET_METER_REQUEST_KEY] = meter;
+    return { reservation, meter, usage };
+  }
+
+  /**
+   * Admits a budgeted `@Sse()` call before Nest writes its headers (called by the budget admission guard, since
+   * Nest commits SSE headers one tick after subscribing to the interceptors): a refusal is a plain JSON answer.
+   * Answers true for every other route, which the interceptor admits itself.
+   */
+  async admitBeforeSse(context: ExecutionContext): Promise<boolean> {
+    const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
+    if (!spec || context.getType() !== 'http' || !this.isSseRoute(context)) return true;
+    const request = context.switchToHttp().getRequest<object>();
+    this.admitted.set(request, this.admit(context, spec));
+    await this.admitted.get(request);
+    return true;
+  }
+
+  /** An `@Sse()` route: its events are metered and the stream settles when it ends, fails or the client leaves. */
+  private runSse(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<object>();
+    return defer(() => from(this.admitted.get(request) ?? this.admit(context, spec))).pipe(
+      mergeMap(({ reservation, meter }) =>
+        meterEventObservable(next.handle(), meter, { summary: (settled) => this.summary(settled?.counters ?? reservation.counters) }),
+      ),
+    );
+  }
+
+  private async run(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Promise<unknown> {
+    const http = context.switchToHttp();
+    const { reservation, meter, usage } = await this.admit(context, spec);
 
     let result: unknown;
     try {
@@ -113,7 +185,9 @@ export class BudgetInterceptor implements NestInterceptor {
       throw error;
     }
 
-    const reports = usage.reports.length ? [...usage.reports] : this.reportFromResult(result);
+    if (isAsyncIterable(result)) return this.stream(result, http.getResponse<HttpResponse>(), reservation, meter);
+
+    const reports = usage.reports.length ? [...usage.reports] : meter.recorded ? [...meter.usage] : this.reportFromResult(result);
     let counters = reservation.counters;
     try {
       const settlement = await this.budget.settle(reservation, reports);
@@ -174,6 +248,43 @@ export class BudgetInterceptor implements NestInterceptor {
     if (!isUsageReport(usage)) return [];
     const { model, inputTokens, outputTokens, cachedInputTokens } = usage;
     return [{ model, inputTokens, outputTokens, cachedInputTokens }];
+  }
+
+  /**
+   * A handler that answers an async iterable streams it as Server-Sent Events: the budget headers (as reserved) go
+   * out first, each event as it is produced, and the final `done` event carries the settled budget. A handler that
+   * fails before its first event gets a plain JSON error and its reservation back.
+   */
+  private async stream(
+    source: AsyncIterable<unknown>,
+    response: HttpResponse,
+    reservation: BudgetReservation,
+    meter: ReservationBudgetMeter,
+  ): Promise<StreamableFile> {
+    let stream;
+    try {
+      stream = await openBudgetStream(source, meter, { summary: (settled) => this.summary(settled?.counters ?? reservation.counters) });
+    } catch (error) {
+      await this.release(reservation);
+      throw error;
+    }
+    // Express's response is the Node response; Fastify's reply wraps it. Either closes when the client goes.
+    const raw = response.raw ?? response;
+    raw.once?.('close', () => {
+      if (!raw.writableFinished) stream.cancel();
+    });
+    this.setHeaders(response, { ...this.budget.headers(reservation.counters), 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
+    return new StreamableFile(stream.body, { type: 'text/event-stream; charset=utf-8' });
+  }
+
+  /** The budget headers of `counters` as the `budget` field of a `done` event. */
+  private summary(counters: readonly ReservedCounterState[]): BudgetStreamSummary {
+    const headers = this.budget.headers(counters);
+    const summary: BudgetStreamSummary = {};
+    if (headers['X-Budget-Remaining'] !== undefined) summary.remaining = headers['X-Budget-Remaining'];
+    if (headers['X-Budget-Reset'] !== undefined) summary.reset = Number(headers['X-Budget-Reset']);
+    if (headers['X-Budget-Warning'] !== undefined) summary.warning = Number(headers['X-Budget-Warning']);
+    return summary;
   }
 
   private async release(reservation: BudgetReservation): Promise<void> {

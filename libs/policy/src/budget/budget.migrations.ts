@@ -1,4 +1,4 @@
-import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, TableColumn, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /** Creates the budget counters, reservations and the usage ledger. Portable across SQLite and PostgreSQL. */
 export class CreateBudgetTables1764000000000 implements MigrationInterface {
@@ -63,5 +63,22 @@ export class CreateBudgetTables1764000000000 implements MigrationInterface {
     await queryRunner.dropTable('policy_usage_ledger', true);
     await queryRunner.dropTable('policy_budget_reservations', true);
     await queryRunner.dropTable('policy_budget_counters', true);
+  }
+}
+
+/** Adds the ledger's `status` (`settled`, `cancelled`, `failed`); rows written before it are `settled`. */
+export class AddUsageLedgerStatus1764800000000 implements MigrationInterface {
+  name = 'AddUsageLedgerStatus1764800000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    if (await queryRunner.hasColumn('policy_usage_ledger', 'status')) return;
+    await queryRunner.addColumn(
+      'policy_usage_ledger',
+      new TableColumn({ name: 'status', type: 'varchar', length: '16', isNullable: false, default: "'settled'" }),
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropColumn('policy_usage_ledger', 'status');
   }
 }

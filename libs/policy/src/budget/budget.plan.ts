@@ -40,24 +40,33 @@ export function limitInCounterUnits(unit: BudgetUnit, limit: number): number {
   return unit === 'cost' ? toMicroUsd(limit) : Math.floor(limit);
 }
 
+/** The session and run a call belongs to, for the `session` and `run` budgets. */
+export interface BudgetContext {
+  sessionId?: string | null;
+  runId?: string | null;
+}
+
 /**
- * The scopes that apply to a principal, each with the id its counters are keyed by. The principal scope is keyed by
- * tenant and account (`-:<id>` without a tenant, `t.<tenant, URI-encoded>:<id>` with one): the same `sub` in two tenants is two people, and an API key spends its
- * creator's principal budget unless the policy gives keys budgets of their own (`apiKeys.limits: key`).
+ * The scopes that apply to a call by a principal (in a session, a run), each with the id its counters are keyed by.
+ * The principal scope is keyed by tenant and account (`-:<id>` without a tenant, `t.<tenant, URI-encoded>:<id>` with
+ * one): the same `sub` in two tenants is two people, and an API key spends its creator's principal budget unless the
+ * policy gives keys budgets of their own (`apiKeys.limits: key`).
  */
-export function scopesFor(principal: Principal): Array<{ scope: BudgetScope; scopeId: string }> {
+export function scopesFor(principal: Principal, context: BudgetContext = {}): Array<{ scope: BudgetScope; scopeId: string }> {
   const tenant = principal.tenantId ? `t.${encodeURIComponent(principal.tenantId)}` : '-';
   const principalScopeId = `${tenant}:${accountIdOf(principal)}`;
   const scopes: Array<{ scope: BudgetScope; scopeId: string }> = [{ scope: 'principal', scopeId: principalScopeId }];
   if (principal.apiKeyId) scopes.push({ scope: 'api-key', scopeId: principal.apiKeyId });
   if (principal.tenantId) scopes.push({ scope: 'tenant', scopeId: principal.tenantId });
   scopes.push({ scope: 'global', scopeId: '*' });
+  if (context.sessionId) scopes.push({ scope: 'session', scopeId: context.sessionId });
+  if (context.runId) scopes.push({ scope: 'run', scopeId: context.runId });
   return scopes;
 }
 
 /**
  * The counters a call by `principal` at `now` is checked and charged against, in a fixed order
- * (principal, api-key, tenant, global; shorter periods first; cost, tokens, requests).
+ * (principal, api-key, tenant, global, session, run; shorter periods first; cost, tokens, requests).
  * Ids are URI-encoded in keys so that an id can never forge another counter's key.
  */
 export function buildBudgetPlan(
@@ -65,10 +74,11 @@ export function buildBudgetPlan(
   config: BudgetConfig | undefined,
   now: number,
   charge: BudgetCharge = ZERO,
+  context: BudgetContext = {},
 ): PlannedCounter[] {
   const plan: PlannedCounter[] = [];
   if (!config) return plan;
-  for (const { scope, scopeId } of scopesFor(principal)) {
+  for (const { scope, scopeId } of scopesFor(principal, context)) {
     const periods = config[scope];
     if (!periods) continue;
     for (const period of BUDGET_PERIODS) {

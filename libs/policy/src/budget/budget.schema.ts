@@ -35,6 +35,8 @@ export const BudgetConfigSchema = StrictObject(
     'api-key': Type.Optional(BudgetPeriodsSchema),
     tenant: Type.Optional(BudgetPeriodsSchema),
     global: Type.Optional(BudgetPeriodsSchema),
+    session: Type.Optional(BudgetPeriodsSchema),
+    run: Type.Optional(BudgetPeriodsSchema),
     reservationTtl: Type.Optional(
       PositiveNumber({ description: 'Seconds an unsettled reservation lives before it expires (default 300).' }),
     ),

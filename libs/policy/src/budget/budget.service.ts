@@ -6,10 +6,11 @@ import type { BudgetConfig, BudgetPeriod, BudgetScope, BudgetUnit, ModelPrice } 
 import { BudgetExceededException, PolicyUnavailableException } from '../policy.exceptions';
 import type { BudgetStore } from './budget-store.interface';
 import { budgetHeaders, percentUsed, type CounterView } from './budget.headers';
-import { amountFor, buildBudgetPlan, type PlannedCounter } from './budget.plan';
+import { amountFor, buildBudgetPlan, type BudgetContext, type PlannedCounter } from './budget.plan';
 import { costMicroUsd, priceFor, tokenCount } from './budget.pricing';
 import type { BudgetCharge, BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
-import type { UsageLedgerEntry } from './usage-ledger.service';
+import { largestOutputThatFits } from './budget-stream.fit';
+import type { UsageLedgerEntry, UsageLedgerStatus } from './usage-ledger.service';
 import { SettlementRetry } from './settlement.retry';
 
 /** The parts of a route's `@Budget` spec the service needs (the interceptor resolves the estimate). */
@@ -139,9 +140,10 @@ export class BudgetService {
     estimate: BudgetEstimate | undefined,
     requestId: string | null,
     operation: string | null = null,
+    context: BudgetContext = {},
   ): Promise<BudgetReservation> {
     const charge = this.estimateCharge(spec, estimate);
-    const plan = buildBudgetPlan(principal, this.config, this.clock(), charge);
+    const plan = buildBudgetPlan(principal, this.config, this.clock(), charge, context);
     const reservation = { id: randomUUID(), requestId, principal, model: spec.model ?? null, operation, estimate: charge };
     if (!plan.length) return { ...reservation, counters: [] };
     const attempt = async (shadowed: boolean) => {
@@ -187,10 +189,51 @@ export class BudgetService {
   }
 
   /**
+   * Reserves for a streamed reply: the full estimate when it fits, else the most output tokens every budget still
+   * has room for (at least `minOutputTokens`), so the stream is admitted and cut exactly where the budget ends.
+   * A flat `estimate.cost` or an estimate without output tokens is reserved as it is.
+   * @throws BudgetExceededException (402) when not even the input and `minOutputTokens` fit.
+   * @throws PolicyUnavailableException (503) when the store cannot be reached.
+   */
+  async reserveStreaming(
+    principal: Principal,
+    spec: BudgetRouteSpec,
+    estimate: BudgetEstimate | undefined,
+    requestId: string | null,
+    operation: string | null = null,
+    context: BudgetContext = {},
+    minOutputTokens = 1,
+  ): Promise<BudgetReservation> {
+    const outputTokens = estimate?.outputTokens ?? 0;
+    if (!estimate || estimate.cost !== undefined || outputTokens <= 0) return this.reserve(principal, spec, estimate, requestId, operation, context);
+    // A reservation that another call beat to the last of a budget is tried again with what is left then.
+    for (let attempt = 0; ; attempt++) {
+      const plan = buildBudgetPlan(principal, this.config, this.clock(), undefined, context);
+      let fitted = outputTokens;
+      if (plan.length) {
+        let states;
+        try {
+          states = await this.store.snapshot(plan.map((c) => ({ key: c.key, limit: c.limit })));
+        } catch (error) {
+          this.logger.error(`Budget store failed to answer: ${String(error)}`);
+          throw new PolicyUnavailableException('The budget store is unavailable');
+        }
+        const chargeOf = (output: number): BudgetCharge => this.estimateCharge(spec, { ...estimate, outputTokens: output });
+        fitted = largestOutputThatFits(plan, states, chargeOf, Math.min(minOutputTokens, outputTokens), outputTokens) ?? outputTokens;
+      }
+      try {
+        return await this.reserve(principal, spec, { ...estimate, outputTokens: fitted }, requestId, operation, context);
+      } catch (error) {
+        if (!(error instanceof BudgetExceededException) || fitted === outputTokens || attempt >= 4) throw error;
+      }
+    }
+  }
+
+  /**
    * The actual charge of reported usage. Each report is priced by its model (or the route's); usage of an
    * unpriced model, or no report at all, is charged the reserved estimate, never $0.
    */
-  actualCharge(reservation: BudgetReservation, reports: readonly UsageReport[]): BudgetCharge {
+  actualCharge(reservation: BudgetReservation, reports: readonly UsageReport[], warnUnpriced = true): BudgetCharge {
     if (!reports.length) return { ...reservation.estimate };
     let costMicro = 0;
     let unpriced: string | null = null;
@@ -201,7 +244,7 @@ export class BudgetService {
       else unpriced = model ?? '(no model)';
     }
     if (unpriced !== null) {
-      this.logger.warn(`Model "${unpriced}" has no price; its usage is charged the reserved estimate`);
+      if (warnUnpriced) this.logger.warn(`Model "${unpriced}" has no price; its usage is charged the reserved estimate`);
       costMicro += reservation.estimate.costMicro;
     }
     const tokens = reports.reduce((sum, r) => sum + tokenCount(r), 0);
@@ -214,7 +257,11 @@ export class BudgetService {
    * usage that happened is charged once the store is back, never twice.
    * @throws the store's error; the caller decides whether the response survives it.
    */
-  async settle(reservation: BudgetReservation, reports: readonly UsageReport[]): Promise<BudgetSettlement> {
+  async settle(
+    reservation: BudgetReservation,
+    reports: readonly UsageReport[],
+    options: { status?: UsageLedgerStatus } = {},
+  ): Promise<BudgetSettlement> {
     const charge = this.actualCharge(reservation, reports);
     if (reservation.counters.length) {
       try {
@@ -223,7 +270,7 @@ export class BudgetService {
         this.retry.schedule(
           reservation.id,
           () => this.store.settle(reservation.id, charge),
-          () => this.recordLedger(reservation, reports, charge),
+          () => this.recordLedger(reservation, reports, charge, options.status ?? 'settled'),
         );
         throw error;
       }
@@ -233,7 +280,7 @@ export class BudgetService {
       used: c.used + amountFor(c.unit, charge),
       reserved: Math.max(0, c.reserved - c.amount),
     }));
-    this.recordLedger(reservation, reports, charge);
+    this.recordLedger(reservation, reports, charge, options.status ?? 'settled');
     this.emitSoftLimit(reservation, counters);
     return { charge, counters };
   }
@@ -247,9 +294,9 @@ export class BudgetService {
    * What is left of every budget that applies to the principal; cost amounts in USD.
    * @throws PolicyUnavailableException (503) when the store cannot be reached.
    */
-  async remaining(principal: Principal): Promise<{ budgets: BudgetRemaining[] }> {
+  async remaining(principal: Principal, context: BudgetContext = {}): Promise<{ budgets: BudgetRemaining[] }> {
     const now = this.clock();
-    const plan = buildBudgetPlan(principal, this.config, now);
+    const plan = buildBudgetPlan(principal, this.config, now, undefined, context);
     let states;
     try {
       // Reservations of a process that died are given back first, so what is shown is what a call could use.
@@ -282,7 +329,12 @@ export class BudgetService {
     return budgetHeaders(counters, this.clock(), this.softLimitPercent);
   }
 
-  private recordLedger(reservation: BudgetReservation, reports: readonly UsageReport[], charge: BudgetCharge): void {
+  private recordLedger(
+    reservation: BudgetReservation,
+    reports: readonly UsageReport[],
+    charge: BudgetCharge,
+    status: UsageLedgerStatus,
+  ): void {
     if (!this.options.ledger) return;
     const { principal } = reservation;
     const models = [...new Set(reports.map((r) => r.model ?? reservation.model).filter((m): m is string => m !== null))];
@@ -298,6 +350,7 @@ export class BudgetService {
         outputTokens: reports.reduce((sum, r) => sum + r.outputTokens, 0),
         cachedInputTokens: reports.reduce((sum, r) => sum + (r.cachedInputTokens ?? 0), 0),
         costMicroUsd: charge.costMicro,
+        status,
       });
     } catch (error) {
       this.logger.error(`Usage ledger rejected an entry: ${String(error)}`);

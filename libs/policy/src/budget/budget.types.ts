@@ -28,6 +28,11 @@ export interface BudgetSpec<TRequest = unknown> {
   estimate?: BudgetEstimate | BudgetEstimator<TRequest>;
   /** Requests one call counts for (default 1). */
   requests?: number;
+  /**
+   * The session and run the call belongs to, for the `session` and `run` budgets (e.g. from a route parameter).
+   * Without it those budgets do not apply to the route.
+   */
+  context?: (request: TRequest) => { sessionId?: string | null; runId?: string | null };
 }
 
 /** A charge in the units counters hold: integer micro-USD, tokens and requests. */

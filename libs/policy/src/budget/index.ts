@@ -31,6 +31,38 @@ export { Budget } from './budget.decorator';
 export { BudgetUsage, BudgetUsageRecorder, budgetUsageOf, isUsageReport, BUDGET_USAGE_REQUEST_KEY } from './budget-usage.recorder';
 
 /**
+ * The usage meter of a streamed, budgeted call (type) and the parameter decorator that injects it (value). Record
+ * usage as it is produced; `record` refuses (402 `budget_exceeded`) what would pass the call's reservation, and the
+ * interceptor then ends the stream with an `error` event. `signal` is aborted when the client goes away.
+ * @example
+ * ```ts
+ * @Post('chat')
+ * @Budget({ model: 'gpt-4o', estimate: (req) => ({ inputTokens: count(req.body.prompt), outputTokens: 1_000 }) })
+ * async chat(@Body() body: ChatDto, @BudgetMeter() meter: BudgetMeter) {
+ *   meter.record({ inputTokens: count(body.prompt), outputTokens: 0 });
+ *   async function* reply() {
+ *     for await (const token of llm.stream(body.prompt, { signal: meter.signal })) {
+ *       meter.record({ inputTokens: 0, outputTokens: 1 }); // throws past the reservation: the stream ends there
+ *       yield { type: 'token', data: { text: token } };
+ *     }
+ *     yield { type: 'done', data: { usage: meter.usage } };
+ *   }
+ *   return reply();
+ * }
+ * ```
+ * @throws BudgetExceededException from `record` when the usage would pass the reservation.
+ */
+export { BudgetMeter, BUDGET_METER_REQUEST_KEY } from './budget-meter';
+export type { BudgetMeterOutcome } from './budget-meter';
+
+/**
+ * An event of a budgeted stream (`{ type?, id?, data }`) and the settled budget the final `done` event carries.
+ * @example
+ * yield { type: 'token', data: { text: 'Hel' } } satisfies BudgetStreamEvent;
+ */
+export type { BudgetStreamEvent, BudgetStreamSummary } from './budget-stream.writer';
+
+/**
  * Shapes of `@Budget` specs, estimates, usage reports and charges (micro-USD, tokens, requests).
  * @example
  * const spec: BudgetSpec<FastifyRequest> = { model: 'echo-1', estimate: (req) => ({ outputTokens: 256 }) };
@@ -102,7 +134,7 @@ export type { DatabaseBudgetStoreOptions } from './database-budget.store';
  * @throws the database error from `flush()` when a batch cannot be written (it stays queued).
  */
 export { UsageLedgerService } from './usage-ledger.service';
-export type { UsageLedgerEntry, UsageAggregateQuery, UsageAggregateRow, UsageLedgerOptions } from './usage-ledger.service';
+export type { UsageLedgerEntry, UsageLedgerStatus, UsageAggregateQuery, UsageAggregateRow, UsageLedgerOptions } from './usage-ledger.service';
 
 /**
  * TypeORM entities, migration and the arrays to register them with.
@@ -110,7 +142,7 @@ export type { UsageLedgerEntry, UsageAggregateQuery, UsageAggregateRow, UsageLed
  * new DataSource({ type: 'postgres', url, entities: [...BUDGET_ENTITIES], migrations: [...BUDGET_MIGRATIONS] });
  */
 export { BUDGET_ENTITIES, BUDGET_MIGRATIONS } from './budget.persistence';
-export { CreateBudgetTables1764000000000 } from './budget.migrations';
+export { CreateBudgetTables1764000000000, AddUsageLedgerStatus1764800000000 } from './budget.migrations';
 export { BudgetCounterEntity } from './budget-counter.entity';
 export { BudgetReservationEntity } from './budget-reservation.entity';
 export { UsageLedgerEntity } from './usage-ledger.entity';
@@ -145,6 +177,6 @@ export { validateBudgetConfig, BUDGET_SCOPES, BUDGET_UNITS } from './budget-conf
  * budgetHeaders(counters, Date.now(), 80); // { 'X-Budget-Remaining': '4.2; unit=cost; scope=principal; period=day', ... }
  */
 export { buildBudgetPlan } from './budget.plan';
-export type { PlannedCounter } from './budget.plan';
+export type { PlannedCounter, BudgetContext } from './budget.plan';
 export { budgetHeaders } from './budget.headers';
 export type { CounterView } from './budget.headers';

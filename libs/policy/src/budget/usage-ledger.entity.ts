@@ -39,6 +39,10 @@ export class UsageLedgerEntity {
   @Column({ name: 'cost_micro_usd', type: 'bigint', transformer: bigintNumber })
   costMicroUsd!: number;
 
+  /** `settled`, `cancelled` (the client went away mid-stream) or `failed`. */
+  @Column({ type: 'varchar', length: 16, default: 'settled' })
+  status!: 'settled' | 'cancelled' | 'failed';
+
   @Index('IDX_policy_usage_ledger_created_at')
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintNumber })
   createdAt!: number;

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource, Repository } from 'typeorm';
 import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
 import { fromMicroUsd } from '../persistence/column-types';
 import { UsageLedgerEntity } from './usage-ledger.entity';
 import { isPermanentWriteError, storableText } from '../persistence/storable';
+
+/**
+ * How a charge ended: `settled` (completed, or cut by its budget), `cancelled` (the client went away mid-stream;
+ * what was sent is charged) or `failed` (the handler failed mid-stream; what was produced is charged).
+ */
+export type UsageLedgerStatus = 'settled' | 'cancelled' | 'failed';
 
 /** One settled call, as recorded in the usage ledger. */
 export interface UsageLedgerEntry {
@@ -18,6 +24,8 @@ export interface UsageLedgerEntry {
   outputTokens: number;
   cachedInputTokens?: number;
   costMicroUsd: number;
+  /** Default `settled`. */
+  status?: UsageLedgerStatus;
   /** Epoch ms (default: when recorded). */
   createdAt?: number;
 }
@@ -51,16 +59,17 @@ export interface UsageLedgerOptions {
 const DAY = 86_400_000;
 const COLUMNS: ReadonlyArray<keyof UsageLedgerEntity> = [
   'id', 'requestId', 'principalId', 'apiKeyId', 'tenantId', 'operation', 'model', 'inputTokens', 'outputTokens',
-  'cachedInputTokens', 'costMicroUsd', 'createdAt',
+  'cachedInputTokens', 'costMicroUsd', 'status', 'createdAt',
 ];
 const toMs = (value: number | Date): number => (value instanceof Date ? value.getTime() : value);
 
 /**
  * The usage ledger: every settled charge becomes a row. `record` only queues the row; batches are written off
- * the request path, and the queue is flushed on application shutdown, so a graceful shutdown loses nothing.
+ * the request path, and the queue is flushed before application shutdown (and once more at it), so a graceful
+ * shutdown loses nothing.
  * A failed write keeps its rows queued for the next flush.
  */
-export class UsageLedgerService implements OnApplicationShutdown {
+export class UsageLedgerService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(UsageLedgerService.name);
   private readonly repository: Repository<UsageLedgerEntity>;
   private readonly batchSize: number;
@@ -96,6 +105,7 @@ export class UsageLedgerService implements OnApplicationShutdown {
       outputTokens: Math.max(0, Math.floor(entry.outputTokens)),
       cachedInputTokens: Math.max(0, Math.floor(entry.cachedInputTokens ?? 0)),
       costMicroUsd: Math.max(0, Math.round(entry.costMicroUsd)),
+      status: entry.status ?? 'settled',
       createdAt: entry.createdAt ?? this.clock(),
     });
     if (this.queue.length >= this.batchSize) void this.flush().catch(() => undefined);
@@ -117,7 +127,20 @@ export class UsageLedgerService implements OnApplicationShutdown {
     return run;
   }
 
+  /**
+   * Writes what is queued while the database is still open (it may be closed by the time
+   * `onApplicationShutdown` runs); what is settled later is written then.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    try {
+      await this.flush();
+    } catch (error) {
+      this.logger.error(`Usage ledger: ${this.queue.length} entries could not be written before shutdown: ${String(error)}`);
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (!this.queue.length) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     try {

@@ -6,6 +6,7 @@ import { JwtOptionsSchema } from '../authentication/jwt-options.schema';
 import { AUTHORIZATION_SECTIONS } from '../authorization/authorization.schema';
 import { BUDGET_SECTIONS } from '../budget/budget.schema';
 import { RATE_LIMIT_SECTIONS } from '../rate-limit/rate-limit.schema';
+import { RUN_SECTIONS } from '../runs/runs.schema';
 import { StrictObject, StringEnum } from './schema.builders';
 
 /**
@@ -20,13 +21,14 @@ export const POLICY_SECTIONS = {
   ...APPROVAL_SECTIONS,
   ...AUDIT_SECTIONS,
   ...API_KEY_SECTIONS,
+  ...RUN_SECTIONS,
 };
 
 /** The policy file (JSON or YAML) and the policy part of `PolicyModule.forRoot` options. */
 export const PolicyDocumentSchema = StrictObject(POLICY_SECTIONS, {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'nest-agent-policy policy document',
-  description: 'Roles, scopes, rate limits, budgets, prices, approvals and audit settings of nest-agent-policy.',
+  description: 'Roles, scopes, rate limits, budgets, prices, approvals, audit settings and run guards of nest-agent-policy.',
 });
 
 /** The policy document: what the app's policy file holds (JSON or YAML), validated at boot. */
