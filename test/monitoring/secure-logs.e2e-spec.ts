@@ -63,7 +63,8 @@ describe.each(['express', 'fastify'] as const)('secure JSON logs (%s)', (adapter
       const apiKey: string = key.body.key;
       expect(apiKey).toMatch(/^apk_/);
       const wrongKey = `${apiKey.slice(0, -6)}zzzzzz`;
-      secrets.push(apiKey, wrongKey, apiKey.split('_').pop()!);
+      // apk_<16 hex id>_<secret>; the secret is base64url and may itself hold '_'.
+      secrets.push(apiKey, wrongKey, /^apk_[0-9a-f]{16}_(.+)$/.exec(apiKey)![1]!);
       await expect1('GET', '/agents', { 'X-API-Key': apiKey }, 200, null, 'agent.list');
       await expect1('GET', '/agents', { 'X-API-Key': wrongKey }, 401, null, null);
       await expect1('GET', '/agents', bearer(forged), 401, null, null);

@@ -1,5 +1,4 @@
 import { BudgetService, type BudgetReservation, type BudgetSettlement } from '../budget/budget.service';
-import type { UsageReport } from '../budget/budget.types';
 import { fromMicroUsd } from '../persistence/column-types';
 import { BudgetExceededException } from '../policy.exceptions';
 import type { PolicyMetrics } from './policy-metrics';
@@ -31,8 +30,8 @@ export class MeteredBudgetService extends BudgetService {
     return reservation;
   }
 
-  override async settle(reservation: BudgetReservation, reports: readonly UsageReport[]): Promise<BudgetSettlement> {
-    const settlement = await super.settle(reservation, reports);
+  override async settle(...args: Parameters<BudgetService['settle']>): Promise<BudgetSettlement> {
+    const settlement = await super.settle(...args);
     const charged: Record<string, number> = { cost: settlement.charge.costMicro, tokens: settlement.charge.tokens, requests: settlement.charge.requests };
     for (const c of settlement.counters as readonly Counted[]) {
       this.metrics.budgetSpent.inc({ scope: c.scope, unit: c.unit }, inUnit(c.unit, charged[c.unit] ?? 0));
