@@ -104,6 +104,9 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       expect(run.toolCalls).toHaveLength(3);
       expect(run.toolCalls.every((c) => c.name === 'search_kb')).toBe(true);
       expect(run.steps).toHaveLength(4);
+      // The calls ran through the ToolExecutor, under the run principal's policy: the knowledge base answered.
+      expect(run.toolCalls.map((c) => c.status)).toEqual(['ok', 'ok', 'ok']);
+      expect((run.toolCalls[0] as { result?: { results?: unknown[] } }).result?.results?.length).toBeGreaterThan(0);
     });
 
     it('completes a finite run, answers 404 for another tenant, 400 for a bad body, and lists runs', async () => {

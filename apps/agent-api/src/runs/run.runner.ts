@@ -16,7 +16,8 @@ import {
 } from 'nest-agent-policy';
 import { RunEntity } from '../database/entities';
 import { ECHO_MAX_OUTPUT_TOKENS, EchoModel } from '../model/echo.model';
-import { parseToolCall, RUN_TOOL_EXECUTOR, type RunToolExecutor } from './run-tools';
+import { parseToolCommands } from '../tools/tool-command';
+import { RUN_TOOL_EXECUTOR, type RunToolExecutor } from './run-tools';
 
 /** Injection token of the policy file's `runs:` limits. */
 export const RUN_LIMITS = Symbol('RUN_LIMITS');
@@ -123,14 +124,20 @@ export class RunRunner implements OnModuleDestroy {
         cost: (micro(run.usage.cost) + micro(step.usage.cost)) / 1_000_000,
       };
 
-      const call = parseToolCall(message);
-      if (call) {
-        if (!(await this.allowed(run, principal, guard, active, () => guard.recordToolCall(call.name, call.args)))) {
+      // The `/tool <name> <json>` lines of the step, read as a reply's are (tools/tool-command.ts).
+      for (const call of parseToolCommands(message)) {
+        const args = call.args ?? call.raw;
+        if (!(await this.allowed(run, principal, guard, active, () => guard.recordToolCall(call.name, args)))) {
           run.guardState = guard.state;
           await this.progress(run);
           return;
         }
-        run.toolCalls = [...run.toolCalls, await this.invoke(run, principal, call.name, call.args, index)];
+        run.toolCalls = [
+          ...run.toolCalls,
+          call.args === null
+            ? { step: index, name: call.name, args, status: 'error', error: 'tool arguments must be a JSON object' }
+            : await this.invoke(run, principal, call.name, call.args, index),
+        ];
       }
       run.guardState = guard.state;
       await this.progress(run);
