@@ -34,7 +34,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('approvals on %s', (kind) =>
   }
 
   it('keeps at most approvals.maxPendingPerPrincipal pending per principal, even under concurrent requests', async () => {
-    if (!db) return;
     const capped = new ApprovalService(source, () => now, null, { document: { roles: {}, approvals: { maxPendingPerPrincipal: 3 } } } as unknown as CompiledPolicy);
     const flooder: Principal = { ...admin, id: `flooder-${now}`, tenantId: 'acme' };
     const digestOf = (i: number) => capped.requestDigest({ method: 'DELETE', path: `/agents/${i}` });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { AuditService, AuditWriter, type AuditEventDraft, type AuditEventInput } from 'nest-agent-policy';
-import { openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
+import { itOn, openTestDatabase, type DatabaseKind, type TestDatabase } from './audit-databases';
 
 const NUL = '\u0000';
 const LONE_HIGH = '\ud83d';
@@ -39,24 +39,24 @@ async function rows(source: DataSource): Promise<Array<{ id: string; type: strin
 }
 
 describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges the audit writer (%s)', (kind) => {
-  let db: TestDatabase | null = null;
+  let db: TestDatabase;
+  const it = itOn(kind);
   let source: DataSource;
 
   beforeAll(async () => {
     jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     db = await openTestDatabase(kind);
-    if (db) source = await db.connect();
+    source = await db.connect();
   }, 60_000);
   afterAll(async () => {
     await db?.dispose();
     jest.restoreAllMocks();
   });
   afterEach(async () => {
-    if (db) await source.query('DELETE FROM policy_audit_events');
+    await source.query('DELETE FROM policy_audit_events');
   });
 
   it('stores NUL and lone surrogates as U+FFFD in every column, and the chain verifies', async () => {
-    if (!db) return;
     const writer = new AuditWriter(source, {});
     const audit = new AuditService(writer, source);
     await audit.record(denial(1, { principalId: `evil${NUL}`, tenantId: `t${LONE_HIGH}`, operation: `op${LONE_LOW}`, requestId: `r${NUL}`, ip: `1.2.3.4${NUL}` }));
@@ -73,7 +73,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges 
   });
 
   it('isolates an event the database refuses, stores the rest of its batch and records the drop', async () => {
-    if (!db) return;
     const writer = new UnsanitisedWriter(source, { batchSize: 50, flushIntervalMs: 10 });
     const audit = new AuditService(writer, source);
     const duplicate = '00000000-0000-4000-8000-000000000001';
@@ -98,7 +97,6 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges 
   });
 
   it('refuses a producer with 503 unavailable once the queue stayed full for maxWaitMs, then recovers', async () => {
-    if (!db) return;
     const writer = new OutageWriter(source, { maxQueue: 5, maxWaitMs: 300, flushIntervalMs: 10 });
     const audit = new AuditService(writer, source);
     for (let i = 0; i < 5; i += 1) await audit.record(denial(i));

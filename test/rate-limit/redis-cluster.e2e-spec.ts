@@ -17,9 +17,8 @@ describe('RedisThrottlerStorage on a Redis Cluster (3 masters, started by this s
   }, 30_000);
 
   afterAll(async () => {
-    if (!cluster) return;
     client?.disconnect();
-    await cluster.stop();
+    await cluster?.stop();
   });
 
   it('keeps a key’s log and block in one slot', async () => {

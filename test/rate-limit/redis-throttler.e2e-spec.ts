@@ -16,10 +16,12 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   });
 
   afterAll(async () => {
-    if (!redis) return;
-    await cleanup(redis);
-    redis.disconnect();
-    other.disconnect();
+    // Set only when the tests ran (their hooks do not run when they are skipped).
+    if (redis) {
+      await cleanup(redis);
+      redis.disconnect();
+      other.disconnect();
+    }
   });
 
   it('loads the script once and checks with EVALSHA, one round trip per check', async () => {
