@@ -52,9 +52,10 @@ describe.each(adapters)('a plain ThrottlerModule on %s', (_adapterName, createAd
   });
 
   afterAll(async () => {
-    if (!redis) return;
-    await cleanup(redis);
-    redis.disconnect();
+    if (redis) {
+      await cleanup(redis);
+      redis.disconnect();
+    }
   });
 
   function storageFor(name: StorageName): ThrottlerStorage {

@@ -71,9 +71,10 @@ describe.each(adapters)('exact limits through a plain ThrottlerModule on %s', (_
   });
 
   afterAll(async () => {
-    if (!redis) return;
-    await cleanup(redis);
-    redis.disconnect();
+    if (redis) {
+      await cleanup(redis);
+      redis.disconnect();
+    }
   });
 
   /** The storage under test on its default settings, the time unit and a clock to move. */
