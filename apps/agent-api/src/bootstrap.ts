@@ -10,6 +10,7 @@ import { installHttpMetrics, installRequestLogging, PinoLoggerService, PolicyMet
 import { AgentApiModule } from './agent-api.module';
 import type { AgentApiConfig } from './config/agent-api.config';
 import { answerClientError } from './http/client-error';
+import { answerFrameworkError, FASTIFY_MAX_PARAM_LENGTH } from './http/framework-errors';
 import { useExpressJsonBodies, useFastifyJsonBodies } from './http/json-bodies';
 
 export type HttpAdapterKind = 'express' | 'fastify';
@@ -64,7 +65,12 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
   if (options.adapter === 'fastify') {
     const fastify = await NestFactory.create<NestFastifyApplication>(
       module,
-      new FastifyAdapter({ bodyLimit: config.bodyLimit, clientErrorHandler: answerClientError }),
+      new FastifyAdapter({
+        bodyLimit: config.bodyLimit,
+        clientErrorHandler: answerClientError,
+        maxParamLength: FASTIFY_MAX_PARAM_LENGTH,
+        frameworkErrors: answerFrameworkError,
+      }),
       // The body parsers are the app's own (below), so both adapters accept and refuse the same bodies.
       { logger, bodyParser: false },
     );

@@ -6,9 +6,14 @@
 /** Deepest nesting of objects and arrays accepted in a body, query or parameter by default. */
 export const DEFAULT_MAX_INPUT_DEPTH = 32;
 
+// Keys that reach an object's prototype when assigned: refused rather than dropped.
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor']);
+
 /**
- * The first problem found in `value`, or null: nesting deeper than `maxDepth` objects/arrays, or a NUL character
- * (U+0000, which PostgreSQL cannot store in text or jsonb) in a string or a key. Names the path, never the value.
+ * The first problem found in `value`, or null: nesting deeper than `maxDepth` objects/arrays, a NUL character
+ * (U+0000, which PostgreSQL cannot store in text or jsonb) in a string or a key, or an object key `__proto__` or
+ * `constructor` (class-transformer would drop it silently, so a schema refusing unknown keys would never see it).
+ * Names the path, never the value.
  */
 export function inputShapeProblem(value: unknown, maxDepth: number = DEFAULT_MAX_INPUT_DEPTH): string | null {
   const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: '', depth: 0 }];
@@ -23,6 +28,7 @@ export function inputShapeProblem(value: unknown, maxDepth: number = DEFAULT_MAX
     const entries = Array.isArray(current) ? current.map((item, i) => [String(i), item] as const) : Object.entries(current);
     for (const [key, item] of entries) {
       if (key.includes('\u0000')) return `${path || 'value'} has a key with a NUL character`;
+      if (!Array.isArray(current) && PROTOTYPE_KEYS.has(key)) return `${path || 'value'} has a key "${key}", which is not accepted`;
       stack.push({ value: item, path: path ? `${path}.${key}` : key, depth: depth + 1 });
     }
   }

@@ -107,7 +107,9 @@ export function compileToolSchema(input: ToolInputSchema): CompiledToolSchema {
       } catch {
         return { ok: false, errors: ['/ must be JSON data'], path: '/' };
       }
-      if (validate(copy)) return { ok: true, value: copy as Record<string, unknown> };
+      // `x-sanitize` rewrites strings while validating, after their own checks (minLength, pattern…): the cleaned
+      // copy is validated once more, so what the tool receives meets the schema too (markup-only text is not "").
+      if (validate(copy) && validate(copy)) return { ok: true, value: copy as Record<string, unknown> };
       const described = (validate.errors ?? []).map(describeSchemaError);
       if (!described.length) return { ok: false, errors: ['/ is invalid'], path: '/' };
       return { ok: false, errors: described.map((d) => d.message), path: described[0].path };

@@ -9,6 +9,7 @@ import { AuthorizationPolicy } from '../authorization/authorization-policy';
 import { approvalTtlMs, type CompiledPolicy } from '../authorization/compiled-policy';
 import type { BudgetReservation, BudgetService as BudgetServiceType } from '../budget/budget.service';
 import { BudgetService } from '../budget/budget.service';
+import { PolicyMetrics, type ToolInvocationOutcome } from '../monitoring/policy-metrics';
 import { COMPILED_POLICY } from '../policy.constants';
 import {
   ApprovalRequiredException,
@@ -72,6 +73,7 @@ export class ToolExecutor {
     @Optional() @Inject(ApprovalService) private readonly approvals?: ApprovalService | null,
     @Optional() @Inject(AuditService) private readonly audit?: AuditService | null,
     @Optional() @Inject(ToolSandbox) private readonly sandbox?: ToolSandbox | null,
+    @Optional() @Inject(PolicyMetrics) private readonly metrics?: PolicyMetrics | null,
   ) {}
 
   /**
@@ -257,8 +259,10 @@ export class ToolExecutor {
   }
 
   private write(event: { type: 'tool.invoked' | 'tool.denied'; outcome: AuditOutcome; call: CallState; reasons: string[]; extra: Record<string, unknown> }): void {
-    if (!this.audit) return;
     const { principal, name, tool, args, ctx } = event.call;
+    // An unknown name is not a label value: callers choose it, and every new value is a new series.
+    this.metrics?.toolInvocations.inc({ tool: tool ? name : 'unknown', outcome: metricOutcome(event.outcome) });
+    if (!this.audit) return;
     const details: Record<string, unknown> = { tool: tool ? name : String(name).slice(0, 64), ...event.extra };
     // An unknown tool's arguments are not recorded: nothing says which of them are sensitive.
     if (tool) details.args = boundForAudit(redactArguments(args, tool.sensitive));
@@ -277,4 +281,12 @@ export class ToolExecutor {
       })
       .catch((e: unknown) => this.logger.error(`Tool audit event failed: ${String(e)}`));
   }
+}
+
+/** The `policy_tool_invocations_total` outcome of an audited tool call. */
+function metricOutcome(outcome: AuditOutcome): ToolInvocationOutcome {
+  if (outcome === 'SUCCESS') return 'success';
+  if (outcome === 'TIMEOUT') return 'timeout';
+  if (outcome === 'FAILURE') return 'failure';
+  return 'denied';
 }
