@@ -68,7 +68,7 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
       new FastifyAdapter({
         bodyLimit: config.bodyLimit,
         clientErrorHandler: answerClientError,
-        maxParamLength: FASTIFY_MAX_PARAM_LENGTH,
+        routerOptions: { maxParamLength: FASTIFY_MAX_PARAM_LENGTH },
         frameworkErrors: answerFrameworkError,
       }),
       // The body parsers are the app's own (below), so both adapters accept and refuse the same bodies.

@@ -106,8 +106,16 @@ export class ProcessToolSandbox implements ToolSandbox {
       throw new SandboxFailedError('invalid', `task args are not JSON-serialisable: ${(err as Error).message}`);
     }
     const pool = this.pool(this.prepare(task.limits));
-    const process = await pool.acquire();
-    return process.run(JSON.stringify({ source, args: args ?? 'null' }), timeoutMs);
+    const message = JSON.stringify({ source, args: args ?? 'null' });
+    try {
+      return await (await pool.acquire()).run(message, timeoutMs);
+    } catch (error) {
+      // A process that died without answering, for no reason it could name (not memory, output, timeout or close:
+      // seen under heavy load), gets the task once more in a fresh process. Safe to repeat: a sandboxed task can
+      // neither write nor connect nor start anything, so its first attempt left nothing behind.
+      if (!(error instanceof SandboxFailedError) || error.reason !== 'crash') throw error;
+      return (await pool.acquire()).run(message, timeoutMs);
+    }
   }
 
   /**
