@@ -155,16 +155,26 @@ export function duplicateForSubscribe(client: PolicyRedisClient): PolicyRedisCli
 }
 
 /**
- * Whether Redis can serve: the server answers PING; on a cluster, every master answers and the cluster reports
- * `cluster_state:ok` (a master down without a promoted replica leaves some keys unserved).
+ * Whether Redis can serve: the server answers PING; on a cluster, every master the client knows answers and reports
+ * `cluster_state:ok`, and every slot's master (as `CLUSTER SLOTS` names it) is one of them — so a master that has
+ * just died is noticed before the cluster itself marks it failed (a master down without a promoted replica leaves
+ * some keys unserved).
  */
 export async function redisReady(client: PolicyRedisClient): Promise<boolean> {
   try {
     if (!isRedisCluster(client)) return (await client.ping()) === 'PONG';
     const masters = client.nodes('master');
     if (masters.length === 0) return false;
-    const states = await Promise.all(masters.map((node) => node.call('CLUSTER', 'INFO') as Promise<string>));
-    return states.every((info) => /cluster_state:ok/.test(info));
+    const [slots, ...states] = await Promise.all([
+      masters[0]!.call('CLUSTER', 'SLOTS') as Promise<unknown[][]>,
+      ...masters.map((node) => node.call('CLUSTER', 'INFO') as Promise<string>),
+    ]);
+    if (!states.every((info) => /cluster_state:ok/.test(info))) return false;
+    const answering = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`));
+    return slots.every((range) => {
+      const [host, port] = (range[2] ?? []) as [string?, number?];
+      return answering.has(`${host}:${port}`);
+    });
   } catch {
     return false;
   }
