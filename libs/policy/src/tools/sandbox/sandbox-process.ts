@@ -72,7 +72,9 @@ export class SandboxProcess {
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL);
     });
     this.child.stdin!.on('error', () => undefined);
-    this.child.on('exit', (code) => {
+    // 'close', not 'exit': it comes once stdout and stderr are read to their end, so an answer (or the setup's
+    // error) written just before the process ended is never taken for a death without one.
+    this.child.on('close', (code) => {
       this.exitCode = code;
       this.exit();
     });
