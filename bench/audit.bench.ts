@@ -74,8 +74,8 @@ export async function auditBench(options: { rounds: number; duration: number }):
     return [
       table('Audit of every grant, GET /agents/:id (Express, 10 connections, medians of interleaved rounds)', rows),
       '',
-      await summary('nest-agent-policy bench server (SQLite rollback journal)', libOff!, libOn!, auditedDb),
-      await summary('agent-api (SQLite WAL, synchronous = NORMAL)', apiOff!, apiOn!, join(dir, 'app-on.sqlite')),
+      await summary('nest-agent-policy bench server (SQLite rollback journal)', libOff, libOn, auditedDb),
+      await summary('agent-api (SQLite WAL, synchronous = NORMAL)', apiOff, apiOn, join(dir, 'app-on.sqlite')),
       '',
       'Per audit event, measured in one process (better-sqlite3 runs on the event loop, so the write is request-path time):',
       costLine('rollback journal', rollback),
@@ -120,7 +120,7 @@ async function startApp(dir: string, name: string, grants: boolean): Promise<{ s
 async function storedGrants(database: string): Promise<{ grants: number; valid: boolean }> {
   const source = await new DataSource({ type: 'better-sqlite3', database, entities: [...AUDIT_ENTITIES] }).initialize();
   try {
-    const [row] = (await source.query("SELECT COUNT(*) AS n FROM policy_audit_events WHERE type = 'access.granted'")) as Array<{ n: number }>;
+    const [row] = await source.query<Array<{ n: number }>>("SELECT COUNT(*) AS n FROM policy_audit_events WHERE type = 'access.granted'");
     const { valid } = await new AuditService(new AuditWriter(source), source).verify();
     return { grants: Number(row?.n ?? 0), valid };
   } finally {

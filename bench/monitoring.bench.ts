@@ -64,12 +64,12 @@ export async function monitoringBench(options: { rounds: number; duration: numbe
       options.duration,
     );
     const [, offRow, onRow] = rows;
-    const ratio = onRow!.rps / offRow!.rps;
+    const ratio = onRow.rps / offRow.rps;
     return [
       table('Metrics and JSON logs, GET /agents/:id (Express, 10 connections, medians of interleaved rounds)', rows),
       '',
       `- with JSON request logs and the latency histogram agent-api runs at **${(ratio * 100).toFixed(1)}%** of its throughput without them ` +
-        `(target ≥ 95%: ${ratio >= 0.95 ? 'met' : 'missed'}); p99 ${offRow!.p99} → ${onRow!.p99} ms.`,
+        `(target ≥ 95%: ${ratio >= 0.95 ? 'met' : 'missed'}); p99 ${offRow.p99} → ${onRow.p99} ms.`,
     ].join('\n');
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -17,7 +17,7 @@ interface Sandbox {
 type SandboxClass = new (options?: { poolSize?: number; startTimeoutMs?: number }) => Sandbox;
 
 function sandboxClass(): SandboxClass {
-  return ProcessToolSandbox as unknown as SandboxClass;
+  return ProcessToolSandbox;
 }
 
 const TASK = { source: '(args) => ({ sum: args.a + args.b })', args: { a: 1, b: 2 }, timeoutMs: 5000, limits: {} };

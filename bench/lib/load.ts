@@ -78,7 +78,7 @@ export function load(options: LoadOptions): Promise<LoadResult> {
         requests: options.setupRequest ? [{ setupRequest: options.setupRequest as never }] : undefined,
       },
       (err, result) => {
-        if (err) return reject(err);
+        if (err) return reject(err as Error);
         resolve({ requests: result.requests.average, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx });
       },
     );

@@ -35,7 +35,7 @@ describe.each(['express', 'fastify'] as const)('HTTP parity of the built app (%s
         else controller.close();
       },
     });
-    const res = await fetch(`${app.url}/agents`, { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
+    const res = await fetch(`${app.url}/agents`, { method: 'POST', headers, body, duplex: 'half' });
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ statusCode: 413, code: 'payload_too_large' });
   });

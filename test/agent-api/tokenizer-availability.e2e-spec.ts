@@ -5,7 +5,7 @@
  * The built app runs in a process of its own (`npm run build` first), so the latency measured is the server's.
  */
 import { randomBytes } from 'node:crypto';
-import { setPriority } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { ADMIN, signToken } from '../support/harness-exports';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
 import { newSession, writePolicyFile } from '../budget-http/budget-http.fixtures';
@@ -23,7 +23,7 @@ describe.each(['express', 'fastify'] as const)('the tokenizer never blocks the e
     const dir = randomBytes(4).toString('hex');
     app = await startAgentApiProcess({
       HTTP_ADAPTER: adapter,
-      DATABASE_URL: `sqlite:${require('node:os').tmpdir()}/tokenizer-${dir}.sqlite`,
+      DATABASE_URL: `sqlite:${tmpdir()}/tokenizer-${dir}.sqlite`,
       POLICY_CONFIG: writePolicyFile({ principal: { day: { tokens: 1_000_000_000, cost: 1_000_000 } } }),
     });
     // The machine running the suites is shared with other loads; the server's main thread and the probing client

@@ -77,9 +77,9 @@ describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-ap
 
     const source = await openDatabase(databaseUrl);
     try {
-      const rows = (await source.query(
+      const rows = await source.query<Array<{ type: string; outcome: string; principalId: string; operation: string; requestId: string }>>(
         'SELECT type, outcome, principal_id AS "principalId", operation, request_id AS "requestId" FROM policy_audit_events',
-      )) as Array<{ type: string; outcome: string; principalId: string; operation: string; requestId: string }>;
+      );
       expect(rows).toHaveLength(REQUESTS);
       expect(new Set(rows.map((r) => `${r.type} ${r.outcome} ${r.principalId} ${r.operation}`))).toEqual(
         new Set(['access.denied DENY load-customer agent.list']),
@@ -115,7 +115,7 @@ describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-ap
 
     const source = await openDatabase(databaseUrl);
     try {
-      const rows = (await source.query('SELECT request_id AS "requestId" FROM policy_audit_events')) as Array<{ requestId: string }>;
+      const rows = await source.query<Array<{ requestId: string }>>('SELECT request_id AS "requestId" FROM policy_audit_events');
       const stored = new Set(rows.map((r) => r.requestId));
       const lost = answered.filter((id) => !stored.has(id));
       expect(lost).toEqual([]);
@@ -157,11 +157,11 @@ describe('two agent-api processes writing to one PostgreSQL database', () => {
 
     const source = await openDatabase(db.url);
     try {
-      const chains = (await source.query(
+      const chains = await source.query<Array<{ n: number; first: number; last: number; writers: number }>>(
         `SELECT chain_id, COUNT(*)::int AS n, MIN(seq)::int AS first, MAX(seq)::int AS last,
                 COUNT(DISTINCT SUBSTRING(request_id FROM 1 FOR 2))::int AS writers
            FROM policy_audit_events GROUP BY chain_id`,
-      )) as Array<{ n: number; first: number; last: number; writers: number }>;
+      );
       // One chain per process, numbered 1..n without gaps, each holding only its own process's requests.
       expect(chains.map(({ n, first, last, writers }) => ({ n, first, last, writers }))).toEqual([
         { n: perProcess, first: 1, last: perProcess, writers: 1 },

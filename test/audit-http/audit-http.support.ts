@@ -47,7 +47,7 @@ export async function openDatabase(databaseUrl: string): Promise<DataSource> {
 export async function auditRows(databaseUrl: string): Promise<Array<Record<string, unknown>>> {
   const source = await openDatabase(databaseUrl);
   try {
-    return (await source.query('SELECT * FROM policy_audit_events')) as Array<Record<string, unknown>>;
+    return await source.query<Array<Record<string, unknown>>>('SELECT * FROM policy_audit_events');
   } finally {
     await source.destroy();
   }

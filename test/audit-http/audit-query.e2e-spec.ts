@@ -95,7 +95,7 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
     expect(failures.items.map((e) => e.principalId)).toEqual([null, null]);
     const created = await list({ type: 'api_key.created' });
     expect(created.items).toHaveLength(1);
-    expect(created.items[0]!.details).toMatchObject({ name: 'reporting', roles: ['admin'], scopes: ['audit:read'] });
+    expect(created.items[0].details).toMatchObject({ name: 'reporting', roles: ['admin'], scopes: ['audit:read'] });
     expect((await list({ type: 'access.denied', limit: 500 })).items).toHaveLength(total - 3);
     expect((await list({ type: 'access.granted' })).items).toEqual([]);
   });

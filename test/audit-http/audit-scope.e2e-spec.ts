@@ -118,7 +118,7 @@ describe.each(matrix)('audit scope and anchors (%s, %s)', (adapter, database) =>
     await expect(verify(tenantAuditor('t-b'))).resolves.toEqual({ valid: true, checked: 2, firstBrokenId: null });
 
     // t-b's newest event is edited: t-b and the platform see it, t-a (all of whose events come before) does not.
-    const target = rows[rows.length - 1]!;
+    const target = rows[rows.length - 1];
     expect(target.tenant_id).toBe('t-b');
     await run('UPDATE policy_audit_events SET reasons = $1 WHERE id = $2', ['["nothing"]', target.id]);
     try {
@@ -137,11 +137,11 @@ describe.each(matrix)('audit scope and anchors (%s, %s)', (adapter, database) =>
     await anchored();
     const rows = await allRows();
     const newest = rows.slice(-2);
-    await run(`DELETE FROM policy_audit_events WHERE id IN ($1, $2)`, [newest[0]!.id, newest[1]!.id]);
+    await run(`DELETE FROM policy_audit_events WHERE id IN ($1, $2)`, [newest[0].id, newest[1].id]);
     try {
       const result = await verify(platformAuditor());
       expect(result.valid).toBe(false);
-      expect(result.firstBrokenId).toBe(newest[1]!.id);
+      expect(result.firstBrokenId).toBe(newest[1].id);
     } finally {
       for (const row of newest) await insertRow(row);
     }
@@ -151,7 +151,7 @@ describe.each(matrix)('audit scope and anchors (%s, %s)', (adapter, database) =>
   it('detects a recomputed tail', async () => {
     await anchored();
     const rows = await allRows();
-    const last = rows[rows.length - 1]!;
+    const last = rows[rows.length - 1];
     const reasons = '["nothing to see here"]';
     const forged = hashEvent(last.prev_hash, {
       id: last.id,

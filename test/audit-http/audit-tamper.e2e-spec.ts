@@ -53,7 +53,7 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
       await h.http().get('/agents').set(customer).set('X-Request-Id', `tamper-${i}`).expect(403);
     }
     await waitFor(async () => Number((await db.query('SELECT COUNT(*) AS n FROM policy_audit_events'))[0].n) === EVENTS);
-    rows = (await db.query('SELECT * FROM policy_audit_events ORDER BY seq')) as StoredRow[];
+    rows = await db.query<StoredRow[]>('SELECT * FROM policy_audit_events ORDER BY seq');
   }, 60_000);
   afterAll(async () => {
     if (db?.isInitialized) await db.destroy();

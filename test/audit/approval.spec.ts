@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { ApprovalService, RateLimitedException, type CompiledPolicy } from 'nest-agent-policy';
 import { AuditService } from 'nest-agent-policy';

@@ -23,7 +23,7 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
   it('keeps one valid chain per process while they write concurrently', async () => {
     const sources = await Promise.all([db.connect(), db.connect()]);
     const writers = sources.map((source) => new AuditWriter(source, { batchSize: 50, flushIntervalMs: 5 }));
-    const services = writers.map((writer, i) => new AuditService(writer, sources[i]!));
+    const services = writers.map((writer, i) => new AuditService(writer, sources[i]));
     await Promise.all(
       services.map(async (audit, process) => {
         for (let i = 0; i < 2_000; i++) {
@@ -32,9 +32,9 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
       }),
     );
     await Promise.all(writers.map((writer) => writer.close()));
-    const [chains] = (await sources[0]!.query('SELECT COUNT(DISTINCT chain_id) AS n, COUNT(*) AS total FROM policy_audit_events')) as Array<{ n: string; total: string }>;
-    expect({ chains: Number(chains!.n), total: Number(chains!.total) }).toEqual({ chains: 2, total: 4_000 });
-    await expect(services[1]!.verify(700)).resolves.toEqual({ valid: true, checked: 4_000, firstBrokenId: null });
+    const [chains] = await sources[0].query<Array<{ n: string; total: string }>>('SELECT COUNT(DISTINCT chain_id) AS n, COUNT(*) AS total FROM policy_audit_events');
+    expect({ chains: Number(chains.n), total: Number(chains.total) }).toEqual({ chains: 2, total: 4_000 });
+    await expect(services[1].verify(700)).resolves.toEqual({ valid: true, checked: 4_000, firstBrokenId: null });
   }, 60_000);
 
   it('resumes a configured chain from its last stored event', async () => {
@@ -44,7 +44,7 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
       await writer.record({ id: `00000000-0000-4000-8000-00000000000${run}`, type: 'token.revoked', outcome: 'SUCCESS', principalId: 'admin', tenantId: null, operation: 'token.revoke', reasons: [], requestId: null, ip: null, details: null, createdAt: Date.now() });
       await writer.close();
     }
-    const rows = (await source.query("SELECT seq FROM policy_audit_events WHERE chain_id = 'worker-a' ORDER BY seq")) as Array<{ seq: string }>;
+    const rows = await source.query<Array<{ seq: string }>>("SELECT seq FROM policy_audit_events WHERE chain_id = 'worker-a' ORDER BY seq");
     expect(rows.map((row) => Number(row.seq))).toEqual([1, 2]);
     await expect(new AuditService(new AuditWriter(source), source).verify()).resolves.toMatchObject({ valid: true });
   });
@@ -80,7 +80,7 @@ describe('audit writer inside a Nest application', () => {
     await nest.close();
     expect(nest.get(DataSource).isInitialized).toBe(false);
 
-    const [row] = (await probe.query('SELECT COUNT(*) AS n FROM policy_audit_events')) as Array<{ n: number }>;
-    expect(Number(row!.n)).toBe(300);
+    const [row] = await probe.query<Array<{ n: number }>>('SELECT COUNT(*) AS n FROM policy_audit_events');
+    expect(Number(row.n)).toBe(300);
   });
 });

@@ -4,7 +4,7 @@
  * stored, the drop is itself an audit event, and a producer facing a full queue gets 503 `unavailable` within
  * `maxWaitMs` instead of waiting forever. On SQLite and PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { AuditService, AuditWriter, type AuditEventDraft, type AuditEventInput } from 'nest-agent-policy';

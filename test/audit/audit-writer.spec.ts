@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { AuditService } from 'nest-agent-policy';
@@ -60,10 +60,10 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     console.info(`[audit] ${kind}: verified 5,000 events in ${Math.round(performance.now() - verifyStarted)} ms`);
     await expect(audit.record(event(1))).rejects.toThrow('shut down');
 
-    const [victim] = (await source.query('SELECT id FROM policy_audit_events ORDER BY created_at, seq LIMIT 1 OFFSET 1234')) as Array<{ id: string }>;
+    const [victim] = await source.query<Array<{ id: string }>>('SELECT id FROM policy_audit_events ORDER BY created_at, seq LIMIT 1 OFFSET 1234');
     const placeholder = kind === 'postgres' ? '$1' : '?';
-    await source.query(`UPDATE policy_audit_events SET reasons = '["nothing to see"]' WHERE id = ${placeholder}`, [victim!.id]);
-    await expect(audit.verify(500)).resolves.toEqual({ valid: false, checked: 1_235, firstBrokenId: victim!.id });
+    await source.query(`UPDATE policy_audit_events SET reasons = '["nothing to see"]' WHERE id = ${placeholder}`, [victim.id]);
+    await expect(audit.verify(500)).resolves.toEqual({ valid: false, checked: 1_235, firstBrokenId: victim.id });
     await source.query('DELETE FROM policy_audit_events');
   }, 120_000);
 
@@ -83,7 +83,7 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     });
     await writer.close();
 
-    const rows = (await source.query('SELECT * FROM policy_audit_events')) as Array<Record<string, unknown>>;
+    const rows = await source.query<Array<Record<string, unknown>>>('SELECT * FROM policy_audit_events');
     expect(rows).toHaveLength(2);
     const stored = JSON.stringify(rows);
     for (const secret of [JWT, API_KEY, PASSWORD, COOKIE, 'sessionCookieValue42', CLIENT_IP]) expect(stored).not.toContain(secret);

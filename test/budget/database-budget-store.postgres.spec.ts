@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { BUDGET_ENTITIES, BUDGET_MIGRATIONS, DatabaseBudgetStore, UsageLedgerService } from 'nest-agent-policy';
 import { createTestDatabase, itWith } from '../support/services';

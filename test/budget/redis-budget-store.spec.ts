@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import Redis from 'ioredis';
 import { RedisBudgetStore } from 'nest-agent-policy';
 import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';

@@ -88,7 +88,7 @@ describe('nest-agent-policy CLI', () => {
 
     it("passes the README's fixtures example against the shipped policy", () => {
       const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-      const blocks = [...readme.matchAll(/```yaml\n(fixtures:[\s\S]*?)```/g)].map((m) => m[1]!);
+      const blocks = [...readme.matchAll(/```yaml\n(fixtures:[\s\S]*?)```/g)].map((m) => m[1]);
       expect(blocks.length).toBeGreaterThan(0);
       for (const block of blocks) expect(cli(['test', POLICY, file('readme-fixtures.yaml', block)])).toMatchObject({ code: 0 });
     });
@@ -238,11 +238,11 @@ describe.each(['sqlite', 'postgres'] as const)('nest-agent-policy audit verify (
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toEqual({ valid: true, checked: 40, firstBrokenId: null });
 
-    const [victim] = (await source.query(`SELECT id FROM policy_audit_events ORDER BY seq LIMIT 1 OFFSET 17`)) as Array<{ id: string }>;
-    await source.query(`UPDATE policy_audit_events SET reasons = '["rewritten"]' WHERE id = '${victim!.id}'`);
+    const [victim] = await source.query<Array<{ id: string }>>(`SELECT id FROM policy_audit_events ORDER BY seq LIMIT 1 OFFSET 17`);
+    await source.query(`UPDATE policy_audit_events SET reasons = '["rewritten"]' WHERE id = '${victim.id}'`);
     const broken = cli(['audit', 'verify', '--database-url', url]);
     expect(broken.code).toBe(1);
-    expect(broken.out).toContain(`first broken event ${victim!.id}`);
+    expect(broken.out).toContain(`first broken event ${victim.id}`);
   });
 
   it('reads DATABASE_URL when no flag is given', () => {

@@ -104,19 +104,19 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     });
     // The figures behind the charts: 4 denials (3 forbidden, 1 insufficient_scope) and 2 rate-limit hits.
     // Browser-side code is passed as text: this project type-checks without the DOM library.
-    const denials = (await page.evaluate(
+    const denials = await page.evaluate<string[][]>(
       `[...document.querySelectorAll('[data-figures="denials"] tbody tr')].map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))`,
-    )) as string[][];
+    );
     expect(Object.fromEntries(denials)).toMatchObject({ forbidden: '3', insufficient_scope: '1', rate_limited: '2' });
-    const spend = (await page.evaluate(`[...document.querySelectorAll('[data-figures="spend"] tbody td:nth-child(2)')].map((c) => Number(c.textContent))`)) as number[];
+    const spend = await page.evaluate<number[]>(`[...document.querySelectorAll('[data-figures="spend"] tbody td:nth-child(2)')].map((c) => Number(c.textContent))`);
     expect(spend.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
     // The canvases are drawn: pixels that are not transparent.
-    const drawn = (await page.evaluate(`[...document.querySelectorAll('canvas')].map((c) => {
+    const drawn = await page.evaluate<number[]>(`[...document.querySelectorAll('canvas')].map((c) => {
       const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
       let painted = 0;
       for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted += 1;
       return painted;
-    })`)) as number[];
+    })`);
     expect(drawn).toHaveLength(4);
     for (const painted of drawn) expect(painted).toBeGreaterThan(500);
     await shot('overview');
@@ -144,14 +144,14 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     expect(key).toMatch(/^apk_[0-9a-f]{16}_/);
     await shot('keys');
     expect((await h.http().get('/audit').set('X-API-Key', key)).status).toBe(200);
-    const id = key.split('_')[1]!;
+    const id = key.split('_')[1];
     await page.locator(`[data-revoke="${id}"]`).click();
     await page.waitForSelector('#message.ok');
     expect(await page.textContent('#message')).toContain(`Revoked key console auditor (${id})`);
     // Revocation is immediate on this instance.
     expect((await h.http().get('/audit').set('X-API-Key', key)).status).toBe(401);
     // Shown once: the list never holds the secret.
-    expect(await page.locator('#keys-table').textContent()).not.toContain(key.split('_')[2]!);
+    expect(await page.locator('#keys-table').textContent()).not.toContain(key.split('_')[2]);
   });
 
   itBrowser('searches the audit log and verifies the chain', async () => {

@@ -64,7 +64,7 @@ describe.each(['express', 'fastify'] as const)('secure JSON logs (%s)', (adapter
       expect(apiKey).toMatch(/^apk_/);
       const wrongKey = `${apiKey.slice(0, -6)}zzzzzz`;
       // apk_<16 hex id>_<secret>; the secret is base64url and may itself hold '_'.
-      secrets.push(apiKey, wrongKey, /^apk_[0-9a-f]{16}_(.+)$/.exec(apiKey)![1]!);
+      secrets.push(apiKey, wrongKey, /^apk_[0-9a-f]{16}_(.+)$/.exec(apiKey)![1]);
       await expect1('GET', '/agents', { 'X-API-Key': apiKey }, 200, null, 'agent.list');
       await expect1('GET', '/agents', { 'X-API-Key': wrongKey }, 401, null, null);
       await expect1('GET', '/agents', bearer(forged), 401, null, null);
@@ -98,7 +98,7 @@ describe.each(['express', 'fastify'] as const)('secure JSON logs (%s)', (adapter
       }
     });
     expect(parsed.some((l) => l.msg === 'request' && l.level === 30)).toBe(true);
-    expect(parsed.some((l) => typeof l.msg === 'string' && /failed its integrity check \(GCM tag\)/.test(l.msg as string) && l.level === 50)).toBe(true);
+    expect(parsed.some((l) => typeof l.msg === 'string' && /failed its integrity check \(GCM tag\)/.test(l.msg) && l.level === 50)).toBe(true);
     for (const want of sent) {
       const mine = parsed.filter((l) => l.msg === 'request' && l.requestId === want.id);
       expect(mine).toHaveLength(1);

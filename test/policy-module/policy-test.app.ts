@@ -6,7 +6,6 @@ import {
   CurrentPrincipal,
   POLICY_ENTITIES,
   POLICY_MIGRATIONS,
-  PolicyModule,
   Public,
   RequireOperation,
   RequireScopes,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, jest } from '@jest/globals';
 import Redis from 'ioredis';
 import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from 'nest-agent-policy';

@@ -34,18 +34,18 @@ describe('agent runs on SIGTERM', () => {
 
       const db = await new DataSource({ type: 'better-sqlite3', database: file }).initialize();
       try {
-        const [run] = (await db.query('SELECT status, stop_reason, steps FROM runs WHERE id = ?', [runId])) as Array<{ status: string; stop_reason: string; steps: string }>;
+        const [run] = await db.query<Array<{ status: string; stop_reason: string; steps: string }>>('SELECT status, stop_reason, steps FROM runs WHERE id = ?', [runId]);
         expect(run).toMatchObject({ status: 'stopped', stop_reason: 'shutdown' });
         const steps = (JSON.parse(run.steps) as unknown[]).length;
         expect(steps).toBeGreaterThanOrEqual(3);
-        const [counters] = (await db.query('SELECT COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(used), 0) AS used FROM policy_budget_counters WHERE key LIKE ?', [
+        const [counters] = await db.query<Array<{ reserved: number; used: number }>>('SELECT COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(used), 0) AS used FROM policy_budget_counters WHERE key LIKE ?', [
           `principal:%${caller.sub}:%`,
-        ])) as Array<{ reserved: number; used: number }>;
-        const [open] = (await db.query("SELECT COUNT(*) AS n FROM policy_budget_reservations WHERE state = 'reserved'")) as Array<{ n: number }>;
-        const [ledger] = (await db.query('SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?', [caller.sub])) as Array<{
+        ]);
+        const [open] = await db.query<Array<{ n: number }>>("SELECT COUNT(*) AS n FROM policy_budget_reservations WHERE state = 'reserved'");
+        const [ledger] = await db.query<Array<{
           n: number;
           cost: number;
-        }>;
+        }>>('SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?', [caller.sub]);
         expect(Number(counters.reserved)).toBe(0);
         expect(Number(open.n)).toBe(0);
         expect(Number(ledger.n)).toBe(steps);

@@ -270,16 +270,16 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
 
         const db = await new DataSource({ type: 'better-sqlite3', database: file }).initialize();
         try {
-          const [run] = (await db.query('SELECT status, stop_reason, steps FROM runs WHERE id = ?', [id])) as Array<{ status: string; stop_reason: string; steps: string }>;
+          const [run] = await db.query<Array<{ status: string; stop_reason: string; steps: string }>>('SELECT status, stop_reason, steps FROM runs WHERE id = ?', [id]);
           expect(run).toMatchObject({ status: 'stopped', stop_reason: 'shutdown' });
           const steps = JSON.parse(run.steps) as unknown[];
           expect(steps.length).toBeGreaterThanOrEqual(2);
-          const [counters] = (await db.query(
+          const [counters] = await db.query<Array<{ reserved: number; used: number }>>(
             "SELECT COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(used), 0) AS used FROM policy_budget_counters WHERE key LIKE ?",
             [`principal:%${owner.sub}:%`],
-          )) as Array<{ reserved: number; used: number }>;
+          );
           expect(Number(counters.reserved)).toBe(0);
-          const [ledger] = (await db.query('SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?', [owner.sub])) as Array<{ n: number; cost: number }>;
+          const [ledger] = await db.query<Array<{ n: number; cost: number }>>('SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?', [owner.sub]);
           expect(Number(ledger.n)).toBe(steps.length);
           expect(Number(counters.used)).toBe(Number(ledger.cost));
         } finally {

@@ -35,7 +35,7 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
     let h: Harness;
     beforeAll(async () => {
       h = await start(adapter, (policy) => {
-        policy.roles = { ...policy.roles, customer: { ...policy.roles.customer!, mode: 'shadow' } };
+        policy.roles = { ...policy.roles, customer: { ...policy.roles.customer, mode: 'shadow' } };
       });
     });
     afterAll(() => h.close());
@@ -63,7 +63,7 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('insufficient_scope');
       const [event] = await auditOf(h, 'access.denied', 'shadow-operator', 1);
-      expect(event!.outcome).toBe('DENY');
+      expect(event.outcome).toBe('DENY');
     });
 
     it('never shadows an operation that needs a human approval: the refusal stands', async () => {
@@ -75,7 +75,7 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('forbidden');
       const [event] = await auditOf(h, 'access.denied', 'shadow-deleter', 1);
-      expect(event!.outcome).toBe('DENY');
+      expect(event.outcome).toBe('DENY');
       expect((await h.http().get(`/agents/${agent.body.id}`).set(admin)).status).toBe(200);
     });
   });

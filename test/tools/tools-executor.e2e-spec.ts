@@ -182,6 +182,7 @@ describe('sandboxed tools and the ToolSandbox contract', () => {
     async run(task) {
       tasks.push(task);
       if ((task.args as { n: number }).n === 999) throw new SandboxTimeoutError(task.timeoutMs);
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- this fake sandbox runs the tool's source in-process
       const fn = new Function(`return ${task.source};`)() as (args: unknown) => unknown;
       try {
         return await fn(task.args);

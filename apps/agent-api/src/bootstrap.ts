@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -83,7 +82,7 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
     observe(express);
     useExpressJsonBodies(express, config.bodyLimit);
     express.disable('x-powered-by');
-    (express.getHttpServer() as Server).on('clientError', answerClientError);
+    (express.getHttpServer()).on('clientError', answerClientError);
     app = express;
   }
   app.useGlobalPipes(new PolicyValidationPipe());

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import jwt from 'jsonwebtoken';
-import { createAgentApi, type HttpAdapterKind } from './bootstrap';
+import { createAgentApi } from './bootstrap';
 import { parseRedisTarget } from 'nest-agent-policy';
 import { loadConfig } from './config/agent-api.config';
 
@@ -14,7 +14,7 @@ function storesLabel(redisUrl: string | undefined): string {
 async function main(): Promise<void> {
   const logger = new Logger('agent-api');
   const config = loadConfig();
-  const adapter = (process.env.HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express') as HttpAdapterKind;
+  const adapter = (process.env.HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express');
   const app = await createAgentApi(config, { adapter });
   if (config.generatedDataKeys) {
     logger.warn(

@@ -42,6 +42,7 @@ export interface PolicyOptionsFactory {
 /** Options of {@link PolicyModule.forRootAsync}. */
 export interface PolicyModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   inject?: (InjectionToken | OptionalFactoryDependency)[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest's FactoryProvider shape: injected values are of any type
   useFactory?: (...args: any[]) => Promise<PolicyModuleOptions> | PolicyModuleOptions;
   useClass?: Type<PolicyOptionsFactory>;
   useExisting?: Type<PolicyOptionsFactory>;

@@ -17,5 +17,5 @@ export function Guarded(operation: string, ...scopes: string[]): MethodDecorator
     }),
     ApiBearerAuth(),
     ApiSecurity('api-key'),
-  ) as MethodDecorator;
+  );
 }

@@ -57,18 +57,22 @@ export function loadPolicyFile(path: string): PolicyDocument {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`POLICY_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(`POLICY_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+    });
   }
   let document: unknown;
   try {
     document = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new Error(`POLICY_CONFIG: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new Error(`POLICY_CONFIG: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   try {
     compilePolicy(document as PolicyDocument);
   } catch (err) {
-    throw new Error(`POLICY_CONFIG ${path}: ${(err as Error).message}`);
+    throw new Error(`POLICY_CONFIG ${path}: ${(err as Error).message}`, { cause: err });
   }
   return document as PolicyDocument;
 }
@@ -85,7 +89,7 @@ function parseRedis(env: NodeJS.ProcessEnv): string | undefined {
     try {
       return clusterUrlFromNodes(nodes);
     } catch (err) {
-      throw new Error(`REDIS_CLUSTER_NODES: ${(err as Error).message.replace(/^redisUrl: /, '')}`);
+      throw new Error(`REDIS_CLUSTER_NODES: ${(err as Error).message.replace(/^redisUrl: /, '')}`, { cause: err });
     }
   }
   return url;

@@ -134,7 +134,7 @@ export class TicketEntity extends OwnedRecord {
 /** A run's JSON columns, stored as text on SQLite and PostgreSQL alike. */
 const json = {
   to: (v: unknown) => (v === undefined ? v : JSON.stringify(v)),
-  from: (v: string | null) => (v === null || v === undefined ? v : JSON.parse(v)),
+  from: (v: string | null) => (v === null || v === undefined ? v : (JSON.parse(v) as unknown)),
 };
 
 @Entity('runs')

@@ -34,7 +34,8 @@ export function useFastifyJsonBodies(app: NestFastifyApplication, limit: number)
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: limit }, (req, body, done) => {
     // No body at all, only the header: as on Express (body-parser skips a request without a body), there is none.
     if (body === '') return done(null, undefined);
-    parseJson(req, body as string, (error: Error | null, value?: unknown) => {
+    // Fastify's default JSON parser is the callback form: it answers through the callback and returns nothing.
+    void parseJson(req, body as string, (error: Error | null, value?: unknown) => {
       if (error) return done(error, undefined);
       // JSON.parse does not recurse, so the parsed body is measured (without recursing) before anything else sees it.
       return valueNestsDeeperThan(value) ? done(tooDeep(), undefined) : done(null, value);

@@ -110,7 +110,7 @@ export class EventsService {
       }
       try {
         const { result } = await this.tools.invoke(principal, command.name, command.args, { ...origin, sessionId: session.id });
-        calls.push({ name: command.name, args: command.args, status: 'ok', result: (result ?? null) as ToolCallRecord['result'] });
+        calls.push({ name: command.name, args: command.args, status: 'ok', result: (result ?? null) });
       } catch (error) {
         calls.push({ name: command.name, args: command.args, status: 'error', error: toolError(error) });
       }

@@ -20,7 +20,8 @@ export class RunJsTool {
     cost: { requests: 1 },
   })
   async run(args: { code: string }): Promise<unknown> {
-    const value: unknown = await new Function(`"use strict";\nreturn (${args.code}\n);`)();
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- evaluating the given code is this tool's job; it runs in the sandbox process
+    const value: unknown = await (new Function(`"use strict";\nreturn (${args.code}\n);`) as () => unknown)();
     const json = JSON.stringify(value);
     return json === undefined ? null : (JSON.parse(json) as unknown);
   }

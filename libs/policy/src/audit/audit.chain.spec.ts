@@ -19,7 +19,7 @@ function chain(chainId: string, length: number, start = 1_000): AuditChainRecord
 describe('audit hash chain', () => {
   it('hashes deterministically over every field and the previous hash', () => {
     const [event] = chain('c', 1);
-    const { prevHash, hash, ...fields } = event!;
+    const { prevHash, hash, ...fields } = event;
     expect(hashEvent(prevHash, fields)).toBe(hash);
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     expect(hashEvent('f'.repeat(64), fields)).not.toBe(hash);
@@ -36,7 +36,7 @@ describe('audit hash chain', () => {
 
   it('reports an edited field', () => {
     const events = chain('a', 5);
-    events[2] = { ...events[2]!, reasons: '["tampered"]' };
+    events[2] = { ...events[2], reasons: '["tampered"]' };
     expect(verifyChain(events)).toEqual({ valid: false, checked: 3, firstBrokenId: 'a-3' });
   });
 
@@ -48,7 +48,7 @@ describe('audit hash chain', () => {
 
   it('reports a rehashed edit by its broken link to the next event', () => {
     const events = chain('a', 4);
-    const edited = { ...events[1]!, reasons: '["rewritten"]' };
+    const edited = { ...events[1], reasons: '["rewritten"]' };
     events[1] = { ...edited, hash: hashEvent(edited.prevHash, edited) };
     expect(verifyChain(events).firstBrokenId).toBe('a-3');
   });
@@ -56,8 +56,8 @@ describe('audit hash chain', () => {
   it('names the earliest broken event across chains', () => {
     const early = chain('early', 3, 0);
     const late = chain('late', 3, 500);
-    late[0] = { ...late[0]!, outcome: 'ALLOW' };
-    early[2] = { ...early[2]!, outcome: 'ALLOW' };
+    late[0] = { ...late[0], outcome: 'ALLOW' };
+    early[2] = { ...early[2], outcome: 'ALLOW' };
     expect(verifyChain([...late, ...early])).toMatchObject({ valid: false, firstBrokenId: 'early-3' });
   });
 });

@@ -46,7 +46,7 @@ export function checkApiKeyGrant(creator: Principal, request: ApiKeyGrantRequest
     const granted = rolesAllowing(policy.roles, request.roles, operation);
     if (granted.length === 0) continue;
     const held = rolesAllowing(policy.roles, creator.roles, operation);
-    const role = granted[0]!.name;
+    const role = granted[0].name;
     if (held.length === 0) return { code: 'forbidden', message: `You cannot grant role "${role}": it allows ${operation}` };
     const creatorOwnOnly = held.every((r) => r.own);
     const keyOwnOnly = granted.every((r) => r.own);

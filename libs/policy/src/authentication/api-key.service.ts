@@ -229,7 +229,7 @@ export class ApiKeyService {
   async tenantOfPresented(presented: string): Promise<string | null> {
     const match = /^apk_([0-9a-f]{16})_/.exec(presented);
     if (!match) return null;
-    return (await this.find(match[1]!))?.tenantId ?? null;
+    return (await this.find(match[1]))?.tenantId ?? null;
   }
 
   private async find(id: string): Promise<ApiKeyEntity | null> {

@@ -23,7 +23,7 @@ export function compileTrustProxy(setting: boolean | number | string | string[] 
   try {
     return proxyaddr.compile(list);
   } catch (err) {
-    throw new Error(`trustProxy: ${(err as Error).message}`);
+    throw new Error(`trustProxy: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -64,7 +64,7 @@ export function clientIp(raw: RawRequestLike, trust: TrustFunction): string {
   if (trust === TRUST_NONE) return addr;
   const hops = forwardedFor(raw);
   for (let hop = 0; hop < hops.length; hop++) {
-    const next = hops[hop]!;
+    const next = hops[hop];
     if (next.length > 45 || isIP(next) === 0 || !trusts(trust, addr, hop)) break;
     addr = normalizeIp(next);
   }
@@ -94,6 +94,6 @@ export function ipTracker(address: string): string {
   const [head, tail] = addr.split('::');
   const left = head ? head.split(':') : [];
   const right = tail !== undefined && tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
   return `${groups.slice(0, 4).map((g) => parseInt(g || '0', 16).toString(16)).join(':')}::/64`;
 }

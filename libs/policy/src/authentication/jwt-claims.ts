@@ -30,7 +30,7 @@ export const MAX_CLAIM_LENGTH = 256;
 export const MAX_CLAIM_ENTRIES = 100;
 
 // C0 controls (NUL included), DEL and the C1 controls: never part of an identifier, and PostgreSQL refuses NUL.
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** A non-empty string of at most {@link MAX_CLAIM_LENGTH} characters without control characters. */
@@ -41,7 +41,7 @@ function isIdentifier(value: unknown): value is string {
 /** A non-empty list of identifiers of bounded length; null when malformed. */
 function identifierList(value: unknown): string[] | null {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CLAIM_ENTRIES) return null;
-  return value.every(isIdentifier) ? [...(value as string[])] : null;
+  return value.every(isIdentifier) ? [...(value)] : null;
 }
 
 /** `scope` (space-separated) or `scp` (array); null when a present one is malformed or empty. */

@@ -66,7 +66,7 @@ interface StrategyRun {
  * a per-request object inheriting from the strategy), and answers the authenticated user or null.
  * @throws the strategy's error (e.g. the revocation list could not be read), so the caller denies.
  */
-export function runStrategy(strategy: object, req: unknown): Promise<unknown | null> {
+export function runStrategy(strategy: object, req: unknown): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const run = Object.create(strategy) as StrategyRun;
     run.success = (user) => resolve(user);

@@ -236,7 +236,7 @@ export class BudgetInterceptor implements NestInterceptor {
   /** A handler that returns the documented `{ usage }` shape gets the charged cost (USD) filled in. */
   private reportCost(result: unknown, costMicro: number): void {
     if (typeof result !== 'object' || result === null || !('usage' in result)) return;
-    const usage = (result as { usage: unknown }).usage;
+    const usage = (result).usage;
     if (typeof usage === 'object' && usage !== null && (usage as { cost?: unknown }).cost === undefined) {
       (usage as { cost?: number }).cost = fromMicroUsd(costMicro);
     }
@@ -244,7 +244,7 @@ export class BudgetInterceptor implements NestInterceptor {
 
   private reportFromResult(result: unknown): UsageReport[] {
     if (typeof result !== 'object' || result === null || !('usage' in result)) return [];
-    const usage = (result as { usage: unknown }).usage;
+    const usage = (result).usage;
     if (!isUsageReport(usage)) return [];
     const { model, inputTokens, outputTokens, cachedInputTokens } = usage;
     return [{ model, inputTokens, outputTokens, cachedInputTokens }];

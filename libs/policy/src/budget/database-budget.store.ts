@@ -175,7 +175,7 @@ export class DatabaseBudgetStore implements BudgetStore {
    * answered only once the whole group has committed.
    */
   private async sqliteTransaction<T>(group: MicroBatch<Tx<unknown>, SqliteOutcome>, tx: Tx<T>): Promise<T> {
-    const outcome = await group.add(tx as Tx<unknown>);
+    const outcome = await group.add(tx);
     if ('error' in outcome) throw outcome.error;
     return outcome.value as T;
   }
@@ -191,6 +191,7 @@ export class DatabaseBudgetStore implements BudgetStore {
     const savepoint = db.transaction((tx: Tx<unknown>): unknown => {
       let step = tx.next();
       while (!step.done) step = tx.next(execute(step.value));
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a sentinel caught below, not an error: no stack to capture
       if (!step.value.commit) throw new Rollback(step.value.value);
       return step.value.value;
     });

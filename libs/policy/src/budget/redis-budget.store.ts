@@ -94,7 +94,7 @@ export class RedisBudgetStore implements BudgetStore {
   private readonly finishes: MicroBatch<FinishItem, unknown>;
 
   constructor(client: Redis | Cluster, options: RedisBudgetStoreOptions = {}) {
-    this.client = client as unknown as ScriptClient;
+    this.client = client;
     this.base = `${options.keyPrefix ?? 'nap:budget:'}{${options.hashTag ?? 'budget'}}:`;
     this.pending = `${this.base}pending`;
     this.graceMs = options.counterGraceMs ?? 60_000;

@@ -177,7 +177,7 @@ export class UsageLedgerService implements BeforeApplicationShutdown, OnApplicat
           ? new Date(Number(row.key) * DAY).toISOString().slice(0, 10)
           : row.key === null || row.key === undefined
             ? '(none)'
-            : String(row.key),
+            : String(row.key as string | number),
       requests: Number(row.requests),
       inputTokens: Number(row.inputTokens ?? 0),
       outputTokens: Number(row.outputTokens ?? 0),

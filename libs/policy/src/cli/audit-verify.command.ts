@@ -16,7 +16,7 @@ function dataSourceOptions(url: string): DataSourceOptions {
   if (url.startsWith('sqlite:')) {
     const database = url.slice('sqlite:'.length);
     if (!database) throw new CliUsageError('--database-url sqlite: needs a file path (sqlite:<file>)');
-    return { type: 'better-sqlite3', database, entities: AUDIT_ENTITIES, readonly: true, fileMustExist: true } as DataSourceOptions;
+    return { type: 'better-sqlite3', database, entities: AUDIT_ENTITIES, readonly: true, fileMustExist: true };
   }
   if (/^postgres(ql)?:\/\//.test(url)) return { type: 'postgres', url, entities: AUDIT_ENTITIES, extra: { max: 2, connectionTimeoutMillis: 5000 } };
   throw new CliUsageError('--database-url must be postgres://… or sqlite:<file>');

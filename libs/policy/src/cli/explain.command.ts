@@ -28,7 +28,7 @@ export async function runExplain(args: readonly string[], io: CliOutput): Promis
   if (values.roles === undefined) throw new CliUsageError('explain needs --roles (comma-separated; may be empty)');
   let compiled;
   try {
-    compiled = loadCompiledPolicy(positionals[0]!);
+    compiled = loadCompiledPolicy(positionals[0]);
   } catch (error) {
     if (error instanceof CliUsageError) throw error;
     throw new CliUsageError(`policy ${positionals[0]}: ${(error as Error).message}`);

@@ -55,7 +55,7 @@ export class PolicyExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
-    const res = host.switchToHttp().getResponse();
+    const res = host.switchToHttp().getResponse<unknown>();
     const { body, headers } = this.toResponse(exception);
     const adapter = this.adapterHost.httpAdapter;
     for (const [name, value] of Object.entries(headers)) adapter.setHeader(res, name, value);

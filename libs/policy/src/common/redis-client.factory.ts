@@ -92,7 +92,7 @@ const CONNECTION_OPTIONS: RedisOptions = {
  * slot map is refreshed every second so a promoted replica is used as soon as it serves.
  */
 export function buildRedisClient(url: string): PolicyRedisClient {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- ioredis is an optional peer, loaded only when a Redis URL is configured
   const ioredis = require('ioredis') as { default: new (url: string, options: RedisOptions) => Redis; Cluster: new (nodes: Array<{ host: string; port: number }>, options: ClusterOptions) => Cluster };
   const target = parseRedisTarget(url);
   if (target.kind === 'server') return new ioredis.default(url, { ...CONNECTION_OPTIONS, lazyConnect: true });
@@ -166,7 +166,7 @@ export async function redisReady(client: PolicyRedisClient): Promise<boolean> {
     const masters = client.nodes('master');
     if (masters.length === 0) return false;
     const [slots, ...states] = await Promise.all([
-      masters[0]!.call('CLUSTER', 'SLOTS') as Promise<unknown[][]>,
+      masters[0].call('CLUSTER', 'SLOTS') as Promise<unknown[][]>,
       ...masters.map((node) => node.call('CLUSTER', 'INFO') as Promise<string>),
     ]);
     if (!states.every((info) => /cluster_state:ok/.test(info))) return false;

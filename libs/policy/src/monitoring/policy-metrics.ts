@@ -110,6 +110,7 @@ export class PolicyMetrics {
   private auditQueue: () => number = () => 0;
 
   constructor() {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect() with `this` bound to the gauge
     const self = this;
     new Gauge({
       name: 'policy_audit_queue_length',

@@ -12,7 +12,7 @@ export const bigintNumber: ValueTransformer = {
 
 export const jsonText: ValueTransformer = {
   to: (value: unknown) => (value === undefined ? null : JSON.stringify(value)),
-  from: (value: string | null) => (value === null || value === undefined ? null : JSON.parse(value)),
+  from: (value: string | null) => (value === null || value === undefined ? null : (JSON.parse(value) as unknown)),
 };
 
 /** 1 USD = 1,000,000 micro-USD. Costs are stored and compared as integers to avoid float drift. */

@@ -9,13 +9,13 @@ import { RevokedTokenEntity } from '../authentication/revoked-token.entity';
  * Every entity the library stores. Add them to the app's TypeORM data source.
  * @example TypeOrmModule.forRoot({ ..., entities: [...POLICY_ENTITIES, ...appEntities] })
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own `entities` option is typed Function[]
 export const POLICY_ENTITIES: Function[] = [RevokedTokenEntity, ApiKeyEntity, ...AUDIT_ENTITIES, ...APPROVAL_ENTITIES, ...BUDGET_ENTITIES];
 
 /**
  * The library's migrations, portable across SQLite and PostgreSQL. Run them with the app's own.
  * @example TypeOrmModule.forRoot({ ..., migrations: [...POLICY_MIGRATIONS, ...appMigrations], migrationsRun: true })
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own `migrations` option is typed Function[]
 export const POLICY_MIGRATIONS: Function[] = [CreateIdentityTables1763900000000, ...AUDIT_MIGRATIONS, ...APPROVAL_MIGRATIONS, ...BUDGET_MIGRATIONS];
 

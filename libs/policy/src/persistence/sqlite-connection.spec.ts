@@ -23,7 +23,7 @@ describe('serializeSqliteTransactions', () => {
     serializeSqliteTransactions(dataSource); // idempotent
     const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => exchange(i + 1)));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    const [{ count }] = (await dataSource.query('SELECT COUNT(*) AS count FROM "t"')) as Array<{ count: number }>;
+    const [{ count }] = await dataSource.query<Array<{ count: number }>>('SELECT COUNT(*) AS count FROM "t"');
     expect(Number(count)).toBe(60);
   });
 
@@ -37,7 +37,7 @@ describe('serializeSqliteTransactions', () => {
     const others = [exchange(1), exchange(2)];
     await expect(failing).rejects.toThrow('handler failed');
     await Promise.all(others);
-    const rows = (await dataSource.query('SELECT "n" FROM "t" ORDER BY "n"')) as Array<{ n: number }>;
+    const rows = await dataSource.query<Array<{ n: number }>>('SELECT "n" FROM "t" ORDER BY "n"');
     expect(rows.map((r) => r.n)).toEqual([-2, -1, 1, 2]);
   });
 

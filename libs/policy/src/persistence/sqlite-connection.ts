@@ -48,5 +48,5 @@ export function serializeSqliteTransactions(dataSource: DataSource): void {
     tail = run.catch(() => undefined);
     return run;
   };
-  manager.transaction = gated as typeof manager.transaction;
+  manager.transaction = gated;
 }

@@ -1,5 +1,6 @@
 import { QueryFailedError } from 'typeorm';
 
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this pattern finds
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**

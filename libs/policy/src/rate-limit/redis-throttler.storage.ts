@@ -117,7 +117,7 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
   loadScript(force = false): Promise<void> {
     if (this.loading === undefined || force) {
       this.loaded = false;
-      this.loading = (this.redis.script('LOAD', RATE_LIMIT_LUA) as Promise<unknown>).then(
+      this.loading = (this.redis.script('LOAD', RATE_LIMIT_LUA)).then(
         () => {
           this.loaded = true;
         },
@@ -155,7 +155,7 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
       }
     }
     if (!Array.isArray(reply)) throw new TypeError('Unexpected reply from the rate-limit script');
-    return reply;
+    return reply as unknown[];
   }
 }
 

@@ -13,9 +13,9 @@ export function describeSchema(schema: Schema | undefined): string {
   const type = schema.type as string | undefined;
   if (type === 'integer' || type === 'number') {
     const bounds: string[] = [];
-    if (schema.exclusiveMinimum !== undefined) bounds.push(`> ${schema.exclusiveMinimum}`);
-    if (schema.minimum !== undefined) bounds.push(`>= ${schema.minimum}`);
-    if (schema.maximum !== undefined) bounds.push(`<= ${schema.maximum}`);
+    if (schema.exclusiveMinimum !== undefined) bounds.push(`> ${JSON.stringify(schema.exclusiveMinimum)}`);
+    if (schema.minimum !== undefined) bounds.push(`>= ${JSON.stringify(schema.minimum)}`);
+    if (schema.maximum !== undefined) bounds.push(`<= ${JSON.stringify(schema.maximum)}`);
     return `${article(type)}${bounds.length ? ` ${bounds.join(' and ')}` : ''}`;
   }
   if (type === 'string') return schema.minLength ? 'a non-empty string' : 'a string';
@@ -58,7 +58,7 @@ export function formatSchemaErrors(errors: readonly ErrorObject[], data: unknown
   for (const error of errors) {
     if (anyOfPaths.some((p) => error.schemaPath.startsWith(p))) continue;
     const path = pathOf(error.instancePath, data);
-    const parent = error.parentSchema as Schema | undefined;
+    const parent = error.parentSchema;
     switch (error.keyword) {
       case 'additionalProperties': {
         const key = (error.params as { additionalProperty: string }).additionalProperty;

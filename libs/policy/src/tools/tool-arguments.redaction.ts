@@ -20,7 +20,7 @@ function redactPath(value: unknown, path: readonly string[]): unknown {
   const [head, ...rest] = path;
   if (Array.isArray(value)) {
     if (head !== '*' && !/^\d+$/.test(head)) return value;
-    return value.map((item, i) => (head === '*' || String(i) === head ? (rest.length ? redactPath(item, rest) : REDACTED) : item));
+    return (value as unknown[]).map((item, i) => (head === '*' || String(i) === head ? (rest.length ? redactPath(item, rest) : REDACTED) : item));
   }
   const record = value as Record<string, unknown>;
   const copy: Record<string, unknown> = { ...record };

@@ -38,6 +38,7 @@ describe('tool definitions', () => {
       'async args => args.n * 2',
     ];
     for (const source of sources) {
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the source is evaluated as the sandbox would
       const fn = new Function(`return ${functionSource(source)};`)() as (a: { n: number }) => unknown;
       await expect(Promise.resolve(fn({ n: 21 }))).resolves.toBe(42);
     }

@@ -28,7 +28,7 @@ const stringList = (value: unknown, key: string, label: string): string[] => {
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v.length === 0)) {
     throw new Error(`${label}: ${key} must be a list of non-empty strings`);
   }
-  return [...value] as string[];
+  return [...(value as string[])];
 };
 
 const positiveInteger = (value: unknown, key: string, label: string): number | undefined => {
@@ -53,7 +53,7 @@ export function defineTool(options: AgentToolOptions, owner: string): ToolDefini
   try {
     schema = compileToolSchema(options.input);
   } catch (error) {
-    throw new Error(`${label}: invalid input schema: ${(error as Error).message}`);
+    throw new Error(`${label}: invalid input schema: ${(error as Error).message}`, { cause: error });
   }
   const timeoutMs = positiveInteger(options.timeoutMs, 'timeoutMs', label) ?? DEFAULT_TOOL_TIMEOUT_MS;
   const maxConcurrent = positiveInteger(options.maxConcurrent, 'maxConcurrent', label) ?? null;
@@ -99,6 +99,7 @@ export function functionSource(source: string): string {
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) throw new Error('a native or bound function cannot run in a sandbox');
   try {
     // Parses without running: is it already an expression?
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled to check the syntax, never called
     new Function(`return (${source});`);
     return `(${source})`;
   } catch {

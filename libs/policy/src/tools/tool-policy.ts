@@ -73,7 +73,7 @@ export function compileToolPolicy(document: PolicyDocument, tools: readonly stri
   for (const name of own.keys()) roleTools.set(name, flatten(name, new Set()));
 
   const rateLimits: Record<string, RateLimitRule> = {};
-  const configured = (document.rateLimits as RateLimitConfig | undefined)?.tools;
+  const configured = (document.rateLimits)?.tools;
   if (configured !== undefined && configured !== null) {
     if (!isObject(configured)) throw new Error('rateLimits.tools must map tool names to { limit, ttl }');
     for (const [tool, rule] of Object.entries(configured)) {

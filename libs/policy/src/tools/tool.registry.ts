@@ -95,7 +95,7 @@ export class ToolRegistry implements OnModuleInit {
       try {
         source = functionSource(metadata.source);
       } catch (error) {
-        throw new Error(`@AgentTool ${definition.name} (${owner}): ${(error as Error).message}`);
+        throw new Error(`@AgentTool ${definition.name} (${owner}): ${(error as Error).message}`, { cause: error });
       }
     }
     this.tools.set(definition.name, { ...definition, owner, run, source });
