@@ -237,6 +237,7 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
     expect((await h.http().get('/agents').set(bearer(token))).status).toBe(200);
     const revoke = await h.http().post('/revocations').set(admin()).send({ jti, expiresAt: '2000-01-01T00:00:00Z' });
     expect(revoke.status).toBe(204);
+    // Time passing beyond the given expiresAt is the subject: the revocation must outlive it.
     await new Promise((resolve) => setTimeout(resolve, 1_300));
     for (let i = 0; i < 2; i++) {
       const res = await h.http().get('/agents').set(bearer(token));

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILT_APP, startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
 import { createTestDatabase, itWith } from '../support/services';
+import { waitFor } from '../support/wait-for';
 
 describe('agent-api startup', () => {
   let dir: string;
@@ -19,9 +20,7 @@ describe('agent-api startup', () => {
   it('prints a working admin token in development when no JWT_SECRET is set', async () => {
     const app = await startAgentApiProcess({ JWT_SECRET: '', NODE_ENV: 'development', DATABASE_URL: `sqlite:${join(dir, 'dev.sqlite')}` });
     try {
-      await new Promise((r) => setTimeout(r, 200));
-      const token = /export TOKEN=(\S+)/.exec(app.output())?.[1];
-      expect(token).toBeDefined();
+      const token = await waitFor(() => /export TOKEN=(\S+)/.exec(app.output())?.[1], { what: 'the printed admin token' });
       const res = await fetch(`${app.url}/agents`, { headers: { Authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
     } finally {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
 import type { PolicyDocument } from 'nest-agent-policy';
+import { waitFor as pollFor } from '../support/wait-for';
 
 export const SHIPPED_POLICY = join(__dirname, '..', '..', 'apps', 'agent-api', 'policy', 'agent-api.policy.yaml');
 
@@ -55,11 +56,7 @@ export async function auditRows(databaseUrl: string): Promise<Array<Record<strin
 
 /** Polls `probe` until it answers true. @throws after `timeoutMs`. */
 export async function waitFor(probe: () => Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await pollFor(probe, { timeout: timeoutMs, what });
 }
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

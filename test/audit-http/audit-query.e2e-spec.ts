@@ -60,6 +60,7 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
       before.push(`a-bad-${i}`);
     }
     await waitFor(async () => (await list({ limit: 500 })).items.length === before.length);
+    // The time filters are the subject: a few ms on each side of the split keep the two groups' timestamps apart.
     await sleep(5);
     split = Date.now();
     await sleep(5);

@@ -86,6 +86,7 @@ describe.each([
   });
 
   it('shows the budget whole again in GET /budgets/remaining once the ttl has passed', async () => {
+    // The reservation ttl running out is what this test is about: it waits for the ttl, not for an output.
     await sleep(Math.max(0, killedAt + TTL_SECONDS * 1000 + 1500 - Date.now()));
 
     const budget = budgetOf(await remaining(survivor!.url, caller.headers), 'principal', 'day', 'requests');

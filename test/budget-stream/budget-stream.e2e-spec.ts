@@ -177,7 +177,8 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
       expect(rows[0].inputTokens).toBe(INPUT);
       expect(rows[0].outputTokens).toBeGreaterThanOrEqual(5);
       expect(rows[0].outputTokens).toBeLessThanOrEqual(6);
-      // Nothing is left reserved, and nothing more is charged while the rest of the reply would have been produced.
+      // Nothing is left reserved, and nothing more is charged while the rest of the reply would have been produced: the
+      // pause is the time those tokens would have taken, the absence of a charge in it is what is checked.
       await new Promise((resolve) => setTimeout(resolve, 25 * 10));
       const tokens = budgetOf(await remaining(h.url, caller.headers), 'principal', 'day', 'tokens');
       expect(tokens).toMatchObject({ used: INPUT + rows[0].outputTokens, reserved: 0 });

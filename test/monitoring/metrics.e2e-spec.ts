@@ -6,6 +6,7 @@ import { ADMIN, signToken, startAgentApi, type Harness } from '../support/agent-
 import { MetricsListener } from '../../apps/agent-api/src/metrics/metrics.listener';
 import { promtoolCheck, promtoolInstalled, sample } from './prometheus-text';
 import { itIf } from '../support/services';
+import { waitFor } from '../support/wait-for';
 
 describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
   let h: Harness;
@@ -67,8 +68,20 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
     await h.http().delete(`/agents/${agent.body.id}`).set(auth).expect(403); // needs an approval
     await h.http().get('/customers/jane.metrics@example.org').set(auth).expect(400);
     await h.http().get('/nowhere/jane.metrics@example.org').set(auth).expect(404);
-    await new Promise((r) => setTimeout(r, 600)); // the audit writer flushes every 200 ms
-    const after = await scrape();
+    // The audit writer flushes and the budget settles off the request path, and a request is timed once its answer is
+    // sent: scrape until those last ones show.
+    const after = await waitFor(
+      async () => {
+        const text = await scrape();
+        const grew = (name: string, labels: Record<string, string>) => sample(text, name, labels) > sample(before, name, labels);
+        const settled =
+          grew('policy_audit_write_seconds_count', {}) &&
+          grew('policy_budget_spent_total', { scope: 'principal', unit: 'requests' }) &&
+          grew('http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' });
+        return settled ? text : null;
+      },
+      { what: 'the audit write, the budget settlement and the last request in /metrics' },
+    );
 
     const delta = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
     expect(delta('policy_decisions_total', { operation: 'agent.read', outcome: 'ALLOW' })).toBe(2);

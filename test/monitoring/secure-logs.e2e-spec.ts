@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ADMIN, signToken, TEST_SECRET } from '../support/agent-api.harness';
 import { startAgentApiProcess } from '../support/agent-api.process';
 import { keyEnv, newKey, rawExecute, rawRows } from '../data-protection/data-protection.fixtures';
+import { waitFor } from '../support/wait-for';
 
 describe.each(['express', 'fastify'] as const)('secure JSON logs (%s)', (adapter) => {
   let dir: string;
@@ -82,7 +83,14 @@ describe.each(['express', 'fastify'] as const)('secure JSON logs (%s)', (adapter
       parts[4] = `${parts[4].slice(0, -2)}AA`;
       await rawExecute(databaseUrl, 'UPDATE customers SET name = $1 WHERE id = $2', [parts.join(':'), row.id]);
       await expect1('GET', `/customers/${created.body.id}`, bearer(admin), 500, `admin-${tag}`, 'customer.read');
-      await new Promise((r) => setTimeout(r, 300));
+      // A request's log line is written once its answer is sent: wait until every one (and the integrity error) is out.
+      await waitFor(
+        () => {
+          const out = app.output();
+          return /failed its integrity check \(GCM tag\)/.test(out) && sent.every((want) => out.includes(`"requestId":"${want.id}"`));
+        },
+        { what: 'the log lines of every request' },
+      );
     } finally {
       await app.stop();
     }

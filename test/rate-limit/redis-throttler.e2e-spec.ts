@@ -135,6 +135,7 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     await storage.increment('noblock', 1000, 1, 0, 'default');
     await expect(storage.increment('noblock', 1000, 1, 0, 'default')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 1 });
     expect(await redis.hget(`${prefix}{noblock}:default`, 'b')).toBe('0');
+    // The window running out is the subject (1 s ttl): nothing to poll for.
     await new Promise((resolve) => setTimeout(resolve, 1050));
     await expect(storage.increment('noblock', 1000, 1, 0, 'default')).resolves.toMatchObject({ isBlocked: false, totalHits: 1 });
 

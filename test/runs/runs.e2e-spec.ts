@@ -249,6 +249,7 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       expect(res.body).toMatchObject({ status: 'cancelled', stopReason: 'cancelled' });
       const atCancel = res.body.steps.length;
 
+      // Nothing may happen after the cancel: a pause long enough for several more steps, then the run is unchanged.
       await new Promise((resolve) => setTimeout(resolve, 300));
       const run = await getRun(h, owner.headers, id);
       expect(run).toMatchObject({ status: 'cancelled', stopReason: 'cancelled' });

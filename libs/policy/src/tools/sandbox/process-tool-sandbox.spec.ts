@@ -155,6 +155,7 @@ describeWhenConfinable('ProcessToolSandbox', () => {
     await other.warm({});
     const running = other.run(task('() => { while (true) {} }', { timeoutMs: 20_000 }));
     running.catch(() => undefined);
+    // The sandbox shows no "task started" signal; a moment lets the task reach the process, so close() meets it running.
     await new Promise((resolve) => setTimeout(resolve, 100));
     const started = performance.now();
     await other.close();
