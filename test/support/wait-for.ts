@@ -23,7 +23,7 @@ export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitForOp
   const deadline = Date.now() + timeout;
   for (;;) {
     const value = await probe();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     if (Date.now() >= deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
