@@ -5,6 +5,10 @@
  * agent-api itself (SQLite in WAL mode, `synchronous = NORMAL`, plus a database read per request); the bare NestJS
  * route for reference. Afterwards: how many grant events were stored, whether their chain verifies, and what one
  * event costs to prepare (redaction, canonical JSON), to hash and to write in batches, in each journal mode.
+ *
+ * The same for PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test; a database of its own is
+ * created per server and dropped afterwards; BENCH_POSTGRES=0 leaves it out): agent-api with grant auditing off and
+ * on, interleaved with the rest, and the writer's events/s end to end on PostgreSQL.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,13 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
-import { DataSource } from 'typeorm';
+import { Client } from 'pg';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditService, AuditWriter, type AuditChainRecord, GENESIS_HASH, canonicalJson, hashEvent, redact, redactString } from 'nest-agent-policy';
 import { compare, startServer, table, type ServerHandle, type VariantSummary } from './lib/load';
 import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const root = join(__dirname, '..');
+const POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const bearer = () => ({
   Authorization: `Bearer ${jwt.sign({ sub: 'bench-user', roles: ['admin'], scope: 'admin' }, SECRET, { algorithm: 'HS256', expiresIn: '2h', jwtid: randomUUID() })}`,
 });
@@ -28,6 +34,7 @@ export async function auditBench(options: { rounds: number; duration: number }):
   const env = { JWT_SECRET: SECRET, NO_COLOR: '1' };
   const auditedDb = join(dir, 'audited.sqlite');
   const servers: ServerHandle[] = [];
+  const databases: Array<{ url: string; drop: () => Promise<void> }> = [];
   try {
     const bare = await startServer(join(__dirname, 'servers/bare.server.js'), env);
     servers.push(bare);
@@ -39,6 +46,17 @@ export async function auditBench(options: { rounds: number; duration: number }):
     servers.push(appOff.server);
     const appOn = await startApp(dir, 'app-on', true);
     servers.push(appOn.server);
+    const postgres = process.env.BENCH_POSTGRES === '0' ? null : await postgresReachable();
+    let pgOff: { server: ServerHandle; agentId: string } | null = null;
+    let pgOn: { server: ServerHandle; agentId: string } | null = null;
+    let pgOnUrl = '';
+    if (postgres) {
+      pgOff = await startApp(dir, 'pg-off', false, await createDatabase(databases, 'bench_audit_off'));
+      servers.push(pgOff.server);
+      pgOnUrl = await createDatabase(databases, 'bench_audit_on');
+      pgOn = await startApp(dir, 'pg-on', true, pgOnUrl);
+      servers.push(pgOn.server);
+    }
     const headers = bearer();
     const id = randomUUID();
     const rows = await compare(
@@ -48,14 +66,20 @@ export async function auditBench(options: { rounds: number; duration: number }):
         { name: 'nest-agent-policy, every grant audited', options: () => ({ url: `${on.url}/agents/${id}`, headers }) },
         { name: 'agent-api, grant auditing off (+ DB read)', options: () => ({ url: `${appOff.server.url}/agents/${appOff.agentId}`, headers }) },
         { name: 'agent-api, every grant audited (+ DB read)', options: () => ({ url: `${appOn.server.url}/agents/${appOn.agentId}`, headers }) },
+        ...(pgOff && pgOn
+          ? [
+              { name: 'agent-api on PostgreSQL, grant auditing off (+ DB read)', options: () => ({ url: `${pgOff!.server.url}/agents/${pgOff!.agentId}`, headers }) },
+              { name: 'agent-api on PostgreSQL, every grant audited (+ DB read)', options: () => ({ url: `${pgOn!.server.url}/agents/${pgOn!.agentId}`, headers }) },
+            ]
+          : []),
       ],
       options.rounds,
       options.duration,
     );
     // SIGTERM flushes what is still queued; then count what the audited servers stored.
     await Promise.all(servers.splice(0).map((s) => s.stop()));
-    const [, libOff, libOn, apiOff, apiOn] = rows;
-    const summary = async (label: string, offRow: VariantSummary, onRow: VariantSummary, database: string) => {
+    const [, libOff, libOn, apiOff, apiOn, pgApiOff, pgApiOn] = rows;
+    const summary = async (label: string, offRow: VariantSummary, onRow: VariantSummary, database: DataSourceOptions) => {
       const ratio = onRow.rps / offRow.rps;
       const stored = await storedGrants(database);
       return (
@@ -64,8 +88,9 @@ export async function auditBench(options: { rounds: number; duration: number }):
         `${stored.grants.toLocaleString('en-US')} access.granted events stored, chain ${stored.valid ? 'valid' : 'BROKEN'}.`
       );
     };
-    const rollback = await perEventCost(false);
-    const wal = await perEventCost(true);
+    const rollback = await perEventCost(sqliteWriterDatabase(false));
+    const wal = await perEventCost(sqliteWriterDatabase(true));
+    const pgCost = postgres ? await perEventCost(await postgresWriterDatabase(databases)) : null;
     const costLine = (label: string, cost: EventCost) =>
       `- ${label}: prepare (redaction + canonical JSON) ${cost.prepareUs.toFixed(1)} µs, SHA-256 link ${cost.hashUs.toFixed(1)} µs, ` +
       `end to end through AuditWriter (record, prepare, hash, batched INSERT + COMMIT) ${cost.writeUs.toFixed(1)} µs, ` +
@@ -74,21 +99,25 @@ export async function auditBench(options: { rounds: number; duration: number }):
     return [
       table('Audit of every grant, GET /agents/:id (Express, 10 connections, medians of interleaved rounds)', rows),
       '',
-      await summary('nest-agent-policy bench server (SQLite rollback journal)', libOff!, libOn!, auditedDb),
-      await summary('agent-api (SQLite WAL, synchronous = NORMAL)', apiOff!, apiOn!, join(dir, 'app-on.sqlite')),
+      await summary('nest-agent-policy bench server (SQLite rollback journal)', libOff!, libOn!, sqlite(auditedDb)),
+      await summary('agent-api (SQLite WAL, synchronous = NORMAL)', apiOff!, apiOn!, sqlite(join(dir, 'app-on.sqlite'))),
+      ...(pgApiOff && pgApiOn && pgOn ? [await summary('agent-api (PostgreSQL)', pgApiOff, pgApiOn, { type: 'postgres', url: pgOnUrl })] : []),
+      ...(postgres ? [] : [`- PostgreSQL left out (${process.env.BENCH_POSTGRES === '0' ? 'BENCH_POSTGRES=0' : `${POSTGRES_URL} unreachable`}).`]),
       '',
       'Per audit event, measured in one process (better-sqlite3 runs on the event loop, so the write is request-path time):',
       costLine('rollback journal', rollback),
       costLine('WAL, synchronous = NORMAL', wal),
+      ...(pgCost ? [costLine('PostgreSQL (node-postgres; the INSERT + COMMIT waits on the server, the event loop is free meanwhile)', pgCost)] : []),
     ].join('\n');
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    for (const database of databases) await database.drop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** The built agent-api on its own SQLite file, with or without grant auditing, and an agent to read. */
-async function startApp(dir: string, name: string, grants: boolean): Promise<{ server: ServerHandle; agentId: string }> {
+async function startApp(dir: string, name: string, grants: boolean, databaseUrl?: string): Promise<{ server: ServerHandle; agentId: string }> {
   const policyFile = join(dir, `${name}.policy.json`);
   writeFileSync(
     policyFile,
@@ -105,7 +134,7 @@ async function startApp(dir: string, name: string, grants: boolean): Promise<{ s
     ...dataKeyEnv(),
     NO_COLOR: '1',
     PORT: '0',
-    DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,
+    DATABASE_URL: databaseUrl ?? `sqlite:${join(dir, `${name}.sqlite`)}`,
     POLICY_CONFIG: policyFile,
   });
   const created = await fetch(`${server.url}/agents`, {
@@ -116,9 +145,42 @@ async function startApp(dir: string, name: string, grants: boolean): Promise<{ s
   return { server, agentId: created.id };
 }
 
+const sqlite = (database: string): DataSourceOptions => ({ type: 'better-sqlite3', database });
+
+async function postgresReachable(): Promise<boolean> {
+  const client = new Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A new PostgreSQL database next to DATABASE_URL's, remembered in `databases` to be dropped; answers its URL. */
+async function createDatabase(databases: Array<{ url: string; drop: () => Promise<void> }>, prefix: string): Promise<string> {
+  const name = `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const run = async (sql: string) => {
+    const client = new Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  databases.push({ url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) });
+  return url.toString();
+}
+
 /** Grant events stored, and whether their chain verifies. */
-async function storedGrants(database: string): Promise<{ grants: number; valid: boolean }> {
-  const source = await new DataSource({ type: 'better-sqlite3', database, entities: [...AUDIT_ENTITIES] }).initialize();
+async function storedGrants(database: DataSourceOptions): Promise<{ grants: number; valid: boolean }> {
+  const source = await new DataSource({ ...database, entities: [...AUDIT_ENTITIES] } as DataSourceOptions).initialize();
   try {
     const [row] = (await source.query("SELECT COUNT(*) AS n FROM policy_audit_events WHERE type = 'access.granted'")) as Array<{ n: number }>;
     const { valid } = await new AuditService(new AuditWriter(source), source).verify();
@@ -136,8 +198,33 @@ interface EventCost {
   batchRows: number;
 }
 
+interface WriterDatabase {
+  options: DataSourceOptions;
+  cleanup: () => void | Promise<void>;
+}
+
+function sqliteWriterDatabase(wal: boolean): WriterDatabase {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-audit-writer-'));
+  return {
+    options: {
+      type: 'better-sqlite3',
+      database: join(dir, 'writer.sqlite'),
+      enableWAL: wal,
+      prepareDatabase: (db: { pragma: (sql: string) => unknown }) => {
+        if (wal) db.pragma('synchronous = NORMAL');
+      },
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function postgresWriterDatabase(databases: Array<{ url: string; drop: () => Promise<void> }>): Promise<WriterDatabase> {
+  const url = await createDatabase(databases, 'bench_audit_writer');
+  return { options: { type: 'postgres', url }, cleanup: () => undefined };
+}
+
 /** Microseconds per event for each stage of the writer, measured on a grant event like the hook's. */
-async function perEventCost(wal: boolean): Promise<EventCost> {
+async function perEventCost(database: WriterDatabase): Promise<EventCost> {
   const n = 20_000;
   const event = {
     id: randomUUID(),
@@ -165,18 +252,12 @@ async function perEventCost(wal: boolean): Promise<EventCost> {
   for (let i = 0; i < n; i++) hash = hashEvent(hash, { ...event, seq: i + 1, reasons });
   const hashUs = ((performance.now() - start) * 1000) / n;
 
-  const dir = mkdtempSync(join(tmpdir(), 'bench-audit-writer-'));
   const source = await new DataSource({
-    type: 'better-sqlite3',
-    database: join(dir, 'writer.sqlite'),
+    ...database.options,
     entities: [...AUDIT_ENTITIES],
     migrations: [...AUDIT_MIGRATIONS],
     migrationsRun: true,
-    enableWAL: wal,
-    prepareDatabase: (db: { pragma: (sql: string) => unknown }) => {
-      if (wal) db.pragma('synchronous = NORMAL');
-    },
-  }).initialize();
+  } as DataSourceOptions).initialize();
   try {
     const writer = new TimedAuditWriter(source, { maxQueue: n + 1 });
     start = performance.now();
@@ -191,7 +272,7 @@ async function perEventCost(wal: boolean): Promise<EventCost> {
     return { prepareUs, hashUs, writeUs, insertUs: (writer.writeMs * 1000) / n, batchRows: n / writer.batches };
   } finally {
     await source.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await database.cleanup();
   }
 }
 
