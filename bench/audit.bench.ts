@@ -8,10 +8,11 @@
  *
  * The same for PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test; a database of its own is
  * created per server and dropped afterwards; BENCH_POSTGRES=0 leaves it out): agent-api with grant auditing off and
- * on, interleaved with the rest, and the writer's events/s end to end on PostgreSQL.
+ * on, interleaved with the rest, and the writer's events/s end to end on PostgreSQL. BENCH_POSTGRES=only runs the
+ * bare route and the PostgreSQL part alone.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,11 +20,17 @@ import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditService, AuditWriter, type AuditChainRecord, GENESIS_HASH, canonicalJson, hashEvent, redact, redactString } from 'nest-agent-policy';
-import { compare, startServer, table, type ServerHandle, type VariantSummary } from './lib/load';
+import { compare, load, median, startServer, table, type ServerHandle, type Variant, type VariantSummary } from './lib/load';
 import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const root = join(__dirname, '..');
+const LIB_OFF = 'nest-agent-policy, grant auditing off';
+const LIB_ON = 'nest-agent-policy, every grant audited';
+const APP_OFF = 'agent-api, grant auditing off (+ DB read)';
+const APP_ON = 'agent-api, every grant audited (+ DB read)';
+const PG_OFF = 'agent-api on PostgreSQL, grant auditing off (+ DB read)';
+const PG_ON = 'agent-api on PostgreSQL, every grant audited (+ DB read)';
 const POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const bearer = () => ({
   Authorization: `Bearer ${jwt.sign({ sub: 'bench-user', roles: ['admin'], scope: 'admin' }, SECRET, { algorithm: 'HS256', expiresIn: '2h', jwtid: randomUUID() })}`,
@@ -38,15 +45,27 @@ export async function auditBench(options: { rounds: number; duration: number }):
   try {
     const bare = await startServer(join(__dirname, 'servers/bare.server.js'), env);
     servers.push(bare);
-    const off = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: join(dir, 'off.sqlite') });
-    servers.push(off);
-    const on = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: auditedDb, AUDIT_GRANTS: '1' });
-    servers.push(on);
-    const appOff = await startApp(dir, 'app-off', false);
-    servers.push(appOff.server);
-    const appOn = await startApp(dir, 'app-on', true);
-    servers.push(appOn.server);
-    const postgres = process.env.BENCH_POSTGRES === '0' ? null : await postgresReachable();
+    const sqliteToo = process.env.BENCH_POSTGRES !== 'only';
+    const variants: Variant[] = [{ name: 'bare NestJS route', options: () => ({ url: `${bare.url}/agents/${id}` }) }];
+    const headers = bearer();
+    const id = randomUUID();
+    if (sqliteToo) {
+      const off = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: join(dir, 'off.sqlite') });
+      servers.push(off);
+      const on = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: auditedDb, AUDIT_GRANTS: '1' });
+      servers.push(on);
+      const appOff = await startApp(dir, 'app-off', false);
+      servers.push(appOff.server);
+      const appOn = await startApp(dir, 'app-on', true);
+      servers.push(appOn.server);
+      variants.push(
+        { name: LIB_OFF, options: () => ({ url: `${off.url}/agents/${id}`, headers }) },
+        { name: LIB_ON, options: () => ({ url: `${on.url}/agents/${id}`, headers }) },
+        { name: APP_OFF, options: () => ({ url: `${appOff.server.url}/agents/${appOff.agentId}`, headers }) },
+        { name: APP_ON, options: () => ({ url: `${appOn.server.url}/agents/${appOn.agentId}`, headers }) },
+      );
+    }
+    const postgres = process.env.BENCH_POSTGRES === '0' ? false : await postgresReachable();
     let pgOff: { server: ServerHandle; agentId: string } | null = null;
     let pgOn: { server: ServerHandle; agentId: string } | null = null;
     let pgOnUrl = '';
@@ -57,28 +76,18 @@ export async function auditBench(options: { rounds: number; duration: number }):
       pgOn = await startApp(dir, 'pg-on', true, pgOnUrl);
       servers.push(pgOn.server);
     }
-    const headers = bearer();
-    const id = randomUUID();
-    const rows = await compare(
-      [
-        { name: 'bare NestJS route', options: () => ({ url: `${bare.url}/agents/${id}` }) },
-        { name: 'nest-agent-policy, grant auditing off', options: () => ({ url: `${off.url}/agents/${id}`, headers }) },
-        { name: 'nest-agent-policy, every grant audited', options: () => ({ url: `${on.url}/agents/${id}`, headers }) },
-        { name: 'agent-api, grant auditing off (+ DB read)', options: () => ({ url: `${appOff.server.url}/agents/${appOff.agentId}`, headers }) },
-        { name: 'agent-api, every grant audited (+ DB read)', options: () => ({ url: `${appOn.server.url}/agents/${appOn.agentId}`, headers }) },
-        ...(pgOff && pgOn
-          ? [
-              { name: 'agent-api on PostgreSQL, grant auditing off (+ DB read)', options: () => ({ url: `${pgOff!.server.url}/agents/${pgOff!.agentId}`, headers }) },
-              { name: 'agent-api on PostgreSQL, every grant audited (+ DB read)', options: () => ({ url: `${pgOn!.server.url}/agents/${pgOn!.agentId}`, headers }) },
-            ]
-          : []),
-      ],
-      options.rounds,
-      options.duration,
-    );
+    if (pgOff && pgOn) {
+      const [a, b] = [pgOff, pgOn];
+      variants.push(
+        { name: PG_OFF, options: () => ({ url: `${a.server.url}/agents/${a.agentId}`, headers }) },
+        { name: PG_ON, options: () => ({ url: `${b.server.url}/agents/${b.agentId}`, headers }) },
+      );
+    }
+    const rows = await compare(variants, options.rounds, options.duration);
+    const row = (name: string) => rows.find((r) => r.name === name);
+    const cpu = pgOff && pgOn ? await cpuPerRequest([pgOff.server, pgOn.server], headers, [pgOff.agentId, pgOn.agentId], options) : null;
     // SIGTERM flushes what is still queued; then count what the audited servers stored.
     await Promise.all(servers.splice(0).map((s) => s.stop()));
-    const [, libOff, libOn, apiOff, apiOn, pgApiOff, pgApiOn] = rows;
     const summary = async (label: string, offRow: VariantSummary, onRow: VariantSummary, database: DataSourceOptions) => {
       const ratio = onRow.rps / offRow.rps;
       const stored = await storedGrants(database);
@@ -88,25 +97,35 @@ export async function auditBench(options: { rounds: number; duration: number }):
         `${stored.grants.toLocaleString('en-US')} access.granted events stored, chain ${stored.valid ? 'valid' : 'BROKEN'}.`
       );
     };
-    const rollback = await perEventCost(sqliteWriterDatabase(false));
-    const wal = await perEventCost(sqliteWriterDatabase(true));
+    const rollback = sqliteToo ? await perEventCost(sqliteWriterDatabase(false)) : null;
+    const wal = sqliteToo ? await perEventCost(sqliteWriterDatabase(true)) : null;
     const pgCost = postgres ? await perEventCost(await postgresWriterDatabase(databases)) : null;
     const costLine = (label: string, cost: EventCost) =>
       `- ${label}: prepare (redaction + canonical JSON) ${cost.prepareUs.toFixed(1)} µs, SHA-256 link ${cost.hashUs.toFixed(1)} µs, ` +
       `end to end through AuditWriter (record, prepare, hash, batched INSERT + COMMIT) ${cost.writeUs.toFixed(1)} µs, ` +
       `of which the INSERT + COMMIT ${cost.insertUs.toFixed(1)} µs (${Math.round(cost.batchRows)} rows a batch; ` +
-      `${Math.round(1e6 / cost.writeUs).toLocaleString('en-US')} events/s).`;
+      `${Math.round(1e6 / cost.writeUs).toLocaleString('en-US')} events/s); CPU time of the writing process ${cost.cpuUs.toFixed(1)} µs an event.`;
     return [
       table('Audit of every grant, GET /agents/:id (Express, 10 connections, medians of interleaved rounds)', rows),
       '',
-      await summary('nest-agent-policy bench server (SQLite rollback journal)', libOff!, libOn!, sqlite(auditedDb)),
-      await summary('agent-api (SQLite WAL, synchronous = NORMAL)', apiOff!, apiOn!, sqlite(join(dir, 'app-on.sqlite'))),
-      ...(pgApiOff && pgApiOn && pgOn ? [await summary('agent-api (PostgreSQL)', pgApiOff, pgApiOn, { type: 'postgres', url: pgOnUrl })] : []),
+      ...(sqliteToo
+        ? [
+            await summary('nest-agent-policy bench server (SQLite rollback journal)', row(LIB_OFF)!, row(LIB_ON)!, sqlite(auditedDb)),
+            await summary('agent-api (SQLite WAL, synchronous = NORMAL)', row(APP_OFF)!, row(APP_ON)!, sqlite(join(dir, 'app-on.sqlite'))),
+          ]
+        : []),
+      ...(postgres ? [await summary('agent-api (PostgreSQL)', row(PG_OFF)!, row(PG_ON)!, { type: 'postgres', url: pgOnUrl })] : []),
+      ...(cpu
+        ? [
+            `- agent-api (PostgreSQL), CPU time of the server process per request (medians of ${options.rounds} interleaved rounds, /proc): ` +
+              `${cpu[0].toFixed(0)} µs with grant auditing off, ${cpu[1].toFixed(0)} µs with every grant audited ` +
+              `(+${(cpu[1] - cpu[0]).toFixed(0)} µs, ${((cpu[1] / cpu[0] - 1) * 100).toFixed(1)}%; the writer's batches included).`,
+          ]
+        : []),
       ...(postgres ? [] : [`- PostgreSQL left out (${process.env.BENCH_POSTGRES === '0' ? 'BENCH_POSTGRES=0' : `${POSTGRES_URL} unreachable`}).`]),
       '',
       'Per audit event, measured in one process (better-sqlite3 runs on the event loop, so the write is request-path time):',
-      costLine('rollback journal', rollback),
-      costLine('WAL, synchronous = NORMAL', wal),
+      ...(rollback && wal ? [costLine('rollback journal', rollback), costLine('WAL, synchronous = NORMAL', wal)] : []),
       ...(pgCost ? [costLine('PostgreSQL (node-postgres; the INSERT + COMMIT waits on the server, the event loop is free meanwhile)', pgCost)] : []),
     ].join('\n');
   } finally {
@@ -143,6 +162,30 @@ async function startApp(dir: string, name: string, grants: boolean, databaseUrl?
     body: JSON.stringify({ name: 'bench agent' }),
   }).then((r) => r.json() as Promise<{ id: string }>);
   return { server, agentId: created.id };
+}
+
+/** utime + stime of a process, in µs (Linux /proc; clock ticks of 10 ms). */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * CPU time each server process spends per request, its rounds interleaved: less sensitive than throughput to the
+ * other processes of a shared machine. Answers the median per server.
+ */
+async function cpuPerRequest(servers: ServerHandle[], headers: Record<string, string>, agentIds: string[], options: { rounds: number; duration: number }): Promise<number[]> {
+  const samples: number[][] = servers.map(() => []);
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < servers.length; i++) {
+      const pid = servers[i].child.pid!;
+      const before = processCpuUs(pid);
+      const result = await load({ url: `${servers[i].url}/agents/${agentIds[i]}`, headers, duration: options.duration });
+      samples[i].push((processCpuUs(pid) - before) / result.total);
+    }
+  }
+  return samples.map(median);
 }
 
 const sqlite = (database: string): DataSourceOptions => ({ type: 'better-sqlite3', database });
@@ -194,6 +237,8 @@ interface EventCost {
   prepareUs: number;
   hashUs: number;
   writeUs: number;
+  /** CPU time of this process per event, end to end: what the writer takes from the event loop's other work. */
+  cpuUs: number;
   insertUs: number;
   batchRows: number;
 }
@@ -261,6 +306,7 @@ async function perEventCost(database: WriterDatabase): Promise<EventCost> {
   try {
     const writer = new TimedAuditWriter(source, { maxQueue: n + 1 });
     start = performance.now();
+    const cpu = process.cpuUsage();
     // Queued in one go, as a busy server queues them between flushes: the writer then writes full batches (200).
     const queued: Array<Promise<void>> = [];
     for (let i = 0; i < n; i++) {
@@ -269,7 +315,8 @@ async function perEventCost(database: WriterDatabase): Promise<EventCost> {
     await Promise.all(queued);
     await writer.close();
     const writeUs = ((performance.now() - start) * 1000) / n;
-    return { prepareUs, hashUs, writeUs, insertUs: (writer.writeMs * 1000) / n, batchRows: n / writer.batches };
+    const used = process.cpuUsage(cpu);
+    return { prepareUs, hashUs, writeUs, cpuUs: (used.user + used.system) / n, insertUs: (writer.writeMs * 1000) / n, batchRows: n / writer.batches };
   } finally {
     await source.destroy();
     await database.cleanup();
