@@ -3,8 +3,8 @@
  * (default 5 minutes; `SOAK_MS=60000 npx jest test/soak` for a shorter local run). The traffic: reads, budgeted
  * events, streamed events, tool calls (allowed and denied), agent runs, a rate-limited list, denied and
  * unauthenticated calls, with every grant audited. Budgeted callers are replaced by fresh ones once their budget
- * refuses them, so budgets are admitted and refused during the whole soak. Halfway, while requests are in flight,
- * one instance gets SIGTERM and a new one takes its place. Afterwards: no 5xx, each kind of traffic happened many
+ * refuses them, so budgets are admitted and refused during the whole soak. Halfway, while it streams a long reply
+ * and other requests are in flight, one instance gets SIGTERM and a new one takes its place. Afterwards: no 5xx, each kind of traffic happened many
  * times, every budget admitted at most its limit and exactly its limit once it refused, the ledger equals the
  * counters with nothing reserved, the rate limit admitted exactly its limit, every answered request has exactly its
  * audit event (the stopped instance's included), and the audit chains verify. A summary is printed.
@@ -379,6 +379,14 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
         inFlightOnStoppedInstance: inFlightAtSigterm.length,
         kindsInFlight: [...new Set(inFlightAtSigterm.map((s) => s.kind))].sort(),
       },
+      dropped: sent
+        .filter((s) => s.status === 0)
+        .map((s) => ({
+          kind: s.kind,
+          instance: s.instance === sigtermInstance ? 'stopped' : 'other',
+          startedMs: s.startedAt - startedAt,
+          endedMs: s.endedAt - startedAt,
+        })),
       budgets: {
         callers: budgetRows.length,
         byKind: Object.fromEntries(['event', 'stream', 'run'].map((k) => [k, budgetRows.filter((r) => r.kind === k).length])),
