@@ -134,7 +134,7 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
     await cleanup(redis).finally(() => redis.disconnect());
     if (drop) await drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 60_000);
+  }, 120_000);
 
   it(`keeps every promise for ${SOAK_MS / 1000} s of mixed traffic, through a SIGTERM of one instance`, async () => {
     // live[i] is the index in `all` of an instance taking traffic.
@@ -304,7 +304,8 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
       expect(leaving.output()).not.toMatch(/could not be written|audit event\(s\) failed|budget.*(failed|lost)/i);
     })();
 
-    await Promise.all([
+    // Every worker runs to the end even when one fails, so that no request is still being sent after the test.
+    const outcomes = await Promise.allSettled([
       worker('read', 10, get('/agents', operator)),
       worker('read', 10, get('/agents', operator)),
       worker('list', 200, get('/customers', lister)),
@@ -320,6 +321,7 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
       restart,
     ]);
     const loadEndedAt = Date.now();
+    const failures = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
 
     // Budgets settle in the background and a reservation cut off by the SIGTERM expires after its ttl.
     await sleep(RESERVATION_TTL_S * 1000 + 500);
@@ -379,6 +381,7 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
         inFlightOnStoppedInstance: inFlightAtSigterm.length,
         kindsInFlight: [...new Set(inFlightAtSigterm.map((s) => s.kind))].sort(),
       },
+      errorLinesLogged: all.map((p) => p.output().split('\n').filter((line) => /\bERROR\b/.test(line)).length),
       dropped: sent
         .filter((s) => s.status === 0)
         .map((s) => ({
@@ -404,6 +407,7 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
       audit: { events: events.length, chains: chains.length, byType: Object.fromEntries([...eventTypes].sort()) },
     };
     process.stdout.write(`\nsoak summary ${JSON.stringify(summary, null, 2)}\n`);
+    if (failures.length) throw failures[0];
 
     // No 5xx, and only the expected answer of each kind.
     expect(sent.filter((s) => s.status >= 500)).toEqual([]);
@@ -461,6 +465,5 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
     const verify = await fetch(`${url}/audit/verify`, { headers: auditor });
     expect(verify.status).toBe(200);
     expect(await verify.json()).toMatchObject({ valid: true, firstBrokenId: null });
-    await restart;
   }, SOAK_MS + START_TIMEOUT_MS + 240_000);
 });
