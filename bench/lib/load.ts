@@ -6,7 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 
 export interface LoadResult {
+  /** Requests per second (average). */
   requests: number;
+  /** Requests completed. */
+  total: number;
   p99: number;
   errors: number;
   non2xx: number;
@@ -79,7 +82,7 @@ export function load(options: LoadOptions): Promise<LoadResult> {
       },
       (err, result) => {
         if (err) return reject(err as Error);
-        resolve({ requests: result.requests.average, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx });
+        resolve({ requests: result.requests.average, total: result.requests.total, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx });
       },
     );
   });
