@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every request-path benchmark, one after the other, each comparing against a bare NestJS route
  * in the same run. BENCH_ROUNDS (default 3) and BENCH_DURATION (seconds, default 5) tune the length;
- * BENCH_ONLY=auth,rate-limit,… picks some.
+ * BENCH_ONLY=decision,auth,rate-limit,… picks some.
  */
 import { cpus } from 'node:os';
 import { auditBench } from './audit.bench';
 import { authBench } from './auth.bench';
 import { budgetBench } from './budget.bench';
+import { decisionBench } from './decision.bench';
 import { sandboxBench } from './sandbox.bench';
 import { monitoringBench } from './monitoring.bench';
 import { streamBench } from './stream.bench';
@@ -16,6 +17,7 @@ import { toolsBench } from './tools.bench';
 type Bench = [name: string, run: (o: { rounds: number; duration: number }) => Promise<string>];
 
 const benches: Bench[] = [
+  ['decision', decisionBench],
   ['auth', authBench],
   ['rate-limit', throttlerStorageBench],
   ['budget', budgetBench],

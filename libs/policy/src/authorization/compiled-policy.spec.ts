@@ -233,3 +233,20 @@ describe('compilePolicy', () => {
     });
   });
 });
+
+describe('compilePolicy: prototype-ish names', () => {
+  it('keeps roles and scopes named __proto__ or constructor as plain entries', () => {
+    const policy = compilePolicy({
+      roles: JSON.parse('{"__proto__": {"operations": ["agent.read"]}, "constructor": {"operations": ["agent.list"], "inherits": ["__proto__"]}}'),
+      scopes: JSON.parse('{"constructor": {"implies": ["agents:read"]}}'),
+    });
+    expect([...policy.roles.keys()].sort()).toEqual(['__proto__', 'constructor']);
+    expect(policy.roles.get('constructor')!.patterns).toEqual(['agent.list', 'agent.read']);
+    expect(rolesAllowing(policy.roles, ['constructor'], 'agent.read').map((r) => r.name)).toEqual(['constructor']);
+    expect(rolesAllowing(policy.roles, ['toString', 'hasOwnProperty'], 'agent.read')).toEqual([]);
+  });
+
+  it('refuses to inherit a role that exists only on Object.prototype', () => {
+    expect(() => compilePolicy({ roles: { r: { operations: ['agent.read'], inherits: ['constructor'] } } })).toThrow(/unknown role "constructor"/);
+  });
+});

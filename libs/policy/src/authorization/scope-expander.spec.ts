@@ -119,3 +119,9 @@ describe('validateScopes', () => {
     expect(() => validateScopes(defs as unknown as Record<string, ScopeDefinition>)).toThrow(message);
   });
 });
+
+describe('expandScopes: prototype-ish names', () => {
+  it.each(['constructor', '__proto__', 'toString'])('expands a granted %s the definitions do not own to itself only', (name) => {
+    expect([...expandScopes([name], { 'agents:write': { implies: ['agents:read'] } })]).toEqual([name]);
+  });
+});

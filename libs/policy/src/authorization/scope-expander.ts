@@ -11,7 +11,9 @@ export function expandScopes(granted: readonly string[], definitions: Record<str
     const scope = stack.pop() as string;
     if (result.has(scope)) continue;
     result.add(scope);
-    for (const implied of definitions[scope]?.implies ?? []) {
+    // Own keys only: a granted `constructor` or `__proto__` is a name, never a way into Object.prototype.
+    const definition = Object.prototype.hasOwnProperty.call(definitions, scope) ? definitions[scope] : undefined;
+    for (const implied of definition?.implies ?? []) {
       if (!result.has(implied)) stack.push(implied);
     }
   }
