@@ -13,6 +13,8 @@ export async function createBenchApp(module: unknown): Promise<INestApplication>
 }
 
 export async function listenAndReport(app: INestApplication, extra?: () => Promise<string>): Promise<void> {
+  // A signal ends the process through exit, so a `--cpu-prof` profile is written.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close().finally(() => process.exit(0)));
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as { port: number }).port;
   process.stdout.write(`READY ${port}${extra ? ` ${await extra()}` : ''}\n`);
