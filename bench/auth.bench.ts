@@ -39,7 +39,8 @@ interface AdapterServers {
 }
 
 async function startAll(adapter: AdapterName, dir: string, policyFile: string, servers: ServerHandle[]): Promise<AdapterServers> {
-  const env = { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_ADAPTER: adapter };
+  // Memory stores and SQLite whatever the environment says: the rows measure the library without Redis.
+  const env = { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_ADAPTER: adapter, REDIS_URL: '', REDIS_CLUSTER_NODES: '' };
   const bare = await startServer(join(__dirname, 'servers/bare.server.js'), env);
   servers.push(bare);
   const policy = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: join(dir, `policy-${adapter}.sqlite`) });
