@@ -88,13 +88,13 @@ export async function authBench(options: { rounds?: number; duration?: number } 
       const s = byAdapter.get(adapter)!;
       const id = s.agentId;
       const rows: (Variant | false)[] = [
-        { name: AUTH_ROWS.bare, options: () => ({ url: `${s.bare.url}/agents/${id}` }) },
-        all && { name: AUTH_ROWS.passport, options: () => ({ url: `${s.bare.url}/passport/agents/${id}`, headers: bearer() }) },
-        { name: AUTH_ROWS.stack, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: bearer() }) },
-        all && { name: AUTH_ROWS.stackKey, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: { 'X-API-Key': s.policyKey } }) },
-        { name: AUTH_ROWS.agent, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: bearer() }) },
-        all && { name: AUTH_ROWS.agentKey, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: { 'X-API-Key': s.appKey } }) },
-        { name: AUTH_ROWS.health, options: () => ({ url: `${s.app.url}/health` }) },
+        { name: AUTH_ROWS.bare, options: () => ({ url: `${s.bare.url}/agents/${id}`, pid: s.bare.child.pid }) },
+        all && { name: AUTH_ROWS.passport, options: () => ({ url: `${s.bare.url}/passport/agents/${id}`, headers: bearer(), pid: s.bare.child.pid }) },
+        { name: AUTH_ROWS.stack, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: bearer(), pid: s.policy.child.pid }) },
+        all && { name: AUTH_ROWS.stackKey, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: { 'X-API-Key': s.policyKey }, pid: s.policy.child.pid }) },
+        { name: AUTH_ROWS.agent, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: bearer(), pid: s.app.child.pid }) },
+        all && { name: AUTH_ROWS.agentKey, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: { 'X-API-Key': s.appKey }, pid: s.app.child.pid }) },
+        { name: AUTH_ROWS.health, options: () => ({ url: `${s.app.url}/health`, pid: s.app.child.pid }) },
       ];
       return rows.filter((r): r is Variant => r !== false);
     });

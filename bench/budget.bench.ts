@@ -28,8 +28,9 @@ export async function budgetBench(options: { rounds?: number; duration?: number 
   const servers: ServerHandle[] = [];
   try {
     const session = randomUUID();
-    const post = (url: string, route: 'budgeted' | 'unbudgeted') => () => ({
-      url: `${url}/${route}/${session}/events`,
+    const post = (server: ServerHandle, route: 'budgeted' | 'unbudgeted') => () => ({
+      url: `${server.url}/${route}/${session}/events`,
+      pid: server.child.pid,
       method: 'POST' as const,
       headers,
       body: MESSAGE,
@@ -48,10 +49,10 @@ export async function budgetBench(options: { rounds?: number; duration?: number 
       for (const connections of benchConnections()) {
         const at = (options: () => LoadOptions) => (): LoadOptions => ({ ...options(), connections });
         variants.push(
-          { group: `Redis store, ${adapter}, ${connections} conn.`, name: 'without @Budget (Redis server)', options: at(post(redis.url, 'unbudgeted')) },
-          { group: `Redis store, ${adapter}, ${connections} conn.`, name: '@Budget, Redis store', options: at(post(redis.url, 'budgeted')) },
-          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: 'without @Budget (database server)', options: at(post(database.url, 'unbudgeted')) },
-          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: '@Budget, database store (SQLite)', options: at(post(database.url, 'budgeted')) },
+          { group: `Redis store, ${adapter}, ${connections} conn.`, name: 'without @Budget (Redis server)', options: at(post(redis, 'unbudgeted')) },
+          { group: `Redis store, ${adapter}, ${connections} conn.`, name: '@Budget, Redis store', options: at(post(redis, 'budgeted')) },
+          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: 'without @Budget (database server)', options: at(post(database, 'unbudgeted')) },
+          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: '@Budget, database store (SQLite)', options: at(post(database, 'budgeted')) },
         );
       }
     }

@@ -11,7 +11,7 @@ import Redis from 'ioredis';
 import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import { MemoryThrottlerStorage } from 'nest-agent-policy';
 import type { RateLimitStrategy } from 'nest-agent-policy';
-import { benchAdapters, benchConnections, compare, loadGenerator, ratios, startServer, type AdapterName, type ServerHandle, type Variant as LoadVariant } from './lib/load';
+import { benchAdapters, benchConnections, compare, cpuRatios, loadGenerator, ratios, startServer, type AdapterName, type ServerHandle, type Variant as LoadVariant } from './lib/load';
 
 type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
 const LABELS: Record<Variant, string> = {
@@ -78,8 +78,8 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
   const lines = [
     `### Rate-limit storages (plain ThrottlerModule apps, medians of interleaved rounds; ttl ${TTL_MS / 1000}s, limit never reached; load: ${loadGenerator()})`,
     '',
-    '| adapter | conn. | trackers | variant | req/s | range of rounds | vs (a) | (e) vs (c) | p50 ms | p99 ms | max ms | non-2xx / errors |',
-    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| adapter | conn. | trackers | variant | req/s | range of rounds | vs (a) | CPU µs/req | CPU vs (a) | (e) vs (c) | p50 ms | p99 ms | max ms | non-2xx / errors |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   try {
     for (const adapter of benchAdapters()) {
@@ -98,17 +98,18 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
             all.push({
               name: v,
               group: `${adapter}|${connections}|${trackers}`,
-              options: () => ({ url: `${servers.get(`${adapter}:${v}`)!.url}/ping`, trackers, connections }),
+              options: () => ({ url: `${servers.get(`${adapter}:${v}`)!.url}/ping`, pid: servers.get(`${adapter}:${v}`)!.child.pid, trackers, connections }),
             });
     const rows = await compare(all, options.rounds, options.duration);
     const ratio = ratios(rows);
+    const cpu = cpuRatios(rows);
     for (const r of rows) {
       const [adapter, connections, trackers] = r.group!.split('|');
       const redisRow = rows.find((o) => o.group === r.group && o.name === 'c');
       const vsRedis = r.name === 'e' && redisRow ? `${(r.rps / redisRow.rps).toFixed(2)}×` : '';
       const ms = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
       lines.push(
-        `| ${adapter as AdapterName} | ${connections} | ${trackers} | ${LABELS[r.name as Variant]} | ${r.rps.toFixed(0)} | ${Math.round(r.low)}–${Math.round(r.high)} | ${(ratio.get(r)! * 100).toFixed(1)}% | ${vsRedis} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.non2xx} / ${r.errors} |`,
+        `| ${adapter as AdapterName} | ${connections} | ${trackers} | ${LABELS[r.name as Variant]} | ${r.rps.toFixed(0)} | ${Math.round(r.low)}–${Math.round(r.high)} | ${(ratio.get(r)! * 100).toFixed(1)}% | ${r.cpuUs.toFixed(0)} | ${(cpu.get(r)! * 100).toFixed(1)}% | ${vsRedis} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.non2xx} / ${r.errors} |`,
       );
     }
   } finally {

@@ -7,7 +7,7 @@
  * adapters and connection counts every HTTP bench measures; BENCH_LOAD=autocannon forces autocannon.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -30,6 +30,8 @@ export function benchConnections(): number[] {
 
 export interface LoadResult {
   requests: number;
+  /** CPU time the server process (all its threads) spent per answered request, in µs; NaN when unknown. */
+  cpuUs: number;
   p50: number;
   p99: number;
   max: number;
@@ -100,18 +102,43 @@ export interface LoadOptions {
   body?: string;
   connections?: number;
   duration?: number;
+  /** The server's process id: its CPU time per request is measured too (Linux /proc). */
+  pid?: number;
   /** Sends an `x-tracker` header of 0…trackers−1 (one per request, in turn), so that one generator is many callers. */
   trackers?: number;
 }
 
-export function load(options: LoadOptions): Promise<LoadResult> {
-  return wrkAvailable() ? wrk(options) : autocannonLoad(options);
+/** user + system CPU time of a process and all its threads, in µs (Linux), or NaN. */
+function cpuTimeUs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name; in ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
 }
+
+/**
+ * Drives the server and answers throughput, latency and, with `pid`, the server's CPU time per request: on a
+ * machine shared with other work the wall-clock figures move with the neighbours' load, the CPU cost per request
+ * much less.
+ */
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const before = cpuTimeUs(options.pid);
+  const { result, total } = await (wrkAvailable() ? wrk(options) : autocannonLoad(options));
+  const used = cpuTimeUs(options.pid) - before;
+  return { ...result, cpuUs: total > 0 ? used / total : Number.NaN };
+}
+
+type Measured = { result: Omit<LoadResult, 'cpuUs'>; total: number };
 
 let scripts: string | undefined;
 
 /** Runs wrk (one thread) and reads its summary: requests/s, latency percentiles and max, errors, non-2xx. */
-function wrk(options: LoadOptions): Promise<LoadResult> {
+function wrk(options: LoadOptions): Promise<Measured> {
   scripts ??= mkdtempSync(join(tmpdir(), 'bench-wrk-'));
   const lua: string[] = [];
   if (options.method && options.method !== 'GET') lua.push(`wrk.method = ${JSON.stringify(options.method)}`);
@@ -141,18 +168,21 @@ function wrk(options: LoadOptions): Promise<LoadResult> {
       const pick = (re: RegExp) => re.exec(stdout)?.[1];
       const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
       resolve({
+        total: Number(pick(/(\d+) requests in /)),
+        result: {
         requests: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
         p50: ms(pick(/\s50%\s+(\S+)/)),
         p99: ms(pick(/\s99%\s+(\S+)/)),
         max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1]),
         errors: socket ? socket.slice(1).reduce((a, n) => a + Number(n), 0) : 0,
         non2xx: Number(pick(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0),
+        },
       });
     });
   });
 }
 
-function autocannonLoad(options: LoadOptions): Promise<LoadResult> {
+function autocannonLoad(options: LoadOptions): Promise<Measured> {
   let n = 0;
   const setupRequest =
     options.trackers === undefined
@@ -172,12 +202,15 @@ function autocannonLoad(options: LoadOptions): Promise<LoadResult> {
       (err, result) => {
         if (err) return reject(err);
         resolve({
-          requests: result.requests.average,
-          p50: result.latency.p50,
-          p99: result.latency.p99,
-          max: result.latency.max,
-          errors: result.errors,
-          non2xx: result.non2xx,
+          total: result.requests.total,
+          result: {
+            requests: result.requests.average,
+            p50: result.latency.p50,
+            p99: result.latency.p99,
+            max: result.latency.max,
+            errors: result.errors,
+            non2xx: result.non2xx,
+          },
         });
       },
     );
@@ -201,6 +234,8 @@ export interface VariantSummary {
   name: string;
   group?: string;
   rps: number;
+  /** Server CPU µs per request (median of the rounds). */
+  cpuUs: number;
   p50: number;
   p99: number;
   max: number;
@@ -224,6 +259,7 @@ export async function compare(variants: Variant[], rounds = 3, duration = 5): Pr
       name: v.name,
       group: v.group,
       rps: median(runs.map((r) => r.requests)),
+      cpuUs: median(runs.map((r) => r.cpuUs)),
       p50: median(runs.map((r) => r.p50)),
       p99: median(runs.map((r) => r.p99)),
       max: median(runs.map((r) => r.max)),
@@ -246,6 +282,17 @@ export function ratios(rows: VariantSummary[]): Map<VariantSummary, number> {
   return out;
 }
 
+/** Each row's CPU cost per request as a throughput ratio to its group's first row (baseline µs / row µs). */
+export function cpuRatios(rows: VariantSummary[]): Map<VariantSummary, number> {
+  const base = new Map<string | undefined, number>();
+  const out = new Map<VariantSummary, number>();
+  for (const r of rows) {
+    if (!base.has(r.group)) base.set(r.group, r.cpuUs);
+    out.set(r, base.get(r.group)! / r.cpuUs);
+  }
+  return out;
+}
+
 const fmt = (ms: number) => (Number.isNaN(ms) ? '–' : ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
 
 /**
@@ -254,16 +301,18 @@ const fmt = (ms: number) => (Number.isNaN(ms) ? '–' : ms < 10 ? ms.toFixed(1) 
  */
 export function table(title: string, rows: VariantSummary[]): string {
   const ratio = ratios(rows);
+  const cpu = cpuRatios(rows);
+  const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(x * 100).toFixed(1)}%`);
   const lines = [
     `### ${title}`,
     '',
-    `load: ${loadGenerator()}; each row's ratio is to the first row of its group`,
+    `load: ${loadGenerator()}; each row's ratios are to the first row of its group ("vs bare": req/s; "CPU vs bare": the baseline's server CPU µs per request over the row's)`,
     '',
-    '| group | variant | req/s (median) | range of rounds | vs bare | p50 ms | p99 ms | max ms | non-2xx / errors |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| group | variant | req/s (median) | range of rounds | vs bare | CPU µs/req | CPU vs bare | p50 ms | p99 ms | max ms | non-2xx / errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.group ?? ''} | ${r.name} | ${Math.round(r.rps)} | ${Math.round(r.low)}–${Math.round(r.high)} | ${(ratio.get(r)! * 100).toFixed(1)}% | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.non2xx} / ${r.errors} |`,
+        `| ${r.group ?? ''} | ${r.name} | ${Math.round(r.rps)} | ${Math.round(r.low)}–${Math.round(r.high)} | ${pct(ratio.get(r))} | ${Number.isNaN(r.cpuUs) ? '–' : r.cpuUs.toFixed(0)} | ${pct(cpu.get(r))} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.non2xx} / ${r.errors} |`,
     ),
   ];
   return lines.join('\n');
