@@ -164,13 +164,6 @@ async function startApp(dir: string, name: string, grants: boolean, databaseUrl?
   return { server, agentId: created.id };
 }
 
-/** utime + stime of a process, in µs (Linux /proc; clock ticks of 10 ms). */
-function processCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 /**
  * CPU time each server process spends per request, its rounds interleaved: less sensitive than throughput to the
  * other processes of a shared machine. Answers the median per server.
@@ -179,10 +172,8 @@ async function cpuPerRequest(servers: ServerHandle[], headers: Record<string, st
   const samples: number[][] = servers.map(() => []);
   for (let round = 0; round < options.rounds; round++) {
     for (let i = 0; i < servers.length; i++) {
-      const pid = servers[i].child.pid!;
-      const before = processCpuUs(pid);
-      const result = await load({ url: `${servers[i].url}/agents/${agentIds[i]}`, headers, duration: options.duration });
-      samples[i].push((processCpuUs(pid) - before) / result.total);
+      const result = await load({ url: `${servers[i].url}/agents/${agentIds[i]}`, headers, duration: options.duration, pid: servers[i].child.pid });
+      samples[i].push(result.cpuUs);
     }
   }
   return samples.map(median);

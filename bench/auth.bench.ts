@@ -1,14 +1,16 @@
 /**
- * Authentication on the request path, in one run: a bare NestJS route; the same route behind a plain
- * passport-jwt `AuthGuard`; behind nest-agent-policy with a JWT and with an API key; and the full agent-api
- * `GET /agents/:id` (auth + authorization + rate limit + a database read) with a JWT and an API key.
+ * The request path in one run, on each adapter (BENCH_ADAPTERS) and at each connection count (BENCH_CONNECTIONS):
+ * a bare NestJS route; the same route behind nest-agent-policy (JWT authentication + authorization + the memory
+ * rate limiter); the built agent-api (from dist, SQLite, its JWT secret) on `GET /agents/:id` with a JWT (its
+ * database read included) and on its public `GET /health`. BENCH_AUTH_ALL=1 adds a plain passport-jwt `AuthGuard`
+ * and the API-key variants. Every ratio is to the bare route of the same adapter and connection count.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { compare, startServer, table, type ServerHandle } from './lib/load';
+import { benchAdapters, benchConnections, compare, matrix, startServer, table, type AdapterName, type ServerHandle, type Variant } from './lib/load';
 import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -16,6 +18,54 @@ const root = join(__dirname, '..');
 const bearer = (scope = 'admin') => ({
   Authorization: `Bearer ${jwt.sign({ sub: 'bench-user', roles: ['admin'], scope }, SECRET, { algorithm: 'HS256', expiresIn: '2h', jwtid: randomUUID() })}`,
 });
+
+export const AUTH_ROWS = {
+  bare: 'bare NestJS route',
+  passport: 'plain passport-jwt AuthGuard',
+  stack: 'library stack (JWT + authorization + memory limiter)',
+  stackKey: 'library stack, API key',
+  agent: 'agent-api GET /agents/:id, JWT (+ DB read)',
+  agentKey: 'agent-api GET /agents/:id, API key (+ DB read)',
+  health: 'agent-api GET /health (public)',
+} as const;
+
+interface AdapterServers {
+  bare: ServerHandle;
+  policy: ServerHandle;
+  policyKey: string;
+  app: ServerHandle;
+  agentId: string;
+  appKey: string;
+}
+
+async function startAll(adapter: AdapterName, dir: string, policyFile: string, servers: ServerHandle[]): Promise<AdapterServers> {
+  // Memory stores and SQLite whatever the environment says: the rows measure the library without Redis.
+  const env = { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_ADAPTER: adapter, REDIS_URL: '', REDIS_CLUSTER_NODES: '' };
+  const bare = await startServer(join(__dirname, 'servers/bare.server.js'), env);
+  servers.push(bare);
+  const policy = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: join(dir, `policy-${adapter}.sqlite`) });
+  servers.push(policy);
+  const app = await startServer(join(root, 'apps/agent-api/main.js'), {
+    ...env,
+    ...dataKeyEnv(),
+    HTTP_ADAPTER: adapter,
+    PORT: '0',
+    DATABASE_URL: `sqlite:${join(dir, `app-${adapter}.sqlite`)}`,
+    POLICY_CONFIG: policyFile,
+  });
+  servers.push(app);
+  const created = await fetch(`${app.url}/agents`, {
+    method: 'POST',
+    headers: { ...bearer(), 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench agent' }),
+  }).then((r) => r.json() as Promise<{ id: string }>);
+  const key = await fetch(`${app.url}/api-keys`, {
+    method: 'POST',
+    headers: { ...bearer(), 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', roles: ['admin'], scopes: ['agents:read'] }),
+  }).then((r) => r.json() as Promise<{ key: string }>);
+  return { bare, policy, policyKey: keyFrom(policy), app, agentId: created.id, appKey: key.key };
+}
 
 export async function authBench(options: { rounds?: number; duration?: number } = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-auth-'));
@@ -29,52 +79,33 @@ export async function authBench(options: { rounds?: number; duration?: number } 
       pricing: { 'echo-1': { input: 0.5, output: 1.5 } },
     }),
   );
-  const env = { JWT_SECRET: SECRET, NO_COLOR: '1' };
+  const all = process.env.BENCH_AUTH_ALL === '1';
   const servers: ServerHandle[] = [];
   try {
-    const bare = await startServer(join(__dirname, 'servers/bare.server.js'), env);
-    servers.push(bare);
-    const policy = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: join(dir, 'policy.sqlite') });
-    servers.push(policy);
-    const policyKey = await keyFrom(policy);
-    const app = await startServer(join(root, 'apps/agent-api/main.js'), {
-      ...env,
-      ...dataKeyEnv(),
-      PORT: '0',
-      DATABASE_URL: `sqlite:${join(dir, 'app.sqlite')}`,
-      POLICY_CONFIG: policyFile,
+    const byAdapter = new Map<AdapterName, AdapterServers>();
+    for (const adapter of benchAdapters()) byAdapter.set(adapter, await startAll(adapter, dir, policyFile, servers));
+    const variants = matrix(benchAdapters(), benchConnections(), (adapter) => {
+      const s = byAdapter.get(adapter)!;
+      const id = s.agentId;
+      const rows: (Variant | false)[] = [
+        { name: AUTH_ROWS.bare, options: () => ({ url: `${s.bare.url}/agents/${id}`, pid: s.bare.child.pid }) },
+        all && { name: AUTH_ROWS.passport, options: () => ({ url: `${s.bare.url}/passport/agents/${id}`, headers: bearer(), pid: s.bare.child.pid }) },
+        { name: AUTH_ROWS.stack, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: bearer(), pid: s.policy.child.pid }) },
+        all && { name: AUTH_ROWS.stackKey, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: { 'X-API-Key': s.policyKey }, pid: s.policy.child.pid }) },
+        { name: AUTH_ROWS.agent, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: bearer(), pid: s.app.child.pid }) },
+        all && { name: AUTH_ROWS.agentKey, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: { 'X-API-Key': s.appKey }, pid: s.app.child.pid }) },
+        { name: AUTH_ROWS.health, options: () => ({ url: `${s.app.url}/health`, pid: s.app.child.pid }) },
+      ];
+      return rows.filter((r): r is Variant => r !== false);
     });
-    servers.push(app);
-    const created = await fetch(`${app.url}/agents`, {
-      method: 'POST',
-      headers: { ...bearer(), 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench agent' }),
-    }).then((r) => r.json() as Promise<{ id: string }>);
-    const key = await fetch(`${app.url}/api-keys`, {
-      method: 'POST',
-      headers: { ...bearer(), 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', roles: ['admin'], scopes: ['agents:read'] }),
-    }).then((r) => r.json() as Promise<{ key: string }>);
-    const id = created.id;
-    const rows = await compare(
-      [
-        { name: 'bare NestJS route', options: () => ({ url: `${bare.url}/agents/${id}` }) },
-        { name: 'plain passport-jwt AuthGuard', options: () => ({ url: `${bare.url}/passport/agents/${id}`, headers: bearer() }) },
-        { name: 'nest-agent-policy, JWT', options: () => ({ url: `${policy.url}/agents/${id}`, headers: bearer() }) },
-        { name: 'nest-agent-policy, API key', options: () => ({ url: `${policy.url}/agents/${id}`, headers: { 'X-API-Key': policyKey } }) },
-        { name: 'agent-api GET /agents/:id, JWT (+ DB read)', options: () => ({ url: `${app.url}/agents/${id}`, headers: bearer() }) },
-        { name: 'agent-api GET /agents/:id, API key (+ DB read)', options: () => ({ url: `${app.url}/agents/${id}`, headers: { 'X-API-Key': key.key } }) },
-      ],
-      options.rounds ?? 3,
-      options.duration ?? 5,
-    );
-    return table('Authentication (Express, 10 connections, medians of interleaved rounds)', rows);
+    const rows = await compare(variants, options.rounds ?? 3, options.duration ?? 5);
+    return table('Request path: bare route, library stack, agent-api (medians of interleaved rounds)', rows);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
 }
 
-async function keyFrom(server: ServerHandle): Promise<string> {
+function keyFrom(server: ServerHandle): string {
   // policy.server prints `READY <port> <key>`; the key was captured with the ready line.
   const key = server.line.trim().split(' ')[2];
   if (!key) throw new Error(`no API key in "${server.line}"`);

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { compare, startServer, table, type ServerHandle } from './lib/load';
+import { benchAdapters, benchConnections, compare, startServer, table, type LoadOptions, type ServerHandle, type Variant } from './lib/load';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const MESSAGE = JSON.stringify({ message: 'What is the status of my order?' });
@@ -24,40 +24,40 @@ export async function budgetBench(options: { rounds?: number; duration?: number 
     jwtid: randomUUID(),
   });
   const headers = { Authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const env = { JWT_SECRET: SECRET, NO_COLOR: '1' };
   const script = join(__dirname, 'servers/budget.server.js');
   const servers: ServerHandle[] = [];
   try {
-    const database = await startServer(script, { ...env, BENCH_SQLITE: join(dir, 'database-store.sqlite'), REDIS_URL: '' });
-    servers.push(database);
-    const redis = await startServer(script, {
-      ...env,
-      BENCH_SQLITE: join(dir, 'redis-store.sqlite'),
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    });
-    servers.push(redis);
     const session = randomUUID();
-    const post = (url: string, route: 'budgeted' | 'unbudgeted') => () => ({
-      url: `${url}/${route}/${session}/events`,
+    const post = (server: ServerHandle, route: 'budgeted' | 'unbudgeted') => () => ({
+      url: `${server.url}/${route}/${session}/events`,
+      pid: server.child.pid,
       method: 'POST' as const,
       headers,
       body: MESSAGE,
     });
-    const rows = await compare(
-      [
-        { name: 'without @Budget (database server)', options: post(database.url, 'unbudgeted') },
-        { name: '@Budget, database store (SQLite)', options: post(database.url, 'budgeted') },
-        { name: 'without @Budget (Redis server)', options: post(redis.url, 'unbudgeted') },
-        { name: '@Budget, Redis store', options: post(redis.url, 'budgeted') },
-      ],
-      options.rounds ?? 3,
-      options.duration ?? 5,
-    );
-    const setting = 'Express, 10 connections, medians of interleaved rounds; baseline: the same route without @Budget';
-    return [
-      table(`Budgets, database store (SQLite) — ${setting}`, rows.slice(0, 2)),
-      table(`Budgets, Redis store — ${setting}`, rows.slice(2, 4)),
-    ].join('\n\n');
+    const variants: Variant[] = [];
+    for (const adapter of benchAdapters()) {
+      const env = { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_ADAPTER: adapter };
+      const database = await startServer(script, { ...env, BENCH_SQLITE: join(dir, `database-store-${adapter}.sqlite`), REDIS_URL: '' });
+      servers.push(database);
+      const redis = await startServer(script, {
+        ...env,
+        BENCH_SQLITE: join(dir, `redis-store-${adapter}.sqlite`),
+        REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      });
+      servers.push(redis);
+      for (const connections of benchConnections()) {
+        const at = (options: () => LoadOptions) => (): LoadOptions => ({ ...options(), connections });
+        variants.push(
+          { group: `Redis store, ${adapter}, ${connections} conn.`, name: 'without @Budget (Redis server)', options: at(post(redis, 'unbudgeted')) },
+          { group: `Redis store, ${adapter}, ${connections} conn.`, name: '@Budget, Redis store', options: at(post(redis, 'budgeted')) },
+          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: 'without @Budget (database server)', options: at(post(database, 'unbudgeted')) },
+          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: '@Budget, database store (SQLite)', options: at(post(database, 'budgeted')) },
+        );
+      }
+    }
+    const rows = await compare(variants, options.rounds ?? 3, options.duration ?? 5);
+    return table('Budgets (baseline: the same route without @Budget on the same server; medians of interleaved rounds)', rows);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }

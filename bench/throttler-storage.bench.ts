@@ -11,7 +11,7 @@ import Redis from 'ioredis';
 import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import { MemoryThrottlerStorage } from 'nest-agent-policy';
 import type { RateLimitStrategy } from 'nest-agent-policy';
-import { compare, startServer, type ServerHandle, type VariantSummary } from './lib/load';
+import { benchAdapters, benchConnections, compare, cpuRatios, loadGenerator, ratios, startServer, type AdapterName, type ServerHandle, type Variant as LoadVariant } from './lib/load';
 
 type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
 const LABELS: Record<Variant, string> = {
@@ -70,34 +70,47 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = await redisReachable(redisUrl);
   const prefix = `bench:rl:${randomBytes(4).toString('hex')}:`;
-  const variants: Variant[] = redis ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b', 'd'];
-  const servers = new Map<Variant, ServerHandle>();
+  const available: Variant[] = redis ? ['a', 'b', 'c', 'd', 'e'] : ['a', 'b', 'd'];
+  // BENCH_RL_VARIANTS=a,d measures some only; (a), the baseline, always runs.
+  const wanted = process.env.BENCH_RL_VARIANTS?.split(',');
+  const variants = available.filter((v) => v === 'a' || !wanted || wanted.includes(v));
+  const servers = new Map<string, ServerHandle>();
   const lines = [
-    `### Rate-limit storages (plain ThrottlerModule apps, 10 connections, medians; ttl ${TTL_MS / 1000}s, limit never reached)`,
+    `### Rate-limit storages (plain ThrottlerModule apps, medians of interleaved rounds; ttl ${TTL_MS / 1000}s, limit never reached; load: ${loadGenerator()})`,
     '',
-    '| variant | trackers | req/s | p99 ms | vs (a) | (e) vs (c) | non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| adapter | conn. | trackers | variant | req/s | range of rounds | vs (a) | CPU µs/req | CPU vs (a) | (e) vs (c) | p50 ms | p99 ms | max ms | non-2xx / errors |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   try {
-    for (const v of variants) {
-      servers.set(v, await startServer(join(__dirname, 'servers/throttler.server.js'), { VARIANT: v, REDIS_URL: redisUrl, KEY_PREFIX: prefix }));
-    }
-    for (const trackers of [1, 10_000]) {
-      const setupRequest = (req: Record<string, unknown>) => ({
-        ...req,
-        headers: { ...(req.headers as object), 'x-tracker': trackers === 1 ? '0' : String(Math.floor(Math.random() * trackers)) },
-      });
-      const rows: VariantSummary[] = await compare(
-        variants.map((v) => ({ name: v, options: () => ({ url: `${servers.get(v)!.url}/ping`, setupRequest }) })),
-        options.rounds,
-        options.duration,
-      );
-      const by = new Map(rows.map((r) => [r.name, r]));
-      const base = by.get('a')!.rps;
-      for (const r of rows) {
-        const vsRedis = r.name === 'e' ? `${(r.rps / by.get('c')!.rps).toFixed(2)}×` : '';
-        lines.push(`| ${LABELS[r.name as Variant]} | ${trackers} | ${r.rps.toFixed(0)} | ${r.p99} | ${((r.rps / base) * 100).toFixed(1)}% | ${vsRedis} | ${r.non2xx + r.errors} |`);
+    for (const adapter of benchAdapters()) {
+      for (const v of variants) {
+        servers.set(
+          `${adapter}:${v}`,
+          await startServer(join(__dirname, 'servers/throttler.server.js'), { VARIANT: v, REDIS_URL: redisUrl, KEY_PREFIX: prefix, BENCH_ADAPTER: adapter }),
+        );
       }
+    }
+    const all: LoadVariant[] = [];
+    for (const trackers of [1, 10_000])
+      for (const adapter of benchAdapters())
+        for (const connections of benchConnections())
+          for (const v of variants)
+            all.push({
+              name: v,
+              group: `${adapter}|${connections}|${trackers}`,
+              options: () => ({ url: `${servers.get(`${adapter}:${v}`)!.url}/ping`, pid: servers.get(`${adapter}:${v}`)!.child.pid, trackers, connections }),
+            });
+    const rows = await compare(all, options.rounds, options.duration);
+    const ratio = ratios(rows);
+    const cpu = cpuRatios(rows);
+    for (const r of rows) {
+      const [adapter, connections, trackers] = r.group!.split('|');
+      const redisRow = rows.find((o) => o.group === r.group && o.name === 'c');
+      const vsRedis = r.name === 'e' && redisRow ? `${(r.rps / redisRow.rps).toFixed(2)}×` : '';
+      const ms = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
+      lines.push(
+        `| ${adapter as AdapterName} | ${connections} | ${trackers} | ${LABELS[r.name as Variant]} | ${r.rps.toFixed(0)} | ${Math.round(r.low)}–${Math.round(r.high)} | ${(ratio.get(r)! * 100).toFixed(1)}% | ${r.cpuUs.toFixed(0)} | ${(cpu.get(r)! * 100).toFixed(1)}% | ${vsRedis} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.non2xx} / ${r.errors} |`,
+      );
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.stop()));

@@ -1,19 +1,57 @@
 /**
- * Shared bench helpers: start a server in its own process, drive it with autocannon from this process, repeat
- * interleaved and take medians. Servers run in child processes so the load generator never shares their event loop.
+ * Shared bench helpers: start a server in its own process, drive it with wrk (when installed; else autocannon from
+ * this process), repeat interleaved and take medians. Servers run in child processes so the load generator never
+ * shares their event loop.
+ *
+ * Environment: BENCH_ADAPTERS (default `express,fastify`) and BENCH_CONNECTIONS (default `10,50`) say which HTTP
+ * adapters and connection counts every HTTP bench measures; BENCH_LOAD=autocannon forces autocannon.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 
+export type AdapterName = 'express' | 'fastify';
+
+/** The HTTP adapters every HTTP bench runs on (BENCH_ADAPTERS, default both). */
+export function benchAdapters(): AdapterName[] {
+  const names = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',').map((a) => a.trim()).filter(Boolean);
+  for (const name of names) if (name !== 'express' && name !== 'fastify') throw new Error(`BENCH_ADAPTERS: unknown adapter ${name}`);
+  return names as AdapterName[];
+}
+
+/** The connection counts every HTTP bench runs at (BENCH_CONNECTIONS, default 10 and 50). */
+export function benchConnections(): number[] {
+  const counts = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
+  for (const c of counts) if (!Number.isInteger(c) || c < 1) throw new Error(`BENCH_CONNECTIONS: not a connection count: ${c}`);
+  return counts;
+}
+
 export interface LoadResult {
-  /** Requests per second (average). */
   requests: number;
-  /** Requests completed. */
-  total: number;
+  /** CPU time the server process (all its threads) spent per answered request, in µs; NaN when unknown. */
+  cpuUs: number;
+  p50: number;
   p99: number;
+  max: number;
   errors: number;
   non2xx: number;
 }
+
+const WRK = '/usr/bin/wrk';
+function wrkAvailable(): boolean {
+  if (process.env.BENCH_LOAD === 'autocannon') return false;
+  try {
+    accessSync(WRK, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Which load generator `load` uses. */
+export const loadGenerator = (): 'wrk' | 'autocannon' => (wrkAvailable() ? 'wrk' : 'autocannon');
 
 export interface ServerHandle {
   url: string;
@@ -64,11 +102,92 @@ export interface LoadOptions {
   body?: string;
   connections?: number;
   duration?: number;
-  /** Per-request variation (e.g. a different tracker per request). */
-  setupRequest?: (req: Record<string, unknown>) => Record<string, unknown>;
+  /** The server's process id: its CPU time per request is measured too (Linux /proc). */
+  pid?: number;
+  /** Sends an `x-tracker` header of 0…trackers−1 (one per request, in turn), so that one generator is many callers. */
+  trackers?: number;
 }
 
-export function load(options: LoadOptions): Promise<LoadResult> {
+/** user + system CPU time of a process and all its threads, in µs (Linux), or NaN. */
+function cpuTimeUs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name; in ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Drives the server and answers throughput, latency and, with `pid`, the server's CPU time per request: on a
+ * machine shared with other work the wall-clock figures move with the neighbours' load, the CPU cost per request
+ * much less.
+ */
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const before = cpuTimeUs(options.pid);
+  const { result, total } = await (wrkAvailable() ? wrk(options) : autocannonLoad(options));
+  const used = cpuTimeUs(options.pid) - before;
+  return { ...result, cpuUs: total > 0 ? used / total : Number.NaN };
+}
+
+type Measured = { result: Omit<LoadResult, 'cpuUs'>; total: number };
+
+let scripts: string | undefined;
+
+/** Runs wrk (one thread) and reads its summary: requests/s, latency percentiles and max, errors, non-2xx. */
+function wrk(options: LoadOptions): Promise<Measured> {
+  scripts ??= mkdtempSync(join(tmpdir(), 'bench-wrk-'));
+  const lua: string[] = [];
+  if (options.method && options.method !== 'GET') lua.push(`wrk.method = ${JSON.stringify(options.method)}`);
+  if (options.body !== undefined) lua.push(`wrk.body = ${JSON.stringify(options.body)}`);
+  if (options.trackers !== undefined) {
+    lua.push(
+      'local n = 0',
+      `request = function() n = n + 1; wrk.headers["x-tracker"] = tostring(n % ${options.trackers}); return wrk.format() end`,
+    );
+  }
+  const args = ['-t1', `-c${options.connections ?? 10}`, `-d${options.duration ?? 5}s`, '--timeout', '10s', '--latency'];
+  for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  if (lua.length) {
+    const file = join(scripts, `${Math.random().toString(36).slice(2)}.lua`);
+    writeFileSync(file, lua.join('\n'));
+    args.push('-s', file);
+  }
+  args.push(options.url);
+  return new Promise((resolve, reject) => {
+    execFile(WRK, args, (err, stdout) => {
+      if (err) return reject(err);
+      const ms = (value: string | undefined): number => {
+        const m = /^([\d.]+)(us|ms|s|m)$/.exec(value ?? '');
+        if (!m) return Number.NaN;
+        return Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[m[2]];
+      };
+      const pick = (re: RegExp) => re.exec(stdout)?.[1];
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
+      resolve({
+        total: Number(pick(/(\d+) requests in /)),
+        result: {
+        requests: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
+        p50: ms(pick(/\s50%\s+(\S+)/)),
+        p99: ms(pick(/\s99%\s+(\S+)/)),
+        max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1]),
+        errors: socket ? socket.slice(1).reduce((a, n) => a + Number(n), 0) : 0,
+        non2xx: Number(pick(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0),
+        },
+      });
+    });
+  });
+}
+
+function autocannonLoad(options: LoadOptions): Promise<Measured> {
+  let n = 0;
+  const setupRequest =
+    options.trackers === undefined
+      ? undefined
+      : (req: Record<string, unknown>) => ({ ...req, headers: { ...(req.headers as object), 'x-tracker': String(n++ % options.trackers!) } });
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -78,11 +197,21 @@ export function load(options: LoadOptions): Promise<LoadResult> {
         body: options.body,
         connections: options.connections ?? 10,
         duration: options.duration ?? 5,
-        requests: options.setupRequest ? [{ setupRequest: options.setupRequest as never }] : undefined,
+        requests: setupRequest ? [{ setupRequest: setupRequest as never }] : undefined,
       },
       (err, result) => {
-        if (err) return reject(err as Error);
-        resolve({ requests: result.requests.average, total: result.requests.total, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx });
+        if (err) return reject(err);
+        resolve({
+          total: result.requests.total,
+          result: {
+            requests: result.requests.average,
+            p50: result.latency.p50,
+            p99: result.latency.p99,
+            max: result.latency.max,
+            errors: result.errors,
+            non2xx: result.non2xx,
+          },
+        });
       },
     );
   });
@@ -96,13 +225,23 @@ export const median = (values: number[]): number => {
 
 export interface Variant {
   name: string;
+  /** Rows of one group are compared with the group's first row (its baseline); e.g. `express, 50 connections`. */
+  group?: string;
   options: () => LoadOptions;
 }
 
 export interface VariantSummary {
   name: string;
+  group?: string;
   rps: number;
+  /** Server CPU µs per request (median of the rounds). */
+  cpuUs: number;
+  p50: number;
   p99: number;
+  max: number;
+  /** Lowest and highest req/s of the rounds (how noisy the median is). */
+  low: number;
+  high: number;
   errors: number;
   non2xx: number;
 }
@@ -110,33 +249,85 @@ export interface VariantSummary {
 /** Runs every variant `rounds` times, interleaved (a b c a b c …), after one warm-up each; answers medians. */
 export async function compare(variants: Variant[], rounds = 3, duration = 5): Promise<VariantSummary[]> {
   for (const v of variants) await load({ ...v.options(), duration: 2 });
-  const results = new Map<string, LoadResult[]>(variants.map((v) => [v.name, []]));
+  const results: LoadResult[][] = variants.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (const v of variants) {
-      results.get(v.name)!.push(await load({ ...v.options(), duration }));
-    }
+    for (const [i, v] of variants.entries()) results[i].push(await load({ ...v.options(), duration }));
   }
-  return variants.map((v) => {
-    const runs = results.get(v.name)!;
+  return variants.map((v, i) => {
+    const runs = results[i];
     return {
       name: v.name,
+      group: v.group,
       rps: median(runs.map((r) => r.requests)),
+      cpuUs: median(runs.map((r) => r.cpuUs)),
+      p50: median(runs.map((r) => r.p50)),
       p99: median(runs.map((r) => r.p99)),
+      max: median(runs.map((r) => r.max)),
+      low: Math.min(...runs.map((r) => r.requests)),
+      high: Math.max(...runs.map((r) => r.requests)),
       errors: runs.reduce((a, r) => a + r.errors, 0),
       non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
     };
   });
 }
 
-/** A markdown table with each variant's ratio to the first (the baseline). */
+/** Each row's req/s as a ratio to its group's first row (the baseline of the same adapter and connections). */
+export function ratios(rows: VariantSummary[]): Map<VariantSummary, number> {
+  const base = new Map<string | undefined, number>();
+  const out = new Map<VariantSummary, number>();
+  for (const r of rows) {
+    if (!base.has(r.group)) base.set(r.group, r.rps);
+    out.set(r, r.rps / base.get(r.group)!);
+  }
+  return out;
+}
+
+/** Each row's CPU cost per request as a throughput ratio to its group's first row (baseline µs / row µs). */
+export function cpuRatios(rows: VariantSummary[]): Map<VariantSummary, number> {
+  const base = new Map<string | undefined, number>();
+  const out = new Map<VariantSummary, number>();
+  for (const r of rows) {
+    if (!base.has(r.group)) base.set(r.group, r.cpuUs);
+    out.set(r, base.get(r.group)! / r.cpuUs);
+  }
+  return out;
+}
+
+const fmt = (ms: number) => (Number.isNaN(ms) ? '–' : ms < 10 ? ms.toFixed(1) : ms.toFixed(0));
+
+/**
+ * A markdown table: req/s (median, and the rounds' range), ratio to the first row of the same group (the bare
+ * baseline of the same adapter and connection count), p50/p99/max latency (medians of the rounds).
+ */
 export function table(title: string, rows: VariantSummary[]): string {
-  const base = rows[0].rps;
+  const ratio = ratios(rows);
+  const cpu = cpuRatios(rows);
+  const pct = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${(x * 100).toFixed(1)}%`);
   const lines = [
     `### ${title}`,
     '',
-    '| variant | req/s (median) | p99 ms | vs bare | non-2xx |',
-    '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.name} | ${Math.round(r.rps)} | ${r.p99} | ${(r.rps / base * 100).toFixed(1)}% | ${r.non2xx} |`),
+    `load: ${loadGenerator()}; each row's ratios are to the first row of its group ("vs bare": req/s; "CPU vs bare": the baseline's server CPU µs per request over the row's)`,
+    '',
+    '| group | variant | req/s (median) | range of rounds | vs bare | CPU µs/req | CPU vs bare | p50 ms | p99 ms | max ms | non-2xx / errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.group ?? ''} | ${r.name} | ${Math.round(r.rps)} | ${Math.round(r.low)}–${Math.round(r.high)} | ${pct(ratio.get(r))} | ${Number.isNaN(r.cpuUs) ? '–' : r.cpuUs.toFixed(0)} | ${pct(cpu.get(r))} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.non2xx} / ${r.errors} |`,
+    ),
   ];
   return lines.join('\n');
+}
+
+/** Every variant for every adapter × connection count, grouped `<adapter>, <n> conn.`; `make` answers an adapter's variants. */
+export function matrix(adapters: AdapterName[], connections: number[], make: (adapter: AdapterName) => Variant[]): Variant[] {
+  const out: Variant[] = [];
+  for (const adapter of adapters) {
+    const variants = make(adapter);
+    for (const c of connections) {
+      for (const v of variants) {
+        out.push({ name: v.name, group: `${adapter}, ${c} conn.`, options: () => ({ ...v.options(), connections: c }) });
+      }
+    }
+  }
+  return out;
 }

@@ -1,13 +1,13 @@
 /**
- * The bare baseline: a NestJS app with the same adapter and process settings as agent-api, one route shaped like
+ * The bare baseline: a NestJS app on the adapter of BENCH_ADAPTER with the same process settings as agent-api, one route shaped like
  * `GET /agents/:id`, and nothing on the path. Also a route behind a plain `@nestjs/passport` `AuthGuard('jwt')`
  * for reference.
  */
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module, Param, UseGuards } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
+import { createBenchApp, listenAndReport } from './bench-app';
 
 const agent = (id: string) => ({ id, tenantId: null, ownerId: 'bench', name: 'bench agent', model: 'echo-1', instructions: '', createdAt: 0, updatedAt: 0 });
 
@@ -39,10 +39,7 @@ class BareController {
 class BareModule {}
 
 async function main() {
-  const app = await NestFactory.create(BareModule, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as { port: number }).port;
-  process.stdout.write(`READY ${port}\n`);
+  await listenAndReport(await createBenchApp(BareModule));
 }
 
 void main();

@@ -7,9 +7,9 @@
  */
 import 'reflect-metadata';
 import { Body, Controller, Module, Param, Post } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { encode } from 'gpt-tokenizer';
+import { createBenchApp, listenAndReport } from './bench-app';
 import { Budget, POLICY_ENTITIES, POLICY_MIGRATIONS, PolicyModule, RequireOperation, RequireScopes } from 'nest-agent-policy';
 
 const MAX_OUTPUT_TOKENS = 256;
@@ -82,10 +82,7 @@ class EventsController {
 class BudgetBenchModule {}
 
 async function main() {
-  const app = await NestFactory.create(BudgetBenchModule, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as { port: number }).port;
-  process.stdout.write(`READY ${port}\n`);
+  await listenAndReport(await createBenchApp(BudgetBenchModule));
 }
 
 void main();

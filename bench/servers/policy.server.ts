@@ -5,8 +5,8 @@
  */
 import 'reflect-metadata';
 import { Controller, Get, Module, Param } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { createBenchApp, listenAndReport } from './bench-app';
 import { ApiKeyService, POLICY_ENTITIES, POLICY_MIGRATIONS, PolicyModule, RequireOperation, RequireScopes } from 'nest-agent-policy';
 
 const agent = (id: string) => ({ id, tenantId: null, ownerId: 'bench', name: 'bench agent', model: 'echo-1', instructions: '', createdAt: 0, updatedAt: 0 });
@@ -45,9 +45,9 @@ class PolicyController {
 class PolicyBenchModule {}
 
 async function main() {
-  const app = await NestFactory.create(PolicyBenchModule, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
-  const { key } = await app.get(ApiKeyService).create({
+  const app = await createBenchApp(PolicyBenchModule);
+  await listenAndReport(app, async () => {
+    const { key } = await app.get(ApiKeyService).create({
     name: 'bench',
     roles: ['admin'],
     scopes: ['agents:read'],
@@ -55,9 +55,9 @@ async function main() {
     tier: null,
     expiresAt: null,
     createdBy: 'bench',
+    });
+    return key;
   });
-  const port = (app.getHttpServer().address() as { port: number }).port;
-  process.stdout.write(`READY ${port} ${key}\n`);
 }
 
 void main();

@@ -6,11 +6,12 @@
  */
 import 'reflect-metadata';
 import { Controller, Get, Injectable, Module } from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import Redis from 'ioredis';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from 'nest-agent-policy';
+import { createBenchApp, listenAndReport } from './bench-app';
 
 @Controller()
 class PingController {
@@ -51,9 +52,7 @@ async function main(): Promise<void> {
   const providers = storage === null ? [] : [{ provide: APP_GUARD, useClass: HeaderTrackerGuard }];
   @Module({ imports, controllers: [PingController], providers })
   class BenchModule {}
-  const app = await NestFactory.create(BenchModule, { logger: ['error'] });
-  await app.listen(0, '127.0.0.1');
-  process.stdout.write(`READY ${(app.getHttpServer().address() as { port: number }).port}\n`);
+  await listenAndReport(await createBenchApp(BenchModule));
 }
 
 void main();

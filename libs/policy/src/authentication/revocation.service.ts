@@ -13,7 +13,9 @@ const CHANNEL = 'nap:revocations';
 /**
  * The list of revoked JWT ids, persisted in the database. Each instance keeps the list in memory and checks it on
  * every request. A revocation reaches every instance through Redis pub/sub at once when Redis is configured, and
- * otherwise by polling the table: the in-memory copy is never more than `refreshMs` (1 s) old when a token is checked.
+ * otherwise by polling the table: once the in-memory copy is `refreshMs` (1 s) old, the next check starts a re-read
+ * and answers from the copy it has, so no request waits for the poll. Only a copy older than `maxStaleMs` (3 s:
+ * the table could not be read for that long) makes a check wait for a fresh read, and deny when that read fails.
  */
 @Injectable()
 export class RevocationService implements OnModuleInit, OnModuleDestroy {
@@ -24,6 +26,8 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   private refreshing: Promise<void> | null = null;
   private subscriber: PolicyRedisClient | null = null;
   readonly refreshMs = 1000;
+  /** The oldest copy a check may answer from; past it the check waits for the table and fails closed. */
+  readonly maxStaleMs = 3000;
   /** How long any token revoked now may still be presented: its longest allowed lifetime plus the clock leeways. */
   private readonly minimumKeepMs: number;
 
@@ -94,11 +98,25 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** True when the token id has been revoked. Throws when the list cannot be refreshed (the caller denies). */
+  /**
+   * True when the token id has been revoked. Answers from the in-memory copy, starting a re-read in the background
+   * once it is `refreshMs` old; waits for the table only when the copy is older than `maxStaleMs` (or was never
+   * read), and throws when that read fails (the caller denies).
+   */
   async isRevoked(jti: string): Promise<boolean> {
-    if (this.now() - this.lastRefresh >= this.refreshMs) await this.refresh();
+    const age = this.now() - this.lastRefresh;
+    if (age >= this.maxStaleMs) await this.refresh();
+    else if (age >= this.refreshMs) void this.refresh().catch(this.onBackgroundFailure);
     return this.revoked.has(jti);
   }
+
+  private lastWarning = -Infinity;
+  private readonly onBackgroundFailure = (err: Error): void => {
+    const now = this.now();
+    if (now - this.lastWarning < this.refreshMs) return;
+    this.lastWarning = now;
+    this.logger.warn(`revocation list not refreshed: ${err.message}`);
+  };
 
   private refresh(): Promise<void> {
     if (!this.refreshing) {

@@ -17,5 +17,8 @@ import { requestLogLine } from './request-log';
  */
 export function installRequestLogging(app: INestApplication, pino: Pino): void {
   const logger = pino.child({ context: 'http' });
-  observeRequests(app, ({ req, route, status, latencyMs }) => logger.info(requestLogLine(req, route, status, latencyMs), 'request'));
+  // The line is built only when its level is written.
+  observeRequests(app, ({ req, route, status, latencyMs }) => {
+    if (logger.isLevelEnabled('info')) logger.info(requestLogLine(req, route, status, latencyMs), 'request');
+  });
 }

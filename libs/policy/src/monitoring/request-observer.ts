@@ -28,34 +28,56 @@ interface FastifyLike {
   ): void;
 }
 
+type Listener = (request: FinishedRequest) => void;
+
+/** The listeners of each server instance: one hook or middleware per app, however many observers. */
+const observers = new WeakMap<object, Listener[]>();
+const STARTED = Symbol('nap:request-started');
+
+function notify(listeners: Listener[], request: FinishedRequest): void {
+  for (let i = 0; i < listeners.length; i++) listeners[i](request);
+}
+
 /**
  * Calls `listener` once per answered request, on Express (a first middleware; install it before the body parser so
- * requests the parser refuses count too) and Fastify (an `onResponse` hook). Call before `listen()`.
+ * requests the parser refuses count too) and Fastify (an `onResponse` hook). Call before `listen()`. Several
+ * observers of one app share a single middleware or hook.
  * @example
  * ```ts
  * observeRequests(app, ({ route, status, latencyMs }) => histogram.observe({ route: route ?? 'unmatched', status }, latencyMs / 1000));
  * ```
  */
-export function observeRequests(app: INestApplication, listener: (request: FinishedRequest) => void): void {
+export function observeRequests(app: INestApplication, listener: Listener): void {
   const adapter = app.getHttpAdapter();
+  const instance = adapter.getInstance() as object;
+  const existing = observers.get(instance);
+  if (existing) {
+    existing.push(listener);
+    return;
+  }
+  const listeners: Listener[] = [listener];
+  observers.set(instance, listeners);
   if (adapter.getType() === 'fastify') {
-    (adapter.getInstance() as FastifyLike).addHook('onResponse', (request, reply, done) => {
-      listener({ req: request, route: request.routeOptions?.url ?? null, status: reply.statusCode, latencyMs: reply.elapsedTime ?? 0 });
+    (instance as FastifyLike).addHook('onResponse', (request, reply, done) => {
+      notify(listeners, { req: request, route: request.routeOptions?.url ?? null, status: reply.statusCode, latencyMs: reply.elapsedTime ?? 0 });
       done();
     });
     return;
   }
-  (adapter.getInstance() as ExpressLike).use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const path = req.route?.path;
-      listener({
-        req,
-        route: typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : null,
-        status: res.statusCode,
-        latencyMs: Number(process.hrtime.bigint() - started) / 1e6,
-      });
+  // One shared 'finish' handler (no closure per request): the start time rides on the response.
+  function finished(this: ServerResponse & { req: ExpressReq; [STARTED]?: bigint }): void {
+    const req = this.req;
+    const path = req.route?.path;
+    notify(listeners, {
+      req,
+      route: typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : null,
+      status: this.statusCode,
+      latencyMs: Number(process.hrtime.bigint() - (this[STARTED] ?? 0n)) / 1e6,
     });
+  }
+  (instance as ExpressLike).use((_req, res, next) => {
+    (res as ServerResponse & { [STARTED]?: bigint })[STARTED] = process.hrtime.bigint();
+    res.on('finish', finished);
     next();
   });
 }
@@ -69,7 +91,18 @@ export function observeRequests(app: INestApplication, listener: (request: Finis
  * ```
  */
 export function installHttpMetrics(app: INestApplication, metrics: { httpDuration: { observe(labels: Record<string, string>, value: number): void } }): void {
+  // The label set of each (route, method, status) built once: routes, methods and statuses are few.
+  const labelSets = new Map<string, Map<string, Map<number, Record<string, string>>>>();
+  const labelsOf = (method: string, route: string, status: number): Record<string, string> => {
+    let byMethod = labelSets.get(route);
+    if (!byMethod) labelSets.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let labels = byStatus.get(status);
+    if (!labels) byStatus.set(status, (labels = Object.freeze({ method, route, status_code: String(status) }) as Record<string, string>));
+    return labels;
+  };
   observeRequests(app, ({ req, route, status, latencyMs }) => {
-    metrics.httpDuration.observe({ method: req.method ?? 'GET', route: route ?? 'unmatched', status_code: String(status) }, latencyMs / 1000);
+    metrics.httpDuration.observe(labelsOf(req.method ?? 'GET', route ?? 'unmatched', status), latencyMs / 1000);
   });
 }
