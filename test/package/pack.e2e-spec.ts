@@ -17,6 +17,16 @@ const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..');
 const LIBRARY = join(ROOT, 'libs', 'policy');
 
+/**
+ * The environment for the npm commands run here. Under `npm test`, npm passes its own settings down as `npm_config_*`
+ * (among them `npm_config_local_prefix`, the repository root): inherited, they would make `npm install` in the fresh
+ * app install into the repository instead.
+ */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
+  return { ...env, ...extra };
+}
+
 interface PackedFile {
   path: string;
 }
@@ -63,7 +73,11 @@ describe('the packed library', () => {
     for (const file of ['package.json', 'policy.schema.json', 'bin/nest-agent-policy.cjs']) {
       cpSync(join(LIBRARY, file), join(staging, file));
     }
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: staging, timeout: 60_000 });
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], {
+      cwd: staging,
+      env: cleanEnv(),
+      timeout: 60_000,
+    });
     const [packed] = JSON.parse(stdout) as Array<{ filename: string; files: PackedFile[] }>;
     tarball = join(work, packed.filename);
     files = packed.files.map((f) => f.path);
@@ -103,6 +117,7 @@ describe('the packed library', () => {
       // --prefer-offline: the local npm cache answers what it holds, the registry the rest.
       await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, ...installList()], {
         cwd: app,
+        env: cleanEnv(),
         timeout: 240_000,
       });
       database = await createTestDatabase('nap_pack');
@@ -118,7 +133,7 @@ describe('the packed library', () => {
       const { stdout } = await run('node', ['boot-packed-app.cjs'], {
         cwd: app,
         timeout: 60_000,
-        env: { ...process.env, DATABASE_URL: database!.url, JWT_SECRET: secret, READER_TOKEN: token, NODE_PATH: '' },
+        env: cleanEnv({ DATABASE_URL: database!.url, JWT_SECRET: secret, READER_TOKEN: token, NODE_PATH: '' }),
       });
       const result = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
       // The app's copy, not the workspace's.
