@@ -24,9 +24,7 @@ export { ApiKeyService, type ApiKeyView, type CreateApiKeyInput, type IssueApiKe
 export { RevocationService } from './authentication/revocation.service';
 export { AuthenticationGuard } from './authentication/authentication.guard';
 export { AuthFailureCounter } from './authentication/auth-failure.counter';
-export { PolicyJwtStrategy, POLICY_JWT_STRATEGY } from './authentication/policy-jwt.strategy';
 export { principalFromClaims, type PolicyJwtClaims } from './authentication/jwt-claims';
-export { compileTrustProxy, clientIp, ipTracker } from './authentication/client-ip';
 
 export { AgentOperation, AGENT_OPERATIONS, isOperationName } from './authorization/agent-operation';
 export { AuthorizationPolicy, type AuthorizationResult } from './authorization/authorization-policy';
@@ -73,7 +71,7 @@ export { POLICY_ENTITIES, POLICY_MIGRATIONS } from './persistence/policy-persist
 export { MICRO_USD, toMicroUsd, fromMicroUsd } from './persistence/column-types';
 
 export * from './engine';
-export { RolePolicy, ScopePolicy, ApprovalPolicy, builtinPolicies, type BuiltinPolicyContext } from './engine/builtin.policies';
+export { RolePolicy, ScopePolicy, ApprovalPolicy, type BuiltinPolicyContext } from './engine/builtin.policies';
 export * from './audit';
 export * from './approval';
 export * from './rate-limit';

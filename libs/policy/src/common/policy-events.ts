@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
+import { redactString } from '../audit/audit.redaction';
 import type { PermissionDecision, PolicyContext, RateLimitDecision } from '../authorization/policy-context.interface';
 import type { BudgetEvent } from '../budget/budget.service';
 
@@ -116,7 +117,7 @@ export class PolicyEventBus implements PolicyEvents, OnModuleInit {
         const done = listener.onPolicyEvent(event);
         if (done) await done;
       } catch (error) {
-        this.logger.error(`A subscriber failed on ${event.type}: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.error(`A subscriber failed on ${event.type}: ${redactString(error instanceof Error ? error.message : String(error))}`);
       }
     }
   }
