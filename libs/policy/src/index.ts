@@ -23,17 +23,14 @@ export type { Principal, PrincipalType } from './authentication/principal.interf
 export { ApiKeyService, type ApiKeyView, type CreateApiKeyInput, type IssueApiKeyInput } from './authentication/api-key.service';
 export { RevocationService } from './authentication/revocation.service';
 export { AuthenticationGuard } from './authentication/authentication.guard';
-export { AuthFailureHook } from './authentication/auth-failure.hook';
-export { PolicyJwtStrategy, POLICY_JWT_STRATEGY } from './authentication/policy-jwt.strategy';
+export { AuthFailureCounter } from './authentication/auth-failure.counter';
 export { principalFromClaims, type PolicyJwtClaims } from './authentication/jwt-claims';
-export { compileTrustProxy, clientIp, ipTracker } from './authentication/client-ip';
 
 export { AgentOperation, AGENT_OPERATIONS, isOperationName } from './authorization/agent-operation';
 export { AuthorizationPolicy, type AuthorizationResult } from './authorization/authorization-policy';
 export { DevelopmentAuthorizationPolicy } from './authorization/development-authorization.policy';
 export { ProductionAuthorizationPolicy } from './authorization/production-authorization.policy';
 export { AuthorizationGuard } from './authorization/authorization.guard';
-export { DecisionHook } from './authorization/decision.hook';
 export { RouteInspector } from './authorization/route-inspector';
 export { compilePolicy, type CompiledPolicy } from './authorization/compiled-policy';
 export { decidePermission } from './authorization/permission.decision';
@@ -55,6 +52,20 @@ export { Public } from './decorators/public.decorator';
 export { CurrentPrincipal, RecordScope, RequestOrigin } from './decorators/current-principal.decorator';
 
 export { PolicyExceptionFilter } from './common/policy-exception.filter';
+export { PolicyRequest } from './common/policy-request';
+export {
+  POLICY_EVENTS,
+  PolicyEventBus,
+  PolicyEventSubscriber,
+  type PolicyEvents,
+  type PolicyEvent,
+  type PolicyEventListener,
+  type AccessGrantedEvent,
+  type AccessDeniedEvent,
+  type RateLimitExceededEvent,
+  type AuthFailureEvent,
+  type BudgetPolicyEvent,
+} from './common/policy-events';
 export { PolicyValidationPipe, type PolicyValidationPipeOptions } from './common/policy-validation.pipe';
 export { POLICY_ENTITIES, POLICY_MIGRATIONS } from './persistence/policy-persistence';
 export { MICRO_USD, toMicroUsd, fromMicroUsd } from './persistence/column-types';
@@ -67,9 +78,6 @@ export * from './rate-limit';
 export * from './budget';
 export * from './tools';
 export * from './runs';
-export { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
-export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
-export { AuditDecisionHook } from './pipeline/audit-decision.hook';
 export * from './protection';
 export * from './monitoring';
 export * from './logging';

@@ -1,142 +1,70 @@
 import type { Provider } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { getOptionsToken, getStorageToken, type ThrottlerStorage } from '@nestjs/throttler';
-import type Redis from 'ioredis';
-import { ApprovalService } from './approval/approval.service';
+import { APPROVAL_EXPORTS, APPROVAL_PROVIDERS } from './approval/approval.providers';
+import { AuditDecisionSubscriber } from './audit/audit-decision.subscriber';
 import { AUDIT_PROVIDERS } from './audit/audit.providers';
 import { AuditService } from './audit/audit.service';
-import { AuthFailureHook } from './authentication/auth-failure.hook';
-import { BudgetInterceptor } from './budget/budget.interceptor';
-import { BudgetSseAdmissionGuard } from './budget/budget-sse-admission.guard';
-import { BudgetService, type BudgetEvent } from './budget/budget.service';
-import { BudgetStore } from './budget/budget-store.interface';
-import { DatabaseBudgetStore } from './budget/database-budget.store';
-import { RedisBudgetStore } from './budget/redis-budget.store';
-import { UsageLedgerService } from './budget/usage-ledger.service';
-import { BudgetRouteValidator } from './pipeline/budget-route.validator';
-import { DecisionHook } from './authorization/decision.hook';
-import { ApprovalPolicy, RolePolicy, ScopePolicy } from './engine/builtin.policies';
-import { EvaluatorExplorer } from './engine/evaluator.explorer';
-import { PolicyEngine } from './engine/policy.engine';
-import { AuditDecisionHook } from './pipeline/audit-decision.hook';
-import type { CompiledPolicy } from './authorization/compiled-policy';
-import { PolicyRateLimiter } from './authorization/policy-rate-limiter.interface';
-import { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
-import { PolicyThrottlerGuard } from './pipeline/policy-throttler.guard';
-import { RateLimitAuthFailureHook } from './pipeline/rate-limit-auth-failure.hook';
-import { serializeSqliteTransactions } from './persistence/sqlite-connection';
-import { COMPILED_POLICY, POLICY_CLOCK, POLICY_REDIS } from './policy.constants';
-import { RateLimitService, createThrottlerStorage } from './rate-limit/rate-limit.service';
 import { AuditWriter, type AuditWriterOptions } from './audit/audit.writer';
 import { AUDIT_CONFIG, AUDIT_WRITER_OPTIONS } from './audit/audit.constants';
-import type { AuditConfig } from './policy-module-options.interface';
+import { AuthFailureCounter } from './authentication/auth-failure.counter';
+import type { CompiledPolicy } from './authorization/compiled-policy';
+import { BUDGET_EXPORTS, BUDGET_GUARDS, BUDGET_PROVIDERS } from './budget/budget.providers';
+import { POLICY_EVENTS, PolicyEventBus } from './common/policy-events';
+import { builtinPolicies } from './engine/builtin.policies';
+import { EvaluatorExplorer } from './engine/evaluator.explorer';
+import { PolicyEngine } from './engine/policy.engine';
 import { MeasuredAuditWriter } from './monitoring/measured-audit.writer';
-import { MeteredBudgetService } from './monitoring/metered-budget.service';
-import { MetricsDecisionHook } from './monitoring/metrics-decision.hook';
+import { MetricsSubscriber } from './monitoring/metrics.subscriber';
 import { PolicyMetrics } from './monitoring/policy-metrics';
+import { COMPILED_POLICY } from './policy.constants';
+import type { AuditConfig } from './policy-module-options.interface';
+import { RATE_LIMIT_EXPORTS, RATE_LIMIT_GUARDS, RATE_LIMIT_PROVIDERS } from './rate-limit/rate-limit.providers';
 
-/** Providers of the rate-limit, budget and audit features. */
+/**
+ * The wiring of the capabilities behind the guards: each capability lists its own providers; this file only puts
+ * them together with the event sink and its subscribers (audit, failed-authentication counter, metrics).
+ */
 export function featureProviders(): Provider[] {
   return [
-    // The base ThrottlerGuard needs options; the limits themselves come from the policy document.
-    { provide: getOptionsToken(), useValue: { throttlers: [{ name: 'default', ttl: 60_000, limit: 600 }] } },
-    {
-      provide: getStorageToken(),
-      useFactory: (redis: Redis | null, compiled: CompiledPolicy) =>
-        createThrottlerStorage({ redis, config: compiled.document.rateLimits ?? {} }),
-      inject: [POLICY_REDIS, COMPILED_POLICY],
-    },
-    {
-      provide: RateLimitService,
-      useFactory: (storage: ThrottlerStorage, compiled: CompiledPolicy) =>
-        new RateLimitService(storage, compiled.document.rateLimits ?? {}),
-      inject: [getStorageToken(), COMPILED_POLICY],
-    },
-    { provide: PolicyRateLimiter, useClass: DefaultPolicyRateLimiter },
-    { provide: AuthFailureHook, useClass: RateLimitAuthFailureHook },
+    { provide: POLICY_EVENTS, useClass: PolicyEventBus },
+    AuditDecisionSubscriber,
+    MetricsSubscriber,
+    AuthFailureCounter,
+    ...RATE_LIMIT_PROVIDERS,
     PolicyMetrics,
     ...AUDIT_PROVIDERS,
-    // Metrics observe the audit writer, the guards' decisions and the budget service by wrapping them.
+    // Metrics observe the audit writer and the budget service by wrapping them.
     {
       provide: AuditWriter,
       useFactory: (metrics: PolicyMetrics, dataSource: DataSource, config?: AuditConfig | null, options?: AuditWriterOptions | null) =>
         new MeasuredAuditWriter(metrics, dataSource, config, options),
       inject: [PolicyMetrics, DataSource, { token: AUDIT_CONFIG, optional: true }, { token: AUDIT_WRITER_OPTIONS, optional: true }],
     },
-    AuditDecisionHook,
-    {
-      provide: DecisionHook,
-      useFactory: (audit: AuditDecisionHook, metrics: PolicyMetrics) => new MetricsDecisionHook(audit, metrics),
-      inject: [AuditDecisionHook, PolicyMetrics],
-    },
-    ApprovalService,
+    ...APPROVAL_PROVIDERS,
     {
       provide: PolicyEngine,
-      useFactory: (compiled: CompiledPolicy, approvals: ApprovalService) =>
-        new PolicyEngine([new RolePolicy(compiled), new ScopePolicy(compiled), new ApprovalPolicy(compiled, approvals)]),
-      inject: [COMPILED_POLICY, ApprovalService],
+      useFactory: (compiled: CompiledPolicy) => {
+        const { policies, fastPath } = builtinPolicies(compiled);
+        return new PolicyEngine(policies).useFastPath(fastPath);
+      },
+      inject: [COMPILED_POLICY],
     },
     EvaluatorExplorer,
-    {
-      provide: BudgetStore,
-      useFactory: (redis: Redis | null, dataSource: DataSource) =>
-        redis ? new RedisBudgetStore(redis) : new DatabaseBudgetStore(dataSource),
-      inject: [POLICY_REDIS, DataSource],
-    },
-    {
-      provide: UsageLedgerService,
-      useFactory: (dataSource: DataSource) => {
-        // The library's writers share the app's SQLite connection; the app's own transactions must not overlap.
-        serializeSqliteTransactions(dataSource);
-        return new UsageLedgerService(dataSource);
-      },
-      inject: [DataSource],
-    },
-    {
-      provide: BudgetService,
-      useFactory: (store: BudgetStore, compiled: CompiledPolicy, clock: () => number, ledger: UsageLedgerService, audit: AuditService, metrics: PolicyMetrics) =>
-        new MeteredBudgetService(metrics, store, compiled.document.budgets ?? undefined, compiled.document.pricing ?? undefined, clock, {
-          ledger,
-          onEvent: (event: BudgetEvent) => {
-            if (event.shadow) metrics.shadowDenials.inc({ control: 'budget' });
-            void audit
-              .record({
-                type: event.type,
-                outcome: event.type === 'budget.exceeded' ? (event.shadow ? 'SHADOW_DENY' : 'DENY') : 'WARNING',
-                principal: event.principal,
-                operation: event.operation,
-                requestId: event.requestId,
-                reasons: [`${event.scope} ${event.period} ${event.unit} budget at ${event.percentUsed}%`],
-                details: { scope: event.scope, period: event.period, unit: event.unit, percentUsed: event.percentUsed },
-              })
-              .catch(() => undefined);
-          },
-        }),
-      inject: [BudgetStore, COMPILED_POLICY, POLICY_CLOCK, UsageLedgerService, AuditService, PolicyMetrics],
-    },
-    BudgetRouteValidator,
+    ...BUDGET_PROVIDERS,
   ];
 }
 
-/** Guards between authentication and authorization (rate limiting, which counts denied attempts too), in pipeline order. */
+/** Guards and interceptors after authentication, in pipeline order (the authorization guard follows them). */
 export function featureGuards(): Provider[] {
-  return [
-    { provide: APP_GUARD, useClass: PolicyThrottlerGuard },
-    BudgetInterceptor,
-    { provide: APP_GUARD, useClass: BudgetSseAdmissionGuard },
-    { provide: APP_INTERCEPTOR, useExisting: BudgetInterceptor },
-  ];
+  return [...RATE_LIMIT_GUARDS, ...BUDGET_GUARDS];
 }
 
 export const FEATURE_EXPORTS: Provider[] = [
-  RateLimitService,
-  getStorageToken() as unknown as Provider,
+  POLICY_EVENTS as unknown as Provider,
+  ...RATE_LIMIT_EXPORTS,
   AuditService,
-  ApprovalService,
+  ...APPROVAL_EXPORTS,
   PolicyEngine,
-  BudgetService,
-  UsageLedgerService,
-  BudgetStore as unknown as Provider,
+  ...BUDGET_EXPORTS,
   PolicyMetrics,
 ];

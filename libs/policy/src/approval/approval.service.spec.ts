@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { requestDigest } from './approval.service';
+import { requestDigest } from './request-digest';
 
 describe('requestDigest', () => {
   const base = { method: 'POST', path: '/sessions/s1/events', body: { message: 'hi', meta: { a: 1, b: [1, 2] } } };

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Brackets, DataSource } from 'typeorm';
 import { ApiKeyEntity } from '../authentication/api-key.entity';
@@ -7,44 +7,17 @@ import type { CompiledPolicy } from '../authorization/compiled-policy';
 import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import { decodeCursor, encodeCursor, pageLimit } from '../audit/audit.cursor';
-import { canonicalJson, type JsonValue } from '../audit/canonical-json';
 import { COMPILED_POLICY, POLICY_CLOCK } from '../policy.constants';
 import { PolicyForbiddenException, PolicyNotFoundException, RateLimitedException, ValidationFailedException } from '../policy.exceptions';
 import { ApprovalEntity, type ApprovalStatus } from './approval.entity';
+import { ApprovalStore, type ApprovalView, type CreateApprovalInput } from './approval.store';
+import { requestDigest, type ApprovalRequestShape } from './request-digest';
 
 /** Seconds-based default of `approvals.ttl`, in milliseconds. */
 export const DEFAULT_APPROVAL_TTL_MS = 900_000;
 /** Default of `approvals.maxPendingPerPrincipal`. */
 export const DEFAULT_MAX_PENDING_APPROVALS = 20;
 const STATUSES: ReadonlySet<string> = new Set<ApprovalStatus>(['pending', 'approved', 'denied', 'consumed', 'expired']);
-
-/** An approval as the API shows it; times are ISO 8601 and `status` reads `expired` once the deadline has passed. */
-export interface ApprovalView {
-  readonly id: string;
-  readonly principalId: string;
-  readonly tenantId: string | null;
-  readonly operation: string;
-  readonly requestDigest: string;
-  readonly reason: string | null;
-  readonly status: ApprovalStatus;
-  readonly decidedBy: string | null;
-  readonly decidedAt: string | null;
-  readonly expiresAt: string;
-  readonly createdAt: string;
-  readonly consumedAt: string | null;
-}
-
-export interface CreateApprovalInput {
-  readonly principal: Principal;
-  readonly operation: string;
-  /** {@link requestDigest} of the request that needs approval. */
-  readonly digest: string;
-  readonly reason?: string | null;
-  /** Milliseconds the approval may wait for a decision and then be used (default 15 minutes). */
-  readonly ttlMs?: number;
-  /** The request that asked, for the audit event. */
-  readonly origin?: AuditOrigin;
-}
 
 export interface ApprovalListQuery {
   /** Only this tenant's approvals (a tenant-bound caller should always pass its own). */
@@ -55,26 +28,12 @@ export interface ApprovalListQuery {
   readonly cursor?: string;
 }
 
-/** The request an approval is bound to. */
-export interface ApprovalRequestShape {
-  readonly method: string;
-  readonly path: string;
-  readonly body?: unknown;
-}
-
-/** SHA-256 (hex) of the canonical JSON of method (upper-cased), path and body: equal requests, equal digests. */
-export function requestDigest(request: ApprovalRequestShape): string {
-  const body = request.body === undefined ? null : (JSON.parse(JSON.stringify(request.body) ?? 'null') as JsonValue);
-  const canonical = canonicalJson({ method: request.method.toUpperCase(), path: request.path, body });
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
-}
-
 /**
  * Human approvals of individual calls. An approval is bound to one principal, one operation and one exact request
  * (its digest), is decided once by someone else, and can be consumed once before it expires.
  */
 @Injectable()
-export class ApprovalService {
+export class ApprovalService extends ApprovalStore {
   private readonly clock: () => number;
   private readonly maxPending: number;
   /** Creations in progress per principal on this instance, so the pending cap is counted one at a time. */
@@ -86,11 +45,12 @@ export class ApprovalService {
     @Optional() @Inject(AuditService) private readonly audit?: AuditService | null,
     @Optional() @Inject(COMPILED_POLICY) policy?: CompiledPolicy | null,
   ) {
+    super();
     this.clock = clock ?? Date.now;
     this.maxPending = policy?.document.approvals?.maxPendingPerPrincipal ?? DEFAULT_MAX_PENDING_APPROVALS;
   }
 
-  /** See {@link requestDigest}. */
+  /** The digest an approval is bound to: {@link requestDigest}. */
   requestDigest(request: ApprovalRequestShape): string {
     return requestDigest(request);
   }

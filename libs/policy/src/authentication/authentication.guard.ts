@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { anonymousPrincipal, requestState } from '../common/request-state';
+import { anonymousPrincipal, PolicyRequest } from '../common/policy-request';
+import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
 import { headerValue, httpRequest, rawRequest, type PolicyHttpRequest } from '../common/http-context';
 import { routeMetadata } from '../common/route-metadata';
-import { IS_PUBLIC_KEY, POLICY_MODULE_OPTIONS, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
+import { IS_PUBLIC_KEY, POLICY_MODULE_OPTIONS } from '../policy.constants';
 import { InvalidTokenException, UnauthenticatedException } from '../policy.exceptions';
 import type { PolicyModuleOptions } from '../policy-module-options.interface';
-import { AuthFailureHook } from './auth-failure.hook';
+import { AuthFailureCounter } from './auth-failure.counter';
 import { ApiKeyService } from './api-key.service';
 import { clientIp, compileTrustProxy, ipTracker, type TrustFunction } from './client-ip';
 import { PolicyJwtStrategy, runStrategy, TOKEN_WINDOWS } from './policy-jwt.strategy';
@@ -19,7 +20,8 @@ export const POLICY_JWT_STRATEGY_TOKEN = Symbol('POLICY:JWT_STRATEGY');
 
 /**
  * The first guard: turns credentials into a principal. `X-API-Key` or `Authorization: Bearer <jwt>`; nothing on a
- * non-public route is 401 `unauthenticated`, bad credentials are 401 `invalid_token`. Public routes get an
+ * non-public route is 401 `unauthenticated`, bad credentials are 401 `invalid_token` (and an `auth.failure` event, which
+ * the failed-attempt counter and the audit log take from the `PolicyEvents` sink). Public routes get an
  * anonymous principal tracked by client IP. Credentials in a body are never read.
  */
 @Injectable()
@@ -34,7 +36,8 @@ export class AuthenticationGuard implements CanActivate {
     private readonly apiKeys: ApiKeyService,
     private readonly revocations: RevocationService,
     @Optional() @Inject(POLICY_JWT_STRATEGY_TOKEN) private readonly jwtStrategy: PolicyJwtStrategy | null,
-    @Optional() @Inject(AuthFailureHook) private readonly failures: AuthFailureHook | null,
+    @Optional() @Inject(AuthFailureCounter) private readonly failures: AuthFailureCounter | null,
+    @Optional() @Inject(POLICY_EVENTS) private readonly events: PolicyEvents | null = null,
   ) {
     this.trust = compileTrustProxy(options.trustProxy);
     this.tokens = new VerifiedTokenCache(10_000, (options.jwt?.clockTolerance ?? 0) * 1000);
@@ -42,10 +45,10 @@ export class AuthenticationGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = httpRequest(context);
-    const state = requestState(req, (r) => clientIp(rawRequest(r), this.trust));
+    const state = PolicyRequest.open(req, (r) => clientIp(rawRequest(r), this.trust));
     const isPublic = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context);
     if (isPublic) {
-      req[PRINCIPAL_REQUEST_KEY] = anonymousPrincipal(ipTracker(state.ip));
+      state.principal = anonymousPrincipal(ipTracker(state.ip));
       return true;
     }
     const apiKey = headerValue(req, 'x-api-key');
@@ -55,14 +58,14 @@ export class AuthenticationGuard implements CanActivate {
     if (this.failures) await this.failures.beforeAttempt(state.ip);
     const principal = await this.authenticate(req, apiKey, authorization);
     if (!principal) {
-      if (this.failures) {
+      if (this.events) {
         // An attempt on an existing key is the key's tenant's business: its auditors see it.
         const tenantId = apiKey ? await this.apiKeys.tenantOfPresented(apiKey).catch(() => null) : null;
-        await this.failures.onFailure(state.ip, state.requestId, apiKey ? 'api-key' : 'jwt', tenantId);
+        await this.events.emit({ type: 'auth.failure', ip: state.ip, requestId: state.requestId, credential: apiKey ? 'api-key' : 'jwt', tenantId });
       }
       throw new InvalidTokenException();
     }
-    req[PRINCIPAL_REQUEST_KEY] = principal;
+    state.principal = principal;
     return true;
   }
 

@@ -5,6 +5,7 @@ import {
   PolicyNotFoundException,
   RateLimitedException,
 } from '../policy.exceptions';
+import type { ApprovalGate } from '../approval/approval.gate';
 import type { PermissionDecision, PolicyContext, RateLimitDecision } from './policy-context.interface';
 
 /** The outcome of {@link AuthorizationPolicy.authorize}: both decisions, when both allowed. */
@@ -37,15 +38,29 @@ export abstract class AuthorizationPolicy {
 
   /**
    * Runs the permission and the rate-limit checks together, for callers outside the HTTP pipeline
-   * (a tool call inside a handler, a WebSocket message).
+   * (a tool call inside a handler, a WebSocket message). Given the `ApprovalGate`, a REQUIRE_APPROVAL decision is
+   * handed to it once the rate limits allowed the call (the approval in `ctx.approvalId` is spent, or a pending one
+   * stored); without it such a call is refused.
    * @throws PolicyForbiddenException, InsufficientScopeException, PolicyNotFoundException,
    * ApprovalRequiredException or RateLimitedException with the matching HTTP status and code.
    */
-  async authorize(ctx: PolicyContext, operation: string): Promise<AuthorizationResult> {
-    const permission = await this.checkPermission(ctx, operation);
-    if (!permission.allowed) throw this.permissionError(permission);
+  async authorize(ctx: PolicyContext, operation: string, approvals?: ApprovalGate | null): Promise<AuthorizationResult> {
+    let permission = await this.checkPermission(ctx, operation);
+    const needsApproval = !permission.allowed && permission.code === 'approval_required' && !permission.approval && !!approvals;
+    if (!permission.allowed && !needsApproval) throw this.permissionError(permission);
     const rateLimit = await this.checkRateLimit(ctx, operation);
     if (rateLimit && !rateLimit.allowed) throw new RateLimitedException(rateLimit.retryAfterSeconds);
+    if (needsApproval) {
+      const approvalId = await approvals!.pass({
+        principal: ctx.principal,
+        operation,
+        request: { method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body },
+        approvalId: ctx.approvalId,
+        reason: `${operation} requires a human approval`,
+        origin: { requestId: ctx.requestId, ip: ctx.ip },
+      });
+      permission = { allowed: true, reasons: [...permission.reasons, `approval ${approvalId} used`], recordScope: permission.recordScope };
+    }
     return { permission, rateLimit };
   }
 

@@ -1,18 +1,22 @@
 import { HttpException, Inject, Injectable, Logger, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ApprovalGate } from '../approval/approval.gate';
 import { httpRequest } from '../common/http-context';
-import { routeMetadata } from '../common/route-metadata';
-import { policyContextOf, requestPrincipal, type RequestPolicyState } from '../common/request-state';
-import { COMPILED_POLICY, IS_PUBLIC_KEY, POLICY_CONTEXT_REQUEST_KEY, REQUIRE_OPERATION_KEY, REQUIRE_SCOPES_KEY } from '../policy.constants';
+import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
+import { PolicyRequest } from '../common/policy-request';
+import { routeFacts, routeMetadata } from '../common/route-metadata';
+import { COMPILED_POLICY, IS_PUBLIC_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
 import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { AuthorizationPolicy } from './authorization-policy';
 import type { CompiledPolicy } from './compiled-policy';
+import type { PermissionDecision, PolicyContext } from './policy-context.interface';
 import { shadowRecordScope } from './shadow-mode';
-import { DecisionHook } from './decision.hook';
 
 /**
- * The second guard: asks `AuthorizationPolicy.checkPermission` whether the principal may run the route's operation.
- * A route with neither `@RequireOperation` nor `@Public` is denied (fail closed); a policy that throws denies.
+ * The authorization guard: asks `AuthorizationPolicy.checkPermission` (the `PolicyEngine`) whether the principal
+ * may run the route's operation, once. A REQUIRE_APPROVAL decision goes to the `ApprovalGate` (this guard runs after
+ * the rate limits, so that is after the final allow). A route with neither `@RequireOperation` nor `@Public` is
+ * denied (fail closed); a policy that throws denies. Every decision is emitted on the `PolicyEvents` sink.
  */
 @Injectable()
 export class AuthorizationGuard implements CanActivate {
@@ -21,16 +25,17 @@ export class AuthorizationGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly policy: AuthorizationPolicy,
-    @Optional() @Inject(DecisionHook) private readonly hook: DecisionHook | null,
+    @Optional() @Inject(POLICY_EVENTS) private readonly events: PolicyEvents | null = null,
     @Optional() @Inject(COMPILED_POLICY) private readonly compiled: CompiledPolicy | null = null,
+    @Optional() @Inject(ApprovalGate) private readonly approvals: ApprovalGate | null = null,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
     const req = httpRequest(context);
-    const principal = requestPrincipal(req);
-    const state = req[POLICY_CONTEXT_REQUEST_KEY] as RequestPolicyState | undefined;
-    if (!principal || !state) throw new UnauthenticatedException();
+    const state = PolicyRequest.of(req);
+    const ctx = state?.context(routeFacts(this.reflector, context));
+    if (!state || !ctx) throw new UnauthenticatedException();
 
     const operation = routeMetadata<string>(this.reflector, REQUIRE_OPERATION_KEY, context);
     if (!operation) {
@@ -38,27 +43,42 @@ export class AuthorizationGuard implements CanActivate {
       throw new PolicyForbiddenException('This route has no authorization policy');
     }
     state.operation = operation;
-    state.requiredScopes = routeMetadata<string[]>(this.reflector, REQUIRE_SCOPES_KEY, context) ?? [];
-    const ctx = policyContextOf(req, state, principal);
 
-    let decision;
+    let decision: PermissionDecision;
     try {
       decision = await this.policy.checkPermission(ctx, operation);
     } catch (err) {
       if (err instanceof HttpException) throw err;
       this.logger.error(`Permission check for ${operation} failed; denying: ${(err as Error).message}`);
-      decision = { allowed: false, code: 'forbidden' as const, reasons: ['policy error'], recordScope: {} };
+      decision = { allowed: false, code: 'forbidden', reasons: ['policy error'], recordScope: {} };
     }
+    if (decision.code === 'approval_required' && !decision.approval) decision = await this.approve(ctx, operation, decision);
     if (!decision.allowed) {
       // A role in shadow mode: what it would refuse passes, audited as SHADOW_DENY, still held to the tenant.
-      const shadowScope = this.compiled ? shadowRecordScope(this.compiled, principal, operation, decision.code) : null;
-      if (this.hook) await this.hook.onDenied(ctx, operation, decision, shadowScope !== null);
+      const shadowScope = this.compiled ? shadowRecordScope(this.compiled, ctx.principal, operation, decision.code) : null;
+      await this.events?.emit({ type: 'access.denied', ctx, operation, decision, shadow: shadowScope !== null });
       if (!shadowScope) throw this.policy.permissionError(decision);
       state.recordScope = shadowScope;
       return true;
     }
     state.recordScope = decision.recordScope;
-    if (this.hook) await this.hook.onGranted(ctx, operation, decision);
+    await this.events?.emit({ type: 'access.granted', ctx, operation, decision });
     return true;
+  }
+
+  /** Spends the presented approval (the call is then allowed) or stores a pending one (still `approval_required`). */
+  private async approve(ctx: PolicyContext, operation: string, decision: PermissionDecision): Promise<PermissionDecision> {
+    if (!this.approvals) return { ...decision, code: 'forbidden', reasons: [...decision.reasons, 'no approval store'] };
+    const result = await this.approvals.check({
+      principal: ctx.principal,
+      operation,
+      request: { method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body },
+      approvalId: ctx.approvalId,
+      reason: `${operation} requires a human approval`,
+      origin: { requestId: ctx.requestId, ip: ctx.ip },
+    });
+    if (result.passed) return { allowed: true, reasons: [...decision.reasons, `approval ${result.approvalId} used`], recordScope: decision.recordScope };
+    if (result.approval) return { ...decision, approval: result.approval };
+    return { ...decision, code: 'forbidden', reasons: [...decision.reasons, 'the approval is not approved, expired, already used, or for another request'], recordScope: {} };
   }
 }

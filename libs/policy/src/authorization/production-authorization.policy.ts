@@ -1,22 +1,21 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
-import { ApprovalService, requestDigest } from '../approval/approval.service';
+import { Inject, Injectable } from '@nestjs/common';
+import { decisionMissingScopes, decisionRecordScope } from '../engine/builtin.policies';
 import { PolicyEngine } from '../engine/policy.engine';
 import { COMPILED_POLICY } from '../policy.constants';
 import { AuthorizationPolicy } from './authorization-policy';
-import { approvalTtlMs, type CompiledPolicy } from './compiled-policy';
+import type { CompiledPolicy } from './compiled-policy';
 import type { PermissionDecision, PermissionDenialCode, PolicyContext, RateLimitDecision } from './policy-context.interface';
 import { PolicyRateLimiter, type OperationLimiter } from './policy-rate-limiter.interface';
-import { rolesAllowing } from './role-resolver';
-import { expandScopes, missingScopes } from './scope-expander';
-import { recordScopeFor } from './tenant.rules';
 
 const DENIAL_CODES: ReadonlySet<string> = new Set(['forbidden', 'insufficient_scope', 'not_found']);
 
 /**
  * Roles, scopes, approvals, tenant rules and rate limits from the policy document, decided by the `PolicyEngine`:
  * the built-in role (100), scope (200) and approval (900) policies plus every `@PolicyEvaluator()` provider of the
- * app. Deny overrides approval overrides allow; a throwing policy denies. Tenant and ownership rules become the
- * record scope of an allowed call (another tenant's record is a 404).
+ * app. Deny overrides approval overrides allow; a throwing policy denies. This class only maps the engine's decision:
+ * the record scope of an allowed call (tenant and ownership rules; another tenant's record is a 404) and the missing
+ * scopes come from the built-in policies' verdicts. A REQUIRE_APPROVAL decision is `approval_required` without an
+ * approval: the `ApprovalGate` asks for one (or spends the one presented) once everything else allowed the call.
  *
  * Rate limits follow two levels: `defaultLimiter` applies the document's buckets; `specificLimiters` maps an
  * operation to an async function that replaces the default for that operation. Subclass it to add either.
@@ -37,7 +36,6 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
     @Inject(COMPILED_POLICY) protected readonly compiled: CompiledPolicy,
     @Inject(PolicyRateLimiter) protected readonly rateLimiter: PolicyRateLimiter,
     protected readonly engine: PolicyEngine,
-    @Optional() @Inject(ApprovalService) protected readonly approvals: ApprovalService | null,
   ) {
     super();
   }
@@ -50,14 +48,13 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
       context: { requiredScopes: ctx.requiredScopes, approvalId: ctx.approvalId, body: ctx.body, requestId: ctx.requestId, ip: ctx.ip },
     });
     const reasons = decision.reasons.map((r) => `${r.policy}: ${r.reason}`);
-    if (decision.outcome === 'ALLOW') {
-      const allowing = rolesAllowing(this.compiled.roles, ctx.principal.roles, operation);
-      const ownOnly = allowing.length > 0 && allowing.every((role) => role.own);
-      return { allowed: true, reasons, recordScope: recordScopeFor(ctx.principal, ownOnly) };
+    if (decision.outcome === 'ALLOW') return { allowed: true, reasons, recordScope: decisionRecordScope(decision, ctx.principal) };
+    if (decision.outcome === 'REQUIRE_APPROVAL') {
+      // The scope the call is held to once approved.
+      return { allowed: false, code: 'approval_required', reasons, recordScope: decisionRecordScope(decision, ctx.principal) };
     }
-    if (decision.outcome === 'REQUIRE_APPROVAL') return this.requireApproval(ctx, operation, reasons);
     const code = (DENIAL_CODES.has(decision.code ?? '') ? decision.code : 'forbidden') as PermissionDenialCode;
-    const missing = code === 'insufficient_scope' ? missingScopes(expandScopes(ctx.principal.scopes, this.compiled.scopes), ctx.requiredScopes) : undefined;
+    const missing = code === 'insufficient_scope' ? decisionMissingScopes(decision) : undefined;
     return { allowed: false, code, reasons, missingScopes: missing, recordScope: {} };
   }
 
@@ -69,25 +66,5 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
   /** The document's buckets for this principal and operation. */
   protected defaultLimiter(ctx: PolicyContext, operation: string | null): Promise<RateLimitDecision | null> {
     return this.rateLimiter.limit(ctx, operation);
-  }
-
-  /** Stores a pending approval bound to this principal, operation and request, and answers `approval_required`. */
-  protected async requireApproval(ctx: PolicyContext, operation: string, reasons: string[]): Promise<PermissionDecision> {
-    if (!this.approvals) return { allowed: false, code: 'forbidden', reasons: [...reasons, 'no approval store'], recordScope: {} };
-    const approval = await this.approvals.create({
-      principal: ctx.principal,
-      operation,
-      digest: requestDigest({ method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body }),
-      reason: reasons.join('; '),
-      ttlMs: approvalTtlMs(this.compiled),
-      origin: { requestId: ctx.requestId, ip: ctx.ip },
-    });
-    return {
-      allowed: false,
-      code: 'approval_required',
-      reasons,
-      recordScope: {},
-      approval: { id: approval.id, expiresAt: approval.expiresAt },
-    };
   }
 }

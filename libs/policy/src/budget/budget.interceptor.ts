@@ -14,13 +14,13 @@ import { SSE_METADATA } from '@nestjs/common/constants';
 import { StreamableFile } from '@nestjs/common';
 import { defer, from, lastValueFrom, mergeMap, type Observable } from 'rxjs';
 import type { Principal } from '../authentication/principal.interface';
-import { BUDGET_KEY, COMPILED_POLICY, POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
-import { ApprovalService, requestDigest } from '../approval/approval.service';
+import { BUDGET_KEY, COMPILED_POLICY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
+import { ApprovalGate } from '../approval/approval.gate';
 import { routeMetadata } from '../common/route-metadata';
-import { approvalTtlMs, operationNeedsApproval, type CompiledPolicy } from '../authorization/compiled-policy';
+import { operationNeedsApproval, type CompiledPolicy } from '../authorization/compiled-policy';
 import { headerValue, type PolicyHttpRequest } from '../common/http-context';
-import type { RequestPolicyState } from '../common/request-state';
-import { ApprovalRequiredException, PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
+import { PolicyRequest } from '../common/policy-request';
+import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { budgetUsageOf, isUsageReport, type BudgetUsageRecorder } from './budget-usage.recorder';
 import { BUDGET_METER_REQUEST_KEY, ReservationBudgetMeter } from './budget-meter';
 import { isAsyncIterable, meterEventObservable, openBudgetStream, type BudgetStreamSummary } from './budget-stream.writer';
@@ -73,7 +73,7 @@ export class BudgetInterceptor implements NestInterceptor {
   constructor(
     private readonly budget: BudgetService,
     private readonly reflector: Reflector,
-    @Optional() @Inject(ApprovalService) private readonly approvals: ApprovalService | null = null,
+    @Optional() @Inject(ApprovalGate) private readonly approvals: ApprovalGate | null = null,
     @Optional() @Inject(COMPILED_POLICY) private readonly policy: CompiledPolicy | null = null,
   ) {}
 
@@ -86,15 +86,15 @@ export class BudgetInterceptor implements NestInterceptor {
 
   /** The caller the budget is charged to. Override to take it from elsewhere. */
   protected getPrincipal(request: HttpRequest): Principal {
-    const principal = request[PRINCIPAL_REQUEST_KEY] as Principal | undefined;
+    const principal = PolicyRequest.of(request)?.principal ?? (request[PRINCIPAL_REQUEST_KEY] as Principal | undefined);
     if (!principal) throw new UnauthenticatedException();
     return principal;
   }
 
   /** The request id recorded with the charge. */
   protected getRequestId(request: HttpRequest): string {
-    const policyContext = request[POLICY_CONTEXT_REQUEST_KEY] as { requestId?: unknown } | undefined;
-    if (typeof policyContext?.requestId === 'string') return policyContext.requestId;
+    const state = PolicyRequest.of(request);
+    if (state) return state.requestId;
     if (typeof request.id === 'string') return request.id;
     return randomUUID();
   }
@@ -201,8 +201,9 @@ export class BudgetInterceptor implements NestInterceptor {
   }
 
   /**
-   * Lets the call through when it carries the id of an approval a human granted for exactly this call; otherwise
-   * stores a pending approval and throws 403 `approval_required`. Fails closed without an approval store.
+   * Hands a call past the approval threshold to the `ApprovalGate`: it passes when it carries the id of an approval
+   * a human granted for exactly this call; otherwise a pending approval is stored and 403 `approval_required` thrown.
+   * Fails closed without an approval gate.
    */
   private async requireApproval(
     request: PolicyHttpRequest,
@@ -213,24 +214,14 @@ export class BudgetInterceptor implements NestInterceptor {
   ): Promise<void> {
     if (operation !== null && this.policy && operationNeedsApproval(this.policy, operation)) return;
     if (!this.approvals) throw new PolicyForbiddenException('This call needs an approval and no approval store is configured');
-    const label = operation ?? 'budget';
-    const digest = requestDigest({ method: request.method, path: request.url, body: request.body });
-    const approvalId = headerValue(request, 'x-approval-id');
-    if (approvalId) {
-      if (await this.approvals.consume(approvalId, principal, label, digest)) return;
-      throw new PolicyForbiddenException('The approval is not approved, expired, already used, or for another request');
-    }
-    const reason = `the call would take the ${counter.scope} ${counter.period} ${counter.unit} budget past ${this.budget.approvalAbovePercent}%`;
-    const state = request[POLICY_CONTEXT_REQUEST_KEY] as RequestPolicyState | undefined;
-    const approval = await this.approvals.create({
+    await this.approvals.pass({
       principal,
-      operation: label,
-      digest,
-      reason,
-      ttlMs: this.policy ? approvalTtlMs(this.policy) : undefined,
-      origin: { requestId: reservation.requestId, ip: state?.ip },
+      operation: operation ?? 'budget',
+      request: { method: request.method, path: request.url, body: request.body },
+      approvalId: headerValue(request, 'x-approval-id'),
+      reason: `the call would take the ${counter.scope} ${counter.period} ${counter.unit} budget past ${this.budget.approvalAbovePercent}%`,
+      origin: { requestId: reservation.requestId, ip: PolicyRequest.of(request)?.ip },
     });
-    throw new ApprovalRequiredException(approval.id, approval.expiresAt, `This call requires approval: ${reason}`);
   }
 
   /** A handler that returns the documented `{ usage }` shape gets the charged cost (USD) filled in. */

@@ -1,8 +1,31 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
+import { REQUIRE_SCOPES_KEY } from '../policy.constants';
 
 type Target = object;
-const cache = new WeakMap<Target, WeakMap<Target, Map<string, unknown>>>();
+
+/** A value remembered per route (controller class × handler). */
+class PerRoute<T> {
+  private readonly cache = new WeakMap<Target, WeakMap<Target, T>>();
+
+  get(context: ExecutionContext, compute: () => T): T {
+    const handler = context.getHandler();
+    const type = context.getClass();
+    let handlers = this.cache.get(type);
+    if (!handlers) {
+      handlers = new WeakMap();
+      this.cache.set(type, handlers);
+    }
+    let value = handlers.get(handler);
+    if (value === undefined) {
+      value = compute();
+      handlers.set(handler, value);
+    }
+    return value;
+  }
+}
+
+const metadata = new PerRoute<Map<string, unknown>>();
 
 /**
  * `reflector.getAllAndOverride(key, [handler, class])` read once per route and remembered: route decorators are
@@ -10,20 +33,19 @@ const cache = new WeakMap<Target, WeakMap<Target, Map<string, unknown>>>();
  * several keys on every request.
  */
 export function routeMetadata<T>(reflector: Reflector, key: string, context: ExecutionContext): T | undefined {
-  const handler = context.getHandler();
-  const type = context.getClass();
-  let handlers = cache.get(type);
-  if (!handlers) {
-    handlers = new WeakMap();
-    cache.set(type, handlers);
-  }
-  let values = handlers.get(handler);
-  if (!values) {
-    values = new Map();
-    handlers.set(handler, values);
-  }
+  const values = metadata.get(context, () => new Map());
   if (values.has(key)) return values.get(key) as T | undefined;
-  const value = reflector.getAllAndOverride<T | undefined>(key, [handler, type]);
+  const value = reflector.getAllAndOverride<T | undefined>(key, [context.getHandler(), context.getClass()]);
   values.set(key, value);
   return value;
+}
+
+const facts = new PerRoute<{ name: string; requiredScopes: readonly string[] }>();
+
+/** The route's name (`Class.method`) and `@RequireScopes`, read once per route. */
+export function routeFacts(reflector: Reflector, context: ExecutionContext): { name: string; requiredScopes: readonly string[] } {
+  return facts.get(context, () => ({
+    name: `${context.getClass().name}.${context.getHandler().name}`,
+    requiredScopes: routeMetadata<string[]>(reflector, REQUIRE_SCOPES_KEY, context) ?? [],
+  }));
 }

@@ -1,5 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
+import { PolicyRequest } from '../common/policy-request';
+import { PRINCIPAL_REQUEST_KEY } from '../policy.constants';
 import type { RecordScope as RecordScopeFilter } from '../authorization/tenant.rules';
 
 /**
@@ -7,7 +8,7 @@ import type { RecordScope as RecordScopeFilter } from '../authorization/tenant.r
  * @example @Get() list(@CurrentPrincipal() principal: Principal) {}
  */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
-  return ctx.switchToHttp().getRequest<Record<string, unknown>>()[PRINCIPAL_REQUEST_KEY];
+  return ctx.switchToHttp().getRequest()[PRINCIPAL_REQUEST_KEY];
 });
 
 /**
@@ -16,8 +17,7 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
  * @example @Get(':id') findOne(@Param('id') id: string, @RecordScope() scope: RecordScope) {}
  */
 export const RecordScope = createParamDecorator((_data: unknown, ctx: ExecutionContext): RecordScopeFilter => {
-  const state = ctx.switchToHttp().getRequest<Record<string, { recordScope?: RecordScopeFilter } | undefined>>()[POLICY_CONTEXT_REQUEST_KEY];
-  return state?.recordScope ?? { tenantId: '\u0000deny' };
+  return PolicyRequest.of(ctx.switchToHttp().getRequest<object>())?.recordScope ?? { tenantId: '\u0000deny' };
 });
 
 /**
@@ -26,6 +26,6 @@ export const RecordScope = createParamDecorator((_data: unknown, ctx: ExecutionC
  * @example @Post() create(@Body() dto: Dto, @RequestOrigin() origin: AuditOrigin) { return this.keys.create(input, origin); }
  */
 export const RequestOrigin = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
-  const state = ctx.switchToHttp().getRequest<Record<string, { requestId?: string; ip?: string } | undefined>>()[POLICY_CONTEXT_REQUEST_KEY];
+  const state = PolicyRequest.of(ctx.switchToHttp().getRequest<object>());
   return { requestId: state?.requestId ?? null, ip: state?.ip ?? null };
 });

@@ -8,6 +8,15 @@ export const ENGINE_POLICY_NAME = 'policy-engine';
 
 const OUTCOMES: ReadonlySet<string> = new Set<PolicyOutcome>(['ALLOW', 'DENY', 'REQUIRE_APPROVAL', 'ABSTAIN']);
 
+/**
+ * A compiled shortcut for a known set of policies: when exactly `policies` are registered, the engine asks `decide`
+ * first and takes its decision, which must be the one running those policies would give; `null` runs them.
+ */
+export interface PolicyFastPath {
+  readonly policies: readonly Policy[];
+  decide(input: PolicyInput): PolicyDecision | null;
+}
+
 interface Registered {
   readonly policy: Policy;
   readonly order: number;
@@ -24,6 +33,8 @@ export class PolicyEngine {
   protected readonly logger = new Logger(PolicyEngine.name);
   private registered: Registered[] = [];
   private sequence = 0;
+  private fastPath: PolicyFastPath | null = null;
+  private fastPathActive = false;
 
   constructor(@Optional() @Inject(POLICY_EVALUATORS) policies?: readonly Policy[] | null) {
     for (const policy of policies ?? []) this.register(policy);
@@ -46,7 +57,23 @@ export class PolicyEngine {
     this.registered = [...this.registered, { policy, order: this.sequence++ }].sort(
       (a, b) => a.policy.priority - b.policy.priority || a.order - b.order,
     );
+    this.fastPathActive = this.fastPathApplies();
     return this;
+  }
+
+  /**
+   * Sets the compiled shortcut the engine takes while exactly its policies are registered (registering any other
+   * policy turns it off). The library gives its built-in role and scope policies `decidePermission` this way.
+   */
+  useFastPath(fastPath: PolicyFastPath | null): this {
+    this.fastPath = fastPath;
+    this.fastPathActive = this.fastPathApplies();
+    return this;
+  }
+
+  private fastPathApplies(): boolean {
+    const expected = this.fastPath?.policies;
+    return !!expected && expected.length === this.registered.length && this.registered.every(({ policy }) => expected.includes(policy));
   }
 
   /** The registered policies, in the order they run. */
@@ -56,24 +83,34 @@ export class PolicyEngine {
 
   /** Runs the policies over `input` and combines their verdicts. Never rejects. */
   async evaluate(input: PolicyInput): Promise<PolicyDecision> {
+    if (this.fastPathActive) {
+      try {
+        const decided = this.fastPath!.decide(input);
+        if (decided) return decided;
+      } catch (error) {
+        this.logger.error(`The compiled fast path failed; evaluating the policies: ${redactString(String(error))}`);
+      }
+    }
     const reasons: PolicyReason[] = [];
+    let details: Record<string, Readonly<Record<string, unknown>>> | undefined;
     let approval: PolicyVerdict | undefined;
     let allowed = false;
 
     for (const { policy } of this.registered) {
       const verdict = await this.runPolicy(policy, input);
       reasons.push({ policy: policy.name, outcome: verdict.outcome, reason: verdict.reason, ...(verdict.code ? { code: verdict.code } : {}) });
+      if (verdict.details) (details ??= {})[policy.name] = verdict.details;
       if (verdict.outcome === 'DENY') {
-        return { outcome: 'DENY', reasons, deniedBy: policy.name, code: verdict.code ?? 'forbidden' };
+        return { outcome: 'DENY', reasons, deniedBy: policy.name, code: verdict.code ?? 'forbidden', ...(details ? { details } : {}) };
       }
       if (verdict.outcome === 'REQUIRE_APPROVAL') approval ??= verdict;
       if (verdict.outcome === 'ALLOW') allowed = true;
     }
 
-    if (approval) return { outcome: 'REQUIRE_APPROVAL', reasons, code: approval.code ?? 'approval_required' };
-    if (allowed) return { outcome: 'ALLOW', reasons };
+    if (approval) return { outcome: 'REQUIRE_APPROVAL', reasons, code: approval.code ?? 'approval_required', ...(details ? { details } : {}) };
+    if (allowed) return { outcome: 'ALLOW', reasons, ...(details ? { details } : {}) };
     reasons.push({ policy: ENGINE_POLICY_NAME, outcome: 'DENY', reason: 'no policy allowed the operation', code: 'forbidden' });
-    return { outcome: 'DENY', reasons, deniedBy: ENGINE_POLICY_NAME, code: 'forbidden' };
+    return { outcome: 'DENY', reasons, deniedBy: ENGINE_POLICY_NAME, code: 'forbidden', ...(details ? { details } : {}) };
   }
 
   /**

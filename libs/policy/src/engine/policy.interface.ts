@@ -50,4 +50,9 @@ export interface PolicyDecision {
   readonly deniedBy?: string;
   /** Error code of the deciding verdict: DENY defaults to `forbidden`, REQUIRE_APPROVAL to `approval_required`. */
   readonly code?: string;
+  /**
+   * The `details` of the verdicts that gave any, by policy name: what the caller of the engine needs besides the
+   * outcome (the built-in `roles` policy gives the allowed call's `recordScope`, `scopes` the `missing` scopes).
+   */
+  readonly details?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }

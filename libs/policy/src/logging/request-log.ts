@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../authentication/principal.interface';
-import type { RequestPolicyState } from '../common/request-state';
-import { POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
+import { PolicyRequest } from '../common/policy-request';
+import { PRINCIPAL_REQUEST_KEY } from '../policy.constants';
 
 /** One request, as its log line shows it. Never a header, a query string or a body. */
 export interface RequestLogLine {
@@ -29,7 +29,7 @@ export function requestLogLine(
   status: number,
   latencyMs: number,
 ): RequestLogLine {
-  const state = req[POLICY_CONTEXT_REQUEST_KEY] as RequestPolicyState | undefined;
+  const state = PolicyRequest.of(req);
   const principal = req[PRINCIPAL_REQUEST_KEY] as Principal | undefined;
   const given = req.headers?.['x-request-id'];
   const header = typeof given === 'string' && REQUEST_ID.test(given) ? given : undefined;

@@ -1,10 +1,9 @@
 /**
- * Rate limiting: `@nestjs/throttler` storage adapters (memory, Redis, and a fail-open/closed wrapper), the
- * counting strategies they share, bucket resolution from a principal, and the service the guard calls.
+ * Rate limiting: `@nestjs/throttler` storage adapters (memory, Redis, and a fail-open/closed wrapper) and the
+ * service the guard calls. The counting strategies, bucket resolution and the guard itself are internal.
  * Every export below carries its own JSDoc with an example at its declaration.
  */
 export { MemoryThrottlerStorage, type MemoryThrottlerStorageOptions } from './memory-throttler.storage';
-export { RingHitLog } from './hit-log';
 export {
   RedisThrottlerStorage,
   DEFAULT_RATE_LIMIT_KEY_PREFIX,
@@ -12,36 +11,14 @@ export {
   type RedisThrottlerStorageOptions,
 } from './redis-throttler.storage';
 export { ResilientThrottlerStorage, type ResilientThrottlerStorageOptions } from './resilient-throttler.storage';
-export {
-  RateLimitService,
-  rateLimitHeaders,
-  createThrottlerStorage,
-  type CreateThrottlerStorageOptions,
-} from './rate-limit.service';
-export {
-  resolveBuckets,
-  authFailureBucket,
-  DEFAULT_RATE_LIMIT_RULE,
-  DEFAULT_ANONYMOUS_RATE_LIMIT_RULE,
-} from './rate-limit.buckets';
-export {
-  applyLogHit,
-  logExpiresAt,
-  normalizeStrategy,
-  applyHit,
-  freshState,
-  stateExpiresAt,
-  DEFAULT_RATE_LIMIT_STRATEGY,
-  type HitLog,
-  type WindowStrategy,
-  type RateLimitState,
-  type RateLimitRuleMs,
-  type HitResult,
-} from './rate-limit.strategies';
-export {
-  isPeekable,
-  type RateLimitBucket,
-  type RateLimitOutcome,
-  type PeekableThrottlerStorage,
-  type ThrottlerStorageRecord,
-} from './rate-limit.interfaces';
+export { RateLimitService } from './rate-limit.service';
+/**
+ * The rate-limit guard the module registers globally (a `ThrottlerGuard` subclass); `@Throttle({ default: … })` and
+ * `@SkipThrottle()` apply to it.
+ * @example `@Throttle({ default: { limit: (ctx) => (isBatch(ctx) ? 1 : 10), ttl: 60_000 } })`
+ * @throws Error at boot, naming the route, for a `@Throttle()` it cannot honour.
+ */
+export { PolicyThrottlerGuard } from './policy-throttler.guard';
+export { DEFAULT_RATE_LIMIT_RULE, DEFAULT_ANONYMOUS_RATE_LIMIT_RULE } from './rate-limit.buckets';
+export { DEFAULT_RATE_LIMIT_STRATEGY } from './rate-limit.strategies';
+export { type RateLimitBucket, type RateLimitOutcome, type ThrottlerStorageRecord } from './rate-limit.interfaces';

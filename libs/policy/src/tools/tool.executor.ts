@@ -1,18 +1,17 @@
 import { HttpException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { ApprovalService, requestDigest } from '../approval/approval.service';
+import { ApprovalGate } from '../approval/approval.gate';
 import type { AuditOutcome } from '../audit/audit-event.interface';
 import { redactString } from '../audit/audit.redaction';
 import { AuditService } from '../audit/audit.service';
 import type { Principal } from '../authentication/principal.interface';
 import { AuthorizationPolicy } from '../authorization/authorization-policy';
-import { approvalTtlMs, type CompiledPolicy } from '../authorization/compiled-policy';
+import type { CompiledPolicy } from '../authorization/compiled-policy';
 import type { BudgetReservation, BudgetService as BudgetServiceType } from '../budget/budget.service';
 import { BudgetService } from '../budget/budget.service';
 import { PolicyMetrics, type ToolInvocationOutcome } from '../monitoring/policy-metrics';
 import { COMPILED_POLICY } from '../policy.constants';
 import {
-  ApprovalRequiredException,
   PolicyForbiddenException,
   PolicyUnavailableException,
   RateLimitedException,
@@ -70,7 +69,7 @@ export class ToolExecutor {
     private readonly policy: AuthorizationPolicy,
     private readonly rateLimits: RateLimitService,
     @Inject(BudgetService) private readonly budgets: BudgetServiceType,
-    @Optional() @Inject(ApprovalService) private readonly approvals?: ApprovalService | null,
+    @Optional() @Inject(ApprovalGate) private readonly approvals?: ApprovalGate | null,
     @Optional() @Inject(AuditService) private readonly audit?: AuditService | null,
     @Optional() @Inject(ToolSandbox) private readonly sandbox?: ToolSandbox | null,
     @Optional() @Inject(PolicyMetrics) private readonly metrics?: PolicyMetrics | null,
@@ -132,7 +131,9 @@ export class ToolExecutor {
       },
       TOOL_INVOKE_OPERATION,
     );
-    if (!permission.allowed) {
+    // REQUIRE_APPROVAL (`approvals.operations` covers tool.invoke) goes to the approval gate with the tool's own.
+    const policyApproval = !permission.allowed && permission.code === 'approval_required' && !permission.approval;
+    if (!permission.allowed && !policyApproval) {
       call.reasons = permission.reasons;
       throw this.policy.permissionError(permission);
     }
@@ -142,7 +143,7 @@ export class ToolExecutor {
     );
     if (!outcome.allowed) throw new RateLimitedException(outcome.retryAfterSeconds);
 
-    if (toolNeedsApproval(this.registry.policy, name, tool.approval)) await this.checkApproval(call);
+    if (policyApproval || toolNeedsApproval(this.registry.policy, name, tool.approval)) await this.checkApproval(call);
     // A sandboxed tool never runs in process: without a sandbox it is refused before anything is spent.
     if (tool.sandbox && !this.sandbox) throw new PolicyUnavailableException(`Tool ${name} needs a sandbox and none is configured`);
 
@@ -155,20 +156,14 @@ export class ToolExecutor {
 
   private async checkApproval({ principal, name, args, ctx }: CallState): Promise<void> {
     if (!this.approvals) throw new PolicyForbiddenException('This tool requires approval and no approval store is configured');
-    const digest = requestDigest({ method: 'TOOL', path: `/tools/${name}`, body: args ?? null });
-    if (ctx.approvalId) {
-      if (await this.approvals.consume(ctx.approvalId, principal, TOOL_INVOKE_OPERATION, digest)) return;
-      throw new PolicyForbiddenException('The approval is not approved, expired, already used, or for another call');
-    }
-    const approval = await this.approvals.create({
+    await this.approvals.pass({
       principal,
       operation: TOOL_INVOKE_OPERATION,
-      digest,
+      request: { method: 'TOOL', path: `/tools/${name}`, body: args ?? null },
+      approvalId: ctx.approvalId,
       reason: `tool ${name} requires a human approval`,
-      ttlMs: approvalTtlMs(this.compiled),
       origin: { requestId: ctx.requestId, ip: ctx.ip },
     });
-    throw new ApprovalRequiredException(approval.id, approval.expiresAt, `Tool ${name} requires approval`);
   }
 
   private async execute<T>(

@@ -1,8 +1,8 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { CompiledPolicy } from '../authorization/compiled-policy';
-import { validateBudgetConfig } from '../budget/budget-config.validator';
-import type { BudgetSpec } from '../budget/budget.types';
+import { validateBudgetConfig } from './budget-config.validator';
+import type { BudgetSpec } from './budget.types';
 import { BUDGET_KEY, COMPILED_POLICY } from '../policy.constants';
 
 /**

@@ -1,34 +1,34 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { AuthFailureHook } from '../authentication/auth-failure.hook';
-import { ipTracker } from '../authentication/client-ip';
-import { DecisionHook } from '../authorization/decision.hook';
+import { PolicyEventSubscriber, type PolicyEvent, type PolicyEventListener } from '../common/policy-events';
 import { POLICY_CLOCK } from '../policy.constants';
 import { RateLimitedException } from '../policy.exceptions';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { ipTracker } from './client-ip';
 
 const MAX_BLOCKED = 100_000;
 
 /**
- * Limits failed authentication attempts per client IP (`rateLimits.authFailures`): once an IP has used them up,
- * its requests with credentials are refused with 429 before the credentials are even checked.
+ * Limits failed authentication attempts per client IP (`rateLimits.authFailures`): it counts the `auth.failure`
+ * events of the `PolicyEvents` sink, and once an IP has used its attempts up the authentication guard's
+ * {@link AuthFailureCounter.beforeAttempt} refuses its requests with credentials (429) before they are even checked.
+ * Replace it by providing this class token.
  *
  * Failures are counted in the shared storage (Redis when configured), so every instance adds to one count. Whether
  * an IP is blocked is remembered by the instance that saw it go over the limit, so the check before each
  * authenticated request costs no round trip; another instance blocks the IP at its own first failure past the
  * limit. An attacker spreading guesses over N instances thus gets at most N attempts past the limit, never more.
  */
+@PolicyEventSubscriber()
 @Injectable()
-export class RateLimitAuthFailureHook extends AuthFailureHook {
+export class AuthFailureCounter implements PolicyEventListener {
   private readonly blockedUntil = new Map<string, number>();
 
   constructor(
     private readonly rateLimits: RateLimitService,
-    @Optional() @Inject(DecisionHook) private readonly hook: DecisionHook | null,
     @Optional() @Inject(POLICY_CLOCK) private readonly clock: (() => number) | null,
-  ) {
-    super();
-  }
+  ) {}
 
+  /** Throws (429) when the IP has used up its failed attempts. */
   async beforeAttempt(ip: string): Promise<void> {
     const tracker = ipTracker(ip);
     const until = this.blockedUntil.get(tracker);
@@ -41,7 +41,12 @@ export class RateLimitAuthFailureHook extends AuthFailureHook {
     throw new RateLimitedException(Math.ceil((until - now) / 1000), 'Too many failed authentication attempts');
   }
 
-  async onFailure(ip: string, requestId: string, credential: 'jwt' | 'api-key', tenantId: string | null = null): Promise<void> {
+  async onPolicyEvent(event: PolicyEvent): Promise<void> {
+    if (event.type === 'auth.failure') await this.recordFailure(event.ip);
+  }
+
+  /** Counts one failed attempt of `ip`, blocking it once its attempts are used up. */
+  async recordFailure(ip: string): Promise<void> {
     const tracker = ipTracker(ip);
     const outcome = await this.rateLimits.recordAuthFailure(tracker);
     if (!outcome.allowed || outcome.remaining === 0) {
@@ -49,7 +54,6 @@ export class RateLimitAuthFailureHook extends AuthFailureHook {
       const seconds = outcome.allowed ? outcome.resetSeconds : outcome.retryAfterSeconds;
       this.blockedUntil.set(tracker, this.now() + Math.max(1, seconds) * 1000);
     }
-    if (this.hook) await this.hook.onAuthFailure(ip, requestId, credential, tenantId);
   }
 
   private now(): number {

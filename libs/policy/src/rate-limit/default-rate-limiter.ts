@@ -4,8 +4,8 @@ import type { CompiledPolicy } from '../authorization/compiled-policy';
 import type { PolicyContext, RateLimitDecision } from '../authorization/policy-context.interface';
 import type { PolicyRateLimiter } from '../authorization/policy-rate-limiter.interface';
 import { COMPILED_POLICY } from '../policy.constants';
-import { resolveBuckets } from '../rate-limit/rate-limit.buckets';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { resolveBuckets } from './rate-limit.buckets';
+import { RateLimitService } from './rate-limit.service';
 
 /**
  * The document's buckets, counted in the configured `ThrottlerStorage`: the principal's default bucket (per IP for
