@@ -72,4 +72,5 @@ export { DefaultPolicyRateLimiter } from './pipeline/default-rate-limiter';
 export { AuditDecisionHook } from './pipeline/audit-decision.hook';
 export * from './protection';
 export * from './monitoring';
+export * from './alerts';
 export * from './logging';

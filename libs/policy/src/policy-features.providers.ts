@@ -35,6 +35,9 @@ import { MeasuredAuditWriter } from './monitoring/measured-audit.writer';
 import { MeteredBudgetService } from './monitoring/metered-budget.service';
 import { MetricsDecisionHook } from './monitoring/metrics-decision.hook';
 import { PolicyMetrics } from './monitoring/policy-metrics';
+import { AlertingAuthFailureHook, AlertingDecisionHook } from './alerts/alerting.hooks';
+import { AnomalyAlerts } from './alerts/anomaly-alerts.service';
+import { AnomalyBlockGuard } from './alerts/anomaly-block.guard';
 
 /** Providers of the rate-limit, budget and audit features. */
 export function featureProviders(): Provider[] {
@@ -54,7 +57,15 @@ export function featureProviders(): Provider[] {
       inject: [getStorageToken(), COMPILED_POLICY],
     },
     { provide: PolicyRateLimiter, useClass: DefaultPolicyRateLimiter },
-    { provide: AuthFailureHook, useClass: RateLimitAuthFailureHook },
+    RateLimitAuthFailureHook,
+    // Anomaly alerts count failed authentications and refuse blocked IPs around the rate-limit hook (when on).
+    {
+      provide: AuthFailureHook,
+      useFactory: (inner: RateLimitAuthFailureHook, alerts: AnomalyAlerts, metrics: PolicyMetrics) =>
+        alerts.enabled ? new AlertingAuthFailureHook(inner, alerts, metrics) : inner,
+      inject: [RateLimitAuthFailureHook, AnomalyAlerts, PolicyMetrics],
+    },
+    AnomalyAlerts,
     PolicyMetrics,
     ...AUDIT_PROVIDERS,
     // Metrics observe the audit writer, the guards' decisions and the budget service by wrapping them.
@@ -67,8 +78,11 @@ export function featureProviders(): Provider[] {
     AuditDecisionHook,
     {
       provide: DecisionHook,
-      useFactory: (audit: AuditDecisionHook, metrics: PolicyMetrics) => new MetricsDecisionHook(audit, metrics),
-      inject: [AuditDecisionHook, PolicyMetrics],
+      useFactory: (audit: AuditDecisionHook, metrics: PolicyMetrics, alerts: AnomalyAlerts) => {
+        const hook = new MetricsDecisionHook(audit, metrics);
+        return alerts.enabled ? new AlertingDecisionHook(hook, alerts) : hook;
+      },
+      inject: [AuditDecisionHook, PolicyMetrics, AnomalyAlerts],
     },
     ApprovalService,
     {
@@ -122,6 +136,8 @@ export function featureProviders(): Provider[] {
 /** Guards between authentication and authorization (rate limiting, which counts denied attempts too), in pipeline order. */
 export function featureGuards(): Provider[] {
   return [
+    // A principal blocked after an anomaly is refused before its request is counted anywhere.
+    { provide: APP_GUARD, useClass: AnomalyBlockGuard },
     { provide: APP_GUARD, useClass: PolicyThrottlerGuard },
     BudgetInterceptor,
     { provide: APP_GUARD, useClass: BudgetSseAdmissionGuard },
@@ -139,4 +155,5 @@ export const FEATURE_EXPORTS: Provider[] = [
   UsageLedgerService,
   BudgetStore as unknown as Provider,
   PolicyMetrics,
+  AnomalyAlerts,
 ];
