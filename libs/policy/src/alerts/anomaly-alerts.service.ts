@@ -9,7 +9,7 @@ import type { CompiledPolicy } from '../authorization/compiled-policy';
 import { PolicyMetrics } from '../monitoring/policy-metrics';
 import { COMPILED_POLICY, POLICY_CLOCK, POLICY_REDIS } from '../policy.constants';
 import type { AlertsConfig } from './alerts.schema';
-import { AnomalyCounter, type AnomalyFinding, type AnomalyMetric, type AnomalyThresholds } from './anomaly-detector';
+import { AnomalyCounter, retainBuckets, type AnomalyFinding, type AnomalyMetric, type AnomalyThresholds } from './anomaly-detector';
 import { ANOMALY_COUNT_LUA } from './redis-anomaly.script';
 import { WebhookSender } from './webhook.sender';
 
@@ -214,6 +214,7 @@ export class AnomalyAlerts implements OnModuleDestroy {
     const ttl = (this.thresholds.baselineBuckets + 2) * this.thresholds.bucketMs;
     const blockMs = this.blocking ? this.config.blockSeconds! * 1000 : 0;
     const t = this.thresholds;
+    const retain = retainBuckets(t) * t.bucketMs;
     for (const entry of batch.values()) {
       const tag = `${this.prefix}{${createHash('sha256').update(entry.subject).digest('hex').slice(0, 32)}}`;
       this.redis!.napAnomalyCount(
@@ -228,6 +229,7 @@ export class AnomalyAlerts implements OnModuleDestroy {
         t.minDeviation,
         ttl,
         blockMs,
+        retain,
       ).then(
         ([observed, opened, blockTtl, mean, stdDev, z]) => {
           if (blockTtl > 0) this.block(entry.subject, this.now() + blockTtl);

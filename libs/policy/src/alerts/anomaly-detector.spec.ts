@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AnomalyCounter, scoreBucket, type AnomalyThresholds } from './anomaly-detector';
+import { AnomalyCounter, scoreBucket, type AnomalyFinding, type AnomalyThresholds } from './anomaly-detector';
 import { signAlertBody, verifyAlertSignature } from './webhook.sender';
 
 const t: AnomalyThresholds = { bucketMs: 1000, baselineBuckets: 5, zScore: 4, minCount: 10, minDeviation: 1 };
@@ -7,14 +7,14 @@ const BASE = 1_700_000_000_000;
 
 /** Counts `perBucket[i]` events in bucket i (from BASE), answering the findings. */
 function drive(counter: AnomalyCounter, perBucket: number[], subject = 'p:0:alice') {
-  const findings = [];
+  const findings: Array<AnomalyFinding & { bucket: number }> = [];
   perBucket.forEach((n, i) => {
     for (let k = 0; k < n; k++) {
       const f = counter.add(subject, 'requests', 1, BASE + i * 1000 + k);
       if (f) findings.push({ ...f, bucket: i });
     }
   });
-  return findings as Array<{ bucket: number; observed: number; mean: number; z: number }>;
+  return findings;
 }
 
 describe('scoreBucket', () => {
@@ -51,14 +51,29 @@ describe('AnomalyCounter', () => {
     expect(drive(counter, [2, 2, 2, 2, 2, 40, 40])).toHaveLength(1);
     const other = new AnomalyCounter({ ...t, baselineBuckets: 10 });
     // Bucket 6 is quiet: the episode ends; bucket 7 opens a second one.
-    expect(drive(other, [2, 2, 2, 2, 2, 40, 2, 60]).map((f) => f.bucket)).toEqual([5, 7]);
+    expect(drive(other, [2, 2, 2, 2, 2, 40, 2, 80]).map((f) => f.bucket)).toEqual([5, 7]);
+  });
+
+  it("never flags a subject's first bucket, and compares its next ones with the buckets since then", () => {
+    // A newcomer at a steady 12 a bucket: its first bucket starts its baseline.
+    expect(drive(new AnomalyCounter(t), [12, 12, 12, 12, 12, 12, 12, 12])).toEqual([]);
+    // From the second bucket on, a jump from its own level is flagged.
+    expect(drive(new AnomalyCounter(t), [2, 40]).map((f) => f.bucket)).toEqual([1]);
+  });
+
+  it('keeps a quiet principal\'s history for a day, so a burst after hours of silence is flagged', () => {
+    const counter = new AnomalyCounter(t);
+    drive(counter, [2, 2, 2]);
+    counter.sweep(BASE + 3 * 3600_000);
+    expect(counter.size).toBe(1);
+    expect(counter.add('p:0:alice', 'requests', 40, BASE + 3 * 3600_000)).toMatchObject({ observed: 40, mean: 0 });
   });
 
   it('counts principals apart and forgets the least recently counted beyond maxKeys', () => {
     const counter = new AnomalyCounter(t, 3);
     for (let i = 0; i < 10; i++) counter.add(`p:0:user${i}`, 'requests', 1, BASE);
     expect(counter.size).toBe(3);
-    counter.sweep(BASE + 100_000);
+    counter.sweep(BASE + 86_400_000 + 10_000);
     expect(counter.size).toBe(0);
   });
 

@@ -52,6 +52,8 @@ export interface AnomalyFinding extends BucketScore {
 interface Series {
   /** Ring of baselineBuckets + 1 counts, slot = bucket % length. */
   counts: Uint32Array;
+  /** The bucket the subject was first counted in: its baseline starts there. */
+  first: number;
   /** The newest bucket counted. */
   bucket: number;
   /** The last bucket found anomalous while the episode is open, or -1 when none is open. */
@@ -59,12 +61,24 @@ interface Series {
 }
 
 /**
+ * Buckets a subject's counts are kept after its last event: a day (or the baseline, when longer), so that a
+ * principal idle for hours still has its quiet buckets as its baseline when it comes back.
+ */
+export function retainBuckets(t: Pick<AnomalyThresholds, 'bucketMs' | 'baselineBuckets'>): number {
+  return Math.max(t.baselineBuckets + 1, Math.ceil(86_400_000 / t.bucketMs));
+}
+
+/**
  * Counts events per subject and metric in buckets kept in memory, and says when an episode starts. An episode is
  * open from the first anomalous bucket until a bucket completes without being anomalous; within it, no second
  * finding is raised. Scoring runs only once a bucket reaches `minCount`, so counting is a map lookup and an add.
  *
+ * A subject's baseline is its counts since it was first seen, at most `baselineBuckets` of them, quiet buckets
+ * counting as zeros; its first bucket is never anomalous (nothing to compare with: absolute ceilings are the rate
+ * limits' job).
+ *
  * Memory is bounded: at most `maxKeys` series (the least recently counted go first) and a series idle for longer
- * than its baseline is dropped by `sweep`.
+ * than {@link retainBuckets} is dropped by `sweep`.
  */
 export class AnomalyCounter {
   private readonly series = new Map<string, Series>();
@@ -86,7 +100,7 @@ export class AnomalyCounter {
     const slots = this.t.baselineBuckets + 1;
     if (!s) {
       if (this.series.size >= this.maxKeys) this.evict(bucket);
-      s = { counts: new Uint32Array(slots), bucket, episodeBucket: -1 };
+      s = { counts: new Uint32Array(slots), first: bucket, bucket, episodeBucket: -1 };
       this.series.set(key, s);
     } else if (bucket > s.bucket) {
       const gap = Math.min(bucket - s.bucket, slots);
@@ -102,9 +116,10 @@ export class AnomalyCounter {
     if (s.episodeBucket >= 0 && bucket > s.episodeBucket + 1) s.episodeBucket = -1;
     const slot = bucket % slots;
     const observed = (s.counts[slot] = s.counts[slot]! + n);
-    if (observed < this.t.minCount) return null;
-    const baseline = new Array<number>(this.t.baselineBuckets);
-    for (let i = 1; i <= this.t.baselineBuckets; i++) baseline[i - 1] = s.counts[(bucket - i) % slots]!;
+    // A subject's first bucket has nothing to be compared with: it is the start of its baseline.
+    if (observed < this.t.minCount || bucket === s.first) return null;
+    const baseline = new Array<number>(Math.min(this.t.baselineBuckets, bucket - s.first));
+    for (let i = 1; i <= baseline.length; i++) baseline[i - 1] = s.counts[(bucket - i) % slots]!;
     const score = scoreBucket(observed, baseline, this.t);
     if (!score.anomalous) return null;
     const opened = s.episodeBucket < 0;
@@ -112,13 +127,13 @@ export class AnomalyCounter {
     return opened ? { ...score, metric, subject, bucket } : null;
   }
 
-  /** Drops series idle for longer than their baseline (nothing left to compare with). */
+  /** Drops series idle for longer than {@link retainBuckets}. */
   sweep(now: number): void {
     this.evict(Math.floor(now / this.t.bucketMs));
   }
 
   private evict(bucket: number): void {
-    const idle = bucket - this.t.baselineBuckets - 1;
+    const idle = bucket - retainBuckets(this.t);
     for (const [key, s] of this.series) {
       if (s.bucket > idle && this.series.size < this.maxKeys) break;
       this.series.delete(key);

@@ -3,8 +3,10 @@
  * the ones before it, and opens an episode (and a block) when it is the first anomalous bucket after one that was
  * not. Every key of a call shares one hash tag (one slot on Redis Cluster) and carries a TTL.
  *
- * KEYS[1] counts (hash: bucket index → count)   KEYS[2] episode (the last anomalous bucket)   KEYS[3] block
- * ARGV: bucket, n, baselineBuckets, minCount, zScore, minDeviation, ttlMs, blockMs (0: no block)
+ * KEYS[1] counts (hash: bucket index → count, `f` → first bucket)   KEYS[2] episode (the last anomalous bucket)
+ * KEYS[3] block
+ * ARGV: bucket, n, baselineBuckets, minCount, zScore, minDeviation, episode TTL ms, blockMs (0: no block),
+ *       counts TTL ms (how long an idle subject's history is kept)
  * Answers { observed, opened (0|1), block PTTL (ms, ≤ 0: none), mean, stdDev, z } (the last three as strings).
  */
 export const ANOMALY_COUNT_LUA = `
@@ -17,11 +19,15 @@ local minDev = tonumber(ARGV[6])
 local ttl = tonumber(ARGV[7])
 local blockMs = tonumber(ARGV[8])
 
+local retain = tonumber(ARGV[9])
+
+redis.call('HSETNX', KEYS[1], 'f', bucket)
+local first = tonumber(redis.call('HGET', KEYS[1], 'f'))
 local observed = redis.call('HINCRBY', KEYS[1], bucket, n)
-redis.call('PEXPIRE', KEYS[1], ttl)
-if redis.call('HLEN', KEYS[1]) > size + 2 then
+redis.call('PEXPIRE', KEYS[1], retain)
+if redis.call('HLEN', KEYS[1]) > size + 3 then
   for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-    if tonumber(field) < bucket - size then redis.call('HDEL', KEYS[1], field) end
+    if field ~= 'f' and tonumber(field) < bucket - size then redis.call('HDEL', KEYS[1], field) end
   end
 end
 
@@ -34,7 +40,9 @@ end
 local function answer(opened, mean, sd, z)
   return { observed, opened, redis.call('PTTL', KEYS[3]), tostring(mean), tostring(sd), tostring(z) }
 end
-if observed < minCount then return answer(0, 0, 0, 0) end
+-- The first bucket of a subject starts its baseline; later ones compare with the buckets since it (at most size).
+if observed < minCount or bucket <= first then return answer(0, 0, 0, 0) end
+if bucket - first < size then size = bucket - first end
 
 local fields = {}
 for i = 1, size do fields[i] = bucket - i end
