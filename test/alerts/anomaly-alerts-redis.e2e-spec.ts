@@ -83,10 +83,12 @@ describe('anomaly alerts across two instances sharing Redis', () => {
 
     // Every key of a subject shares one hash tag (one Cluster slot) and expires.
     const keys = await redis.keys(`${prefix}al:*`);
-    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.some((key) => key.endsWith(':requests:c'))).toBe(true);
     for (const key of keys) {
       expect(key).toMatch(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}al:\\{[0-9a-f]{32}\\}:`));
-      expect(await redis.pttl(key)).toBeGreaterThan(0);
+      // -1 would be a key without TTL; -2 one that expired since it was listed (the block, the episode flag).
+      const ttl = await redis.pttl(key);
+      expect(ttl === -2 || ttl > 0).toBe(true);
     }
   });
 });

@@ -18,6 +18,12 @@ export const DEFAULT_ALERTS_KEY_PREFIX = 'nap:al:';
 
 const MAX_BLOCKED = 100_000;
 
+/**
+ * With Redis, counts gather in memory for this long (or until the bucket changes) before they are sent: one script
+ * call per subject and metric per window, whatever the request rate.
+ */
+export const ALERTS_FLUSH_MS = 100;
+
 /** The JSON body of a `security.anomaly` webhook delivery (and the `details` of its audit event). */
 export interface AnomalyEvent {
   type: 'security.anomaly';
@@ -74,9 +80,9 @@ export function ipSubject(ip: string): string {
  * bucket of an episode records one `security.anomaly` audit event, queues it for the webhook and, with
  * `blockSeconds` in `enforce` mode, refuses the subject for that long.
  *
- * Nothing on the request path waits: in memory a count is a map update; with Redis the counts of one event-loop
- * turn are sent after it (one script call per subject and metric), so a block raised by a request applies from the
- * next request on. The block check reads a per-process map.
+ * Nothing on the request path waits: in memory a count is a map update; with Redis counts gather for
+ * {@link ALERTS_FLUSH_MS} (one script call per subject and metric per window, sent after the responses), so a block
+ * raised by a burst applies to the requests counted after it. The block check reads a per-process map.
  */
 @Injectable()
 export class AnomalyAlerts implements OnModuleDestroy {
@@ -94,7 +100,8 @@ export class AnomalyAlerts implements OnModuleDestroy {
   private readonly sweeper: NodeJS.Timeout | null = null;
   private readonly redis: AlertsRedis | null;
   private pending = new Map<string, Pending>();
-  private scheduled = false;
+  private pendingBucket = -1;
+  private flushTimer: NodeJS.Timeout | null = null;
   private redisDownLogged = 0;
 
   constructor(
@@ -181,6 +188,8 @@ export class AnomalyAlerts implements OnModuleDestroy {
 
   onModuleDestroy(): void {
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     this.webhook?.close();
   }
 
@@ -190,6 +199,11 @@ export class AnomalyAlerts implements OnModuleDestroy {
       if (finding) this.raise(finding, { principal, requestId: origin.requestId ?? null, ip: origin.ip ?? null }, null);
       return;
     }
+    const bucket = Math.floor(this.now() / this.thresholds.bucketMs);
+    if (bucket !== this.pendingBucket) {
+      if (this.pending.size) this.flush();
+      this.pendingBucket = bucket;
+    }
     const key = `${metric}|${subject}`;
     const entry = this.pending.get(key);
     if (entry) {
@@ -198,19 +212,19 @@ export class AnomalyAlerts implements OnModuleDestroy {
     } else {
       this.pending.set(key, { subject, metric, n: 1, principal, requestId: origin.requestId ?? null, ip: origin.ip ?? null });
     }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flush(), ALERTS_FLUSH_MS);
+      this.flushTimer.unref();
     }
   }
 
-  /** Sends the counts of the last event-loop turn to Redis, one script call per subject and metric. */
+  /** Sends the counts gathered since the last flush (all of one bucket) to Redis, one script call per subject and metric. */
   private flush(): void {
-    this.scheduled = false;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     const batch = this.pending;
     this.pending = new Map();
-    const now = this.now();
-    const bucket = Math.floor(now / this.thresholds.bucketMs);
+    const bucket = this.pendingBucket;
     const ttl = (this.thresholds.baselineBuckets + 2) * this.thresholds.bucketMs;
     const blockMs = this.blocking ? this.config.blockSeconds! * 1000 : 0;
     const t = this.thresholds;

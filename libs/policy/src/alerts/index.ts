@@ -8,7 +8,7 @@
  * if (!verifyAlertSignature(process.env.ALERTS_WEBHOOK_SECRET!, rawBody, req.headers['x-policy-signature'])) reject();
  * ```
  */
-export { AnomalyAlerts, DEFAULT_ALERTS_KEY_PREFIX, principalSubject, ipSubject, type AnomalyEvent } from './anomaly-alerts.service';
+export { AnomalyAlerts, ALERTS_FLUSH_MS, DEFAULT_ALERTS_KEY_PREFIX, principalSubject, ipSubject, type AnomalyEvent } from './anomaly-alerts.service';
 export { AnomalyCounter, scoreBucket, type AnomalyMetric, type AnomalyThresholds, type AnomalyFinding, type BucketScore } from './anomaly-detector';
 export { AnomalyBlockGuard } from './anomaly-block.guard';
 export { AlertingDecisionHook, AlertingAuthFailureHook } from './alerting.hooks';
