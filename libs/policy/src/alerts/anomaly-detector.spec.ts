@@ -54,11 +54,12 @@ describe('AnomalyCounter', () => {
     expect(drive(other, [2, 2, 2, 2, 2, 40, 2, 80]).map((f) => f.bucket)).toEqual([5, 7]);
   });
 
-  it("never flags a subject's first bucket, and compares its next ones with the buckets since then", () => {
-    // A newcomer at a steady 12 a bucket: its first bucket starts its baseline.
-    expect(drive(new AnomalyCounter(t), [12, 12, 12, 12, 12, 12, 12, 12])).toEqual([]);
-    // From the second bucket on, a jump from its own level is flagged.
-    expect(drive(new AnomalyCounter(t), [2, 40]).map((f) => f.bucket)).toEqual([1]);
+  it("never flags a subject's first two buckets, and compares the next ones with its complete buckets", () => {
+    // A newcomer at a steady 12 a bucket, whose first bucket was partial (it started late in it).
+    expect(drive(new AnomalyCounter(t), [3, 12, 12, 12, 12, 12, 12, 12])).toEqual([]);
+    expect(drive(new AnomalyCounter(t), [2, 40])).toEqual([]);
+    // From the third bucket on, a jump from its own level is flagged.
+    expect(drive(new AnomalyCounter(t), [30, 2, 40]).map((f) => ({ bucket: f.bucket, mean: f.mean }))).toEqual([{ bucket: 2, mean: 2 }]);
   });
 
   it('keeps a quiet principal\'s history for a day, so a burst after hours of silence is flagged', () => {

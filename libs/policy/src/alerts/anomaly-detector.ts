@@ -73,9 +73,9 @@ export function retainBuckets(t: Pick<AnomalyThresholds, 'bucketMs' | 'baselineB
  * open from the first anomalous bucket until a bucket completes without being anomalous; within it, no second
  * finding is raised. Scoring runs only once a bucket reaches `minCount`, so counting is a map lookup and an add.
  *
- * A subject's baseline is its counts since it was first seen, at most `baselineBuckets` of them, quiet buckets
- * counting as zeros; its first bucket is never anomalous (nothing to compare with: absolute ceilings are the rate
- * limits' job).
+ * A subject's baseline is its counts since its first complete bucket, at most `baselineBuckets` of them, quiet
+ * buckets counting as zeros; its first two buckets (the first one partial) are never anomalous: nothing to compare
+ * with (absolute ceilings are the rate limits' job).
  *
  * Memory is bounded: at most `maxKeys` series (the least recently counted go first) and a series idle for longer
  * than {@link retainBuckets} is dropped by `sweep`.
@@ -116,9 +116,10 @@ export class AnomalyCounter {
     if (s.episodeBucket >= 0 && bucket > s.episodeBucket + 1) s.episodeBucket = -1;
     const slot = bucket % slots;
     const observed = (s.counts[slot] = s.counts[slot]! + n);
-    // A subject's first bucket has nothing to be compared with: it is the start of its baseline.
-    if (observed < this.t.minCount || bucket === s.first) return null;
-    const baseline = new Array<number>(Math.min(this.t.baselineBuckets, bucket - s.first));
+    // A subject's first bucket is partial (it started somewhere inside it): its baseline starts with the next one,
+    // so its first two buckets have nothing to be compared with.
+    if (observed < this.t.minCount || bucket < s.first + 2) return null;
+    const baseline = new Array<number>(Math.min(this.t.baselineBuckets, bucket - s.first - 1));
     for (let i = 1; i <= baseline.length; i++) baseline[i - 1] = s.counts[(bucket - i) % slots]!;
     const score = scoreBucket(observed, baseline, this.t);
     if (!score.anomalous) return null;

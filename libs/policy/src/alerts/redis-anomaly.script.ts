@@ -40,9 +40,10 @@ end
 local function answer(opened, mean, sd, z)
   return { observed, opened, redis.call('PTTL', KEYS[3]), tostring(mean), tostring(sd), tostring(z) }
 end
--- The first bucket of a subject starts its baseline; later ones compare with the buckets since it (at most size).
-if observed < minCount or bucket <= first then return answer(0, 0, 0, 0) end
-if bucket - first < size then size = bucket - first end
+-- A subject's first bucket is partial: its baseline starts with the next one (at most size buckets), so its
+-- first two buckets are never anomalous.
+if observed < minCount or bucket < first + 2 then return answer(0, 0, 0, 0) end
+if bucket - first - 1 < size then size = bucket - first - 1 end
 
 local fields = {}
 for i = 1, size do fields[i] = bucket - i end
