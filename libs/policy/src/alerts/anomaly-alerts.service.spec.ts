@@ -61,6 +61,25 @@ describe('AnomalyAlerts', () => {
     alerts.onModuleDestroy();
   });
 
+  it('counts in memory when Redis does not answer, so detection and blocks go on per process', async () => {
+    const clock = { now: 0 };
+    const recorded: AuditEventInput[] = [];
+    const audit = { record: async (e: AuditEventInput) => (recorded.push(e), 'id') } as unknown as AuditService;
+    let calls = 0;
+    const redis = {
+      defineCommand: () => undefined,
+      napAnomalyCount: () => (calls++, Promise.reject(new Error('Connection is closed.'))),
+    };
+    const alerts = new AnomalyAlerts({ document: { alerts: { ...base, blockSeconds: 10 } } } as unknown as CompiledPolicy, audit, redis as never, () => clock.now);
+    burst(alerts, clock);
+    const deadline = Date.now() + 5000;
+    while (recorded.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toBeGreaterThan(0);
+    expect(recorded.map((e) => e.type)).toEqual(['security.anomaly']);
+    expect(alerts.blockedFor(principalSubject(principal))).toBeGreaterThan(0);
+    alerts.onModuleDestroy();
+  });
+
   it('keeps principals of different tenants apart', () => {
     expect(principalSubject({ ...principal, tenantId: 'a:b', id: 'c' })).not.toBe(principalSubject({ ...principal, tenantId: 'a', id: 'b:c' }));
   });

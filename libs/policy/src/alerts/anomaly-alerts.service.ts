@@ -267,7 +267,7 @@ export class AnomalyAlerts implements OnModuleDestroy {
             this.redisDownLogged = this.now();
             this.logger.warn(`Alert counters unavailable in Redis, counting per process: ${(error as Error).message}`);
           }
-          const finding = this.memory.add(entry.subject, entry.metric, entry.n, this.now());
+          const finding = this.memory.add(entry.subject, entry.metric, entry.n, bucket * this.thresholds.bucketMs);
           if (finding) this.raise(finding, entry, null);
         },
       );
