@@ -222,7 +222,7 @@ async function approvals(page) {
 }
 
 const AUDIT_TYPES = ['', 'auth.failure', 'access.denied', 'access.granted', 'rate_limit.exceeded', 'budget.exceeded', 'budget.soft_limit',
-  'approval.requested', 'approval.decided', 'api_key.created', 'api_key.revoked', 'token.revoked'];
+  'approval.requested', 'approval.decided', 'api_key.created', 'api_key.revoked', 'token.revoked', 'security.anomaly'];
 
 async function audit(page) {
   page.append(el('h2', { text: 'Audit log' }));

@@ -80,4 +80,5 @@ export * from './tools';
 export * from './runs';
 export * from './protection';
 export * from './monitoring';
+export * from './alerts';
 export * from './logging';

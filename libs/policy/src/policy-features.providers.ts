@@ -1,5 +1,9 @@
 import type { Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { APP_GUARD } from '@nestjs/core';
+import { AnomalyAlerts } from './alerts/anomaly-alerts.service';
+import { AnomalyAlertsSubscriber } from './alerts/anomaly-alerts.subscriber';
+import { AnomalyBlockGuard } from './alerts/anomaly-block.guard';
 import { APPROVAL_EXPORTS, APPROVAL_PROVIDERS } from './approval/approval.providers';
 import { AuditDecisionSubscriber } from './audit/audit-decision.subscriber';
 import { AUDIT_PROVIDERS } from './audit/audit.providers';
@@ -22,7 +26,7 @@ import { RATE_LIMIT_EXPORTS, RATE_LIMIT_GUARDS, RATE_LIMIT_PROVIDERS } from './r
 
 /**
  * The wiring of the capabilities behind the guards: each capability lists its own providers; this file only puts
- * them together with the event sink and its subscribers (audit, failed-authentication counter, metrics).
+ * them together with the event sink and its subscribers (audit, failed-authentication counter, metrics, anomaly alerts).
  */
 export function featureProviders(): Provider[] {
   return [
@@ -30,6 +34,8 @@ export function featureProviders(): Provider[] {
     AuditDecisionSubscriber,
     MetricsSubscriber,
     AuthFailureCounter,
+    AnomalyAlerts,
+    AnomalyAlertsSubscriber,
     ...RATE_LIMIT_PROVIDERS,
     PolicyMetrics,
     ...AUDIT_PROVIDERS,
@@ -56,7 +62,8 @@ export function featureProviders(): Provider[] {
 
 /** Guards and interceptors after authentication, in pipeline order (the authorization guard follows them). */
 export function featureGuards(): Provider[] {
-  return [...RATE_LIMIT_GUARDS, ...BUDGET_GUARDS];
+  // A principal blocked after an anomaly is refused before its request is counted anywhere.
+  return [{ provide: APP_GUARD, useClass: AnomalyBlockGuard }, ...RATE_LIMIT_GUARDS, ...BUDGET_GUARDS];
 }
 
 export const FEATURE_EXPORTS: Provider[] = [
@@ -67,4 +74,5 @@ export const FEATURE_EXPORTS: Provider[] = [
   PolicyEngine,
   ...BUDGET_EXPORTS,
   PolicyMetrics,
+  AnomalyAlerts,
 ];

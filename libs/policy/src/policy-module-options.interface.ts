@@ -8,6 +8,7 @@ export type { RoleDefinition, ScopeDefinition } from './authorization/authorizat
 export type { RateLimitStrategy, RateLimitRule, RateLimitConfig } from './rate-limit/rate-limit.schema';
 export type { BudgetLimits, BudgetConfig, ModelPrice } from './budget/budget.schema';
 export type { AuditConfig } from './audit/audit.schema';
+export type { AlertsConfig } from './alerts/alerts.schema';
 export type { ApiKeyConfig } from './authentication/api-keys.schema';
 export type { JwtAlgorithm, JwtOptions } from './authentication/jwt-options.schema';
 export type { PolicyDocument } from './schema/policy-document.schema';
@@ -25,7 +26,8 @@ export interface PolicyModuleOptions extends PolicyDocument {
   /** `false`, `true` (trust every hop), a hop count, or a list of trusted proxy CIDRs. */
   trustProxy?: boolean | number | string | string[];
   /**
-   * Redis URL; when set, rate limits, budgets and revocations are shared through Redis. `redis://…`/`rediss://…`
+   * Redis URL; when set, rate limits, budgets, revocations and anomaly-alert counters are shared through
+   * Redis. `redis://…`/`rediss://…`
    * for one server, `redis+cluster://host:port,host:port` (`rediss+cluster://` for TLS) for a Redis Cluster.
    */
   redisUrl?: string;

@@ -84,6 +84,18 @@ export class PolicyForbiddenException extends ForbiddenException {
   }
 }
 
+/**
+ * 403 `forbidden` with `reason: 'anomaly'`: the principal (or, for failed authentication, the client IP) is refused
+ * for `alerts.blockSeconds` after an anomaly; `Retry-After` says for how long.
+ */
+export class AnomalyBlockedException extends ForbiddenException implements PolicyExceptionHeaders {
+  readonly headers: Record<string, string>;
+  constructor(retryAfterSeconds: number, message = 'Refused after anomalous activity') {
+    super(body(HttpStatus.FORBIDDEN, 'forbidden', message, { reason: 'anomaly' }));
+    this.headers = { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) };
+  }
+}
+
 /** 403 `insufficient_scope`: the token lacks a required OAuth2 scope. */
 export class InsufficientScopeException extends ForbiddenException implements PolicyExceptionHeaders {
   readonly headers: Record<string, string>;

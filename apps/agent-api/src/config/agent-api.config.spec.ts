@@ -16,3 +16,17 @@ describe('loadConfig: Redis', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://a', REDIS_CLUSTER_NODES: 'b:7000' })).toThrow('REDIS_URL and REDIS_CLUSTER_NODES are both set');
   });
 });
+
+describe('loadConfig: anomaly alerts', () => {
+  it('ships alerts off; ALERTS=on turns them on and the webhook comes from the environment', () => {
+    expect(loadConfig({}).policy.alerts?.enabled).toBe(false);
+    const config = loadConfig({ ALERTS: 'on', ALERTS_WEBHOOK_URL: 'https://hooks.example.com/p', ALERTS_WEBHOOK_SECRET: 's'.repeat(32) });
+    expect(config.policy.alerts).toMatchObject({ enabled: true, webhookUrl: 'https://hooks.example.com/p', webhookSecret: 's'.repeat(32) });
+  });
+
+  it('refuses a webhook without a secret, a non-http URL and an unknown ALERTS value', () => {
+    expect(() => loadConfig({ ALERTS_WEBHOOK_URL: 'https://hooks.example.com/p' })).toThrow('ALERTS_WEBHOOK_SECRET');
+    expect(() => loadConfig({ ALERTS_WEBHOOK_URL: 'file:///etc/passwd', ALERTS_WEBHOOK_SECRET: 's'.repeat(32) })).toThrow('ALERTS_WEBHOOK_URL');
+    expect(() => loadConfig({ ALERTS: 'yes' })).toThrow('ALERTS must be on or off');
+  });
+});

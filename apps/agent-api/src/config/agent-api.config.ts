@@ -131,6 +131,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
   const policy = loadPolicyFile(policyPath);
   // The server key that signs audit chain anchors; never part of the policy file.
   if (env.AUDIT_ANCHOR_KEY) policy.audit = { ...policy.audit, anchorKey: env.AUDIT_ANCHOR_KEY };
+  // Where anomaly alerts are POSTed and the key that signs them: deployment settings, never in the policy file.
+  if (env.ALERTS_WEBHOOK_URL) {
+    if (!/^https?:\/\//.test(env.ALERTS_WEBHOOK_URL)) throw new Error('ALERTS_WEBHOOK_URL must be an http(s) URL');
+    if (!env.ALERTS_WEBHOOK_SECRET || env.ALERTS_WEBHOOK_SECRET.length < 16) {
+      throw new Error('ALERTS_WEBHOOK_SECRET (at least 16 characters) is required with ALERTS_WEBHOOK_URL');
+    }
+    policy.alerts = { ...policy.alerts, webhookUrl: env.ALERTS_WEBHOOK_URL, webhookSecret: env.ALERTS_WEBHOOK_SECRET };
+  }
+  if (env.ALERTS === 'on' || env.ALERTS === 'off') policy.alerts = { ...policy.alerts, enabled: env.ALERTS === 'on' };
+  else if (env.ALERTS) throw new Error('ALERTS must be on or off');
   return {
     port,
     production,

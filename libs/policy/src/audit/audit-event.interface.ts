@@ -17,6 +17,7 @@ export const AUDIT_EVENT_TYPES = [
   'audit.dropped',
   'tool.invoked',
   'tool.denied',
+  'security.anomaly',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -7,6 +7,7 @@ import { routeMetadata } from '../common/route-metadata';
 import { IS_PUBLIC_KEY, POLICY_MODULE_OPTIONS } from '../policy.constants';
 import { InvalidTokenException, UnauthenticatedException } from '../policy.exceptions';
 import type { PolicyModuleOptions } from '../policy-module-options.interface';
+import { AnomalyAlerts, ipSubject } from '../alerts/anomaly-alerts.service';
 import { AuthFailureCounter } from './auth-failure.counter';
 import { ApiKeyService } from './api-key.service';
 import { clientIp, compileTrustProxy, ipTracker, type TrustFunction } from './client-ip';
@@ -38,6 +39,7 @@ export class AuthenticationGuard implements CanActivate {
     @Optional() @Inject(POLICY_JWT_STRATEGY_TOKEN) private readonly jwtStrategy: PolicyJwtStrategy | null,
     @Optional() @Inject(AuthFailureCounter) private readonly failures: AuthFailureCounter | null,
     @Optional() @Inject(POLICY_EVENTS) private readonly events: PolicyEvents | null = null,
+    @Optional() @Inject(AnomalyAlerts) private readonly alerts: AnomalyAlerts | null = null,
   ) {
     this.trust = compileTrustProxy(options.trustProxy);
     this.tokens = new VerifiedTokenCache(10_000, (options.jwt?.clockTolerance ?? 0) * 1000);
@@ -55,6 +57,8 @@ export class AuthenticationGuard implements CanActivate {
     const authorization = headerValue(req, 'authorization');
     if (!apiKey && !authorization) throw new UnauthenticatedException();
 
+    // An IP blocked after an anomaly of failed authentications has its credentials refused before they are checked.
+    this.alerts?.refuseIfBlocked(ipSubject(state.ip));
     if (this.failures) await this.failures.beforeAttempt(state.ip);
     const principal = await this.authenticate(req, apiKey, authorization);
     if (!principal) {

@@ -53,6 +53,19 @@ export class PolicyMetrics {
     registers: [this.registry],
   });
 
+  readonly anomalies = new Counter({
+    name: 'policy_anomalies_total',
+    help: 'security.anomaly events raised, by metric (requests, denials, auth_failures) and outcome',
+    labelNames: ['metric', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly anomalyBlocks = new Counter({
+    name: 'policy_anomaly_blocks_total',
+    help: 'Requests refused because their principal or client IP is blocked after an anomaly',
+    registers: [this.registry],
+  });
+
   readonly authFailures = new Counter({
     name: 'policy_auth_failures_total',
     help: 'Failed authentication attempts by credential kind',

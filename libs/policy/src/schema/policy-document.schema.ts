@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ALERTS_SECTIONS } from '../alerts/alerts.schema';
 import { APPROVAL_SECTIONS } from '../approval/approval.schema';
 import { AUDIT_SECTIONS } from '../audit/audit.schema';
 import { API_KEY_SECTIONS } from '../authentication/api-keys.schema';
@@ -22,13 +23,14 @@ export const POLICY_SECTIONS = {
   ...AUDIT_SECTIONS,
   ...API_KEY_SECTIONS,
   ...RUN_SECTIONS,
+  ...ALERTS_SECTIONS,
 };
 
 /** The policy file (JSON or YAML) and the policy part of `PolicyModule.forRoot` options. */
 export const PolicyDocumentSchema = StrictObject(POLICY_SECTIONS, {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'nest-agent-policy policy document',
-  description: 'Roles, scopes, rate limits, budgets, prices, approvals, audit settings and run guards of nest-agent-policy.',
+  description: 'Roles, scopes, rate limits, budgets, prices, approvals, audit settings, run guards and anomaly alerts of nest-agent-policy.',
 });
 
 /** The policy document: what the app's policy file holds (JSON or YAML), validated at boot. */

@@ -47,6 +47,18 @@ const valid = (): Record<string, unknown> => ({
   approvals: { operations: ['agent.delete'], ttl: 900, maxPendingPerPrincipal: 20 },
   audit: { grants: false, hashIpSalt: 'salt', batchSize: 200, flushIntervalMs: 200, maxQueue: 10000, anchorIntervalMs: 5000 },
   apiKeys: { limits: 'creator', defaultTtl: 86400, maxTtl: 31536000, maxPerCreator: 100 },
+  alerts: {
+    mode: 'enforce',
+    bucketSeconds: 60,
+    baselineBuckets: 15,
+    zScore: 4,
+    minCount: 30,
+    minDeviation: 1,
+    blockSeconds: 300,
+    webhookUrl: 'https://hooks.example.com/policy',
+    webhookSecret: 'a-webhook-secret-0123456789',
+    webhookAttempts: 5,
+  },
 });
 
 /** Sets `value` at a dotted path (`['rateLimits', 'defualt']`) of a fresh valid document. */
@@ -93,6 +105,10 @@ const MISSPELLINGS: [string[], string | undefined, string][] = [
   [['approvals', 'maxPending'], undefined, 'approvals.maxPending: unknown key'],
   [['apiKeys', 'limts'], 'limits', 'apiKeys.limts: unknown key (did you mean "limits"?)'],
   [['apiKeys', 'maxTTL'], 'maxTtl', 'apiKeys.maxTTL: unknown key (did you mean "maxTtl"?)'],
+  [['alert'], 'alerts', 'alert: unknown policy key (did you mean "alerts"?)'],
+  [['alerts', 'blockSecond'], 'blockSeconds', 'alerts.blockSecond: unknown key (did you mean "blockSeconds"?)'],
+  [['alerts', 'webhookURL'], 'webhookUrl', 'alerts.webhookURL: unknown key (did you mean "webhookUrl"?)'],
+  [['alerts', 'zscore'], 'zScore', 'alerts.zscore: unknown key (did you mean "zScore"?)'],
   [['audit', 'colour'], undefined, 'audit.colour: unknown key (known keys: grants, hashIpSalt, batchSize, flushIntervalMs, maxQueue, maxWaitMs, anchorKey, anchorIntervalMs)'],
 ];
 
@@ -101,6 +117,9 @@ const WRONG_VALUES: [(string | number)[], unknown, string][] = [
   [['rateLimits', 'mode'], 'shadw', 'rateLimits.mode must be one of "enforce", "shadow"'],
   [['rateLimits', 'headers'], 'draft', 'rateLimits.headers must be one of "x-ratelimit", "ietf", "both"'],
   [['budgets', 'mode'], 'off', 'budgets.mode must be one of "enforce", "shadow"'],
+  [['alerts', 'mode'], 'block', 'alerts.mode must be one of "enforce", "shadow"'],
+  [['alerts', 'bucketSeconds'], 0, 'alerts.bucketSeconds must be an integer >= 1'],
+  [['alerts', 'baselineBuckets'], 1, 'alerts.baselineBuckets must be an integer >= 2'],
   [['roles', 'customer', 'mode'], true, 'roles.customer.mode must be one of "enforce", "shadow"'],
   [['roles'], ['admin'], 'roles must be an object'],
   [['roles', 'admin'], 'everything', 'roles.admin must be an object with operations'],
