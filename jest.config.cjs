@@ -4,9 +4,23 @@
  * compiled to CommonJS by test/support/esm-to-cjs.transformer.cjs when tests load them.
  */
 const ESM_PACKAGES = [
-  '@nestjs', 'gpt-tokenizer', 'file-type', 'strtok3', 'token-types', '@tokenizer', '@borewit', 'uint8array-extras',
-  'content-disposition', 'set-cookie-parser', 'toad-cache', 'safe-stable-stringify', 'tslib', 'libphonenumber-js',
-  '@standard-schema', 'ansis', 'uid',
+  '@nestjs',
+  'gpt-tokenizer',
+  'file-type',
+  'strtok3',
+  'token-types',
+  '@tokenizer',
+  '@borewit',
+  'uint8array-extras',
+  'content-disposition',
+  'set-cookie-parser',
+  'toad-cache',
+  'safe-stable-stringify',
+  'tslib',
+  'libphonenumber-js',
+  '@standard-schema',
+  'ansis',
+  'uid',
 ];
 
 module.exports = {

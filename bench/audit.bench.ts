@@ -19,8 +19,28 @@ import { performance } from 'node:perf_hooks';
 import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditService, AuditWriter, type AuditChainRecord, GENESIS_HASH, canonicalJson, hashEvent, redact, redactString } from 'nest-agent-policy';
-import { compare, load, median, startServer, table, type ServerHandle, type Variant, type VariantSummary } from './lib/load';
+import {
+  AUDIT_ENTITIES,
+  AUDIT_MIGRATIONS,
+  AuditService,
+  AuditWriter,
+  type AuditChainRecord,
+  GENESIS_HASH,
+  canonicalJson,
+  hashEvent,
+  redact,
+  redactString,
+} from 'nest-agent-policy';
+import {
+  compare,
+  load,
+  median,
+  startServer,
+  table,
+  type ServerHandle,
+  type Variant,
+  type VariantSummary,
+} from './lib/load';
 import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -50,9 +70,16 @@ export async function auditBench(options: { rounds: number; duration: number }):
     const headers = bearer();
     const id = randomUUID();
     if (sqliteToo) {
-      const off = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: join(dir, 'off.sqlite') });
+      const off = await startServer(join(__dirname, 'servers/policy.server.js'), {
+        ...env,
+        BENCH_SQLITE: join(dir, 'off.sqlite'),
+      });
       servers.push(off);
-      const on = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: auditedDb, AUDIT_GRANTS: '1' });
+      const on = await startServer(join(__dirname, 'servers/policy.server.js'), {
+        ...env,
+        BENCH_SQLITE: auditedDb,
+        AUDIT_GRANTS: '1',
+      });
       servers.push(on);
       const appOff = await startApp(dir, 'app-off', false);
       servers.push(appOff.server);
@@ -85,10 +112,18 @@ export async function auditBench(options: { rounds: number; duration: number }):
     }
     const rows = await compare(variants, options.rounds, options.duration);
     const row = (name: string) => rows.find((r) => r.name === name);
-    const cpu = pgOff && pgOn ? await cpuPerRequest([pgOff.server, pgOn.server], headers, [pgOff.agentId, pgOn.agentId], options) : null;
+    const cpu =
+      pgOff && pgOn
+        ? await cpuPerRequest([pgOff.server, pgOn.server], headers, [pgOff.agentId, pgOn.agentId], options)
+        : null;
     // SIGTERM flushes what is still queued; then count what the audited servers stored.
     await Promise.all(servers.splice(0).map((s) => s.stop()));
-    const summary = async (label: string, offRow: VariantSummary, onRow: VariantSummary, database: DataSourceOptions) => {
+    const summary = async (
+      label: string,
+      offRow: VariantSummary,
+      onRow: VariantSummary,
+      database: DataSourceOptions,
+    ) => {
       const ratio = onRow.rps / offRow.rps;
       const stored = await storedGrants(database);
       return (
@@ -110,11 +145,23 @@ export async function auditBench(options: { rounds: number; duration: number }):
       '',
       ...(sqliteToo
         ? [
-            await summary('nest-agent-policy bench server (SQLite rollback journal)', row(LIB_OFF)!, row(LIB_ON)!, sqlite(auditedDb)),
-            await summary('agent-api (SQLite WAL, synchronous = NORMAL)', row(APP_OFF)!, row(APP_ON)!, sqlite(join(dir, 'app-on.sqlite'))),
+            await summary(
+              'nest-agent-policy bench server (SQLite rollback journal)',
+              row(LIB_OFF)!,
+              row(LIB_ON)!,
+              sqlite(auditedDb),
+            ),
+            await summary(
+              'agent-api (SQLite WAL, synchronous = NORMAL)',
+              row(APP_OFF)!,
+              row(APP_ON)!,
+              sqlite(join(dir, 'app-on.sqlite')),
+            ),
           ]
         : []),
-      ...(postgres ? [await summary('agent-api (PostgreSQL)', row(PG_OFF)!, row(PG_ON)!, { type: 'postgres', url: pgOnUrl })] : []),
+      ...(postgres
+        ? [await summary('agent-api (PostgreSQL)', row(PG_OFF)!, row(PG_ON)!, { type: 'postgres', url: pgOnUrl })]
+        : []),
       ...(cpu
         ? [
             `- agent-api (PostgreSQL), CPU time of the server process per request (medians of ${options.rounds} interleaved rounds, /proc): ` +
@@ -122,11 +169,22 @@ export async function auditBench(options: { rounds: number; duration: number }):
               `(+${(cpu[1] - cpu[0]).toFixed(0)} µs, ${((cpu[1] / cpu[0] - 1) * 100).toFixed(1)}%; the writer's batches included).`,
           ]
         : []),
-      ...(postgres ? [] : [`- PostgreSQL left out (${process.env.BENCH_POSTGRES === '0' ? 'BENCH_POSTGRES=0' : `${POSTGRES_URL} unreachable`}).`]),
+      ...(postgres
+        ? []
+        : [
+            `- PostgreSQL left out (${process.env.BENCH_POSTGRES === '0' ? 'BENCH_POSTGRES=0' : `${POSTGRES_URL} unreachable`}).`,
+          ]),
       '',
       'Per audit event, measured in one process (better-sqlite3 runs on the event loop, so the write is request-path time):',
       ...(rollback && wal ? [costLine('rollback journal', rollback), costLine('WAL, synchronous = NORMAL', wal)] : []),
-      ...(pgCost ? [costLine('PostgreSQL (node-postgres; the INSERT + COMMIT waits on the server, the event loop is free meanwhile)', pgCost)] : []),
+      ...(pgCost
+        ? [
+            costLine(
+              'PostgreSQL (node-postgres; the INSERT + COMMIT waits on the server, the event loop is free meanwhile)',
+              pgCost,
+            ),
+          ]
+        : []),
     ].join('\n');
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
@@ -136,7 +194,12 @@ export async function auditBench(options: { rounds: number; duration: number }):
 }
 
 /** The built agent-api on its own SQLite file, with or without grant auditing, and an agent to read. */
-async function startApp(dir: string, name: string, grants: boolean, databaseUrl?: string): Promise<{ server: ServerHandle; agentId: string }> {
+async function startApp(
+  dir: string,
+  name: string,
+  grants: boolean,
+  databaseUrl?: string,
+): Promise<{ server: ServerHandle; agentId: string }> {
   const policyFile = join(dir, `${name}.policy.json`);
   writeFileSync(
     policyFile,
@@ -168,11 +231,21 @@ async function startApp(dir: string, name: string, grants: boolean, databaseUrl?
  * CPU time each server process spends per request, its rounds interleaved: less sensitive than throughput to the
  * other processes of a shared machine. Answers the median per server.
  */
-async function cpuPerRequest(servers: ServerHandle[], headers: Record<string, string>, agentIds: string[], options: { rounds: number; duration: number }): Promise<number[]> {
+async function cpuPerRequest(
+  servers: ServerHandle[],
+  headers: Record<string, string>,
+  agentIds: string[],
+  options: { rounds: number; duration: number },
+): Promise<number[]> {
   const samples: number[][] = servers.map(() => []);
   for (let round = 0; round < options.rounds; round++) {
     for (let i = 0; i < servers.length; i++) {
-      const result = await load({ url: `${servers[i].url}/agents/${agentIds[i]}`, headers, duration: options.duration, pid: servers[i].child.pid });
+      const result = await load({
+        url: `${servers[i].url}/agents/${agentIds[i]}`,
+        headers,
+        duration: options.duration,
+        pid: servers[i].child.pid,
+      });
       samples[i].push(result.cpuUs);
     }
   }
@@ -194,7 +267,10 @@ async function postgresReachable(): Promise<boolean> {
 }
 
 /** A new PostgreSQL database next to DATABASE_URL's, remembered in `databases` to be dropped; answers its URL. */
-async function createDatabase(databases: Array<{ url: string; drop: () => Promise<void> }>, prefix: string): Promise<string> {
+async function createDatabase(
+  databases: Array<{ url: string; drop: () => Promise<void> }>,
+  prefix: string,
+): Promise<string> {
   const name = `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const run = async (sql: string) => {
     const client = new Client({ connectionString: POSTGRES_URL });
@@ -216,7 +292,9 @@ async function createDatabase(databases: Array<{ url: string; drop: () => Promis
 async function storedGrants(database: DataSourceOptions): Promise<{ grants: number; valid: boolean }> {
   const source = await new DataSource({ ...database, entities: [...AUDIT_ENTITIES] } as DataSourceOptions).initialize();
   try {
-    const [row] = await source.query<Array<{ n: number }>>("SELECT COUNT(*) AS n FROM policy_audit_events WHERE type = 'access.granted'");
+    const [row] = await source.query<Array<{ n: number }>>(
+      "SELECT COUNT(*) AS n FROM policy_audit_events WHERE type = 'access.granted'",
+    );
     const { valid } = await new AuditService(new AuditWriter(source), source).verify();
     return { grants: Number(row?.n ?? 0), valid };
   } finally {
@@ -254,7 +332,9 @@ function sqliteWriterDatabase(wal: boolean): WriterDatabase {
   };
 }
 
-async function postgresWriterDatabase(databases: Array<{ url: string; drop: () => Promise<void> }>): Promise<WriterDatabase> {
+async function postgresWriterDatabase(
+  databases: Array<{ url: string; drop: () => Promise<void> }>,
+): Promise<WriterDatabase> {
   const url = await createDatabase(databases, 'bench_audit_writer');
   return { options: { type: 'postgres', url }, cleanup: () => undefined };
 }
@@ -280,7 +360,8 @@ async function perEventCost(database: WriterDatabase): Promise<EventCost> {
   let reasons = '';
   for (let i = 0; i < n; i++) {
     reasons = canonicalJson(redact(['role admin allows agent.read', 'scope admin covers agents:read']));
-    for (const field of [event.outcome, event.principalId, event.operation, event.requestId, event.ip]) redactString(field);
+    for (const field of [event.outcome, event.principalId, event.operation, event.requestId, event.ip])
+      redactString(field);
   }
   const prepareUs = ((performance.now() - start) * 1000) / n;
   start = performance.now();
@@ -301,13 +382,22 @@ async function perEventCost(database: WriterDatabase): Promise<EventCost> {
     // Queued in one go, as a busy server queues them between flushes: the writer then writes full batches (200).
     const queued: Array<Promise<void>> = [];
     for (let i = 0; i < n; i++) {
-      queued.push(writer.record({ ...event, id: randomUUID(), reasons: ['role admin allows agent.read'], createdAt: Date.now() }));
+      queued.push(
+        writer.record({ ...event, id: randomUUID(), reasons: ['role admin allows agent.read'], createdAt: Date.now() }),
+      );
     }
     await Promise.all(queued);
     await writer.close();
     const writeUs = ((performance.now() - start) * 1000) / n;
     const used = process.cpuUsage(cpu);
-    return { prepareUs, hashUs, writeUs, cpuUs: (used.user + used.system) / n, insertUs: (writer.writeMs * 1000) / n, batchRows: n / writer.batches };
+    return {
+      prepareUs,
+      hashUs,
+      writeUs,
+      cpuUs: (used.user + used.system) / n,
+      insertUs: (writer.writeMs * 1000) / n,
+      batchRows: n / writer.batches,
+    };
   } finally {
     await source.destroy();
     await database.cleanup();

@@ -10,7 +10,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { benchAdapters, benchConnections, compare, matrix, startServer, table, type AdapterName, type ServerHandle, type Variant } from './lib/load';
+import {
+  benchAdapters,
+  benchConnections,
+  compare,
+  matrix,
+  startServer,
+  table,
+  type AdapterName,
+  type ServerHandle,
+  type Variant,
+} from './lib/load';
 import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -38,12 +48,20 @@ interface AdapterServers {
   appKey: string;
 }
 
-async function startAll(adapter: AdapterName, dir: string, policyFile: string, servers: ServerHandle[]): Promise<AdapterServers> {
+async function startAll(
+  adapter: AdapterName,
+  dir: string,
+  policyFile: string,
+  servers: ServerHandle[],
+): Promise<AdapterServers> {
   // Memory stores and SQLite whatever the environment says: the rows measure the library without Redis.
   const env = { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_ADAPTER: adapter, REDIS_URL: '', REDIS_CLUSTER_NODES: '' };
   const bare = await startServer(join(__dirname, 'servers/bare.server.js'), env);
   servers.push(bare);
-  const policy = await startServer(join(__dirname, 'servers/policy.server.js'), { ...env, BENCH_SQLITE: join(dir, `policy-${adapter}.sqlite`) });
+  const policy = await startServer(join(__dirname, 'servers/policy.server.js'), {
+    ...env,
+    BENCH_SQLITE: join(dir, `policy-${adapter}.sqlite`),
+  });
   servers.push(policy);
   const app = await startServer(join(root, 'apps/agent-api/main.js'), {
     ...env,
@@ -89,11 +107,34 @@ export async function authBench(options: { rounds?: number; duration?: number } 
       const id = s.agentId;
       const rows: (Variant | false)[] = [
         { name: AUTH_ROWS.bare, options: () => ({ url: `${s.bare.url}/agents/${id}`, pid: s.bare.child.pid }) },
-        all && { name: AUTH_ROWS.passport, options: () => ({ url: `${s.bare.url}/passport/agents/${id}`, headers: bearer(), pid: s.bare.child.pid }) },
-        { name: AUTH_ROWS.stack, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: bearer(), pid: s.policy.child.pid }) },
-        all && { name: AUTH_ROWS.stackKey, options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: { 'X-API-Key': s.policyKey }, pid: s.policy.child.pid }) },
-        { name: AUTH_ROWS.agent, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: bearer(), pid: s.app.child.pid }) },
-        all && { name: AUTH_ROWS.agentKey, options: () => ({ url: `${s.app.url}/agents/${id}`, headers: { 'X-API-Key': s.appKey }, pid: s.app.child.pid }) },
+        all && {
+          name: AUTH_ROWS.passport,
+          options: () => ({ url: `${s.bare.url}/passport/agents/${id}`, headers: bearer(), pid: s.bare.child.pid }),
+        },
+        {
+          name: AUTH_ROWS.stack,
+          options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: bearer(), pid: s.policy.child.pid }),
+        },
+        all && {
+          name: AUTH_ROWS.stackKey,
+          options: () => ({
+            url: `${s.policy.url}/agents/${id}`,
+            headers: { 'X-API-Key': s.policyKey },
+            pid: s.policy.child.pid,
+          }),
+        },
+        {
+          name: AUTH_ROWS.agent,
+          options: () => ({ url: `${s.app.url}/agents/${id}`, headers: bearer(), pid: s.app.child.pid }),
+        },
+        all && {
+          name: AUTH_ROWS.agentKey,
+          options: () => ({
+            url: `${s.app.url}/agents/${id}`,
+            headers: { 'X-API-Key': s.appKey },
+            pid: s.app.child.pid,
+          }),
+        },
         { name: AUTH_ROWS.health, options: () => ({ url: `${s.app.url}/health`, pid: s.app.child.pid }) },
       ];
       return rows.filter((r): r is Variant => r !== false);

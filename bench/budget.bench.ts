@@ -10,7 +10,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
-import { benchAdapters, benchConnections, compare, startServer, table, type LoadOptions, type ServerHandle, type Variant } from './lib/load';
+import {
+  benchAdapters,
+  benchConnections,
+  compare,
+  startServer,
+  table,
+  type LoadOptions,
+  type ServerHandle,
+  type Variant,
+} from './lib/load';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const MESSAGE = JSON.stringify({ message: 'What is the status of my order?' });
@@ -18,11 +27,15 @@ const MESSAGE = JSON.stringify({ message: 'What is the status of my order?' });
 export async function budgetBench(options: { rounds?: number; duration?: number } = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-budget-'));
   // A principal and tenant of this run only: its counters start empty and nobody else's are touched.
-  const token = jwt.sign({ sub: `bench-${randomUUID()}`, roles: ['admin'], scope: 'admin', tenant_id: `bench-${randomUUID()}` }, SECRET, {
-    algorithm: 'HS256',
-    expiresIn: '2h',
-    jwtid: randomUUID(),
-  });
+  const token = jwt.sign(
+    { sub: `bench-${randomUUID()}`, roles: ['admin'], scope: 'admin', tenant_id: `bench-${randomUUID()}` },
+    SECRET,
+    {
+      algorithm: 'HS256',
+      expiresIn: '2h',
+      jwtid: randomUUID(),
+    },
+  );
   const headers = { Authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const script = join(__dirname, 'servers/budget.server.js');
   const servers: ServerHandle[] = [];
@@ -38,7 +51,11 @@ export async function budgetBench(options: { rounds?: number; duration?: number 
     const variants: Variant[] = [];
     for (const adapter of benchAdapters()) {
       const env = { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_ADAPTER: adapter };
-      const database = await startServer(script, { ...env, BENCH_SQLITE: join(dir, `database-store-${adapter}.sqlite`), REDIS_URL: '' });
+      const database = await startServer(script, {
+        ...env,
+        BENCH_SQLITE: join(dir, `database-store-${adapter}.sqlite`),
+        REDIS_URL: '',
+      });
       servers.push(database);
       const redis = await startServer(script, {
         ...env,
@@ -49,15 +66,34 @@ export async function budgetBench(options: { rounds?: number; duration?: number 
       for (const connections of benchConnections()) {
         const at = (options: () => LoadOptions) => (): LoadOptions => ({ ...options(), connections });
         variants.push(
-          { group: `Redis store, ${adapter}, ${connections} conn.`, name: 'without @Budget (Redis server)', options: at(post(redis, 'unbudgeted')) },
-          { group: `Redis store, ${adapter}, ${connections} conn.`, name: '@Budget, Redis store', options: at(post(redis, 'budgeted')) },
-          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: 'without @Budget (database server)', options: at(post(database, 'unbudgeted')) },
-          { group: `SQLite store, ${adapter}, ${connections} conn.`, name: '@Budget, database store (SQLite)', options: at(post(database, 'budgeted')) },
+          {
+            group: `Redis store, ${adapter}, ${connections} conn.`,
+            name: 'without @Budget (Redis server)',
+            options: at(post(redis, 'unbudgeted')),
+          },
+          {
+            group: `Redis store, ${adapter}, ${connections} conn.`,
+            name: '@Budget, Redis store',
+            options: at(post(redis, 'budgeted')),
+          },
+          {
+            group: `SQLite store, ${adapter}, ${connections} conn.`,
+            name: 'without @Budget (database server)',
+            options: at(post(database, 'unbudgeted')),
+          },
+          {
+            group: `SQLite store, ${adapter}, ${connections} conn.`,
+            name: '@Budget, database store (SQLite)',
+            options: at(post(database, 'budgeted')),
+          },
         );
       }
     }
     const rows = await compare(variants, options.rounds ?? 3, options.duration ?? 5);
-    return table('Budgets (baseline: the same route without @Budget on the same server; medians of interleaved rounds)', rows);
+    return table(
+      'Budgets (baseline: the same route without @Budget on the same server; medians of interleaved rounds)',
+      rows,
+    );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }

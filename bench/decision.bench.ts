@@ -85,7 +85,10 @@ function principalOf(holder: Holder, id: number, fresh: boolean): Principal {
 }
 
 /** CASL rules for a principal: its roles' operation patterns as (action, subject), its expanded scopes as `hold`. */
-function caslAbilities(holder: Holder, requiredScopes: readonly string[]): { roles: MongoAbility; scopes: MongoAbility } {
+function caslAbilities(
+  holder: Holder,
+  requiredScopes: readonly string[],
+): { roles: MongoAbility; scopes: MongoAbility } {
   const roleRules: { action: string; subject: string }[] = [];
   const seen = new Set<string>();
   const addRole = (name: string): void => {
@@ -107,7 +110,8 @@ function caslAbilities(holder: Holder, requiredScopes: readonly string[]): { rol
     if (scope === '*') scopeRules.push({ action: 'hold', subject: 'all' });
     else if (scope.endsWith(':*')) {
       // CASL has no prefix wildcard on subjects: the ability is prebuilt with the scopes it covers.
-      for (const req of requiredScopes) if (req.startsWith(scope.slice(0, -1))) scopeRules.push({ action: 'hold', subject: req });
+      for (const req of requiredScopes)
+        if (req.startsWith(scope.slice(0, -1))) scopeRules.push({ action: 'hold', subject: req });
     } else scopeRules.push({ action: 'hold', subject: scope });
   }
   return { roles: createMongoAbility(roleRules), scopes: createMongoAbility(scopeRules) };
@@ -183,8 +187,10 @@ export async function decisionBench(o: { rounds: number; duration: number }): Pr
   let allowed = 0;
   for (let i = 0; i < n; i++) {
     const ours = decidePermission(policy, principals[i], ops[i], required[i]).allowed;
-    const casl = roleAbility[i].can(actions[i], resources[i]) && required[i].every((s) => scopeAbility[i].can('hold', s));
-    if (ours !== casl) throw new Error(`decision differs on ${ops[i]} for holder ${holderOf[i]}: ours ${ours}, CASL ${casl}`);
+    const casl =
+      roleAbility[i].can(actions[i], resources[i]) && required[i].every((s) => scopeAbility[i].can('hold', s));
+    if (ours !== casl)
+      throw new Error(`decision differs on ${ops[i]} for holder ${holderOf[i]}: ours ${ours}, CASL ${casl}`);
     if (ours) allowed++;
   }
 
@@ -195,7 +201,13 @@ export async function decisionBench(o: { rounds: number; duration: number }): Pr
     }
     return ok;
   };
-  const caslCan = (roles: MongoAbility, scopes: MongoAbility, action: string, resource: string, req: readonly string[]): boolean => {
+  const caslCan = (
+    roles: MongoAbility,
+    scopes: MongoAbility,
+    action: string,
+    resource: string,
+    req: readonly string[],
+  ): boolean => {
     if (!roles.can(action, resource)) return false;
     for (let j = 0; j < req.length; j++) if (!scopes.can('hold', req[j])) return false;
     return true;

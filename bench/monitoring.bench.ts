@@ -11,7 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import Redis from 'ioredis';
-import { load, median, startServer, table, type LoadResult, type ServerHandle, type Variant, type VariantSummary } from './lib/load';
+import {
+  load,
+  median,
+  startServer,
+  table,
+  type LoadResult,
+  type ServerHandle,
+  type Variant,
+  type VariantSummary,
+} from './lib/load';
 import { dataKeyEnv } from './lib/app-env';
 
 type MeasuredVariant = Variant & { pid?: number };
@@ -107,17 +116,37 @@ export async function monitoringBench(options: { rounds: number; duration: numbe
     const on = await startApp('on', {});
     const alerts = await startApp('alerts', { ALERTS: 'on' });
     const variants: MeasuredVariant[] = [
-      { name: 'bare NestJS route', options: () => ({ url: `${bare.url}/agents/${randomUUID()}` }), pid: bare.child.pid },
-      { name: 'agent-api, request logs and HTTP histogram off', options: () => ({ url: off.url, headers }), pid: off.pid },
+      {
+        name: 'bare NestJS route',
+        options: () => ({ url: `${bare.url}/agents/${randomUUID()}` }),
+        pid: bare.child.pid,
+      },
+      {
+        name: 'agent-api, request logs and HTTP histogram off',
+        options: () => ({ url: off.url, headers }),
+        pid: off.pid,
+      },
       { name: 'agent-api, JSON request logs + HTTP histogram', options: () => ({ url: on.url, headers }), pid: on.pid },
-      { name: 'agent-api, JSON logs + histogram + alerts (memory)', options: () => ({ url: alerts.url, headers }), pid: alerts.pid },
+      {
+        name: 'agent-api, JSON logs + histogram + alerts (memory)',
+        options: () => ({ url: alerts.url, headers }),
+        pid: alerts.pid,
+      },
     ];
     if (redisUrl) {
       const redisOff = await startApp('redis-off', { REDIS_URL: redisUrl });
       const redisOn = await startApp('redis-on', { REDIS_URL: redisUrl, ALERTS: 'on' });
       variants.push(
-        { name: 'agent-api + Redis, JSON logs + histogram', options: () => ({ url: redisOff.url, headers }), pid: redisOff.pid },
-        { name: 'agent-api + Redis, JSON logs + histogram + alerts (Redis)', options: () => ({ url: redisOn.url, headers }), pid: redisOn.pid },
+        {
+          name: 'agent-api + Redis, JSON logs + histogram',
+          options: () => ({ url: redisOff.url, headers }),
+          pid: redisOff.pid,
+        },
+        {
+          name: 'agent-api + Redis, JSON logs + histogram + alerts (Redis)',
+          options: () => ({ url: redisOn.url, headers }),
+          pid: redisOn.pid,
+        },
       );
     }
     const { rows, perRound, cpuPerRequest } = await interleaved(variants, options.rounds, options.duration);
@@ -129,13 +158,18 @@ export async function monitoringBench(options: { rounds: number; duration: numbe
     };
     const kept = (a: number, b: number) => `**${(ratio(a, b) * 100).toFixed(1)}%**`;
     const cpuCost = (a: number, b: number) =>
-      Number.isNaN(cpu(a)) ? '' : `; server CPU per request ${cpu(a).toFixed(0)} → ${cpu(b).toFixed(0)} µs (${(((cpu(b) - cpu(a)) / cpu(a)) * 100).toFixed(1)}%)`;
+      Number.isNaN(cpu(a))
+        ? ''
+        : `; server CPU per request ${cpu(a).toFixed(0)} → ${cpu(b).toFixed(0)} µs (${(((cpu(b) - cpu(a)) / cpu(a)) * 100).toFixed(1)}%)`;
     const p99 = (a: number, b: number) => `p99 ${rows[a]!.p99} → ${rows[b]!.p99} ms`;
     const lines = [
-      table('Metrics, JSON logs and alerts, GET /agents/:id with a JWT (Express, 10 connections, medians of interleaved rounds)', rows),
+      table(
+        'Metrics, JSON logs and alerts, GET /agents/:id with a JWT (Express, 10 connections, medians of interleaved rounds)',
+        rows,
+      ),
       '',
       `Throughput ratios are medians of per-round ratios (${options.rounds} rounds × ${options.duration} s); server CPU per request ` +
-        'is the server process\'s CPU time over a round divided by the requests it answered (median of rounds).',
+        "is the server process's CPU time over a round divided by the requests it answered (median of rounds).",
       `- JSON request logs + latency histogram: agent-api keeps ${kept(1, 2)} of its throughput without them${cpuCost(1, 2)}; ${p99(1, 2)}.`,
       `- anomaly alerts (memory counters) on top: ${kept(2, 3)} kept${cpuCost(2, 3)}; ${p99(2, 3)}.`,
       `- all three against none: ${kept(1, 3)} kept${cpuCost(1, 3)}.`,
@@ -172,7 +206,8 @@ export async function monitoringBench(options: { rounds: number; duration: numbe
 async function alertsInProcess(redisUrl: string): Promise<string> {
   const { AnomalyAlerts } = await import('nest-agent-policy');
   const audit = { record: async () => 'id' } as never;
-  const principal = (id: string) => ({ id, type: 'user', tenantId: 't1', roles: [], scopes: [], tier: null, tokenId: null, apiKeyId: null }) as never;
+  const principal = (id: string) =>
+    ({ id, type: 'user', tenantId: 't1', roles: [], scopes: [], tier: null, tokenId: null, apiKeyId: null }) as never;
   const make = (alerts: Record<string, unknown> | undefined, redis: unknown = null) =>
     new AnomalyAlerts({ document: alerts ? { alerts } : {} } as never, audit, redis as never);
   const cpuNsPer = async (n: number, body: (i: number) => unknown | Promise<unknown>) => {

@@ -45,7 +45,10 @@ export async function sandboxBench(options: { rounds?: number; duration?: number
   const warmCalls = Number(process.env.BENCH_SANDBOX_CALLS ?? 200);
   const gapMs = Number(process.env.BENCH_SANDBOX_GAP_MS ?? 300);
   const coldCalls = Math.max(10, Math.round(warmCalls / 10));
-  const lines = ['sandboxed call latency (ms)', `${'regime'.padEnd(34)}${'calls'.padStart(6)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}`];
+  const lines = [
+    'sandboxed call latency (ms)',
+    `${'regime'.padEnd(34)}${'calls'.padStart(6)}${'p50'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}`,
+  ];
 
   const cold = new ProcessToolSandbox({ poolSize: 0, startTimeoutMs: 30_000 });
   try {

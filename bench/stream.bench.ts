@@ -16,14 +16,20 @@ const SHORT = 100;
 const LONG = Number(process.env.STREAM_TOKENS ?? 2000);
 
 /** Reads whole streams of `tokens` tokens for `seconds`; answers microseconds per stream. */
-async function perStream(url: string, tokens: number, headers: Record<string, string>, seconds: number): Promise<number> {
+async function perStream(
+  url: string,
+  tokens: number,
+  headers: Record<string, string>,
+  seconds: number,
+): Promise<number> {
   const deadline = Date.now() + seconds * 1000;
   let streams = 0;
   const start = process.hrtime.bigint();
   do {
     const res = await fetch(`${url}?tokens=${tokens}`, { method: 'POST', headers });
     const text = await res.text();
-    if (!text.includes('event: done')) throw new Error(`${url} answered ${res.status} without done: ${text.slice(0, 200)}`);
+    if (!text.includes('event: done'))
+      throw new Error(`${url} answered ${res.status} without done: ${text.slice(0, 200)}`);
     streams += 1;
   } while (Date.now() < deadline);
   return Number(process.hrtime.bigint() - start) / 1000 / streams;
@@ -43,11 +49,19 @@ async function cost(url: string, headers: Record<string, string>, seconds: numbe
 
 export async function streamBench(options: { rounds?: number; duration?: number } = {}): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-stream-'));
-  const token = jwt.sign({ sub: `bench-${randomUUID()}`, roles: ['admin'], scope: 'admin' }, SECRET, { algorithm: 'HS256', expiresIn: '2h', jwtid: randomUUID() });
+  const token = jwt.sign({ sub: `bench-${randomUUID()}`, roles: ['admin'], scope: 'admin' }, SECRET, {
+    algorithm: 'HS256',
+    expiresIn: '2h',
+    jwtid: randomUUID(),
+  });
   const headers = { Authorization: `Bearer ${token}`, accept: 'text/event-stream' };
   let server: ServerHandle | undefined;
   try {
-    server = await startServer(join(__dirname, 'servers/stream.server.js'), { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_SQLITE: join(dir, 'stream.sqlite') });
+    server = await startServer(join(__dirname, 'servers/stream.server.js'), {
+      JWT_SECRET: SECRET,
+      NO_COLOR: '1',
+      BENCH_SQLITE: join(dir, 'stream.sqlite'),
+    });
     const session = randomUUID();
     const plainUrl = `${server.url}/unbudgeted/${session}/stream`;
     const budgetedUrl = `${server.url}/budgeted/${session}/stream`;

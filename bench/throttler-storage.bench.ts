@@ -11,7 +11,18 @@ import Redis from 'ioredis';
 import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import { MemoryThrottlerStorage } from 'nest-agent-policy';
 import type { RateLimitStrategy } from 'nest-agent-policy';
-import { benchAdapters, benchConnections, compare, cpuRatios, loadGenerator, ratios, startServer, type AdapterName, type ServerHandle, type Variant as LoadVariant } from './lib/load';
+import {
+  benchAdapters,
+  benchConnections,
+  compare,
+  cpuRatios,
+  loadGenerator,
+  ratios,
+  startServer,
+  type AdapterName,
+  type ServerHandle,
+  type Variant as LoadVariant,
+} from './lib/load';
 
 type Variant = 'a' | 'b' | 'c' | 'd' | 'e';
 const LABELS: Record<Variant, string> = {
@@ -24,7 +35,12 @@ const LABELS: Record<Variant, string> = {
 const TTL_MS = 60_000;
 
 async function redisReachable(url: string): Promise<Redis | null> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
   try {
     await redis.connect();
     await redis.ping();
@@ -86,7 +102,12 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
       for (const v of variants) {
         servers.set(
           `${adapter}:${v}`,
-          await startServer(join(__dirname, 'servers/throttler.server.js'), { VARIANT: v, REDIS_URL: redisUrl, KEY_PREFIX: prefix, BENCH_ADAPTER: adapter }),
+          await startServer(join(__dirname, 'servers/throttler.server.js'), {
+            VARIANT: v,
+            REDIS_URL: redisUrl,
+            KEY_PREFIX: prefix,
+            BENCH_ADAPTER: adapter,
+          }),
         );
       }
     }
@@ -98,7 +119,12 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
             all.push({
               name: v,
               group: `${adapter}|${connections}|${trackers}`,
-              options: () => ({ url: `${servers.get(`${adapter}:${v}`)!.url}/ping`, pid: servers.get(`${adapter}:${v}`)!.child.pid, trackers, connections }),
+              options: () => ({
+                url: `${servers.get(`${adapter}:${v}`)!.url}/ping`,
+                pid: servers.get(`${adapter}:${v}`)!.child.pid,
+                trackers,
+                connections,
+              }),
             });
     const rows = await compare(all, options.rounds, options.duration);
     const ratio = ratios(rows);
@@ -116,14 +142,22 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
     await Promise.all([...servers.values()].map((s) => s.stop()));
   }
 
-  lines.push('', '### Memory storages alone (no HTTP), ns per increment, 50,000 hits', '', '| storage | 1 key | 10,000 keys |', '|---|---:|---:|');
+  lines.push(
+    '',
+    '### Memory storages alone (no HTTP), ns per increment, 50,000 hits',
+    '',
+    '| storage | 1 key | 10,000 keys |',
+    '|---|---:|---:|',
+  );
   for (const [label, make] of [
     ['@nestjs/throttler ThrottlerStorageService', () => new ThrottlerStorageService()],
     ['MemoryThrottlerStorage', () => new MemoryThrottlerStorage()],
   ] as const) {
     const one = make();
     const many = make();
-    lines.push(`| ${label} | ${(await nsPerIncrement(one, 1, 50_000)).toFixed(0)} | ${(await nsPerIncrement(many, 10_000, 50_000)).toFixed(0)} |`);
+    lines.push(
+      `| ${label} | ${(await nsPerIncrement(one, 1, 50_000)).toFixed(0)} | ${(await nsPerIncrement(many, 10_000, 50_000)).toFixed(0)} |`,
+    );
     for (const storage of [one, many]) {
       if (storage instanceof MemoryThrottlerStorage) storage.close();
       else storage.onApplicationShutdown();
@@ -138,7 +172,11 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
     '|---:|---:|---:|---:|',
   );
   for (const limit of [10, 1_000, 100_000]) {
-    const cells = [heapPerKey(limit, 100_000, 5), heapPerKey(limit, 100_000, 100), heapPerKey(limit, 100_000, 5, 'sliding-window')];
+    const cells = [
+      heapPerKey(limit, 100_000, 5),
+      heapPerKey(limit, 100_000, 100),
+      heapPerKey(limit, 100_000, 5, 'sliding-window'),
+    ];
     lines.push(`| ${limit} | ${cells.map((c) => c.toFixed(1)).join(' | ')} |`);
   }
   if (!(globalThis as { gc?: unknown }).gc) lines.push('', '(run node with --expose-gc to measure heap per key)');
@@ -158,7 +196,10 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
 }
 
 if (require.main === module) {
-  throttlerStorageBench({ rounds: Number(process.env.BENCH_ROUNDS ?? 3), duration: Number(process.env.BENCH_DURATION ?? 5) })
+  throttlerStorageBench({
+    rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+    duration: Number(process.env.BENCH_DURATION ?? 5),
+  })
     .then((report) => process.stdout.write(`${report}\n`))
     .catch((error: unknown) => {
       process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);

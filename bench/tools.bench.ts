@@ -8,7 +8,15 @@ import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AgentTool, AuditService, POLICY_ENTITIES, POLICY_MIGRATIONS, PolicyModule, ToolExecutor, type Principal } from 'nest-agent-policy';
+import {
+  AgentTool,
+  AuditService,
+  POLICY_ENTITIES,
+  POLICY_MIGRATIONS,
+  PolicyModule,
+  ToolExecutor,
+  type Principal,
+} from 'nest-agent-policy';
 
 @Injectable()
 class BenchTools {
@@ -17,7 +25,10 @@ class BenchTools {
     description: 'bench',
     input: {
       type: 'object',
-      properties: { query: { type: 'string', maxLength: 200 }, max_results: { type: 'integer', minimum: 1, maximum: 20, default: 5 } },
+      properties: {
+        query: { type: 'string', maxLength: 200 },
+        max_results: { type: 'integer', minimum: 1, maximum: 20, default: 5 },
+      },
       required: ['query'],
     },
   })
@@ -28,7 +39,11 @@ class BenchTools {
   @AgentTool({
     name: 'lookup_clean',
     description: 'bench',
-    input: { type: 'object', properties: { query: { type: 'string', maxLength: 200, 'x-sanitize': 'text' } }, required: ['query'] },
+    input: {
+      type: 'object',
+      properties: { query: { type: 'string', maxLength: 200, 'x-sanitize': 'text' } },
+      required: ['query'],
+    },
   })
   lookupClean(args: { query: string }) {
     return args.query.length;
@@ -36,26 +51,40 @@ class BenchTools {
 }
 
 const benchModule = (audited: boolean) => {
-@Module({
-  imports: [
-    TypeOrmModule.forRoot({ type: 'better-sqlite3', database: ':memory:', entities: [...POLICY_ENTITIES], migrations: [...POLICY_MIGRATIONS], migrationsRun: true }),
-    PolicyModule.forRoot({
-      mode: 'production',
-      jwt: { secret: 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz' },
-      roles: { agent: { operations: ['tool.invoke'], tools: ['lookup*'] } },
-      scopes: { 'tools:write': { implies: ['tools:read'] } },
-      rateLimits: { default: { limit: 1_000_000_000, ttl: 60 } },
-      // Without auditing, what is left is the policy and the validation (and the run wrapper).
-      providers: audited ? [] : [{ provide: AuditService, useValue: { record: async () => '' } }],
-    }),
-  ],
-  providers: [BenchTools],
-})
-class ToolsBenchModule {}
-return ToolsBenchModule;
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'better-sqlite3',
+        database: ':memory:',
+        entities: [...POLICY_ENTITIES],
+        migrations: [...POLICY_MIGRATIONS],
+        migrationsRun: true,
+      }),
+      PolicyModule.forRoot({
+        mode: 'production',
+        jwt: { secret: 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz' },
+        roles: { agent: { operations: ['tool.invoke'], tools: ['lookup*'] } },
+        scopes: { 'tools:write': { implies: ['tools:read'] } },
+        rateLimits: { default: { limit: 1_000_000_000, ttl: 60 } },
+        // Without auditing, what is left is the policy and the validation (and the run wrapper).
+        providers: audited ? [] : [{ provide: AuditService, useValue: { record: async () => '' } }],
+      }),
+    ],
+    providers: [BenchTools],
+  })
+  class ToolsBenchModule {}
+  return ToolsBenchModule;
 };
 
-const principal: Principal = { id: 'bench', type: 'user', tenantId: 't1', roles: ['agent'], scopes: ['tools:write'], tier: null, tokenId: null };
+const principal: Principal = {
+  id: 'bench',
+  type: 'user',
+  tenantId: 't1',
+  roles: ['agent'],
+  scopes: ['tools:write'],
+  tier: null,
+  tokenId: null,
+};
 
 // CPU time of this process per call: on a shared machine, wall time mostly measures the other processes.
 async function perCallNs(iterations: number, call: () => unknown): Promise<number> {
@@ -84,7 +113,11 @@ export async function toolsBench(options: { rounds?: number; duration?: number }
   ].join('\n');
 }
 
-async function measure(module: unknown, rounds: number, iterations: number): Promise<{ base: number; invoke: number; sanitized: number }> {
+async function measure(
+  module: unknown,
+  rounds: number,
+  iterations: number,
+): Promise<{ base: number; invoke: number; sanitized: number }> {
   const app = await NestFactory.createApplicationContext(module as never, { logger: ['error'] });
   try {
     const tools = app.get(ToolExecutor);

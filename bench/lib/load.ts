@@ -16,15 +16,20 @@ export type AdapterName = 'express' | 'fastify';
 
 /** The HTTP adapters every HTTP bench runs on (BENCH_ADAPTERS, default both). */
 export function benchAdapters(): AdapterName[] {
-  const names = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',').map((a) => a.trim()).filter(Boolean);
-  for (const name of names) if (name !== 'express' && name !== 'fastify') throw new Error(`BENCH_ADAPTERS: unknown adapter ${name}`);
+  const names = (process.env.BENCH_ADAPTERS ?? 'express,fastify')
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const name of names)
+    if (name !== 'express' && name !== 'fastify') throw new Error(`BENCH_ADAPTERS: unknown adapter ${name}`);
   return names as AdapterName[];
 }
 
 /** The connection counts every HTTP bench runs at (BENCH_CONNECTIONS, default 10 and 50). */
 export function benchConnections(): number[] {
   const counts = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
-  for (const c of counts) if (!Number.isInteger(c) || c < 1) throw new Error(`BENCH_CONNECTIONS: not a connection count: ${c}`);
+  for (const c of counts)
+    if (!Number.isInteger(c) || c < 1) throw new Error(`BENCH_CONNECTIONS: not a connection count: ${c}`);
   return counts;
 }
 
@@ -62,7 +67,11 @@ export interface ServerHandle {
 }
 
 /** Starts `node <script>` with PORT=0 semantics: the script must print `READY <port>` once listening. */
-export function startServer(script: string, env: Record<string, string> = {}, args: string[] = []): Promise<ServerHandle> {
+export function startServer(
+  script: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<ServerHandle> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...args, script], {
       env: { ...process.env, NODE_ENV: 'production', ...env },
@@ -149,7 +158,14 @@ function wrk(options: LoadOptions): Promise<Measured> {
       `request = function() n = n + 1; wrk.headers["x-tracker"] = tostring(n % ${options.trackers}); return wrk.format() end`,
     );
   }
-  const args = ['-t1', `-c${options.connections ?? 10}`, `-d${options.duration ?? 5}s`, '--timeout', '10s', '--latency'];
+  const args = [
+    '-t1',
+    `-c${options.connections ?? 10}`,
+    `-d${options.duration ?? 5}s`,
+    '--timeout',
+    '10s',
+    '--latency',
+  ];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
   if (lua.length) {
     const file = join(scripts, `${Math.random().toString(36).slice(2)}.lua`);
@@ -170,12 +186,12 @@ function wrk(options: LoadOptions): Promise<Measured> {
       resolve({
         total: Number(pick(/(\d+) requests in /)),
         result: {
-        requests: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
-        p50: ms(pick(/\s50%\s+(\S+)/)),
-        p99: ms(pick(/\s99%\s+(\S+)/)),
-        max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1]),
-        errors: socket ? socket.slice(1).reduce((a, n) => a + Number(n), 0) : 0,
-        non2xx: Number(pick(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0),
+          requests: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
+          p50: ms(pick(/\s50%\s+(\S+)/)),
+          p99: ms(pick(/\s99%\s+(\S+)/)),
+          max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(stdout)?.[1]),
+          errors: socket ? socket.slice(1).reduce((a, n) => a + Number(n), 0) : 0,
+          non2xx: Number(pick(/Non-2xx or 3xx responses:\s+(\d+)/) ?? 0),
         },
       });
     });
@@ -187,7 +203,10 @@ function autocannonLoad(options: LoadOptions): Promise<Measured> {
   const setupRequest =
     options.trackers === undefined
       ? undefined
-      : (req: Record<string, unknown>) => ({ ...req, headers: { ...(req.headers as object), 'x-tracker': String(n++ % options.trackers!) } });
+      : (req: Record<string, unknown>) => ({
+          ...req,
+          headers: { ...(req.headers as object), 'x-tracker': String(n++ % options.trackers!) },
+        });
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -319,13 +338,21 @@ export function table(title: string, rows: VariantSummary[]): string {
 }
 
 /** Every variant for every adapter × connection count, grouped `<adapter>, <n> conn.`; `make` answers an adapter's variants. */
-export function matrix(adapters: AdapterName[], connections: number[], make: (adapter: AdapterName) => Variant[]): Variant[] {
+export function matrix(
+  adapters: AdapterName[],
+  connections: number[],
+  make: (adapter: AdapterName) => Variant[],
+): Variant[] {
   const out: Variant[] = [];
   for (const adapter of adapters) {
     const variants = make(adapter);
     for (const c of connections) {
       for (const v of variants) {
-        out.push({ name: v.name, group: `${adapter}, ${c} conn.`, options: () => ({ ...v.options(), connections: c }) });
+        out.push({
+          name: v.name,
+          group: `${adapter}, ${c} conn.`,
+          options: () => ({ ...v.options(), connections: c }),
+        });
       }
     }
   }

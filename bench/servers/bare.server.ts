@@ -9,12 +9,25 @@ import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { createBenchApp, listenAndReport } from './bench-app';
 
-const agent = (id: string) => ({ id, tenantId: null, ownerId: 'bench', name: 'bench agent', model: 'echo-1', instructions: '', createdAt: 0, updatedAt: 0 });
+const agent = (id: string) => ({
+  id,
+  tenantId: null,
+  ownerId: 'bench',
+  name: 'bench agent',
+  model: 'echo-1',
+  instructions: '',
+  createdAt: 0,
+  updatedAt: 0,
+});
 
 @Injectable()
 class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor() {
-    super({ jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey: process.env.JWT_SECRET as string, algorithms: ['HS256'] });
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: process.env.JWT_SECRET as string,
+      algorithms: ['HS256'],
+    });
   }
   validate(payload: unknown) {
     return payload;

@@ -10,7 +10,14 @@ import { Body, Controller, Module, Param, Post } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { encode } from 'gpt-tokenizer';
 import { createBenchApp, listenAndReport } from './bench-app';
-import { Budget, POLICY_ENTITIES, POLICY_MIGRATIONS, PolicyModule, RequireOperation, RequireScopes } from 'nest-agent-policy';
+import {
+  Budget,
+  POLICY_ENTITIES,
+  POLICY_MIGRATIONS,
+  PolicyModule,
+  RequireOperation,
+  RequireScopes,
+} from 'nest-agent-policy';
 
 const MAX_OUTPUT_TOKENS = 256;
 const UNREACHABLE = 1_000_000_000;

@@ -7,9 +7,25 @@ import 'reflect-metadata';
 import { Controller, Get, Module, Param } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { createBenchApp, listenAndReport } from './bench-app';
-import { ApiKeyService, POLICY_ENTITIES, POLICY_MIGRATIONS, PolicyModule, RequireOperation, RequireScopes } from 'nest-agent-policy';
+import {
+  ApiKeyService,
+  POLICY_ENTITIES,
+  POLICY_MIGRATIONS,
+  PolicyModule,
+  RequireOperation,
+  RequireScopes,
+} from 'nest-agent-policy';
 
-const agent = (id: string) => ({ id, tenantId: null, ownerId: 'bench', name: 'bench agent', model: 'echo-1', instructions: '', createdAt: 0, updatedAt: 0 });
+const agent = (id: string) => ({
+  id,
+  tenantId: null,
+  ownerId: 'bench',
+  name: 'bench agent',
+  model: 'echo-1',
+  instructions: '',
+  createdAt: 0,
+  updatedAt: 0,
+});
 
 @Controller()
 class PolicyController {
@@ -48,13 +64,13 @@ async function main() {
   const app = await createBenchApp(PolicyBenchModule);
   await listenAndReport(app, async () => {
     const { key } = await app.get(ApiKeyService).create({
-    name: 'bench',
-    roles: ['admin'],
-    scopes: ['agents:read'],
-    tenantId: null,
-    tier: null,
-    expiresAt: null,
-    createdBy: 'bench',
+      name: 'bench',
+      roles: ['admin'],
+      scopes: ['agents:read'],
+      tenantId: null,
+      tier: null,
+      expiresAt: null,
+      createdBy: 'bench',
     });
     return key;
   });

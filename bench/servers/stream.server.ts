@@ -9,7 +9,15 @@ import { Controller, Module, Param, Post, Query, StreamableFile } from '@nestjs/
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Readable } from 'node:stream';
-import { Budget, BudgetMeter, POLICY_ENTITIES, POLICY_MIGRATIONS, PolicyModule, RequireOperation, RequireScopes } from 'nest-agent-policy';
+import {
+  Budget,
+  BudgetMeter,
+  POLICY_ENTITIES,
+  POLICY_MIGRATIONS,
+  PolicyModule,
+  RequireOperation,
+  RequireScopes,
+} from 'nest-agent-policy';
 
 const count = (value: unknown): number => Math.min(100_000, Math.max(1, Number(value) || 1));
 const UNREACHABLE = 1_000_000_000;
@@ -33,13 +41,18 @@ class StreamController {
   @RequireOperation('event.create')
   @RequireScopes('events:write')
   unbudgeted(@Param('id') _id: string, @Query('tokens') n: string) {
-    return new StreamableFile(Readable.from(sse(count(n)), { objectMode: false, highWaterMark: 1 }), { type: 'text/event-stream' });
+    return new StreamableFile(Readable.from(sse(count(n)), { objectMode: false, highWaterMark: 1 }), {
+      type: 'text/event-stream',
+    });
   }
 
   @Post('budgeted/:id/stream')
   @RequireOperation('event.create')
   @RequireScopes('events:write')
-  @Budget<{ query?: { tokens?: string } }>({ model: 'echo-1', estimate: (req) => ({ inputTokens: 10, outputTokens: count(req.query?.tokens) }) })
+  @Budget<{ query?: { tokens?: string } }>({
+    model: 'echo-1',
+    estimate: (req) => ({ inputTokens: 10, outputTokens: count(req.query?.tokens) }),
+  })
   budgeted(@Param('id') _id: string, @Query('tokens') n: string, @BudgetMeter() meter: BudgetMeter) {
     return tokens(count(n), meter);
   }

@@ -48,7 +48,8 @@ function storageFor(variant: string): ThrottlerStorage | undefined | null {
 
 async function main(): Promise<void> {
   const storage = storageFor(process.env.VARIANT ?? 'a');
-  const imports = storage === null ? [] : [ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: 1_000_000_000 }], storage })];
+  const imports =
+    storage === null ? [] : [ThrottlerModule.forRoot({ throttlers: [{ ttl: 60_000, limit: 1_000_000_000 }], storage })];
   const providers = storage === null ? [] : [{ provide: APP_GUARD, useClass: HeaderTrackerGuard }];
   @Module({ imports, controllers: [PingController], providers })
   class BenchModule {}

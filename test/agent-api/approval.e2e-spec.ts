@@ -10,7 +10,9 @@ describe.each(['express', 'fastify'] as const)('approvals (%s)', (adapter) => {
   const operator = bearer(signToken({ sub: 'op-1', roles: ['operator'], scope: 'agents:write', tenant_id: 't1' }));
   const otherOperator = bearer(signToken({ sub: 'op-2', roles: ['operator'], scope: 'agents:write', tenant_id: 't1' }));
   const approver = bearer(signToken({ sub: 'boss', roles: ['approver'], scope: 'approvals:write', tenant_id: 't1' }));
-  const foreignApprover = bearer(signToken({ sub: 'boss-2', roles: ['approver'], scope: 'approvals:write', tenant_id: 't2' }));
+  const foreignApprover = bearer(
+    signToken({ sub: 'boss-2', roles: ['approver'], scope: 'approvals:write', tenant_id: 't2' }),
+  );
 
   beforeAll(async () => {
     h = await startAgentApi({ adapter });
@@ -43,12 +45,18 @@ describe.each(['express', 'fastify'] as const)('approvals (%s)', (adapter) => {
     expect(approved.body.status).toBe('approved');
 
     // Another principal cannot use the approval.
-    expect((await h.http().delete(`/agents/${id}`).set(otherOperator).set('X-Approval-Id', approvalId)).status).toBe(403);
+    expect((await h.http().delete(`/agents/${id}`).set(otherOperator).set('X-Approval-Id', approvalId)).status).toBe(
+      403,
+    );
     const done = await h.http().delete(`/agents/${id}`).set(operator).set('X-Approval-Id', approvalId);
     expect(done.status).toBe(204);
     expect((await h.http().get(`/agents/${id}`).set(operator)).status).toBe(404);
     // Never twice.
-    const again = await h.http().delete(`/agents/${await newAgent()}`).set(operator).set('X-Approval-Id', approvalId);
+    const again = await h
+      .http()
+      .delete(`/agents/${await newAgent()}`)
+      .set(operator)
+      .set('X-Approval-Id', approvalId);
     expect(again.status).toBe(403);
     expect(again.body.code).toBe('forbidden');
   });
@@ -58,7 +66,11 @@ describe.each(['express', 'fastify'] as const)('approvals (%s)', (adapter) => {
     const other = await newAgent();
     const first = await h.http().delete(`/agents/${id}`).set(operator);
     await h.http().post(`/approvals/${first.body.approvalId}/approve`).set(approver).expect(200);
-    const wrongTarget = await h.http().delete(`/agents/${other}`).set(operator).set('X-Approval-Id', first.body.approvalId);
+    const wrongTarget = await h
+      .http()
+      .delete(`/agents/${other}`)
+      .set(operator)
+      .set('X-Approval-Id', first.body.approvalId);
     expect(wrongTarget.status).toBe(403);
     expect((await h.http().get(`/agents/${other}`).set(operator)).status).toBe(200);
   });
@@ -69,7 +81,9 @@ describe.each(['express', 'fastify'] as const)('approvals (%s)', (adapter) => {
     const denied = await h.http().post(`/approvals/${first.body.approvalId}/deny`).set(approver);
     expect(denied.status).toBe(200);
     expect(denied.body.status).toBe('denied');
-    expect((await h.http().delete(`/agents/${id}`).set(operator).set('X-Approval-Id', first.body.approvalId)).status).toBe(403);
+    expect(
+      (await h.http().delete(`/agents/${id}`).set(operator).set('X-Approval-Id', first.body.approvalId)).status,
+    ).toBe(403);
   });
 
   it('records the request, the decision and the denial in the audit log', async () => {

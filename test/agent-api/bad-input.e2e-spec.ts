@@ -36,7 +36,12 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
   let sessionId: string;
 
   /** A request with Node's fetch; a body given as a string is sent as is. */
-  async function send(method: string, path: string, body?: string | object, headers: Record<string, string> = {}): Promise<Sent> {
+  async function send(
+    method: string,
+    path: string,
+    body?: string | object,
+    headers: Record<string, string> = {},
+  ): Promise<Sent> {
     const res = await fetch(`${h.url}${path}`, {
       method,
       headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -53,7 +58,10 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
   }
 
   function expectRefused(res: Sent, status = 400, code = 'validation_failed'): void {
-    expect({ status: res.status, body: res.body }).toEqual({ status, body: expect.objectContaining({ ...ERROR_SHAPE, statusCode: status, code }) });
+    expect({ status: res.status, body: res.body }).toEqual({
+      status,
+      body: expect.objectContaining({ ...ERROR_SHAPE, statusCode: status, code }),
+    });
   }
 
   beforeAll(async () => {
@@ -98,7 +106,15 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
       ['too long an id', cursorOf([1, 'x'.repeat(150)])],
       ['not JSON', cursorOf('nope')],
     ];
-    const lists = ['/agents', '/customers', '/sessions', `/sessions/{session}/events`, '/approvals', '/audit', '/api-keys'];
+    const lists = [
+      '/agents',
+      '/customers',
+      '/sessions',
+      `/sessions/{session}/events`,
+      '/approvals',
+      '/audit',
+      '/api-keys',
+    ];
     it.each(bad)('refuses a cursor holding %s on every list', async (_name, cursor) => {
       for (const list of lists) {
         const path = list.replace('{session}', sessionId);
@@ -110,13 +126,24 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
   });
 
   describe('dates', () => {
-    const dates = ['2024-W01', '2024-W01-1', '2099-W01', '2024-02-30', '2024-13-01', '0000-00-00', '2024-01-01T25:00:00Z', '+275760-09-14T00:00:00.001Z'];
+    const dates = [
+      '2024-W01',
+      '2024-W01-1',
+      '2099-W01',
+      '2024-02-30',
+      '2024-13-01',
+      '0000-00-00',
+      '2024-01-01T25:00:00Z',
+      '+275760-09-14T00:00:00.001Z',
+    ];
     it.each(dates)('refuses %s as since/until and as expiresAt', async (date) => {
       expectRefused(await send('GET', `/usage?since=${encodeURIComponent(date)}`));
       expectRefused(await send('GET', `/usage?until=${encodeURIComponent(date)}`));
       expectRefused(await send('GET', `/audit?since=${encodeURIComponent(date)}`));
       expectRefused(await send('POST', '/revocations', { jti: `jti-${date}`, expiresAt: date }));
-      expectRefused(await send('POST', '/api-keys', { name: 'k', roles: ['viewer'], scopes: ['agents:read'], expiresAt: date }));
+      expectRefused(
+        await send('POST', '/api-keys', { name: 'k', roles: ['viewer'], scopes: ['agents:read'], expiresAt: date }),
+      );
     });
 
     it('accepts real ISO 8601 dates', async () => {
@@ -145,10 +172,19 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
     });
 
     it('refuses a token whose claims hold a NUL with 401 invalid_token, before anything is written', async () => {
-      for (const claims of [{ sub: `evil${NUL}` }, { tenant_id: `t${NUL}` }, { roles: ['admin', `x${NUL}`] }, { jti: `j${NUL}` }]) {
+      for (const claims of [
+        { sub: `evil${NUL}` },
+        { tenant_id: `t${NUL}` },
+        { roles: ['admin', `x${NUL}`] },
+        { jti: `j${NUL}` },
+      ]) {
         const { jti, ...rest } = claims as { jti?: string };
         const token = signToken({ sub: 'nul-claims', ...ADMIN, ...rest }, jti ? { jwtid: jti } : {});
-        for (const [method, path, body] of [['POST', '/agents', { name: 'n' }], ['POST', '/api-keys', { name: 'k', roles: ['admin'], scopes: ['agents:read'] }], ['GET', '/agents', undefined]] as const) {
+        for (const [method, path, body] of [
+          ['POST', '/agents', { name: 'n' }],
+          ['POST', '/api-keys', { name: 'k', roles: ['admin'], scopes: ['agents:read'] }],
+          ['GET', '/agents', undefined],
+        ] as const) {
           expectRefused(await send(method, path, body, { Authorization: `Bearer ${token}` }), 401, 'invalid_token');
         }
       }
@@ -166,7 +202,10 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
         '/approvals/%00/approve',
         '/api-keys/%00',
       ]) {
-        const res = await send(path.includes('approve') ? 'POST' : path.startsWith('/api-keys') ? 'DELETE' : 'GET', path);
+        const res = await send(
+          path.includes('approve') ? 'POST' : path.startsWith('/api-keys') ? 'DELETE' : 'GET',
+          path,
+        );
         expect(res.status).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
         expect(res.body).toMatchObject(ERROR_SHAPE);
@@ -176,15 +215,26 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
 
   describe('wrong types and shapes where strings are expected', () => {
     const shapes: unknown[] = [42, true, null, [], ['x'], { a: 'x' }, [['x']], 'x'.repeat(300_000)];
-    it.each(shapes.map((s) => [JSON.stringify(s).slice(0, 20), s]))('refuses %s as a name, a message, a jti and a role', async (_label, value) => {
-      expectRefused(await send('POST', '/agents', { name: value }));
-      expectRefused(await send('POST', `/sessions/${sessionId}/events`, { message: value }));
-      expectRefused(await send('POST', '/revocations', { jti: value }));
-      expectRefused(await send('POST', '/api-keys', { name: 'k', roles: [value], scopes: ['agents:read'] }));
-    });
+    it.each(shapes.map((s) => [JSON.stringify(s).slice(0, 20), s]))(
+      'refuses %s as a name, a message, a jti and a role',
+      async (_label, value) => {
+        expectRefused(await send('POST', '/agents', { name: value }));
+        expectRefused(await send('POST', `/sessions/${sessionId}/events`, { message: value }));
+        expectRefused(await send('POST', '/revocations', { jti: value }));
+        expectRefused(await send('POST', '/api-keys', { name: 'k', roles: [value], scopes: ['agents:read'] }));
+      },
+    );
 
     it('refuses repeated or nested query parameters', async () => {
-      for (const query of ['limit=1&limit=2', 'cursor=a&cursor=b', 'limit[a]=1', 'cursor[]=x', 'limit=1e400', 'limit=0x10', 'limit=-0']) {
+      for (const query of [
+        'limit=1&limit=2',
+        'cursor=a&cursor=b',
+        'limit[a]=1',
+        'cursor[]=x',
+        'limit=1e400',
+        'limit=0x10',
+        'limit=-0',
+      ]) {
         const res = await send('GET', `/agents?${query}`);
         expect(res.status === 200 || res.status === 400).toBe(true);
         if (res.status === 400) expect(res.body).toMatchObject({ ...ERROR_SHAPE, code: 'validation_failed' });
@@ -194,12 +244,13 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
     });
 
     it('refuses a body that is not an object', async () => {
-      for (const body of ['[]', '"text"', '42', 'null', '[{"name":"x"}]']) expectRefused(await send('POST', '/agents', body));
+      for (const body of ['[]', '"text"', '42', 'null', '[{"name":"x"}]'])
+        expectRefused(await send('POST', '/agents', body));
     });
   });
 
   describe('the HTTP layer answers alike on both adapters', () => {
-    it('answers a body over the limit with a readable 413 under Node\'s fetch', async () => {
+    it("answers a body over the limit with a readable 413 under Node's fetch", async () => {
       for (const size of [1024 * 1024 + 10, 4 * 1024 * 1024]) {
         const res = await send('POST', '/agents', { name: 'x', instructions: 'a'.repeat(size) });
         expectRefused(res, 413, 'payload_too_large');
@@ -219,16 +270,24 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
     });
 
     it('accepts JSON with a charset', async () => {
-      expect((await send('POST', '/agents', '{"name":"utf8"}', { 'content-type': 'application/json; charset=utf-8' })).status).toBe(201);
+      expect(
+        (await send('POST', '/agents', '{"name":"utf8"}', { 'content-type': 'application/json; charset=utf-8' }))
+          .status,
+      ).toBe(201);
     });
 
     it('answers bad JSON with 400 validation_failed in the error shape', async () => {
-      for (const body of ['{"name":', '{name:1}', '{"name":"x"}}', '\u0000']) expectRefused(await send('POST', '/agents', body));
+      for (const body of ['{"name":', '{name:1}', '{"name":"x"}}', '\u0000'])
+        expectRefused(await send('POST', '/agents', body));
     });
 
     it('answers a request Node cannot parse with 400 in the error shape', async () => {
       const { port } = new URL(h.url);
-      for (const raw of ['NOT A REQUEST\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 'GET /\u0001 HTTP/1.1\r\n\r\n']) {
+      for (const raw of [
+        'NOT A REQUEST\r\n\r\n',
+        'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+        'GET /\u0001 HTTP/1.1\r\n\r\n',
+      ]) {
         const answer = await new Promise<string>((resolve, reject) => {
           const socket = connect(Number(port), '127.0.0.1', () => socket.write(raw));
           let text = '';
@@ -237,23 +296,34 @@ describe.each(matrix)('bad input never answers 5xx (%s, %s)', (adapter, database
           socket.on('error', reject);
         });
         expect(answer).toMatch(/^HTTP\/1\.1 400 /);
-        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ statusCode: 400, code: 'validation_failed', message: expect.any(String) });
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+          statusCode: 400,
+          code: 'validation_failed',
+          message: expect.any(String),
+        });
       }
     });
 
     it('answers headers too large with 431 in the error shape', async () => {
       const { port } = new URL(h.url);
       const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path: '/health', headers: { 'x-big': 'a'.repeat(64 * 1024) } }, (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path: '/health', headers: { 'x-big': 'a'.repeat(64 * 1024) } },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
       expect(answer.status).toBe(431);
-      expect(JSON.parse(answer.body)).toEqual({ statusCode: 431, code: 'headers_too_large', message: expect.any(String) });
+      expect(JSON.parse(answer.body)).toEqual({
+        statusCode: 431,
+        code: 'headers_too_large',
+        message: expect.any(String),
+      });
     });
   });
 });

@@ -12,9 +12,15 @@ import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api
 
 describe.each(['express', 'fastify'] as const)('HTTP parity of the built app (%s)', (adapter) => {
   let app: AgentApiProcess;
-  const headers = { Authorization: `Bearer ${signToken(ADMIN, { expiresIn: '1h' })}`, 'content-type': 'application/json' };
+  const headers = {
+    Authorization: `Bearer ${signToken(ADMIN, { expiresIn: '1h' })}`,
+    'content-type': 'application/json',
+  };
   beforeAll(async () => {
-    app = await startAgentApiProcess({ HTTP_ADAPTER: adapter, DATABASE_URL: `sqlite:${join(tmpdir(), `parity-${randomUUID()}.sqlite`)}` });
+    app = await startAgentApiProcess({
+      HTTP_ADAPTER: adapter,
+      DATABASE_URL: `sqlite:${join(tmpdir(), `parity-${randomUUID()}.sqlite`)}`,
+    });
   }, 60_000);
   afterAll(() => app?.stop());
 
@@ -45,9 +51,17 @@ describe.each(['express', 'fastify'] as const)('HTTP parity of the built app (%s
     ['text/plain', '{"name":"plain"}'],
   ])('refuses a %s body with 415 unsupported_media_type, large or small', async (type, small) => {
     for (const body of [small, `${small}${'a'.repeat(4 * 1024 * 1024)}`]) {
-      const res = await fetch(`${app.url}/agents`, { method: 'POST', headers: { ...headers, 'content-type': type }, body });
+      const res = await fetch(`${app.url}/agents`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': type },
+        body,
+      });
       expect(res.status).toBe(415);
-      expect(await res.json()).toEqual({ statusCode: 415, code: 'unsupported_media_type', message: expect.any(String) });
+      expect(await res.json()).toEqual({
+        statusCode: 415,
+        code: 'unsupported_media_type',
+        message: expect.any(String),
+      });
     }
   });
 });

@@ -27,7 +27,10 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
       adapter,
       configure: (config) => {
         const policy = config.policy;
-        policy.rateLimits = { ...policy.rateLimits, operations: { ...policy.rateLimits?.operations, 'agent.list': { limit: 4, ttl: 60 } } };
+        policy.rateLimits = {
+          ...policy.rateLimits,
+          operations: { ...policy.rateLimits?.operations, 'agent.list': { limit: 4, ttl: 60 } },
+        };
         policy.apiKeys = { maxPerCreator: 3 };
         policy.approvals = { ...policy.approvals, maxPendingPerPrincipal: 3 };
         policy.budgets = { ...policy.budgets, approvalAbovePercent: undefined, principal: { day: { requests: 2 } } };
@@ -39,18 +42,42 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
   describe('malformed claims are 401 invalid_token, never "no tenant"', () => {
     let t1Agent: string;
     beforeAll(async () => {
-      const res = await h.http().post('/agents').set(admin(unique('t1-admin'), { tenant_id: 't1' })).send({ name: 'tenant one only' });
+      const res = await h
+        .http()
+        .post('/agents')
+        .set(admin(unique('t1-admin'), { tenant_id: 't1' }))
+        .send({ name: 'tenant one only' });
       expect(res.status).toBe(201);
       t1Agent = res.body.id;
     });
 
     const cases: Array<[string, unknown]> = [
-      ['tenant_id', 42], ['tenant_id', ['t2']], ['tenant_id', ''], ['tenant_id', {}], ['tenant_id', true], ['tenant_id', null],
-      ['tenant_id', 't1\u0000'], ['tenant_id', 'x'.repeat(300)],
-      ['roles', 'admin'], ['roles', []], ['roles', ['admin', 7]], ['roles', [{}]],
-      ['scope', ['admin']], ['scope', ''], ['scope', 5], ['scp', 'admin'], ['scp', []],
-      ['tier', 5], ['tier', ''], ['tier', {}], ['token_type', 1], ['token_type', ''], ['sub', ''], ['sub', 42],
-      ['jti', 12], ['jti', ''],
+      ['tenant_id', 42],
+      ['tenant_id', ['t2']],
+      ['tenant_id', ''],
+      ['tenant_id', {}],
+      ['tenant_id', true],
+      ['tenant_id', null],
+      ['tenant_id', 't1\u0000'],
+      ['tenant_id', 'x'.repeat(300)],
+      ['roles', 'admin'],
+      ['roles', []],
+      ['roles', ['admin', 7]],
+      ['roles', [{}]],
+      ['scope', ['admin']],
+      ['scope', ''],
+      ['scope', 5],
+      ['scp', 'admin'],
+      ['scp', []],
+      ['tier', 5],
+      ['tier', ''],
+      ['tier', {}],
+      ['token_type', 1],
+      ['token_type', ''],
+      ['sub', ''],
+      ['sub', 42],
+      ['jti', 12],
+      ['jti', ''],
     ];
     it.each(cases)('%s = %p', async (claim, value) => {
       const token = rawToken({ sub: unique('u'), roles: ['admin'], scope: 'admin', exp: now() + 600, [claim]: value });
@@ -62,14 +89,20 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
     });
 
     it('still accepts well-formed claims', async () => {
-      const res = await h.http().get(`/agents/${t1Agent}`).set(admin(unique('ok'), { tenant_id: 't1', tier: 'pro', token_type: 'm2m' }));
+      const res = await h
+        .http()
+        .get(`/agents/${t1Agent}`)
+        .set(admin(unique('ok'), { tenant_id: 't1', tier: 'pro', token_type: 'm2m' }));
       expect(res.status).toBe(200);
     });
   });
 
   describe('JWT header and times', () => {
     it('refuses a crit header', async () => {
-      const token = rawToken({ sub: 'u', roles: ['admin'], scope: 'admin' }, { expiresIn: 600, header: { alg: 'HS256', crit: ['b64'] } });
+      const token = rawToken(
+        { sub: 'u', roles: ['admin'], scope: 'admin' },
+        { expiresIn: 600, header: { alg: 'HS256', crit: ['b64'] } },
+      );
       const res = await h.http().get('/agents').set(bearer(token));
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('invalid_token');
@@ -82,33 +115,59 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
       ['a 48 h lifetime', { iat: now(), exp: now() + 48 * 3600 }],
       ['a 48 h lifetime without iat', { exp: now() + 48 * 3600 }],
     ])('refuses %s', async (_name, times) => {
-      const res = await h.http().get('/agents').set(bearer(rawToken({ sub: unique('u'), roles: ['admin'], scope: 'admin', ...times })));
+      const res = await h
+        .http()
+        .get('/agents')
+        .set(bearer(rawToken({ sub: unique('u'), roles: ['admin'], scope: 'admin', ...times })));
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('invalid_token');
     });
 
     it('accepts a 23 h lifetime and iat a second ahead', async () => {
-      const res = await h.http().get('/agents').set(bearer(rawToken({ sub: unique('u'), roles: ['admin'], scope: 'admin', iat: now() + 1, exp: now() + 23 * 3600 })));
+      const res = await h
+        .http()
+        .get('/agents')
+        .set(
+          bearer(
+            rawToken({ sub: unique('u'), roles: ['admin'], scope: 'admin', iat: now() + 1, exp: now() + 23 * 3600 }),
+          ),
+        );
       expect(res.status).toBe(200);
     });
   });
 
   describe('API keys never hold more than their creator', () => {
-    it('refuses a tier above the creator\'s, allows one at or below it', async () => {
+    it("refuses a tier above the creator's, allows one at or below it", async () => {
       const plain = admin();
-      const escalated = await h.http().post('/api-keys').set(plain).send({ name: 'k', roles: ['admin'], scopes: ['agents:read'], tier: 'pro' });
+      const escalated = await h
+        .http()
+        .post('/api-keys')
+        .set(plain)
+        .send({ name: 'k', roles: ['admin'], scopes: ['agents:read'], tier: 'pro' });
       expect(escalated.status).toBe(403);
       expect(escalated.body.code).toBe('forbidden');
       const pro = admin(unique('pro'), { tier: 'pro' });
-      const same = await h.http().post('/api-keys').set(pro).send({ name: 'k', roles: ['admin'], scopes: ['agents:read'], tier: 'pro' });
+      const same = await h
+        .http()
+        .post('/api-keys')
+        .set(pro)
+        .send({ name: 'k', roles: ['admin'], scopes: ['agents:read'], tier: 'pro' });
       expect(same.status).toBe(201);
       expect(same.body.tier).toBe('pro');
-      const unknown = await h.http().post('/api-keys').set(pro).send({ name: 'k', roles: ['admin'], scopes: ['agents:read'], tier: 'gold' });
+      const unknown = await h
+        .http()
+        .post('/api-keys')
+        .set(pro)
+        .send({ name: 'k', roles: ['admin'], scopes: ['agents:read'], tier: 'gold' });
       expect(unknown.status).toBe(400);
     });
 
     it('lets an admin mint a viewer key, which can read but not write', async () => {
-      const created = await h.http().post('/api-keys').set(admin()).send({ name: 'read-only', roles: ['viewer'], scopes: ['agents:read'] });
+      const created = await h
+        .http()
+        .post('/api-keys')
+        .set(admin())
+        .send({ name: 'read-only', roles: ['viewer'], scopes: ['agents:read'] });
       expect(created.status).toBe(201);
       const key = created.body.key as string;
       expect((await h.http().get('/agents').set('X-API-Key', key)).status).toBe(200);
@@ -118,13 +177,21 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
 
     it('gives a key a default expiry and refuses one past the maximum', async () => {
       const creator = admin();
-      const created = await h.http().post('/api-keys').set(creator).send({ name: 'default', roles: ['viewer'], scopes: ['agents:read'] });
+      const created = await h
+        .http()
+        .post('/api-keys')
+        .set(creator)
+        .send({ name: 'default', roles: ['viewer'], scopes: ['agents:read'] });
       expect(created.status).toBe(201);
       const days = (Date.parse(created.body.expiresAt) - Date.now()) / 86_400_000;
       expect(days).toBeGreaterThan(89);
       expect(days).toBeLessThanOrEqual(90);
       const far = new Date(Date.now() + 2 * 365 * 86_400_000).toISOString();
-      const tooLong = await h.http().post('/api-keys').set(creator).send({ name: 'far', roles: ['viewer'], scopes: ['agents:read'], expiresAt: far });
+      const tooLong = await h
+        .http()
+        .post('/api-keys')
+        .set(creator)
+        .send({ name: 'far', roles: ['viewer'], scopes: ['agents:read'], expiresAt: far });
       expect(tooLong.status).toBe(400);
       expect(tooLong.body.code).toBe('validation_failed');
     });
@@ -132,29 +199,62 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
     it('caps the live keys of one creator, counting keys minted with its keys, until one is revoked', async () => {
       const sub = unique('capped');
       const creator = admin(sub);
-      const first = await h.http().post('/api-keys').set(creator).send({ name: 'k1', roles: ['admin'], scopes: ['admin'] });
+      const first = await h
+        .http()
+        .post('/api-keys')
+        .set(creator)
+        .send({ name: 'k1', roles: ['admin'], scopes: ['admin'] });
       expect(first.status).toBe(201);
       // A key minting a key: the new key is the same person's.
-      const second = await h.http().post('/api-keys').set('X-API-Key', first.body.key).send({ name: 'k2', roles: ['viewer'], scopes: ['agents:read'] });
+      const second = await h
+        .http()
+        .post('/api-keys')
+        .set('X-API-Key', first.body.key)
+        .send({ name: 'k2', roles: ['viewer'], scopes: ['agents:read'] });
       expect(second.status).toBe(201);
       expect(second.body.createdBy).toBe(sub);
-      expect((await h.http().post('/api-keys').set(creator).send({ name: 'k3', roles: ['viewer'], scopes: [] })).status).toBe(201);
-      const over = await h.http().post('/api-keys').set(creator).send({ name: 'k4', roles: ['viewer'], scopes: [] });
+      expect(
+        (
+          await h
+            .http()
+            .post('/api-keys')
+            .set(creator)
+            .send({ name: 'k3', roles: ['viewer'], scopes: [] })
+        ).status,
+      ).toBe(201);
+      const over = await h
+        .http()
+        .post('/api-keys')
+        .set(creator)
+        .send({ name: 'k4', roles: ['viewer'], scopes: [] });
       expect(over.status).toBe(403);
       expect((await h.http().delete(`/api-keys/${second.body.id}`).set(creator)).status).toBe(204);
-      expect((await h.http().post('/api-keys').set(creator).send({ name: 'k4', roles: ['viewer'], scopes: [] })).status).toBe(201);
+      expect(
+        (
+          await h
+            .http()
+            .post('/api-keys')
+            .set(creator)
+            .send({ name: 'k4', roles: ['viewer'], scopes: [] })
+        ).status,
+      ).toBe(201);
     });
 
-    it('counts a creator\'s keys against the creator\'s rate-limit bucket', async () => {
+    it("counts a creator's keys against the creator's rate-limit bucket", async () => {
       const creator = admin(unique('limited'));
       const keys: string[] = [];
       for (let i = 0; i < 2; i++) {
-        const res = await h.http().post('/api-keys').set(creator).send({ name: `k${i}`, roles: ['viewer'], scopes: ['agents:read'] });
+        const res = await h
+          .http()
+          .post('/api-keys')
+          .set(creator)
+          .send({ name: `k${i}`, roles: ['viewer'], scopes: ['agents:read'] });
         expect(res.status).toBe(201);
         keys.push(res.body.key);
       }
       const statuses: number[] = [];
-      for (const key of [...keys, ...keys, ...keys]) statuses.push((await h.http().get('/agents').set('X-API-Key', key)).status);
+      for (const key of [...keys, ...keys, ...keys])
+        statuses.push((await h.http().get('/agents').set('X-API-Key', key)).status);
       // agent.list allows 4 a minute to the creator, whichever of its keys calls.
       expect(statuses.filter((s) => s === 200)).toHaveLength(4);
       expect(statuses.filter((s) => s === 429)).toHaveLength(2);
@@ -172,7 +272,11 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
     it('refuses an approval by the person who asked, through a key either way', async () => {
       const sub = unique('boss');
       const boss = admin(sub, { tenant_id: 't-appr' });
-      const minted = await h.http().post('/api-keys').set(boss).send({ name: 'self', roles: ['admin'], scopes: ['admin'] });
+      const minted = await h
+        .http()
+        .post('/api-keys')
+        .set(boss)
+        .send({ name: 'self', roles: ['admin'], scopes: ['admin'] });
       expect(minted.status).toBe(201);
       const key = { 'X-API-Key': minted.body.key as string };
 
@@ -193,16 +297,24 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
       // Someone else may.
       const other = admin(unique('other'), { tenant_id: 't-appr' });
       expect((await h.http().post(`/approvals/${asked.body.approvalId}/approve`).set(other)).status).toBe(200);
-      expect((await h.http().delete(`/agents/${id}`).set(key).set('X-Approval-Id', asked.body.approvalId)).status).toBe(204);
+      expect((await h.http().delete(`/agents/${id}`).set(key).set('X-Approval-Id', asked.body.approvalId)).status).toBe(
+        204,
+      );
     });
 
     it('bounds the approvals one principal has pending, and answers a repeated request with its pending approval', async () => {
-      const operator = bearer(signToken({ sub: unique('flood'), roles: ['operator'], scope: 'agents:write', tenant_id: 't-flood' }));
+      const operator = bearer(
+        signToken({ sub: unique('flood'), roles: ['operator'], scope: 'agents:write', tenant_id: 't-flood' }),
+      );
       const ids = [];
       for (let i = 0; i < 5; i++) ids.push(await agentOf(operator));
       const answers = [];
       for (const id of ids) answers.push(await h.http().delete(`/agents/${id}`).set(operator));
-      expect(answers.slice(0, 3).map((r) => r.body.code)).toEqual(['approval_required', 'approval_required', 'approval_required']);
+      expect(answers.slice(0, 3).map((r) => r.body.code)).toEqual([
+        'approval_required',
+        'approval_required',
+        'approval_required',
+      ]);
       for (const res of answers.slice(3)) {
         expect(res.status).toBe(429);
         expect(res.body.code).toBe('rate_limited');
@@ -211,7 +323,10 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
       const again = await h.http().delete(`/agents/${ids[0]}`).set(operator);
       expect(again.status).toBe(403);
       expect(again.body.approvalId).toBe(answers[0].body.approvalId);
-      const pending = await h.http().get('/approvals?status=pending').set(admin(unique('lister'), { tenant_id: 't-flood' }));
+      const pending = await h
+        .http()
+        .get('/approvals?status=pending')
+        .set(admin(unique('lister'), { tenant_id: 't-flood' }));
       expect(pending.body.items).toHaveLength(3);
     });
   });
@@ -233,7 +348,10 @@ describe.each(['express', 'fastify'] as const)('identity, keys and approvals (%s
 
   it('keeps a revocation at least until the token itself expires, whatever expiresAt says', async () => {
     const jti = unique('jti');
-    const token = signToken({ sub: unique('victim'), roles: ['admin'], scope: 'admin' }, { jwtid: jti, expiresIn: '1h' });
+    const token = signToken(
+      { sub: unique('victim'), roles: ['admin'], scope: 'admin' },
+      { jwtid: jti, expiresIn: '1h' },
+    );
     expect((await h.http().get('/agents').set(bearer(token))).status).toBe(200);
     const revoke = await h.http().post('/revocations').set(admin()).send({ jti, expiresAt: '2000-01-01T00:00:00Z' });
     expect(revoke.status).toBe(204);
@@ -254,7 +372,10 @@ describe.each(['express', 'fastify'] as const)('API keys with limits of their ow
       adapter,
       configure: (config) => {
         const policy = config.policy;
-        policy.rateLimits = { ...policy.rateLimits, operations: { ...policy.rateLimits?.operations, 'agent.list': { limit: 2, ttl: 60 } } };
+        policy.rateLimits = {
+          ...policy.rateLimits,
+          operations: { ...policy.rateLimits?.operations, 'agent.list': { limit: 2, ttl: 60 } },
+        };
         policy.apiKeys = { limits: 'key' };
       },
     });
@@ -265,7 +386,13 @@ describe.each(['express', 'fastify'] as const)('API keys with limits of their ow
     const creator = bearer(signToken({ sub: unique('own-limits'), roles: ['admin'], scope: 'admin' }));
     const statuses: number[] = [];
     for (let i = 0; i < 2; i++) {
-      const key = (await h.http().post('/api-keys').set(creator).send({ name: `k${i}`, roles: ['viewer'], scopes: ['agents:read'] })).body.key as string;
+      const key = (
+        await h
+          .http()
+          .post('/api-keys')
+          .set(creator)
+          .send({ name: `k${i}`, roles: ['viewer'], scopes: ['agents:read'] })
+      ).body.key as string;
       for (let j = 0; j < 3; j++) statuses.push((await h.http().get('/agents').set('X-API-Key', key)).status);
     }
     expect(statuses).toEqual([200, 200, 429, 200, 200, 429]);
@@ -286,7 +413,7 @@ describe.each(['express', 'fastify'] as const)('X-Forwarded-For that is not an I
   });
   afterAll(() => h.close());
 
-  it('counts junk values against the proxy\'s own address, not a fresh bucket each', async () => {
+  it("counts junk values against the proxy's own address, not a fresh bucket each", async () => {
     const junk = ['junk-1', '1.2.3.4:8080', '', 'junk-2', 'x'.repeat(2000), 'junk-3', '[::1]:80', 'junk-4'];
     const statuses = [];
     for (const value of junk) {

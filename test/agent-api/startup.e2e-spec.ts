@@ -18,9 +18,15 @@ describe('agent-api startup', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('prints a working admin token in development when no JWT_SECRET is set', async () => {
-    const app = await startAgentApiProcess({ JWT_SECRET: '', NODE_ENV: 'development', DATABASE_URL: `sqlite:${join(dir, 'dev.sqlite')}` });
+    const app = await startAgentApiProcess({
+      JWT_SECRET: '',
+      NODE_ENV: 'development',
+      DATABASE_URL: `sqlite:${join(dir, 'dev.sqlite')}`,
+    });
     try {
-      const token = await waitFor(() => /export TOKEN=(\S+)/.exec(app.output())?.[1], { what: 'the printed admin token' });
+      const token = await waitFor(() => /export TOKEN=(\S+)/.exec(app.output())?.[1], {
+        what: 'the printed admin token',
+      });
       const res = await fetch(`${app.url}/agents`, { headers: { Authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
     } finally {
@@ -30,7 +36,12 @@ describe('agent-api startup', () => {
 
   it('refuses to start in production without a JWT key', () => {
     const run = spawnSync(process.execPath, [BUILT_APP], {
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'prod.sqlite')}` },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        PORT: '0',
+        DATABASE_URL: `sqlite:${join(dir, 'prod.sqlite')}`,
+      },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -42,7 +53,14 @@ describe('agent-api startup', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'roles:\n  operator:\n    operations: ["agent.*"]\n    inherits: [ghost]\n');
     const run = spawnSync(process.execPath, [BUILT_APP], {
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: '0', JWT_SECRET: 'x'.repeat(40), POLICY_CONFIG: file, DATABASE_URL: `sqlite:${join(dir, 'bad.sqlite')}` },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        PORT: '0',
+        JWT_SECRET: 'x'.repeat(40),
+        POLICY_CONFIG: file,
+        DATABASE_URL: `sqlite:${join(dir, 'bad.sqlite')}`,
+      },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -54,7 +72,14 @@ describe('agent-api startup', () => {
     const file = join(dir, 'typo.yaml');
     writeFileSync(file, 'roles:\n  admin:\n    operations: ["*"]\nrateLimits:\n  defualt: { limit: 1, ttl: 60 }\n');
     const run = spawnSync(process.execPath, [BUILT_APP], {
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: '0', JWT_SECRET: 'x'.repeat(40), POLICY_CONFIG: file, DATABASE_URL: `sqlite:${join(dir, 'typo.sqlite')}` },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        PORT: '0',
+        JWT_SECRET: 'x'.repeat(40),
+        POLICY_CONFIG: file,
+        DATABASE_URL: `sqlite:${join(dir, 'typo.sqlite')}`,
+      },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -68,7 +93,9 @@ describe('agent-api startup', () => {
       const health = await fetch(`${app.url}/health`);
       expect(await health.json()).toEqual({ status: 'ok', database: 'up', redis: 'disabled' });
       expect((await fetch(`${app.url}/docs`)).status).toBe(200);
-      const doc = (await (await fetch(`${app.url}/docs-json`)).json()) as { paths: Record<string, Record<string, { summary?: string; description?: string }>> };
+      const doc = (await (await fetch(`${app.url}/docs-json`)).json()) as {
+        paths: Record<string, Record<string, { summary?: string; description?: string }>>;
+      };
       const getAgent = doc.paths['/agents/{id}'].get;
       expect(getAgent.summary).toContain('agent.read');
       expect(getAgent.description).toContain('`agents:read`');
@@ -93,17 +120,21 @@ describe('agent-api startup', () => {
     }
   }, 90_000);
 
-  itWith('postgres')('comes up with three instances starting at once on a fresh PostgreSQL database', async () => {
-    const db = await createTestDatabase('startup');
-    try {
-      const apps = await startTogether(3, { DATABASE_URL: db.url });
+  itWith('postgres')(
+    'comes up with three instances starting at once on a fresh PostgreSQL database',
+    async () => {
+      const db = await createTestDatabase('startup');
       try {
-        for (const app of apps) expect((await fetch(`${app.url}/health`)).status).toBe(200);
+        const apps = await startTogether(3, { DATABASE_URL: db.url });
+        try {
+          for (const app of apps) expect((await fetch(`${app.url}/health`)).status).toBe(200);
+        } finally {
+          await Promise.all(apps.map((a) => a.stop()));
+        }
       } finally {
-        await Promise.all(apps.map((a) => a.stop()));
+        await db.drop();
       }
-    } finally {
-      await db.drop();
-    }
-  }, 90_000);
+    },
+    90_000,
+  );
 });

@@ -23,7 +23,9 @@ describe('tool rate limits and tool budgets across two processes (PostgreSQL + R
   let drop: (() => Promise<void>) | undefined;
   const processes: AgentApiProcess[] = [];
   const tenant = `tools-${randomUUID()}`;
-  const admin = { Authorization: `Bearer ${signToken({ roles: ['admin'], scope: 'admin', tenant_id: tenant }, { expiresIn: '1h' })}` };
+  const admin = {
+    Authorization: `Bearer ${signToken({ roles: ['admin'], scope: 'admin', tenant_id: tenant }, { expiresIn: '1h' })}`,
+  };
   const operator = {
     Authorization: `Bearer ${signToken({ sub: `op-${randomUUID()}`, roles: ['operator'], scope: 'sessions:write tools:write', tenant_id: tenant }, { expiresIn: '1h' })}`,
   };
@@ -31,7 +33,10 @@ describe('tool rate limits and tool budgets across two processes (PostgreSQL + R
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tools-multi-'));
     const policy = parse(readFileSync(join(__dirname, '../../apps/agent-api/policy/agent-api.policy.yaml'), 'utf8'));
-    policy.rateLimits = { ...policy.rateLimits, tools: { ...policy.rateLimits.tools, search_kb: { limit: TOOL_LIMIT, ttl: 60 } } };
+    policy.rateLimits = {
+      ...policy.rateLimits,
+      tools: { ...policy.rateLimits.tools, search_kb: { limit: TOOL_LIMIT, ttl: 60 } },
+    };
     policy.budgets = { principal: { day: { requests: TICKETS } } };
     const policyFile = join(dir, 'policy.json');
     writeFileSync(policyFile, JSON.stringify(policy));
@@ -50,7 +55,11 @@ describe('tool rate limits and tool budgets across two processes (PostgreSQL + R
   }, 30_000);
 
   async function post(url: string, path: string, headers: Record<string, string>, body: unknown) {
-    const res = await fetch(`${url}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   }
 
@@ -64,14 +73,18 @@ describe('tool rate limits and tool budgets across two processes (PostgreSQL + R
     const sid = session.body.id as string;
 
     const searches = await Promise.all(
-      Array.from({ length: CALLS }, (_, i) => post(i % 2 ? a : b, `/sessions/${sid}/tools/search_kb`, operator, { args: { query: 'refund' } })),
+      Array.from({ length: CALLS }, (_, i) =>
+        post(i % 2 ? a : b, `/sessions/${sid}/tools/search_kb`, operator, { args: { query: 'refund' } }),
+      ),
     );
     expect(searches.filter((r) => r.status === 200)).toHaveLength(TOOL_LIMIT);
     expect(searches.filter((r) => r.status === 429)).toHaveLength(CALLS - TOOL_LIMIT);
 
     const args = { customer_id: customer.body.id, subject: 'Refund', description: 'Order 42', priority: 'normal' };
     const tickets = await Promise.all(
-      Array.from({ length: CALLS }, (_, i) => post(i % 2 ? a : b, `/sessions/${sid}/tools/create_ticket`, operator, { args })),
+      Array.from({ length: CALLS }, (_, i) =>
+        post(i % 2 ? a : b, `/sessions/${sid}/tools/create_ticket`, operator, { args }),
+      ),
     );
     const created = tickets.filter((r) => r.status === 200);
     expect(created).toHaveLength(TICKETS);

@@ -16,7 +16,9 @@ interface AuditItem {
 describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter) => {
   let h: Harness;
   const admin = bearer(signToken({ sub: 'admin-1', roles: ['admin'], scope: 'admin', tenant_id: 't1' }));
-  const operator = bearer(signToken({ sub: 'op-1', roles: ['operator'], scope: 'sessions:write events:write tools:write', tenant_id: 't1' }));
+  const operator = bearer(
+    signToken({ sub: 'op-1', roles: ['operator'], scope: 'sessions:write events:write tools:write', tenant_id: 't1' }),
+  );
   const approver = bearer(signToken({ sub: 'boss', roles: ['approver'], scope: 'approvals:write', tenant_id: 't1' }));
   const auditor = bearer(signToken({ sub: 'aud', roles: ['auditor'], scope: 'audit:read', tenant_id: 't1' }));
   const customerToken = (sub: string) =>
@@ -29,9 +31,14 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
   beforeAll(async () => {
     h = await startAgentApi({ adapter });
     agentId = (await h.http().post('/agents').set(admin).send({ name: 'support' }).expect(201)).body.id;
-    customerA = (await h.http().post('/customers').set(admin).send({ name: 'Ada', email: 'ada@example.com' }).expect(201)).body.id;
-    customerB = (await h.http().post('/customers').set(admin).send({ name: 'Bob', email: 'bob@example.com' }).expect(201)).body.id;
-    opSession = (await h.http().post('/sessions').set(operator).send({ agentId, customerId: customerA }).expect(201)).body.id;
+    customerA = (
+      await h.http().post('/customers').set(admin).send({ name: 'Ada', email: 'ada@example.com' }).expect(201)
+    ).body.id;
+    customerB = (
+      await h.http().post('/customers').set(admin).send({ name: 'Bob', email: 'bob@example.com' }).expect(201)
+    ).body.id;
+    opSession = (await h.http().post('/sessions').set(operator).send({ agentId, customerId: customerA }).expect(201))
+      .body.id;
   });
   afterAll(() => h.close());
 
@@ -54,12 +61,20 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
     expect(asCustomer.status).toBe(200);
     expect(asCustomer.body.items.map((t: { name: string }) => t.name)).toEqual(['get_customer_info', 'search_kb']);
     const asOperator = await h.http().get('/tools').set(operator);
-    expect(asOperator.body.items.map((t: { name: string }) => t.name)).toEqual(['create_ticket', 'get_customer_info', 'search_kb', 'send_notification']);
+    expect(asOperator.body.items.map((t: { name: string }) => t.name)).toEqual([
+      'create_ticket',
+      'get_customer_info',
+      'search_kb',
+      'send_notification',
+    ]);
     const asAdmin = await h.http().get('/tools').set(admin);
     const runJs = asAdmin.body.items.find((t: { name: string }) => t.name === 'run_js');
     expect(runJs.input).toMatchObject({ type: 'object', required: ['code'], additionalProperties: false });
     // No tools:read scope: insufficient_scope.
-    const noScope = await h.http().get('/tools').set(bearer(signToken({ roles: ['operator'], scope: 'sessions:read', tenant_id: 't1' })));
+    const noScope = await h
+      .http()
+      .get('/tools')
+      .set(bearer(signToken({ roles: ['operator'], scope: 'sessions:read', tenant_id: 't1' })));
     expect(noScope.status).toBe(403);
     expect(noScope.body.code).toBe('insufficient_scope');
   });
@@ -75,13 +90,23 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
   it('denies a tool the role does not list with 403 forbidden and a tool.denied event', async () => {
     const sub = 'c-denied';
     const customer = customerToken(sub);
-    const session = (await h.http().post('/sessions').set(customer).send({ agentId, customerId: customerA }).expect(201)).body.id;
-    const res = await call(session, 'create_ticket', { customer_id: customerA, subject: 's', description: 'd', priority: 'low' }, customer);
+    const session = (
+      await h.http().post('/sessions').set(customer).send({ agentId, customerId: customerA }).expect(201)
+    ).body.id;
+    const res = await call(
+      session,
+      'create_ticket',
+      { customer_id: customerA, subject: 's', description: 'd', priority: 'low' },
+      customer,
+    );
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ statusCode: 403, code: 'forbidden', message: 'Not allowed' });
     const denied = await auditEvents('tool.denied', (items) => items.some((e) => e.principalId === sub));
     const event = denied.find((e) => e.principalId === sub);
-    expect(event).toMatchObject({ outcome: 'DENY', details: expect.objectContaining({ tool: 'create_ticket', code: 'forbidden' }) });
+    expect(event).toMatchObject({
+      outcome: 'DENY',
+      details: expect.objectContaining({ tool: 'create_ticket', code: 'forbidden' }),
+    });
   });
 
   it('answers an unknown tool exactly like a forbidden one', async () => {
@@ -97,18 +122,30 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
   });
 
   it('needs tools:write and answers insufficient_scope without it', async () => {
-    const readOnly = bearer(signToken({ sub: 'op-ro', roles: ['operator'], scope: 'sessions:write tools:read', tenant_id: 't1' }));
+    const readOnly = bearer(
+      signToken({ sub: 'op-ro', roles: ['operator'], scope: 'sessions:write tools:read', tenant_id: 't1' }),
+    );
     const res = await call(opSession, 'search_kb', { query: 'refund' }, readOnly);
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('insufficient_scope');
   });
 
   it('rejects bad arguments with 400 naming the JSON path', async () => {
-    const wrongEnum = await call(opSession, 'create_ticket', { customer_id: customerA, subject: 's', description: 'd', priority: 'asap' }, operator);
+    const wrongEnum = await call(
+      opSession,
+      'create_ticket',
+      { customer_id: customerA, subject: 's', description: 'd', priority: 'asap' },
+      operator,
+    );
     expect(wrongEnum.status).toBe(400);
     expect(wrongEnum.body.code).toBe('validation_failed');
     expect(wrongEnum.body.message).toContain('/priority');
-    const missing = await call(opSession, 'create_ticket', { customer_id: customerA, description: 'd', priority: 'low' }, operator);
+    const missing = await call(
+      opSession,
+      'create_ticket',
+      { customer_id: customerA, description: 'd', priority: 'low' },
+      operator,
+    );
     expect(missing.status).toBe(400);
     expect(missing.body.message).toContain('/subject');
     const extra = await call(opSession, 'search_kb', { query: 'refund', limit: 3 }, operator);
@@ -120,7 +157,11 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
     const wrongType = await call(opSession, 'search_kb', { query: 'refund', max_results: '3' }, operator);
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.message).toContain('/max_results');
-    const notObject = await h.http().post(`/sessions/${opSession}/tools/search_kb`).set(operator).send({ args: ['refund'] });
+    const notObject = await h
+      .http()
+      .post(`/sessions/${opSession}/tools/search_kb`)
+      .set(operator)
+      .send({ args: ['refund'] });
     expect(notObject.status).toBe(400);
   });
 
@@ -147,7 +188,9 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
 
   it("gives a customer only its session's own customer; another is a 404", async () => {
     const customer = customerToken('c-info');
-    const session = (await h.http().post('/sessions').set(customer).send({ agentId, customerId: customerA }).expect(201)).body.id;
+    const session = (
+      await h.http().post('/sessions').set(customer).send({ agentId, customerId: customerA }).expect(201)
+    ).body.id;
     const own = await call(session, 'get_customer_info', { customer_id: customerA }, customer);
     expect(own.status).toBe(200);
     expect(own.body.result).toEqual({ id: customerA, name: 'Ada', email: 'ada@example.com' });
@@ -167,10 +210,15 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
     expect(first.body).toMatchObject({ statusCode: 403, code: 'approval_required', approvalId: expect.any(String) });
     const approvalId = first.body.approvalId as string;
     // Not yet approved.
-    expect((await call(opSession, 'send_notification', args, operator).set('X-Approval-Id', approvalId)).status).toBe(403);
+    expect((await call(opSession, 'send_notification', args, operator).set('X-Approval-Id', approvalId)).status).toBe(
+      403,
+    );
     await h.http().post(`/approvals/${approvalId}/approve`).set(approver).expect(200);
     // Bound to the exact arguments.
-    const changed = await call(opSession, 'send_notification', { ...args, text: 'Something else' }, operator).set('X-Approval-Id', approvalId);
+    const changed = await call(opSession, 'send_notification', { ...args, text: 'Something else' }, operator).set(
+      'X-Approval-Id',
+      approvalId,
+    );
     expect(changed.status).toBe(403);
     expect(changed.body.code).toBe('forbidden');
     const done = await call(opSession, 'send_notification', args, operator).set('X-Approval-Id', approvalId);
@@ -180,15 +228,22 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
     expect(again.status).toBe(403);
     expect(again.body.code).toBe('forbidden');
     // The audit event of the call has the sensitive text redacted.
-    const invoked = await auditEvents('tool.invoked', (items) => items.some((e) => e.details?.tool === 'send_notification'));
+    const invoked = await auditEvents('tool.invoked', (items) =>
+      items.some((e) => e.details?.tool === 'send_notification'),
+    );
     const event = invoked.find((e) => e.details?.tool === 'send_notification');
-    expect(event).toMatchObject({ outcome: 'SUCCESS', details: expect.objectContaining({ args: { customer_id: customerA, text: '[REDACTED]' } }) });
+    expect(event).toMatchObject({
+      outcome: 'SUCCESS',
+      details: expect.objectContaining({ args: { customer_id: customerA, text: '[REDACTED]' } }),
+    });
     expect(event?.details?.durationMs).toEqual(expect.any(Number));
   });
 
   it('runs /tool lines of a message under the caller policy and lists them on the reply', async () => {
     const customer = customerToken('c-msg');
-    const session = (await h.http().post('/sessions').set(customer).send({ agentId, customerId: customerA }).expect(201)).body.id;
+    const session = (
+      await h.http().post('/sessions').set(customer).send({ agentId, customerId: customerA }).expect(201)
+    ).body.id;
     const message = [
       'Please help',
       '/tool search_kb {"query":"reset my password","max_results":1}',
@@ -199,10 +254,18 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
     expect(res.status).toBe(201);
     const calls = res.body.reply.toolCalls;
     expect(calls).toHaveLength(3);
-    expect(calls[0]).toMatchObject({ name: 'search_kb', status: 'ok', args: { query: 'reset my password', max_results: 1 } });
+    expect(calls[0]).toMatchObject({
+      name: 'search_kb',
+      status: 'ok',
+      args: { query: 'reset my password', max_results: 1 },
+    });
     expect(calls[0].result.results).toHaveLength(1);
     expect(calls[0].result.results[0].id).toBe('reset-password');
-    expect(calls[1]).toMatchObject({ name: 'create_ticket', status: 'error', error: { statusCode: 403, code: 'forbidden' } });
+    expect(calls[1]).toMatchObject({
+      name: 'create_ticket',
+      status: 'error',
+      error: { statusCode: 403, code: 'forbidden' },
+    });
     expect(calls[2]).toMatchObject({ name: 'search_kb', status: 'error', error: { code: 'validation_failed' } });
     const listed = await h.http().get(`/sessions/${session}/events`).set(customer);
     const reply = listed.body.items.find((e: { role: string }) => e.role === 'agent');
@@ -214,10 +277,22 @@ describe.each(['express', 'fastify'] as const)('agent-api tools (%s)', (adapter)
     const first = await h.http().post(`/sessions/${opSession}/events`).set(operator).send({ message });
     expect(first.status).toBe(201);
     const [asked] = first.body.reply.toolCalls;
-    expect(asked).toMatchObject({ name: 'send_notification', status: 'error', error: { statusCode: 403, code: 'approval_required', approvalId: expect.any(String) } });
+    expect(asked).toMatchObject({
+      name: 'send_notification',
+      status: 'error',
+      error: { statusCode: 403, code: 'approval_required', approvalId: expect.any(String) },
+    });
     await h.http().post(`/approvals/${asked.error.approvalId}/approve`).set(approver).expect(200);
-    const second = await h.http().post(`/sessions/${opSession}/events`).set(operator).set('X-Approval-Id', asked.error.approvalId).send({ message });
+    const second = await h
+      .http()
+      .post(`/sessions/${opSession}/events`)
+      .set(operator)
+      .set('X-Approval-Id', asked.error.approvalId)
+      .send({ message });
     expect(second.status).toBe(201);
-    expect(second.body.reply.toolCalls[0]).toMatchObject({ status: 'ok', result: { customerId: customerA, status: 'sent' } });
+    expect(second.body.reply.toolCalls[0]).toMatchObject({
+      status: 'ok',
+      result: { customerId: customerA, status: 'sent' },
+    });
   });
 });

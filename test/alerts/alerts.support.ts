@@ -50,7 +50,11 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
  * Waits for `check` to hold, polling every 150 ms (a check that reads the audit log is a principal's request too:
  * at most 7 a second stays under the tests' minCount of 10); fails with `what` after `timeoutMs`.
  */
-export async function poll<T>(what: string, check: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function poll<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

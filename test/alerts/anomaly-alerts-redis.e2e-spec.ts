@@ -8,7 +8,16 @@ import Redis from 'ioredis';
 import { verifyAlertSignature } from 'nest-agent-policy';
 import { ADMIN, signToken, startAgentApi, type Harness } from '../support/agent-api.harness';
 import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';
-import { anomalies, nextBucket, paced, poll, startReceiver, testAlerts, WEBHOOK_SECRET, type Receiver } from './alerts.support';
+import {
+  anomalies,
+  nextBucket,
+  paced,
+  poll,
+  startReceiver,
+  testAlerts,
+  WEBHOOK_SECRET,
+  type Receiver,
+} from './alerts.support';
 
 describe('anomaly alerts across two instances sharing Redis', () => {
   const it = itWith('redis');
@@ -49,7 +58,9 @@ describe('anomaly alerts across two instances sharing Redis', () => {
     let turn = 0;
     await paced(3, 5, () => apps[turn++ % 2]!.http().get('/agents').set(headers));
     await nextBucket();
-    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => apps[i % 2]!.http().get('/agents').set(headers)));
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => apps[i % 2]!.http().get('/agents').set(headers)),
+    );
     // Counting is asynchronous: the requests that brought the count to the anomaly were served, the block applies
     // to requests counted after it.
     expect(burst.every((r) => r.status === 200 || (r.status === 403 && r.body.reason === 'anomaly'))).toBe(true);
@@ -65,19 +76,26 @@ describe('anomaly alerts across two instances sharing Redis', () => {
 
     // Each instance refuses the principal at the latest once it has counted one more of its requests.
     for (const h of [a, b]) {
-      const refused = await poll('a refusal', async () => {
-        const res = await h.http().get('/agents').set(headers);
-        return res.status === 403 ? res : null;
-      }, 2_000);
+      const refused = await poll(
+        'a refusal',
+        async () => {
+          const res = await h.http().get('/agents').set(headers);
+          return res.status === 403 ? res : null;
+        },
+        2_000,
+      );
       expect(refused.body).toMatchObject({ code: 'forbidden', reason: 'anomaly' });
     }
 
     const delivery = await poll('the delivery', () => receiver.deliveries[0]);
-    expect(verifyAlertSignature(WEBHOOK_SECRET, delivery.body, delivery.headers['x-policy-signature'] as string)).toBe(true);
+    expect(verifyAlertSignature(WEBHOOK_SECRET, delivery.body, delivery.headers['x-policy-signature'] as string)).toBe(
+      true,
+    );
     expect(JSON.parse(delivery.body)).toMatchObject({ id: found[0]!.id, subject: { principalId: sub } });
 
     // Once the block is over, the principal is served by both again, and still only one event was raised.
-    for (const h of [a, b]) await poll('the block to expire', async () => (await h.http().get('/agents').set(headers)).status === 200, 8_000);
+    for (const h of [a, b])
+      await poll('the block to expire', async () => (await h.http().get('/agents').set(headers)).status === 200, 8_000);
     expect([...(await anomalies(a, sub)), ...(await anomalies(b, sub))]).toHaveLength(1);
     expect(receiver.deliveries).toHaveLength(1);
 

@@ -72,7 +72,9 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
       const path = `/agents/${await newAgent(h, bursty)}`;
       let flatDone = false;
       // The flat principal: 12 reads a second throughout (above minCount, never anomalous).
-      const flatLoad = paced(12, 10, async () => expect((await h.http().get(path).set(flat)).status).toBe(200)).finally(() => (flatDone = true));
+      const flatLoad = paced(12, 10, async () => expect((await h.http().get(path).set(flat)).status).toBe(200)).finally(
+        () => (flatDone = true),
+      );
       const burst = await baselineThenBurst(h, bursty, path);
       expect(burst.map((r) => r.status)).toEqual(Array(30).fill(200));
 
@@ -87,11 +89,21 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
       expect(event!.details.baselineMean).toBeLessThan(6);
       expect(event!.details.z).toBeGreaterThanOrEqual(4);
 
-      const [delivery] = await poll('the webhook delivery', () => (receiver.deliveries.length ? receiver.deliveries : null));
+      const [delivery] = await poll('the webhook delivery', () =>
+        receiver.deliveries.length ? receiver.deliveries : null,
+      );
       expect(delivery!.headers['content-type']).toBe('application/json');
       expect(delivery!.headers['x-policy-delivery']).toBe(event!.id);
-      expect(verifyAlertSignature(WEBHOOK_SECRET, delivery!.body, delivery!.headers['x-policy-signature'] as string)).toBe(true);
-      expect(verifyAlertSignature('not-the-webhook-secret-000', delivery!.body, delivery!.headers['x-policy-signature'] as string)).toBe(false);
+      expect(
+        verifyAlertSignature(WEBHOOK_SECRET, delivery!.body, delivery!.headers['x-policy-signature'] as string),
+      ).toBe(true);
+      expect(
+        verifyAlertSignature(
+          'not-the-webhook-secret-000',
+          delivery!.body,
+          delivery!.headers['x-policy-signature'] as string,
+        ),
+      ).toBe(false);
       const body = JSON.parse(delivery!.body) as AnomalyEvent;
       expect(body).toMatchObject({
         type: 'security.anomaly',
@@ -125,35 +137,42 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
       await receiver.close();
     });
 
-    it.each(['fail', 'hang'] as const)('(%s) is retried off the request path and never slows requests', async (mode) => {
-      receiver.mode = mode;
-      receiver.deliveries.length = 0;
-      const sub = `receiver-${mode}-${adapter}`;
-      const headers = bearer(sub);
-      const path = `/agents/${await newAgent(h, headers)}`;
-      const reader = bearer(`${sub}-reader`);
-      const before = await timedReads(h, reader, path, 15);
-      const burst = await baselineThenBurst(h, headers, path);
-      const burstAnswered = Date.now();
-      expect(burst.every((r) => r.status === 200)).toBe(true);
-      await poll('the first delivery attempt', () => receiver.deliveries.length >= 1);
-      // While the receiver fails (500) or hangs (each attempt cut at 500 ms), requests go on at their usual pace.
-      const during = await timedReads(h, reader, path, 15);
-      const [event] = await poll('the anomaly event', async () => {
-        const found = await anomalies(h, sub);
-        return found.length ? found : null;
-      });
-      const attempts = () => receiver.deliveries.filter((d) => d.headers['x-policy-delivery'] === event!.id);
-      await poll('three delivery attempts', () => attempts().length >= 3, 15_000);
-      expect(receiver.deliveries).toHaveLength(3);
-      expect(attempts().every((d) => verifyAlertSignature(WEBHOOK_SECRET, d.body, d.headers['x-policy-signature'] as string))).toBe(true);
-      // The attempts came after every request of the burst had its answer: nothing waited for them.
-      expect(attempts()[2]!.at).toBeGreaterThan(burstAnswered);
-      // Generous: a request that waited for one hanging attempt would take ≥ 500 ms.
-      expect(median(during)).toBeLessThan(Math.max(3 * median(before), median(before) + 100));
-      expect(Math.max(...during)).toBeLessThan(500);
-      expect(await anomalies(h, sub)).toHaveLength(1);
-    });
+    it.each(['fail', 'hang'] as const)(
+      '(%s) is retried off the request path and never slows requests',
+      async (mode) => {
+        receiver.mode = mode;
+        receiver.deliveries.length = 0;
+        const sub = `receiver-${mode}-${adapter}`;
+        const headers = bearer(sub);
+        const path = `/agents/${await newAgent(h, headers)}`;
+        const reader = bearer(`${sub}-reader`);
+        const before = await timedReads(h, reader, path, 15);
+        const burst = await baselineThenBurst(h, headers, path);
+        const burstAnswered = Date.now();
+        expect(burst.every((r) => r.status === 200)).toBe(true);
+        await poll('the first delivery attempt', () => receiver.deliveries.length >= 1);
+        // While the receiver fails (500) or hangs (each attempt cut at 500 ms), requests go on at their usual pace.
+        const during = await timedReads(h, reader, path, 15);
+        const [event] = await poll('the anomaly event', async () => {
+          const found = await anomalies(h, sub);
+          return found.length ? found : null;
+        });
+        const attempts = () => receiver.deliveries.filter((d) => d.headers['x-policy-delivery'] === event!.id);
+        await poll('three delivery attempts', () => attempts().length >= 3, 15_000);
+        expect(receiver.deliveries).toHaveLength(3);
+        expect(
+          attempts().every((d) =>
+            verifyAlertSignature(WEBHOOK_SECRET, d.body, d.headers['x-policy-signature'] as string),
+          ),
+        ).toBe(true);
+        // The attempts came after every request of the burst had its answer: nothing waited for them.
+        expect(attempts()[2]!.at).toBeGreaterThan(burstAnswered);
+        // Generous: a request that waited for one hanging attempt would take ≥ 500 ms.
+        expect(median(during)).toBeLessThan(Math.max(3 * median(before), median(before) + 100));
+        expect(Math.max(...during)).toBeLessThan(500);
+        expect(await anomalies(h, sub)).toHaveLength(1);
+      },
+    );
   });
 
   describe('blockSeconds', () => {
@@ -186,7 +205,12 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
         return res.status === 403 ? res : null;
       });
       const refusedAt = Date.now();
-      expect(refused.body).toEqual({ statusCode: 403, code: 'forbidden', message: 'Refused after anomalous activity', reason: 'anomaly' });
+      expect(refused.body).toEqual({
+        statusCode: 403,
+        code: 'forbidden',
+        message: 'Refused after anomalous activity',
+        reason: 'anomaly',
+      });
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(2);
       // Another principal is not affected.
@@ -217,7 +241,9 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
       await nextBucket();
       const burst = await Promise.all(Array.from({ length: 30 }, () => h.http().get('/agents').set(bad)));
       expect(burst.every((r) => r.status === 401 || (r.status === 403 && r.body.reason === 'anomaly'))).toBe(true);
-      const event = await poll('the auth_failures anomaly', async () => (await anomalies(h)).find((e) => e.details.metric === 'auth_failures'));
+      const event = await poll('the auth_failures anomaly', async () =>
+        (await anomalies(h)).find((e) => e.details.metric === 'auth_failures'),
+      );
       expect(event.principalId).toBeNull();
       expect(event.outcome).toBe('DENY');
       // Credentials from the blocked IP are refused before they are checked, valid ones included; other IPs pass.
@@ -225,12 +251,23 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
       const res = await h.http().get('/agents').set(fromBlocked);
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ code: 'forbidden', reason: 'anomaly' });
-      expect((await h.http().get('/agents').set({ ...fromBlocked, 'X-Forwarded-For': '203.0.113.10' })).status).toBe(200);
+      expect(
+        (
+          await h
+            .http()
+            .get('/agents')
+            .set({ ...fromBlocked, 'X-Forwarded-For': '203.0.113.10' })
+        ).status,
+      ).toBe(200);
       const delivered = await poll('the auth_failures delivery', () =>
         receiver.deliveries.map((d) => JSON.parse(d.body) as AnomalyEvent).find((e) => e.metric === 'auth_failures'),
       );
       expect(delivered.subject).toEqual({ kind: 'ip', ip: '203.0.113.9' });
-      await poll('the IP block to expire', async () => (await h.http().get('/agents').set(fromBlocked)).status === 200, 6_000);
+      await poll(
+        'the IP block to expire',
+        async () => (await h.http().get('/agents').set(fromBlocked)).status === 200,
+        6_000,
+      );
     });
   });
 

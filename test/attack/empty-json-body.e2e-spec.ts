@@ -18,13 +18,28 @@ describe.each(['express', 'fastify'] as const)('an empty JSON body (%s)', (adapt
   it('is no body: a body-less POST answers as without the header, a POST that needs a body is still 400', async () => {
     const agent = await h.http().post('/agents').set(auth).send({ name: 'eb' }).expect(201);
     const session = await h.http().post('/sessions').set(auth).send({ agentId: agent.body.id }).expect(201);
-    const run = await h.http().post(`/sessions/${session.body.id}/runs`).set(auth).send({ steps: [{ message: 'hi' }] }).expect(202);
+    const run = await h
+      .http()
+      .post(`/sessions/${session.body.id}/runs`)
+      .set(auth)
+      .send({ steps: [{ message: 'hi' }] })
+      .expect(202);
 
-    const cancel = await h.http().post(`/runs/${run.body.id}/cancel`).set(auth).set('Content-Type', 'application/json').set('Content-Length', '0');
+    const cancel = await h
+      .http()
+      .post(`/runs/${run.body.id}/cancel`)
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .set('Content-Length', '0');
     expect(cancel.status).toBe(200);
     expect(cancel.body.id).toBe(run.body.id);
 
-    const event = await h.http().post(`/sessions/${session.body.id}/events`).set(auth).set('Content-Type', 'application/json').set('Content-Length', '0');
+    const event = await h
+      .http()
+      .post(`/sessions/${session.body.id}/events`)
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .set('Content-Length', '0');
     expect(event.status).toBe(400);
     expect(event.body.code).toBe('validation_failed');
   });

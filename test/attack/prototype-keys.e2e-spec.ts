@@ -19,7 +19,8 @@ describe.each(['express', 'fastify'] as const)('prototype keys in bodies (%s)', 
   }, 60_000);
   afterAll(() => h?.close());
 
-  const post = (path: string, raw: string) => h.http().post(path).set(auth).set('Content-Type', 'application/json').send(raw);
+  const post = (path: string, raw: string) =>
+    h.http().post(path).set(auth).set('Content-Type', 'application/json').send(raw);
 
   it.each([
     ['a tool argument "constructor"', '{"args":{"query":"refund","constructor":5}}'],

@@ -26,7 +26,11 @@ describe.each(['express', 'fastify'] as const)('router errors (%s)', (adapter) =
   });
 
   it.each([101, 4000])('answers a %i-character tool name like any unknown tool (403 forbidden)', async (length) => {
-    const res = await h.http().post(`/sessions/${sessionId}/tools/${'a'.repeat(length)}`).set(auth).send({ args: {} });
+    const res = await h
+      .http()
+      .post(`/sessions/${sessionId}/tools/${'a'.repeat(length)}`)
+      .set(auth)
+      .send({ args: {} });
     expect(res.status).toBe(403);
     expect(res.body).toEqual({ statusCode: 403, code: 'forbidden', message: 'Not allowed' });
   });

@@ -18,7 +18,8 @@ describe.each(['express', 'fastify'] as const)('sanitized tool arguments (%s)', 
     h = await startAgentApi({ adapter });
     const agent = await h.http().post('/agents').set(auth).send({ name: 'sa' }).expect(201);
     customerId = (await h.http().post('/customers').set(auth).send({ name: 'Sam' }).expect(201)).body.id;
-    sessionId = (await h.http().post('/sessions').set(auth).send({ agentId: agent.body.id, customerId }).expect(201)).body.id;
+    sessionId = (await h.http().post('/sessions').set(auth).send({ agentId: agent.body.id, customerId }).expect(201))
+      .body.id;
   }, 60_000);
   afterAll(() => h?.close());
 

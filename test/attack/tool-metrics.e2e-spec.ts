@@ -9,20 +9,40 @@ import { sample } from '../monitoring/prometheus-text';
 describe.each(['express', 'fastify'] as const)('tool invocation metrics (%s)', (adapter) => {
   let h: Harness;
   const admin = signToken({ ...ADMIN, sub: 'tool-metrics-admin', tenant_id: 't-tool-metrics' });
-  const customer = signToken({ sub: 'tool-metrics-customer', roles: ['customer'], scope: 'sessions:write tools:write', tenant_id: 't-tool-metrics' });
+  const customer = signToken({
+    sub: 'tool-metrics-customer',
+    roles: ['customer'],
+    scope: 'sessions:write tools:write',
+    tenant_id: 't-tool-metrics',
+  });
 
   beforeAll(async () => {
     h = await startAgentApi({ adapter });
   }, 60_000);
   afterAll(() => h?.close());
 
-  const scrape = async (): Promise<string> => (await h.http().get('/metrics').set('Authorization', `Bearer ${admin}`).expect(200)).text;
+  const scrape = async (): Promise<string> =>
+    (await h.http().get('/metrics').set('Authorization', `Bearer ${admin}`).expect(200)).text;
 
   it('counts each tool call by tool and outcome', async () => {
-    const agent = await h.http().post('/agents').set('Authorization', `Bearer ${admin}`).send({ name: 'tm' }).expect(201);
-    const session = await h.http().post('/sessions').set('Authorization', `Bearer ${customer}`).send({ agentId: agent.body.id }).expect(201);
+    const agent = await h
+      .http()
+      .post('/agents')
+      .set('Authorization', `Bearer ${admin}`)
+      .send({ name: 'tm' })
+      .expect(201);
+    const session = await h
+      .http()
+      .post('/sessions')
+      .set('Authorization', `Bearer ${customer}`)
+      .send({ agentId: agent.body.id })
+      .expect(201);
     const call = (name: string, args: unknown) =>
-      h.http().post(`/sessions/${session.body.id}/tools/${name}`).set('Authorization', `Bearer ${customer}`).send({ args });
+      h
+        .http()
+        .post(`/sessions/${session.body.id}/tools/${name}`)
+        .set('Authorization', `Bearer ${customer}`)
+        .send({ args });
     const before = await scrape();
 
     expect((await call('search_kb', { query: 'refund' })).status).toBe(200);

@@ -77,7 +77,9 @@ describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-ap
 
     const source = await openDatabase(databaseUrl);
     try {
-      const rows = await source.query<Array<{ type: string; outcome: string; principalId: string; operation: string; requestId: string }>>(
+      const rows = await source.query<
+        Array<{ type: string; outcome: string; principalId: string; operation: string; requestId: string }>
+      >(
         'SELECT type, outcome, principal_id AS "principalId", operation, request_id AS "requestId" FROM policy_audit_events',
       );
       expect(rows).toHaveLength(REQUESTS);
@@ -115,7 +117,9 @@ describe.each(['sqlite', 'postgres'] as const)('audit durability in the agent-ap
 
     const source = await openDatabase(databaseUrl);
     try {
-      const rows = await source.query<Array<{ requestId: string }>>('SELECT request_id AS "requestId" FROM policy_audit_events');
+      const rows = await source.query<Array<{ requestId: string }>>(
+        'SELECT request_id AS "requestId" FROM policy_audit_events',
+      );
       const stored = new Set(rows.map((r) => r.requestId));
       const lost = answered.filter((id) => !stored.has(id));
       expect(lost).toEqual([]);

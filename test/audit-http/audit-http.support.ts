@@ -23,7 +23,11 @@ export function writePolicy(dir: string, patch: (policy: PolicyDocument) => void
 }
 
 /** Sends `count` requests, at most `concurrency` at a time, and answers how many got each status. */
-export async function fire(count: number, concurrency: number, send: (index: number) => Promise<number>): Promise<Map<number, number>> {
+export async function fire(
+  count: number,
+  concurrency: number,
+  send: (index: number) => Promise<number>,
+): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
   let next = 0;
   const worker = async () => {

@@ -30,7 +30,10 @@ describe.each(['express', 'fastify'] as const)('audit survives unstorable text (
     }
     const honest = `honest-${adapter}-${Date.now()}`;
     for (let i = 0; i < 5; i += 1) {
-      const res = await h.http().get('/agents').set(bearer(signToken({ sub: `${honest}-${i}`, roles: ['customer'], scope: 'sessions:read' })));
+      const res = await h
+        .http()
+        .get('/agents')
+        .set(bearer(signToken({ sub: `${honest}-${i}`, roles: ['customer'], scope: 'sessions:read' })));
       expect(res.status).toBe(403);
     }
 
@@ -38,7 +41,10 @@ describe.each(['express', 'fastify'] as const)('audit survives unstorable text (
     const deadline = Date.now() + 10_000;
     let found = 0;
     while (Date.now() < deadline) {
-      const res = await h.http().get(`/audit?principalId=${encodeURIComponent(`${honest}-4`)}`).set(admin);
+      const res = await h
+        .http()
+        .get(`/audit?principalId=${encodeURIComponent(`${honest}-4`)}`)
+        .set(admin);
       expect(res.status).toBe(200);
       found = res.body.items.length;
       if (found) break;

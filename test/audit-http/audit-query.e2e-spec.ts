@@ -27,7 +27,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const customer = (sub: string, tenant?: string) =>
   bearer(signToken({ sub, roles: ['customer'], scope: 'agents:read', ...(tenant ? { tenant_id: tenant } : {}) }));
 const auditor = (tenant?: string) =>
-  bearer(signToken({ sub: `auditor-${tenant ?? 'all'}`, roles: ['auditor'], scope: 'audit:read', ...(tenant ? { tenant_id: tenant } : {}) }));
+  bearer(
+    signToken({
+      sub: `auditor-${tenant ?? 'all'}`,
+      roles: ['auditor'],
+      scope: 'audit:read',
+      ...(tenant ? { tenant_id: tenant } : {}),
+    }),
+  );
 
 describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
   let h: Harness;
@@ -56,7 +63,12 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
     for (let i = 0; i < 3; i++) await deny(customer('bob', 't2'), `a-bob-${i}`, before);
     await Promise.all(Array.from({ length: 20 }, (_, i) => deny(customer('dave'), `a-dave-${i}`, before)));
     for (let i = 0; i < 2; i++) {
-      await h.http().get('/agents').set(bearer(`${signToken(ADMIN)}x`)).set('X-Request-Id', `a-bad-${i}`).expect(401);
+      await h
+        .http()
+        .get('/agents')
+        .set(bearer(`${signToken(ADMIN)}x`))
+        .set('X-Request-Id', `a-bad-${i}`)
+        .expect(401);
       before.push(`a-bad-${i}`);
     }
     await waitFor(async () => (await list({ limit: 500 })).items.length === before.length);
@@ -67,7 +79,8 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
     // After the split: alice again, carol (t1), and an API key created by an admin.
     for (let i = 0; i < 3; i++) await deny(customer('alice', 't1'), `b-alice-${i}`, after);
     for (let i = 0; i < 2; i++) await deny(customer('carol', 't1'), `b-carol-${i}`, after);
-    await h.http()
+    await h
+      .http()
       .post('/api-keys')
       .set(bearer(signToken({ sub: 'root-admin', ...ADMIN })))
       .set('X-Request-Id', 'b-key-0')
@@ -103,8 +116,18 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
 
   it('filters by principal', async () => {
     const { items } = await list({ principalId: 'alice' });
-    expect(items.map((e) => e.requestId)).toEqual(['b-alice-2', 'b-alice-1', 'b-alice-0', 'a-alice-3', 'a-alice-2', 'a-alice-1', 'a-alice-0']);
-    expect(new Set(items.map((e) => `${e.type} ${e.operation} ${e.tenantId}`))).toEqual(new Set(['access.denied agent.list t1']));
+    expect(items.map((e) => e.requestId)).toEqual([
+      'b-alice-2',
+      'b-alice-1',
+      'b-alice-0',
+      'a-alice-3',
+      'a-alice-2',
+      'a-alice-1',
+      'a-alice-0',
+    ]);
+    expect(new Set(items.map((e) => `${e.type} ${e.operation} ${e.tenantId}`))).toEqual(
+      new Set(['access.denied agent.list t1']),
+    );
     expect((await list({ principalId: 'nobody' })).items).toEqual([]);
   });
 
@@ -139,7 +162,9 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Page = await list(cursor ? { principalId: 'dave', limit: 3, cursor } : { principalId: 'dave', limit: 3 });
+      const page: Page = await list(
+        cursor ? { principalId: 'dave', limit: 3, cursor } : { principalId: 'dave', limit: 3 },
+      );
       seen.push(...page.items.map((e) => e.requestId!));
       cursor = page.nextCursor;
     } while (cursor && seen.length <= 30);
@@ -149,13 +174,31 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
 
   it('ties API-key and token-revocation events to the request that caused them', async () => {
     const admin = bearer(signToken({ sub: 'root-admin', ...ADMIN }));
-    const created = await h.http().post('/api-keys').set(admin).set('X-Request-Id', 'c-key-create')
-      .send({ name: 'short-lived', roles: ['admin'], scopes: ['agents:read'] }).expect(201);
-    await h.http().delete(`/api-keys/${created.body.id as string}`).set(admin).set('X-Request-Id', 'c-key-revoke').expect(204);
-    await h.http().post('/revocations').set(admin).set('X-Request-Id', 'c-token-revoke').send({ jti: 'c-revoked-jti' }).expect(204);
+    const created = await h
+      .http()
+      .post('/api-keys')
+      .set(admin)
+      .set('X-Request-Id', 'c-key-create')
+      .send({ name: 'short-lived', roles: ['admin'], scopes: ['agents:read'] })
+      .expect(201);
+    await h
+      .http()
+      .delete(`/api-keys/${created.body.id as string}`)
+      .set(admin)
+      .set('X-Request-Id', 'c-key-revoke')
+      .expect(204);
+    await h
+      .http()
+      .post('/revocations')
+      .set(admin)
+      .set('X-Request-Id', 'c-token-revoke')
+      .send({ jti: 'c-revoked-jti' })
+      .expect(204);
     total += 3;
     await waitFor(async () => (await list({ limit: 500 })).items.length === total);
-    const mine = (await list({ principalId: 'root-admin', limit: 500 })).items.filter((e) => e.type !== 'access.denied');
+    const mine = (await list({ principalId: 'root-admin', limit: 500 })).items.filter(
+      (e) => e.type !== 'access.denied',
+    );
     const byType = Object.fromEntries(mine.map((e) => [e.type, e.requestId]));
     expect(byType).toMatchObject({ 'api_key.revoked': 'c-key-revoke', 'token.revoked': 'c-token-revoke' });
     expect(mine.filter((e) => e.type === 'api_key.created').map((e) => e.requestId)).toContain('c-key-create');
@@ -163,9 +206,17 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
 
   it("shows a tenant's auditor both the creation and the revocation of the tenant's API keys", async () => {
     const admin = bearer(signToken({ sub: 'root-admin', ...ADMIN }));
-    const created = await h.http().post('/api-keys').set(admin)
-      .send({ name: 't3 key', roles: ['admin'], scopes: ['agents:read'], tenantId: 't3' }).expect(201);
-    await h.http().delete(`/api-keys/${created.body.id as string}`).set(admin).expect(204);
+    const created = await h
+      .http()
+      .post('/api-keys')
+      .set(admin)
+      .send({ name: 't3 key', roles: ['admin'], scopes: ['agents:read'], tenantId: 't3' })
+      .expect(201);
+    await h
+      .http()
+      .delete(`/api-keys/${created.body.id as string}`)
+      .set(admin)
+      .expect(204);
     total += 2;
     await waitFor(async () => (await list({ limit: 500 })).items.length === total);
     const t3 = await list({ limit: 500 }, auditor('t3'));
@@ -187,7 +238,10 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
     const denied = await h.http().get('/audit').set(customer('eve', 't1'));
     expect(denied.status).toBe(403);
     expect(denied.body.code).toBe('forbidden');
-    const scopeless = await h.http().get('/audit').set(bearer(signToken({ roles: ['auditor'], scope: 'usage:read' })));
+    const scopeless = await h
+      .http()
+      .get('/audit')
+      .set(bearer(signToken({ roles: ['auditor'], scope: 'usage:read' })));
     expect(scopeless.status).toBe(403);
     expect(scopeless.body.code).toBe('insufficient_scope');
   });
@@ -195,7 +249,10 @@ describe.each(['express', 'fastify'] as const)('GET /audit (%s)', (adapter) => {
   it.each<[string, Record<string, string>]>([
     ['a cursor with foreign characters', { cursor: 'not a cursor!' }],
     ['a well-formed cursor that was never issued', { cursor: 'bm90LWEtY3Vyc29y' }],
-    ['a cursor for another list shape', { cursor: Buffer.from(JSON.stringify({ createdAt: 1, id: 'x' })).toString('base64url') }],
+    [
+      'a cursor for another list shape',
+      { cursor: Buffer.from(JSON.stringify({ createdAt: 1, id: 'x' })).toString('base64url') },
+    ],
     ['a since that is not a date', { since: 'yesterday' }],
     ['an until that is not a date', { until: '2024-13-45T00:00:00Z' }],
     ['a limit of 0', { limit: '0' }],

@@ -39,9 +39,11 @@ describe.each(matrix)('audit scope and anchors (%s, %s)', (adapter, database) =>
   let h: Harness;
   let db: DataSource;
   const it = database === 'postgres' ? itWith('postgres') : itWith();
-  const run = (text: string, parameters: unknown[] = []) => db.query(database === 'sqlite' ? text.replace(/\$\d+/g, '?') : text, parameters);
+  const run = (text: string, parameters: unknown[] = []) =>
+    db.query(database === 'sqlite' ? text.replace(/\$\d+/g, '?') : text, parameters);
   const platformAuditor = () => bearer(signToken({ sub: 'platform-auditor', roles: ['auditor'], scope: 'audit:read' }));
-  const tenantAuditor = (tenant: string) => bearer(signToken({ sub: `auditor-${tenant}`, roles: ['auditor'], scope: 'audit:read', tenant_id: tenant }));
+  const tenantAuditor = (tenant: string) =>
+    bearer(signToken({ sub: `auditor-${tenant}`, roles: ['auditor'], scope: 'audit:read', tenant_id: tenant }));
   const verify = async (headers: Record<string, string>) => {
     const res = await h.http().get('/audit/verify').set(headers);
     expect(res.status).toBe(200);
@@ -49,20 +51,44 @@ describe.each(matrix)('audit scope and anchors (%s, %s)', (adapter, database) =>
   };
   const allRows = async () => (await run('SELECT * FROM policy_audit_events ORDER BY seq')) as StoredRow[];
   const stored = async (requestId: string) => {
-    await waitFor(async () => (await run('SELECT id FROM policy_audit_events WHERE request_id = $1', [requestId])).length > 0, 10_000, requestId);
+    await waitFor(
+      async () => (await run('SELECT id FROM policy_audit_events WHERE request_id = $1', [requestId])).length > 0,
+      10_000,
+      requestId,
+    );
   };
   /** Waits until the chain's newest event is anchored. */
   const anchored = async () => {
-    await waitFor(async () => {
-      const [events] = await run('SELECT MAX(seq) AS n FROM policy_audit_events');
-      const [anchors] = await run('SELECT MAX(seq) AS n FROM policy_audit_anchors');
-      return events.n !== null && Number(anchors.n) === Number(events.n);
-    }, 10_000, 'the anchor');
+    await waitFor(
+      async () => {
+        const [events] = await run('SELECT MAX(seq) AS n FROM policy_audit_events');
+        const [anchors] = await run('SELECT MAX(seq) AS n FROM policy_audit_anchors');
+        return events.n !== null && Number(anchors.n) === Number(events.n);
+      },
+      10_000,
+      'the anchor',
+    );
   };
   const insertRow = (row: StoredRow) =>
     run(
       'INSERT INTO policy_audit_events (id, chain_id, seq, type, outcome, principal_id, tenant_id, operation, reasons, request_id, ip, details, created_at, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)',
-      [row.id, row.chain_id, row.seq, row.type, row.outcome, row.principal_id, row.tenant_id, row.operation, row.reasons, row.request_id, row.ip, row.details, row.created_at, row.prev_hash, row.hash],
+      [
+        row.id,
+        row.chain_id,
+        row.seq,
+        row.type,
+        row.outcome,
+        row.principal_id,
+        row.tenant_id,
+        row.operation,
+        row.reasons,
+        row.request_id,
+        row.ip,
+        row.details,
+        row.created_at,
+        row.prev_hash,
+        row.hash,
+      ],
     );
 
   beforeAll(async () => {
@@ -83,38 +109,66 @@ describe.each(matrix)('audit scope and anchors (%s, %s)', (adapter, database) =>
 
   it('keeps the words of a failed attempt readable and files a failed attempt on a key under its tenant', async () => {
     const tenantAdmin = bearer(signToken({ sub: 'red-admin', roles: ['admin'], scope: 'admin', tenant_id: 't-red' }));
-    const created = await h.http().post('/api-keys').set(tenantAdmin).send({ name: 'k', roles: ['viewer'], scopes: ['agents:read'] });
+    const created = await h
+      .http()
+      .post('/api-keys')
+      .set(tenantAdmin)
+      .send({ name: 'k', roles: ['viewer'], scopes: ['agents:read'] });
     expect(created.status).toBe(201);
     const wrongSecret = `${(created.body.key as string).slice(0, 'apk_'.length + 17)}${randomBytes(32).toString('base64url').slice(0, 43)}`;
     const jwtAttempt = `jwt-${randomUUID()}`;
     const keyAttempt = `key-${randomUUID()}`;
     expect((await h.http().get('/agents').set(bearer('not-a-jwt')).set('X-Request-Id', jwtAttempt)).status).toBe(401);
-    expect((await h.http().get('/agents').set('X-API-Key', wrongSecret).set('X-Request-Id', keyAttempt)).status).toBe(401);
+    expect((await h.http().get('/agents').set('X-API-Key', wrongSecret).set('X-Request-Id', keyAttempt)).status).toBe(
+      401,
+    );
     await stored(jwtAttempt);
     await stored(keyAttempt);
 
-    const events = (await h.http().get('/audit?type=auth.failure&limit=500').set(platformAuditor())).body.items as Array<Record<string, unknown>>;
+    const events = (await h.http().get('/audit?type=auth.failure&limit=500').set(platformAuditor())).body
+      .items as Array<Record<string, unknown>>;
     const jwtEvent = events.find((e) => e.requestId === jwtAttempt)!;
-    expect(jwtEvent).toMatchObject({ reasons: ['invalid bearer token'], details: { credential: 'jwt' }, tenantId: null });
+    expect(jwtEvent).toMatchObject({
+      reasons: ['invalid bearer token'],
+      details: { credential: 'jwt' },
+      tenantId: null,
+    });
     const keyEvent = events.find((e) => e.requestId === keyAttempt)!;
-    expect(keyEvent).toMatchObject({ reasons: ['invalid API key'], details: { credential: 'api-key' }, tenantId: 't-red' });
+    expect(keyEvent).toMatchObject({
+      reasons: ['invalid API key'],
+      details: { credential: 'api-key' },
+      tenantId: 't-red',
+    });
     expect(JSON.stringify(events)).not.toContain(wrongSecret.slice('apk_'.length + 17));
 
-    const own = (await h.http().get('/audit?type=auth.failure').set(tenantAuditor('t-red'))).body.items as Array<Record<string, unknown>>;
+    const own = (await h.http().get('/audit?type=auth.failure').set(tenantAuditor('t-red'))).body.items as Array<
+      Record<string, unknown>
+    >;
     expect(own.map((e) => e.requestId)).toContain(keyAttempt);
   });
 
   it('answers a tenant auditor about its own events only; a platform auditor about all', async () => {
-    const customer = (tenant: string) => bearer(signToken({ sub: `c-${tenant}`, roles: ['customer'], scope: 'agents:read', tenant_id: tenant }));
-    for (let i = 0; i < 3; i++) await h.http().get('/agents').set(customer('t-a')).set('X-Request-Id', `a-${i}`).expect(403);
-    for (let i = 0; i < 2; i++) await h.http().get('/agents').set(customer('t-b')).set('X-Request-Id', `b-${i}`).expect(403);
+    const customer = (tenant: string) =>
+      bearer(signToken({ sub: `c-${tenant}`, roles: ['customer'], scope: 'agents:read', tenant_id: tenant }));
+    for (let i = 0; i < 3; i++)
+      await h.http().get('/agents').set(customer('t-a')).set('X-Request-Id', `a-${i}`).expect(403);
+    for (let i = 0; i < 2; i++)
+      await h.http().get('/agents').set(customer('t-b')).set('X-Request-Id', `b-${i}`).expect(403);
     await stored('b-1');
     await anchored();
     const rows = await allRows();
     const ofTenant = (tenant: string) => rows.filter((r) => r.tenant_id === tenant).length;
 
-    await expect(verify(platformAuditor())).resolves.toEqual({ valid: true, checked: rows.length, firstBrokenId: null });
-    await expect(verify(tenantAuditor('t-a'))).resolves.toEqual({ valid: true, checked: ofTenant('t-a'), firstBrokenId: null });
+    await expect(verify(platformAuditor())).resolves.toEqual({
+      valid: true,
+      checked: rows.length,
+      firstBrokenId: null,
+    });
+    await expect(verify(tenantAuditor('t-a'))).resolves.toEqual({
+      valid: true,
+      checked: ofTenant('t-a'),
+      firstBrokenId: null,
+    });
     await expect(verify(tenantAuditor('t-b'))).resolves.toEqual({ valid: true, checked: 2, firstBrokenId: null });
 
     // t-b's newest event is edited: t-b and the platform see it, t-a (all of whose events come before) does not.
@@ -172,7 +226,11 @@ describe.each(matrix)('audit scope and anchors (%s, %s)', (adapter, database) =>
     try {
       await expect(verify(platformAuditor())).resolves.toMatchObject({ valid: false });
     } finally {
-      await run('UPDATE policy_audit_events SET reasons = $1, hash = $2 WHERE id = $3', [last.reasons, last.hash, last.id]);
+      await run('UPDATE policy_audit_events SET reasons = $1, hash = $2 WHERE id = $3', [
+        last.reasons,
+        last.hash,
+        last.id,
+      ]);
     }
     await expect(verify(platformAuditor())).resolves.toMatchObject({ valid: true });
   });

@@ -37,7 +37,10 @@ describe.each(['express', 'fastify'] as const)('secrets in the audit log and the
     return keep(name, key);
   };
 
-  const send = async (path: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}) => {
+  const send = async (
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+  ) => {
     const res = await fetch(`${app.url}${path}`, {
       method: init.method ?? 'GET',
       headers: { ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
@@ -52,7 +55,10 @@ describe.each(['express', 'fastify'] as const)('secrets in the audit log and the
     databaseUrl = `sqlite:${join(dir, 'app.sqlite')}`;
     const policy = writePolicy(dir, (p) => {
       p.audit = { grants: true };
-      p.rateLimits = { ...p.rateLimits, operations: { ...p.rateLimits?.operations, 'budget.read': { limit: 1, ttl: 60 } } };
+      p.rateLimits = {
+        ...p.rateLimits,
+        operations: { ...p.rateLimits?.operations, 'budget.read': { limit: 1, ttl: 60 } },
+      };
     });
     app = await startAgentApiProcess({ DATABASE_URL: databaseUrl, POLICY_CONFIG: policy, HTTP_ADAPTER: adapter });
   });
@@ -63,7 +69,10 @@ describe.each(['express', 'fastify'] as const)('secrets in the audit log and the
 
   it('stores and prints none of the credentials, passwords and cookies it received', async () => {
     const admin = keepToken('admin JWT', signToken({ sub: 'root-admin', ...ADMIN }));
-    const customer = keepToken('customer JWT', signToken({ sub: 'cust-1', roles: ['customer'], scope: 'agents:read budgets:read' }));
+    const customer = keepToken(
+      'customer JWT',
+      signToken({ sub: 'cust-1', roles: ['customer'], scope: 'agents:read budgets:read' }),
+    );
     const password = keep('password', `Pa55-${random()}`);
     const cookie = keep('cookie', `sess-${random()}`);
     const cookieHeader = `session=${cookie}; token=${keep('cookie token', `ck-${random()}`)}`;
@@ -86,10 +95,20 @@ describe.each(['express', 'fastify'] as const)('secrets in the audit log and the
     expect(agent.status).toBe(201);
 
     // Denied: a customer listing agents, with a token in the query string and a cookie.
-    expect((await send(`/agents?access_token=${queryToken}&password=${password}`, { headers: { ...bearer(customer), Cookie: cookieHeader } })).status).toBe(403);
+    expect(
+      (
+        await send(`/agents?access_token=${queryToken}&password=${password}`, {
+          headers: { ...bearer(customer), Cookie: cookieHeader },
+        })
+      ).status,
+    ).toBe(403);
 
     // An API key: created (api_key.created), used on a granted and on a denied route.
-    const created = await send('/api-keys', { method: 'POST', headers: bearer(admin), body: { name: 'ci', roles: ['admin'], scopes: ['agents:read'] } });
+    const created = await send('/api-keys', {
+      method: 'POST',
+      headers: bearer(admin),
+      body: { name: 'ci', roles: ['admin'], scopes: ['agents:read'] },
+    });
     expect(created.status).toBe(201);
     const apiKey = keepApiKey('API key', created.body.key as string);
     expect((await send('/agents', { headers: { 'X-API-Key': apiKey } })).status).toBe(200);
@@ -106,7 +125,9 @@ describe.each(['express', 'fastify'] as const)('secrets in the audit log and the
     for (const headers of failures) {
       // A key-shaped request id is stored as the event's request id unless it is redacted.
       const requestId = keepApiKey('request id', `apk_${randomBytes(8).toString('hex')}_${random()}`);
-      expect((await send('/agents', { headers: { ...headers, Cookie: cookieHeader, 'X-Request-Id': requestId } })).status).toBe(401);
+      expect(
+        (await send('/agents', { headers: { ...headers, Cookie: cookieHeader, 'X-Request-Id': requestId } })).status,
+      ).toBe(401);
     }
 
     // Revocations: the token (token.revoked) and the key (api_key.revoked), then both refused.
@@ -114,12 +135,18 @@ describe.each(['express', 'fastify'] as const)('secrets in the audit log and the
     const revokedToken = keepToken('revoked JWT', signToken({ sub: 'root-admin', ...ADMIN }, { jwtid: jti }));
     expect((await send('/revocations', { method: 'POST', headers: bearer(admin), body: { jti } })).status).toBe(204);
     expect((await send('/agents', { headers: bearer(revokedToken) })).status).toBe(401);
-    expect((await send(`/api-keys/${created.body.id as string}`, { method: 'DELETE', headers: bearer(admin) })).status).toBe(204);
+    expect(
+      (await send(`/api-keys/${created.body.id as string}`, { method: 'DELETE', headers: bearer(admin) })).status,
+    ).toBe(204);
     expect((await send('/agents', { headers: { 'X-API-Key': apiKey } })).status).toBe(401);
 
     // Rate limited: budget.read allows one call a minute.
-    expect((await send('/budgets/remaining', { headers: { ...bearer(customer), Cookie: cookieHeader } })).status).toBe(200);
-    expect((await send('/budgets/remaining', { headers: { ...bearer(customer), Cookie: cookieHeader } })).status).toBe(429);
+    expect((await send('/budgets/remaining', { headers: { ...bearer(customer), Cookie: cookieHeader } })).status).toBe(
+      200,
+    );
+    expect((await send('/budgets/remaining', { headers: { ...bearer(customer), Cookie: cookieHeader } })).status).toBe(
+      429,
+    );
 
     await app.stop('SIGTERM');
 
@@ -134,7 +161,15 @@ describe.each(['express', 'fastify'] as const)('secrets in the audit log and the
       keysRevoked: count('api_key.revoked'),
       tokensRevoked: count('token.revoked'),
       rateLimited: count('rate_limit.exceeded'),
-    }).toEqual({ authFailures: 7, denied: 2, granted: true, keysCreated: 1, keysRevoked: 1, tokensRevoked: 1, rateLimited: 1 });
+    }).toEqual({
+      authFailures: 7,
+      denied: 2,
+      granted: true,
+      keysCreated: 1,
+      keysRevoked: 1,
+      tokensRevoked: 1,
+      rateLimited: 1,
+    });
 
     const stored = rows.map((row) => Object.values(row).map(String).join('\u0000')).join('\n');
     // Controls: the search sees every column (details hold the revoked token id) and the whole output.

@@ -52,7 +52,9 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
     for (let i = 0; i < EVENTS; i++) {
       await h.http().get('/agents').set(customer).set('X-Request-Id', `tamper-${i}`).expect(403);
     }
-    await waitFor(async () => Number((await db.query('SELECT COUNT(*) AS n FROM policy_audit_events'))[0].n) === EVENTS);
+    await waitFor(
+      async () => Number((await db.query('SELECT COUNT(*) AS n FROM policy_audit_events'))[0].n) === EVENTS,
+    );
     rows = await db.query<StoredRow[]>('SELECT * FROM policy_audit_events ORDER BY seq');
   }, 60_000);
   afterAll(async () => {
@@ -98,7 +100,11 @@ describe.each(['sqlite', 'postgres'] as DatabaseKind[])('audit tamper evidence (
     try {
       await expect(verify()).resolves.toMatchObject({ valid: false, firstBrokenId: bySeq(6).id });
     } finally {
-      await run('UPDATE policy_audit_events SET reasons = $1, hash = $2 WHERE id = $3', [target.reasons, target.hash, target.id]);
+      await run('UPDATE policy_audit_events SET reasons = $1, hash = $2 WHERE id = $3', [
+        target.reasons,
+        target.hash,
+        target.id,
+      ]);
     }
     await expect(verify()).resolves.toMatchObject({ valid: true });
   });

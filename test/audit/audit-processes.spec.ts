@@ -27,12 +27,20 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
     await Promise.all(
       services.map(async (audit, process) => {
         for (let i = 0; i < 2_000; i++) {
-          await audit.record({ type: 'access.granted', outcome: 'ALLOW', principalId: `p${process}`, operation: 'agent.read', reasons: [`#${i}`] });
+          await audit.record({
+            type: 'access.granted',
+            outcome: 'ALLOW',
+            principalId: `p${process}`,
+            operation: 'agent.read',
+            reasons: [`#${i}`],
+          });
         }
       }),
     );
     await Promise.all(writers.map((writer) => writer.close()));
-    const [chains] = await sources[0].query<Array<{ n: string; total: string }>>('SELECT COUNT(DISTINCT chain_id) AS n, COUNT(*) AS total FROM policy_audit_events');
+    const [chains] = await sources[0].query<Array<{ n: string; total: string }>>(
+      'SELECT COUNT(DISTINCT chain_id) AS n, COUNT(*) AS total FROM policy_audit_events',
+    );
     expect({ chains: Number(chains.n), total: Number(chains.total) }).toEqual({ chains: 2, total: 4_000 });
     await expect(services[1].verify(700)).resolves.toEqual({ valid: true, checked: 4_000, firstBrokenId: null });
   }, 60_000);
@@ -41,10 +49,24 @@ describe('audit writers of several processes on one PostgreSQL database', () => 
     const source = await db.connect();
     for (let run = 0; run < 2; run++) {
       const writer = new AuditWriter(source, {}, { chainId: 'worker-a' });
-      await writer.record({ id: `00000000-0000-4000-8000-00000000000${run}`, type: 'token.revoked', outcome: 'SUCCESS', principalId: 'admin', tenantId: null, operation: 'token.revoke', reasons: [], requestId: null, ip: null, details: null, createdAt: Date.now() });
+      await writer.record({
+        id: `00000000-0000-4000-8000-00000000000${run}`,
+        type: 'token.revoked',
+        outcome: 'SUCCESS',
+        principalId: 'admin',
+        tenantId: null,
+        operation: 'token.revoke',
+        reasons: [],
+        requestId: null,
+        ip: null,
+        details: null,
+        createdAt: Date.now(),
+      });
       await writer.close();
     }
-    const rows = await source.query<Array<{ seq: string }>>("SELECT seq FROM policy_audit_events WHERE chain_id = 'worker-a' ORDER BY seq");
+    const rows = await source.query<Array<{ seq: string }>>(
+      "SELECT seq FROM policy_audit_events WHERE chain_id = 'worker-a' ORDER BY seq",
+    );
     expect(rows.map((row) => Number(row.seq))).toEqual([1, 2]);
     await expect(new AuditService(new AuditWriter(source), source).verify()).resolves.toMatchObject({ valid: true });
   });
@@ -66,8 +88,21 @@ describe('audit writer inside a Nest application', () => {
     const database = (probe.options as { database: string }).database;
 
     @Module({
-      imports: [TypeOrmModule.forRoot({ type: 'better-sqlite3', database, entities: AUDIT_ENTITIES, migrations: AUDIT_MIGRATIONS })],
-      providers: [{ provide: POLICY_MODULE_OPTIONS, useValue: { roles: {}, audit: { flushIntervalMs: 60_000, batchSize: 5_000 } } }, ...AUDIT_PROVIDERS],
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'better-sqlite3',
+          database,
+          entities: AUDIT_ENTITIES,
+          migrations: AUDIT_MIGRATIONS,
+        }),
+      ],
+      providers: [
+        {
+          provide: POLICY_MODULE_OPTIONS,
+          useValue: { roles: {}, audit: { flushIntervalMs: 60_000, batchSize: 5_000 } },
+        },
+        ...AUDIT_PROVIDERS,
+      ],
     })
     class AppModule {}
 
@@ -75,7 +110,8 @@ describe('audit writer inside a Nest application', () => {
     const nest = app.createNestApplication({ logger: false });
     await nest.init();
     const audit = nest.get(AuditService);
-    for (let i = 0; i < 300; i++) await audit.record({ type: 'budget.soft_limit', outcome: 'WARNING', principalId: 'u1', details: { i } });
+    for (let i = 0; i < 300; i++)
+      await audit.record({ type: 'budget.soft_limit', outcome: 'WARNING', principalId: 'u1', details: { i } });
     expect(nest.get(AuditWriter).pending).toBe(300);
     await nest.close();
     expect(nest.get(DataSource).isInitialized).toBe(false);

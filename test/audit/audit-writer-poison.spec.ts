@@ -15,7 +15,14 @@ const LONE_HIGH = '\ud83d';
 const LONE_LOW = '\ude00';
 
 function denial(index: number, extra: Partial<AuditEventInput> = {}): AuditEventInput {
-  return { type: 'access.denied', outcome: 'DENY', principalId: `user-${index}`, operation: 'agent.read', reasons: [`event ${index}`], ...extra };
+  return {
+    type: 'access.denied',
+    outcome: 'DENY',
+    principalId: `user-${index}`,
+    operation: 'agent.read',
+    reasons: [`event ${index}`],
+    ...extra,
+  };
 }
 
 /** A writer that stores strings exactly as given, as the writer did before (to reach the database's own refusal). */
@@ -34,8 +41,14 @@ class OutageWriter extends AuditWriter {
   }
 }
 
-async function rows(source: DataSource): Promise<Array<{ id: string; type: string; principal_id: string | null; tenant_id: string | null; details: string | null }>> {
-  return source.query('SELECT id, type, principal_id, tenant_id, details FROM policy_audit_events ORDER BY chain_id, seq');
+async function rows(
+  source: DataSource,
+): Promise<
+  Array<{ id: string; type: string; principal_id: string | null; tenant_id: string | null; details: string | null }>
+> {
+  return source.query(
+    'SELECT id, type, principal_id, tenant_id, details FROM policy_audit_events ORDER BY chain_id, seq',
+  );
 }
 
 describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges the audit writer (%s)', (kind) => {
@@ -59,8 +72,21 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges 
   it('stores NUL and lone surrogates as U+FFFD in every column, and the chain verifies', async () => {
     const writer = new AuditWriter(source, {});
     const audit = new AuditService(writer, source);
-    await audit.record(denial(1, { principalId: `evil${NUL}`, tenantId: `t${LONE_HIGH}`, operation: `op${LONE_LOW}`, requestId: `r${NUL}`, ip: `1.2.3.4${NUL}` }));
-    await audit.record(denial(2, { reasons: [`why${NUL}`, { k: `v${LONE_HIGH}` }], details: { [`key${NUL}`]: `value${NUL}${LONE_LOW}` } }));
+    await audit.record(
+      denial(1, {
+        principalId: `evil${NUL}`,
+        tenantId: `t${LONE_HIGH}`,
+        operation: `op${LONE_LOW}`,
+        requestId: `r${NUL}`,
+        ip: `1.2.3.4${NUL}`,
+      }),
+    );
+    await audit.record(
+      denial(2, {
+        reasons: [`why${NUL}`, { k: `v${LONE_HIGH}` }],
+        details: { [`key${NUL}`]: `value${NUL}${LONE_LOW}` },
+      }),
+    );
     await audit.record(denial(3, { principalId: `${'x'.repeat(254)}😀` })); // the 255-character cut splits the emoji
     await writer.close();
 
@@ -90,9 +116,17 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges 
     const dropped = stored.filter((row) => row.type === 'audit.dropped');
     const expectedDrops = kind === 'postgres' ? 2 : 1;
     expect(dropped).toHaveLength(expectedDrops);
-    expect(stored.filter((row) => row.type === 'access.denied')).toHaveLength(40 + 1 + 1 + (kind === 'postgres' ? 0 : 1));
-    expect(stored.map((row) => row.principal_id)).toEqual(expect.arrayContaining(['user-0', 'user-39', 'user-999', 'user-100']));
-    expect(JSON.parse(dropped[0].details!)).toMatchObject({ droppedId: duplicate, droppedType: 'access.denied', error: expect.any(String) });
+    expect(stored.filter((row) => row.type === 'access.denied')).toHaveLength(
+      40 + 1 + 1 + (kind === 'postgres' ? 0 : 1),
+    );
+    expect(stored.map((row) => row.principal_id)).toEqual(
+      expect.arrayContaining(['user-0', 'user-39', 'user-999', 'user-100']),
+    );
+    expect(JSON.parse(dropped[0].details!)).toMatchObject({
+      droppedId: duplicate,
+      droppedType: 'access.denied',
+      error: expect.any(String),
+    });
     await expect(audit.verify()).resolves.toEqual({ valid: true, checked: stored.length, firstBrokenId: null });
   });
 
@@ -101,7 +135,10 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges 
     const audit = new AuditService(writer, source);
     for (let i = 0; i < 5; i += 1) await audit.record(denial(i));
     const started = Date.now();
-    const refused = await audit.record(denial(5)).then(() => null, (error: unknown) => error);
+    const refused = await audit.record(denial(5)).then(
+      () => null,
+      (error: unknown) => error,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(refused).toMatchObject({ status: 503, response: { statusCode: 503, code: 'unavailable' } });
@@ -110,7 +147,14 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('a write error never wedges 
     await writer.flush();
     await audit.record(denial(6));
     await writer.close();
-    expect((await rows(source)).map((row) => row.principal_id)).toEqual(['user-0', 'user-1', 'user-2', 'user-3', 'user-4', 'user-6']);
+    expect((await rows(source)).map((row) => row.principal_id)).toEqual([
+      'user-0',
+      'user-1',
+      'user-2',
+      'user-3',
+      'user-4',
+      'user-6',
+    ]);
     await expect(audit.verify()).resolves.toMatchObject({ valid: true, checked: 6 });
   });
 });

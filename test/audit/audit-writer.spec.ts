@@ -52,7 +52,9 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     await writer.beforeApplicationShutdown();
     await writer.onApplicationShutdown();
     const seconds = (performance.now() - started) / 1000;
-    console.info(`[audit] ${kind}: 5,000 events recorded and written in ${seconds.toFixed(2)} s (${Math.round(5_000 / seconds)} events/s)`);
+    console.info(
+      `[audit] ${kind}: 5,000 events recorded and written in ${seconds.toFixed(2)} s (${Math.round(5_000 / seconds)} events/s)`,
+    );
 
     expect(await count(source)).toBe(5_000);
     const verifyStarted = performance.now();
@@ -60,9 +62,13 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     console.info(`[audit] ${kind}: verified 5,000 events in ${Math.round(performance.now() - verifyStarted)} ms`);
     await expect(audit.record(event(1))).rejects.toThrow('shut down');
 
-    const [victim] = await source.query<Array<{ id: string }>>('SELECT id FROM policy_audit_events ORDER BY created_at, seq LIMIT 1 OFFSET 1234');
+    const [victim] = await source.query<Array<{ id: string }>>(
+      'SELECT id FROM policy_audit_events ORDER BY created_at, seq LIMIT 1 OFFSET 1234',
+    );
     const placeholder = kind === 'postgres' ? '$1' : '?';
-    await source.query(`UPDATE policy_audit_events SET reasons = '["nothing to see"]' WHERE id = ${placeholder}`, [victim.id]);
+    await source.query(`UPDATE policy_audit_events SET reasons = '["nothing to see"]' WHERE id = ${placeholder}`, [
+      victim.id,
+    ]);
     await expect(audit.verify(500)).resolves.toEqual({ valid: false, checked: 1_235, firstBrokenId: victim.id });
     await source.query('DELETE FROM policy_audit_events');
   }, 120_000);
@@ -72,12 +78,23 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     const writer = new AuditWriter(source, { hashIpSalt: 'salt-for-tests' });
     const audit = new AuditService(writer, source);
     await audit.record({
-      type: 'auth.failure', outcome: 'FAILURE', principalId: null, ip: CLIENT_IP, operation: `login ${API_KEY}`,
+      type: 'auth.failure',
+      outcome: 'FAILURE',
+      principalId: null,
+      ip: CLIENT_IP,
+      operation: `login ${API_KEY}`,
       reasons: [`invalid token ${JWT}`, { header: `Bearer ${JWT}` }],
-      details: { headers: { authorization: `Bearer ${JWT}`, cookie: COOKIE, 'x-api-key': API_KEY }, body: { user: 'a', password: PASSWORD } },
+      details: {
+        headers: { authorization: `Bearer ${JWT}`, cookie: COOKIE, 'x-api-key': API_KEY },
+        body: { user: 'a', password: PASSWORD },
+      },
     });
     await audit.record({
-      type: 'api_key.created', outcome: 'SUCCESS', principalId: 'admin', requestId: `req ${API_KEY}`, ip: CLIENT_IP,
+      type: 'api_key.created',
+      outcome: 'SUCCESS',
+      principalId: 'admin',
+      requestId: `req ${API_KEY}`,
+      ip: CLIENT_IP,
       reasons: [{ note: `key ${API_KEY} issued`, credentials: { password: PASSWORD } }],
       details: { raw: `Cookie: x; password=${PASSWORD}`, list: [{ Set_Cookie: COOKIE }] },
     });
@@ -86,7 +103,8 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     const rows = await source.query<Array<Record<string, unknown>>>('SELECT * FROM policy_audit_events');
     expect(rows).toHaveLength(2);
     const stored = JSON.stringify(rows);
-    for (const secret of [JWT, API_KEY, PASSWORD, COOKIE, 'sessionCookieValue42', CLIENT_IP]) expect(stored).not.toContain(secret);
+    for (const secret of [JWT, API_KEY, PASSWORD, COOKIE, 'sessionCookieValue42', CLIENT_IP])
+      expect(stored).not.toContain(secret);
     expect(stored).toContain('[REDACTED]');
     expect(rows.every((row) => typeof row.ip === 'string' && /^[0-9a-f]{64}$/.test(row.ip))).toBe(true);
     await expect(audit.verify()).resolves.toMatchObject({ valid: true, checked: 2 });
@@ -135,7 +153,8 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     const writer = new FlakyWriter(source, { flushIntervalMs: 5 });
     const audit = new AuditService(writer, source);
     for (let i = 0; i < 10; i++) await audit.record(event(i));
-    for (let tries = 0; tries < 100 && (await count(source)) < 10; tries++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let tries = 0; tries < 100 && (await count(source)) < 10; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     await writer.close();
     expect(await count(source)).toBe(10);
     await expect(audit.verify()).resolves.toMatchObject({ valid: true, checked: 10 });
@@ -162,14 +181,21 @@ describe.each<DatabaseKind>(['sqlite', 'postgres'])('audit log on %s', (kind) =>
     const times = (await audit.query({ limit: 500 })).items.map((item) => Date.parse(item.createdAt));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
 
-    const denied = await audit.query({ type: 'access.denied', principalId: 'user-1', since: new Date(base + 3000).toISOString(), until: base + 9000 });
+    const denied = await audit.query({
+      type: 'access.denied',
+      principalId: 'user-1',
+      since: new Date(base + 3000).toISOString(),
+      until: base + 9000,
+    });
     expect(denied.items.length).toBeGreaterThan(0);
     for (const item of denied.items) {
       expect(item).toMatchObject({ type: 'access.denied', principalId: 'user-1' });
       expect(Date.parse(item.createdAt)).toBeGreaterThanOrEqual(base + 3000);
       expect(Date.parse(item.createdAt)).toBeLessThan(base + 9000);
     }
-    await expect(audit.query({ cursor: 'not-a-cursor' })).rejects.toMatchObject({ response: { code: 'validation_failed' } });
+    await expect(audit.query({ cursor: 'not-a-cursor' })).rejects.toMatchObject({
+      response: { code: 'validation_failed' },
+    });
     await expect(audit.query({ limit: 0 })).rejects.toMatchObject({ response: { code: 'validation_failed' } });
     await source.query('DELETE FROM policy_audit_events');
   });

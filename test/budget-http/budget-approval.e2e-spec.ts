@@ -26,15 +26,25 @@ describe.each(['express', 'fastify'] as const)('budget approvals over HTTP (%s)'
   /** A caller and an approver of a tenant of their own. */
   function tenantPair() {
     const tenant = `approval-tenant-${randomUUID()}`;
-    const caller = { Authorization: `Bearer ${signToken({ sub: `caller-${randomUUID()}`, roles: ['admin'], scope: 'admin', tenant_id: tenant })}` };
-    const approver = { Authorization: `Bearer ${signToken({ sub: `boss-${randomUUID()}`, roles: ['approver'], scope: 'approvals:write', tenant_id: tenant })}` };
+    const caller = {
+      Authorization: `Bearer ${signToken({ sub: `caller-${randomUUID()}`, roles: ['admin'], scope: 'admin', tenant_id: tenant })}`,
+    };
+    const approver = {
+      Authorization: `Bearer ${signToken({ sub: `boss-${randomUUID()}`, roles: ['approver'], scope: 'approvals:write', tenant_id: tenant })}`,
+    };
     return { caller, approver };
   }
 
   const post = (session: string, headers: Record<string, string>, message: string) =>
-    call<EventReply & { code?: string; approvalId?: string; message?: string }>(`${h.url}/sessions/${session}/events`, 'POST', headers, { message });
+    call<EventReply & { code?: string; approvalId?: string; message?: string }>(
+      `${h.url}/sessions/${session}/events`,
+      'POST',
+      headers,
+      { message },
+    );
 
-  const requestsBudget = async (headers: Record<string, string>) => budgetOf(await remaining(h.url, headers), 'principal', 'day', 'requests');
+  const requestsBudget = async (headers: Record<string, string>) =>
+    budgetOf(await remaining(h.url, headers), 'principal', 'day', 'requests');
 
   it('asks for approval past the threshold, charges nothing until approved, then passes the same call once', async () => {
     const { caller, approver } = tenantPair();
@@ -52,7 +62,12 @@ describe.each(['express', 'fastify'] as const)('budget approvals over HTTP (%s)'
     expect(await requestsBudget(caller)).toMatchObject({ used: 5, reserved: 0, remaining: 5 });
 
     // Pending: the id alone does not help.
-    const early = await call<{ code?: string }>(`${h.url}/sessions/${session}/events`, 'POST', { ...caller, 'X-Approval-Id': approvalId }, { message: 'the sixth call' });
+    const early = await call<{ code?: string }>(
+      `${h.url}/sessions/${session}/events`,
+      'POST',
+      { ...caller, 'X-Approval-Id': approvalId },
+      { message: 'the sixth call' },
+    );
     expect(early.status).toBe(403);
     expect(early.body.code).toBe('forbidden');
 
@@ -61,17 +76,32 @@ describe.each(['express', 'fastify'] as const)('budget approvals over HTTP (%s)'
     expect(approved.body.status).toBe('approved');
 
     // Bound to the exact request: another message with the same id is refused, and does not spend the approval.
-    const other = await call<{ code?: string }>(`${h.url}/sessions/${session}/events`, 'POST', { ...caller, 'X-Approval-Id': approvalId }, { message: 'something else' });
+    const other = await call<{ code?: string }>(
+      `${h.url}/sessions/${session}/events`,
+      'POST',
+      { ...caller, 'X-Approval-Id': approvalId },
+      { message: 'something else' },
+    );
     expect(other.status).toBe(403);
     expect(other.body.code).toBe('forbidden');
 
-    const done = await call<EventReply>(`${h.url}/sessions/${session}/events`, 'POST', { ...caller, 'X-Approval-Id': approvalId }, { message: 'the sixth call' });
+    const done = await call<EventReply>(
+      `${h.url}/sessions/${session}/events`,
+      'POST',
+      { ...caller, 'X-Approval-Id': approvalId },
+      { message: 'the sixth call' },
+    );
     expect(done.status).toBe(201);
     expect(done.body.usage).toMatchObject({ inputTokens: expect.any(Number) });
     expect(await requestsBudget(caller)).toMatchObject({ used: 6, reserved: 0 });
 
     // Never twice.
-    const again = await call<{ code?: string }>(`${h.url}/sessions/${session}/events`, 'POST', { ...caller, 'X-Approval-Id': approvalId }, { message: 'the sixth call' });
+    const again = await call<{ code?: string }>(
+      `${h.url}/sessions/${session}/events`,
+      'POST',
+      { ...caller, 'X-Approval-Id': approvalId },
+      { message: 'the sixth call' },
+    );
     expect(again.status).toBe(403);
     expect(again.body.code).toBe('forbidden');
     expect(await requestsBudget(caller)).toMatchObject({ used: 6, reserved: 0 });
@@ -95,12 +125,22 @@ describe.each(['express', 'fastify'] as const)('budget approvals over HTTP (%s)'
     // A colleague of the same tenant, also past the threshold, sends the very same request with that approval.
     const theirs = await newSession(h.url, colleague);
     for (let i = 0; i < 5; i++) expect((await post(theirs, colleague, `call ${i}`)).status).toBe(201);
-    const borrowed = await call<{ code?: string }>(`${h.url}/sessions/${session}/events`, 'POST', { ...colleague, 'X-Approval-Id': approvalId }, { message: 'mine' });
+    const borrowed = await call<{ code?: string }>(
+      `${h.url}/sessions/${session}/events`,
+      'POST',
+      { ...colleague, 'X-Approval-Id': approvalId },
+      { message: 'mine' },
+    );
     expect(borrowed.status).toBe(403);
     expect(borrowed.body.code).toBe('forbidden');
     expect(await requestsBudget(colleague)).toMatchObject({ used: 5, reserved: 0 });
     // The approval is still good for its owner.
-    const mine = await call(`${h.url}/sessions/${session}/events`, 'POST', { ...caller, 'X-Approval-Id': approvalId }, { message: 'mine' });
+    const mine = await call(
+      `${h.url}/sessions/${session}/events`,
+      'POST',
+      { ...caller, 'X-Approval-Id': approvalId },
+      { message: 'mine' },
+    );
     expect(mine.status).toBe(201);
   });
 });

@@ -31,7 +31,11 @@ const matrix: Array<['express' | 'fastify', Store]> = [
 ];
 
 /** Every event of a session, through the paginated list. */
-async function storedEvents(url: string, headers: Record<string, string>, sessionId: string): Promise<Array<{ role: string }>> {
+async function storedEvents(
+  url: string,
+  headers: Record<string, string>,
+  sessionId: string,
+): Promise<Array<{ role: string }>> {
   const items: Array<{ role: string }> = [];
   let cursor: string | null = null;
   do {

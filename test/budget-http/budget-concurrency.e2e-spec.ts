@@ -40,7 +40,12 @@ async function proveExactAdmission(urls: string[]): Promise<void> {
   expect(statuses.filter((s) => s === 201)).toHaveLength(ADMITTED);
   expect(statuses.filter((s) => s === 402)).toHaveLength(CALLS - ADMITTED);
   for (const refused of results.filter((r) => r.status === 402)) {
-    expect(refused.body).toMatchObject({ code: 'budget_exceeded', scope: 'principal', period: 'day', unit: 'requests' });
+    expect(refused.body).toMatchObject({
+      code: 'budget_exceeded',
+      scope: 'principal',
+      period: 'day',
+      unit: 'requests',
+    });
   }
   const admitted = results.filter((r) => r.status === 201).map((r) => r.body.usage!);
   const charged = admitted.reduce((sum, u) => sum + micro(u.cost), 0);
@@ -58,7 +63,12 @@ async function proveExactAdmission(urls: string[]): Promise<void> {
 
   for (const url of urls) {
     const budgets = await remaining(url, caller.headers);
-    expect(budgetOf(budgets, 'principal', 'day', 'requests')).toMatchObject({ limit: ADMITTED, used: ADMITTED, reserved: 0, remaining: 0 });
+    expect(budgetOf(budgets, 'principal', 'day', 'requests')).toMatchObject({
+      limit: ADMITTED,
+      used: ADMITTED,
+      reserved: 0,
+      remaining: 0,
+    });
     const cost = budgetOf(budgets, 'principal', 'day', 'cost');
     expect(micro(cost.used)).toBe(charged);
     expect(cost.reserved).toBe(0);

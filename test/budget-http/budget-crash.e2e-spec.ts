@@ -102,11 +102,19 @@ describe.each([
     // In small waves, so no call of this test outlives the short ttl itself.
     const statuses: number[] = [];
     for (let left = LIMIT - used; left > 0; left -= 20) {
-      const wave = await postEventsConcurrently([survivor!.url], session, caller.headers, Math.min(20, left), 'after the crash');
+      const wave = await postEventsConcurrently(
+        [survivor!.url],
+        session,
+        caller.headers,
+        Math.min(20, left),
+        'after the crash',
+      );
       statuses.push(...wave.map((r) => r.status));
     }
     expect(statuses.filter((s) => s !== 201)).toEqual([]);
-    const over = await call(`${survivor!.url}/sessions/${session}/events`, 'POST', caller.headers, { message: 'one too many' });
+    const over = await call(`${survivor!.url}/sessions/${session}/events`, 'POST', caller.headers, {
+      message: 'one too many',
+    });
     expect(over.status).toBe(402);
 
     const budget = budgetOf(await remaining(survivor!.url, caller.headers), 'principal', 'day', 'requests');

@@ -95,7 +95,11 @@ describe.each(['express', 'fastify'] as const)('budgets over HTTP (%s)', (adapte
     const cost = budgetOf(await remaining(h.url, caller.headers), 'principal', 'day', 'cost');
     expect(cost).toMatchObject({ used: expected.cost, reserved: 0, limit: 5 });
     const tokens = budgetOf(await remaining(h.url, caller.headers), 'principal', 'day', 'tokens');
-    expect(tokens).toMatchObject({ used: expected.inputTokens + 256, reserved: 0, remaining: 200_000 - expected.inputTokens - 256 });
+    expect(tokens).toMatchObject({
+      used: expected.inputTokens + 256,
+      reserved: 0,
+      remaining: 200_000 - expected.inputTokens - 256,
+    });
   });
 
   it('shows every budget of the caller in GET /budgets/remaining', async () => {
@@ -114,12 +118,64 @@ describe.each(['express', 'fastify'] as const)('budgets over HTTP (%s)', (adapte
     const tokens = 2 * (expectedUsage(message).inputTokens + expectedUsage(message).outputTokens);
     expect(budgets).toEqual(
       expect.arrayContaining([
-        { scope: 'principal', period: 'day', unit: 'cost', limit: 5, used: charged, reserved: 0, remaining: 5 - charged, resetAt: dayEnd },
-        { scope: 'principal', period: 'day', unit: 'tokens', limit: 200_000, used: tokens, reserved: 0, remaining: 200_000 - tokens, resetAt: dayEnd },
-        { scope: 'principal', period: 'day', unit: 'requests', limit: 10, used: 2, reserved: 0, remaining: 8, resetAt: dayEnd },
-        { scope: 'tenant', period: 'day', unit: 'requests', limit: 15, used: 2, reserved: 0, remaining: 13, resetAt: dayEnd },
-        { scope: 'tenant', period: 'month', unit: 'cost', limit: 500, used: charged, reserved: 0, remaining: 500 - charged, resetAt: monthEnd },
-        expect.objectContaining({ scope: 'global', period: 'month', unit: 'cost', limit: 10_000, reserved: 0, resetAt: monthEnd }),
+        {
+          scope: 'principal',
+          period: 'day',
+          unit: 'cost',
+          limit: 5,
+          used: charged,
+          reserved: 0,
+          remaining: 5 - charged,
+          resetAt: dayEnd,
+        },
+        {
+          scope: 'principal',
+          period: 'day',
+          unit: 'tokens',
+          limit: 200_000,
+          used: tokens,
+          reserved: 0,
+          remaining: 200_000 - tokens,
+          resetAt: dayEnd,
+        },
+        {
+          scope: 'principal',
+          period: 'day',
+          unit: 'requests',
+          limit: 10,
+          used: 2,
+          reserved: 0,
+          remaining: 8,
+          resetAt: dayEnd,
+        },
+        {
+          scope: 'tenant',
+          period: 'day',
+          unit: 'requests',
+          limit: 15,
+          used: 2,
+          reserved: 0,
+          remaining: 13,
+          resetAt: dayEnd,
+        },
+        {
+          scope: 'tenant',
+          period: 'month',
+          unit: 'cost',
+          limit: 500,
+          used: charged,
+          reserved: 0,
+          remaining: 500 - charged,
+          resetAt: monthEnd,
+        },
+        expect.objectContaining({
+          scope: 'global',
+          period: 'month',
+          unit: 'cost',
+          limit: 10_000,
+          reserved: 0,
+          resetAt: monthEnd,
+        }),
       ]),
     );
     expect(budgets).toHaveLength(6);
@@ -157,7 +213,11 @@ describe.each(['express', 'fastify'] as const)('budgets over HTTP (%s)', (adapte
       resetAt: new Date(nextUtcMidnight(Date.now())).toISOString(),
     });
     expect(await remaining(h.url, caller.headers)).toEqual(before);
-    const events = await call<{ items: unknown[] }>(`${h.url}/sessions/${session}/events?limit=100`, 'GET', caller.headers);
+    const events = await call<{ items: unknown[] }>(
+      `${h.url}/sessions/${session}/events?limit=100`,
+      'GET',
+      caller.headers,
+    );
     expect(events.body.items).toHaveLength(20);
   });
 
@@ -167,8 +227,10 @@ describe.each(['express', 'fastify'] as const)('budgets over HTTP (%s)', (adapte
       headers: { Authorization: `Bearer ${signToken({ roles: ['admin'], scope: 'admin', tenant_id: first.tenant })}` },
     };
     const session = await newSession(h.url, first.headers);
-    for (let i = 0; i < 10; i++) expect((await postEvent(session, first.headers, 'from the first caller')).status).toBe(201);
-    for (let i = 0; i < 5; i++) expect((await postEvent(session, second.headers, 'from the second caller')).status).toBe(201);
+    for (let i = 0; i < 10; i++)
+      expect((await postEvent(session, first.headers, 'from the first caller')).status).toBe(201);
+    for (let i = 0; i < 5; i++)
+      expect((await postEvent(session, second.headers, 'from the second caller')).status).toBe(201);
 
     const before = await remaining(h.url, second.headers);
     expect(budgetOf(before, 'principal', 'day', 'requests')).toMatchObject({ used: 5, reserved: 0, remaining: 5 });

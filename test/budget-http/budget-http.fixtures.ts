@@ -84,7 +84,8 @@ export async function newSession(url: string, headers: Record<string, string>): 
   const agent = await call<{ id: string }>(`${url}/agents`, 'POST', headers, { name: 'budget agent' });
   if (agent.status !== 201) throw new Error(`POST /agents answered ${agent.status}: ${JSON.stringify(agent.body)}`);
   const session = await call<{ id: string }>(`${url}/sessions`, 'POST', headers, { agentId: agent.body.id });
-  if (session.status !== 201) throw new Error(`POST /sessions answered ${session.status}: ${JSON.stringify(session.body)}`);
+  if (session.status !== 201)
+    throw new Error(`POST /sessions answered ${session.status}: ${JSON.stringify(session.body)}`);
   return session.body.id;
 }
 
@@ -171,9 +172,14 @@ export async function postEventsConcurrently(
 ): Promise<Array<JsonResponse<Partial<EventReply> & { code?: string }>>> {
   return Promise.all(
     Array.from({ length: count }, (_, i) =>
-      call<Partial<EventReply> & { code?: string }>(`${urls[i % urls.length]}/sessions/${sessionId}/events`, 'POST', headers, {
-        message,
-      }).catch(() => ({ status: 0, headers: new Headers(), body: {} })),
+      call<Partial<EventReply> & { code?: string }>(
+        `${urls[i % urls.length]}/sessions/${sessionId}/events`,
+        'POST',
+        headers,
+        {
+          message,
+        },
+      ).catch(() => ({ status: 0, headers: new Headers(), body: {} })),
     ),
   );
 }

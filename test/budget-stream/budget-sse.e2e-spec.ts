@@ -59,14 +59,20 @@ describe.each(['express', 'fastify'] as const)('@Budget on an @Sse() route (%s)'
       [FeedController],
     );
     const ref = await Test.createTestingModule({ imports: [module] }).compile();
-    app = adapter === 'fastify' ? ref.createNestApplication(new FastifyAdapter(), { logger: false }) : ref.createNestApplication({ logger: false });
+    app =
+      adapter === 'fastify'
+        ? ref.createNestApplication(new FastifyAdapter(), { logger: false })
+        : ref.createNestApplication({ logger: false });
     await app.listen(0, '127.0.0.1');
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   });
   afterAll(() => app.close());
 
   it('meters the stream, cuts it where the budget ends, then refuses the next one with a JSON 402', async () => {
-    const token = jwt.sign({ sub: `sse-${randomUUID()}`, roles: ['reader'], scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+    const token = jwt.sign({ sub: `sse-${randomUUID()}`, roles: ['reader'], scope: 'reports:read' }, SECRET, {
+      algorithm: 'HS256',
+      expiresIn: 600,
+    });
     const headers = { Authorization: `Bearer ${token}` };
 
     const first = await get(`${url}/feed/words`, headers);
@@ -79,6 +85,11 @@ describe.each(['express', 'fastify'] as const)('@Budget on an @Sse() route (%s)'
     const second = await get(`${url}/feed/words`, headers);
     expect(second.status).toBe(402);
     expect(second.contentType).toMatch(/application\/json/);
-    expect(JSON.parse(second.text)).toMatchObject({ statusCode: 402, code: 'budget_exceeded', scope: 'principal', unit: 'tokens' });
+    expect(JSON.parse(second.text)).toMatchObject({
+      statusCode: 402,
+      code: 'budget_exceeded',
+      scope: 'principal',
+      unit: 'tokens',
+    });
   });
 });

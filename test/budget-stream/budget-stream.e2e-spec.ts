@@ -27,11 +27,16 @@ import {
 
 const MESSAGE = 'Streaming replies are metered token by token, so a budget holds in the middle of a reply as well.';
 const INPUT = encode(MESSAGE).length;
-const costOf = (input: number, output: number): number => Math.ceil(input * ECHO_PRICE.input + output * ECHO_PRICE.output);
-
+const costOf = (input: number, output: number): number =>
+  Math.ceil(input * ECHO_PRICE.input + output * ECHO_PRICE.output);
 
 /** The caller's usage-ledger rows, once `count` of them were written (the ledger writes off the request path). */
-async function ledgerRows(h: Harness, principalId: string, count: number, timeoutMs = 10_000): Promise<UsageLedgerEntity[]> {
+async function ledgerRows(
+  h: Harness,
+  principalId: string,
+  count: number,
+  timeoutMs = 10_000,
+): Promise<UsageLedgerEntity[]> {
   const ledger = h.app.get(DataSource).getRepository(UsageLedgerEntity);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -41,7 +46,11 @@ async function ledgerRows(h: Harness, principalId: string, count: number, timeou
   }
 }
 
-function start(adapter: 'express' | 'fastify', budgets: BudgetConfig, env: Record<string, string> = {}): Promise<Harness> {
+function start(
+  adapter: 'express' | 'fastify',
+  budgets: BudgetConfig,
+  env: Record<string, string> = {},
+): Promise<Harness> {
   return startAgentApi({
     adapter,
     env,
@@ -59,7 +68,11 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
     const PRINCIPAL_TOKENS = INPUT + 7;
 
     beforeAll(async () => {
-      h = await start(adapter, { softLimitPercent: 80, principal: { day: { tokens: PRINCIPAL_TOKENS } }, global: { month: { cost: 10_000 } } });
+      h = await start(adapter, {
+        softLimitPercent: 80,
+        principal: { day: { tokens: PRINCIPAL_TOKENS } },
+        global: { month: { cost: 10_000 } },
+      });
     });
     afterAll(() => h.close());
 
@@ -114,7 +127,11 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
       expect(eventsNamed(res, 'done')).toHaveLength(0);
 
       const budgets = await remaining(h.url, caller.headers);
-      expect(budgetOf(budgets, 'principal', 'day', 'tokens')).toMatchObject({ used: PRINCIPAL_TOKENS, reserved: 0, remaining: 0 });
+      expect(budgetOf(budgets, 'principal', 'day', 'tokens')).toMatchObject({
+        used: PRINCIPAL_TOKENS,
+        reserved: 0,
+        remaining: 0,
+      });
       const rows = await ledgerRows(h, caller.sub, 1);
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ inputTokens: INPUT, outputTokens: 7 });
@@ -131,7 +148,10 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
       expect(res.status).toBe(402);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
       expect(res.json).toMatchObject({ statusCode: 402, code: 'budget_exceeded', scope: 'principal', unit: 'tokens' });
-      expect(budgetOf(await remaining(h.url, caller.headers), 'principal', 'day', 'tokens')).toMatchObject({ used: PRINCIPAL_TOKENS, reserved: 0 });
+      expect(budgetOf(await remaining(h.url, caller.headers), 'principal', 'day', 'tokens')).toMatchObject({
+        used: PRINCIPAL_TOKENS,
+        reserved: 0,
+      });
     });
 
     it('answers errors before the stream as JSON: a session of another tenant is a 404, a bad body a 400', async () => {
@@ -144,7 +164,10 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
 
       expect(notFound).toMatchObject({ status: 404, json: { code: 'not_found' } });
       expect(invalid).toMatchObject({ status: 400, json: { code: 'validation_failed' } });
-      expect(budgetOf(await remaining(h.url, other.headers), 'principal', 'day', 'tokens')).toMatchObject({ used: 0, reserved: 0 });
+      expect(budgetOf(await remaining(h.url, other.headers), 'principal', 'day', 'tokens')).toMatchObject({
+        used: 0,
+        reserved: 0,
+      });
     });
 
     it('without the streaming Accept header, still reserves the full estimate (a 402 where a stream is admitted)', async () => {
@@ -168,7 +191,12 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
       const caller = newCaller();
       const session = await newSession(h.url, caller.headers);
 
-      const res = await postSse(`${h.url}/sessions/${session}/events`, caller.headers, { message: MESSAGE }, { stopAfter: { event: 'token', count: 5 } });
+      const res = await postSse(
+        `${h.url}/sessions/${session}/events`,
+        caller.headers,
+        { message: MESSAGE },
+        { stopAfter: { event: 'token', count: 5 } },
+      );
 
       expect(res.aborted).toBe(true);
       const rows = await ledgerRows(h, caller.sub, 1);
@@ -200,7 +228,9 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
       const session = await newSession(h.url, caller.headers);
 
       const results = await Promise.all(
-        Array.from({ length: 50 }, () => postSse(`${h.url}/sessions/${session}/events`, caller.headers, { message: MESSAGE })),
+        Array.from({ length: 50 }, () =>
+          postSse(`${h.url}/sessions/${session}/events`, caller.headers, { message: MESSAGE }),
+        ),
       );
 
       const admitted = results.filter((r) => r.events.length > 0);
@@ -229,7 +259,12 @@ describe('50 concurrent streams across two processes sharing PostgreSQL and Redi
   beforeAll(async () => {
     const db = await createTestDatabase('budgetstream');
     drop = db.drop;
-    const env = { DATABASE_URL: db.url, REDIS_URL, ECHO_TOKEN_DELAY_MS: '2', POLICY_CONFIG: writePolicyFile({ tenant: { day: { tokens: TENANT_TOKENS } } }) };
+    const env = {
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      ECHO_TOKEN_DELAY_MS: '2',
+      POLICY_CONFIG: writePolicyFile({ tenant: { day: { tokens: TENANT_TOKENS } } }),
+    };
     // One after the other: the first applies the migrations.
     processes.push(await startAgentApiProcess(env));
     processes.push(await startAgentApiProcess(env));
@@ -247,7 +282,9 @@ describe('50 concurrent streams across two processes sharing PostgreSQL and Redi
     const session = await newSession(urls[0], caller.headers);
 
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => postSse(`${urls[i % 2]}/sessions/${session}/events`, caller.headers, { message: MESSAGE })),
+      Array.from({ length: 50 }, (_, i) =>
+        postSse(`${urls[i % 2]}/sessions/${session}/events`, caller.headers, { message: MESSAGE }),
+      ),
     );
 
     const admitted = results.filter((r) => r.events.length > 0);

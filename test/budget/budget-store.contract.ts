@@ -20,16 +20,31 @@ export interface StoreFixture {
 const CHARGE = { costMicro: 0, tokens: 0, requests: 1 };
 
 let seq = 0;
-function counter(limit: number, amount: number, fixture: StoreFixture, unit: ReserveCounter['unit'] = 'requests'): ReserveCounter {
+function counter(
+  limit: number,
+  amount: number,
+  fixture: StoreFixture,
+  unit: ReserveCounter['unit'] = 'requests',
+): ReserveCounter {
   seq += 1;
-  return { key: `principal:${randomUUID()}:day:test-${seq}:${unit}`, limit, amount, unit, expiresAt: fixture.now() + 86_400_000 };
+  return {
+    key: `principal:${randomUUID()}:day:test-${seq}:${unit}`,
+    limit,
+    amount,
+    unit,
+    expiresAt: fixture.now() + 86_400_000,
+  };
 }
 
 /**
  * Defines the contract's tests in the calling describe block. `test` is `it`, or `itWith(...)` from
  * test/support/services when the backend needs a service (the tests then show as skipped without it).
  */
-export function defineBudgetStoreContract(label: string, getFixture: () => StoreFixture | null, test: typeof it = it): void {
+export function defineBudgetStoreContract(
+  label: string,
+  getFixture: () => StoreFixture | null,
+  test: typeof it = it,
+): void {
   test(`${label}: 500 concurrent reserve+settle against a limit of 100 admit exactly 100`, async () => {
     const f = getFixture()!;
     const c = counter(100, 1, f);
@@ -44,7 +59,9 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
       }),
     );
     const elapsed = performance.now() - started;
-    console.info(`${label}: 500 concurrent reserve+settle on ${f.stores.length} instance(s) took ${elapsed.toFixed(0)} ms`);
+    console.info(
+      `${label}: 500 concurrent reserve+settle on ${f.stores.length} instance(s) took ${elapsed.toFixed(0)} ms`,
+    );
     expect(outcomes.filter(Boolean)).toHaveLength(100);
     const [state] = await f.stores[0].snapshot([{ key: c.key, limit: c.limit }]);
     expect(state).toEqual({ key: c.key, limit: 100, used: 100, reserved: 0 });
@@ -107,7 +124,9 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     expect((await doomed.store.reserve({ reservationId: randomUUID(), counters: [c], ttlMs: 2_000 })).ok).toBe(true);
     await doomed.crash();
     const survivor = f.stores[0];
-    expect((await survivor.reserve({ reservationId: randomUUID(), counters: [{ ...c, amount: 1 }], ttlMs: 2_000 })).ok).toBe(false);
+    expect(
+      (await survivor.reserve({ reservationId: randomUUID(), counters: [{ ...c, amount: 1 }], ttlMs: 2_000 })).ok,
+    ).toBe(false);
     f.advance(2_001);
     const id = randomUUID();
     expect(await survivor.reserve({ reservationId: id, counters: [c], ttlMs: 2_000 })).toMatchObject({ ok: true });
@@ -117,7 +136,15 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
 
   test(`${label}: a new window starts from zero`, async () => {
     const f = getFixture()!;
-    const principal: Principal = { id: randomUUID(), type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null };
+    const principal: Principal = {
+      id: randomUUID(),
+      type: 'user',
+      tenantId: null,
+      roles: [],
+      scopes: [],
+      tier: null,
+      tokenId: null,
+    };
     const config = { principal: { day: { requests: 2 } } };
     const attempt = async (): Promise<boolean> => {
       const counters = buildBudgetPlan(principal, config, f.now(), CHARGE).map((p) => ({ ...p, expiresAt: p.resetAt }));
@@ -154,6 +181,8 @@ export function defineBudgetStoreContract(label: string, getFixture: () => Store
     await f.stores[0].settle(id, { costMicro: 0, tokens: 12, requests: 1 });
     expect(await f.stores[0].snapshot([c])).toEqual([{ key: c.key, limit: 10, used: 12, reserved: 0 }]);
     const zero = { ...c, amount: 0 };
-    expect((await f.stores[0].reserve({ reservationId: randomUUID(), counters: [zero], ttlMs: 60_000 })).ok).toBe(false);
+    expect((await f.stores[0].reserve({ reservationId: randomUUID(), counters: [zero], ttlMs: 60_000 })).ok).toBe(
+      false,
+    );
   });
 }

@@ -15,7 +15,12 @@ describe('DatabaseBudgetStore on PostgreSQL, two DataSources on one fresh databa
     const db = await createTestDatabase('nap_budget');
     drop = db.drop;
     const connect = () =>
-      new DataSource({ type: 'postgres', url: db.url, entities: BUDGET_ENTITIES, migrations: BUDGET_MIGRATIONS }).initialize();
+      new DataSource({
+        type: 'postgres',
+        url: db.url,
+        entities: BUDGET_ENTITIES,
+        migrations: BUDGET_MIGRATIONS,
+      }).initialize();
     for (let i = 0; i < 2; i++) sources.push(await connect());
     await sources[0].runMigrations();
     const stores = sources.map((s) => new DatabaseBudgetStore(s, { clock: () => now }));
@@ -36,18 +41,29 @@ describe('DatabaseBudgetStore on PostgreSQL, two DataSources on one fresh databa
     const ledger = new UsageLedgerService(sources[0], { batchSize: 50 });
     const day = Date.UTC(2026, 10, 23, 12);
     for (let i = 0; i < 120; i++) {
-      ledger.record({ principalId: `u${i % 2}`, tenantId: 't1', model: i % 3 ? 'echo-1' : 'echo-2', inputTokens: 10, outputTokens: 5,
-        costMicroUsd: 1_000, createdAt: day + (i % 2) * 86_400_000 });
+      ledger.record({
+        principalId: `u${i % 2}`,
+        tenantId: 't1',
+        model: i % 3 ? 'echo-1' : 'echo-2',
+        inputTokens: 10,
+        outputTokens: 5,
+        costMicroUsd: 1_000,
+        createdAt: day + (i % 2) * 86_400_000,
+      });
     }
     await ledger.onApplicationShutdown();
     expect(await ledger.aggregate({ groupBy: 'model', tenantId: 't1' })).toEqual([
       { key: 'echo-1', requests: 80, inputTokens: 800, outputTokens: 400, cost: 0.08 },
       { key: 'echo-2', requests: 40, inputTokens: 400, outputTokens: 200, cost: 0.04 },
     ]);
-    expect((await ledger.aggregate({ groupBy: 'day', since: day - 43_200_000 })).map((r) => [r.key, r.requests])).toEqual([
+    expect(
+      (await ledger.aggregate({ groupBy: 'day', since: day - 43_200_000 })).map((r) => [r.key, r.requests]),
+    ).toEqual([
       ['2026-11-23', 60],
       ['2026-11-24', 60],
     ]);
-    expect((await ledger.aggregate({ groupBy: 'principal', until: day + 1 })).map((r) => [r.key, r.requests])).toEqual([['u0', 60]]);
+    expect((await ledger.aggregate({ groupBy: 'principal', until: day + 1 })).map((r) => [r.key, r.requests])).toEqual([
+      ['u0', 60],
+    ]);
   });
 });

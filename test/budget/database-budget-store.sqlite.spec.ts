@@ -21,7 +21,10 @@ describe('DatabaseBudgetStore on SQLite (:memory:)', () => {
     await dataSource.runMigrations();
     const store = new DatabaseBudgetStore(dataSource, { clock: () => now });
     // In one process the only way to lose an instance is to drop the object.
-    const spawn = async () => ({ store: new DatabaseBudgetStore(dataSource, { clock: () => now }), crash: async () => undefined });
+    const spawn = async () => ({
+      store: new DatabaseBudgetStore(dataSource, { clock: () => now }),
+      crash: async () => undefined,
+    });
     fixture = { stores: [store], advance: (ms) => (now += ms), now: () => now, spawn };
   });
   afterAll(async () => dataSource?.destroy());
@@ -32,7 +35,8 @@ describe('DatabaseBudgetStore on SQLite (:memory:)', () => {
     const [store] = fixture.stores;
     const key = `principal:group-${randomUUID()}:day:x:requests`;
     const counters = [{ key, limit: 10, amount: 1, unit: 'requests' as const, expiresAt: now + 86_400_000 }];
-    const db = (dataSource.driver as unknown as { databaseConnection: { transaction(fn: () => void): unknown } }).databaseConnection;
+    const db = (dataSource.driver as unknown as { databaseConnection: { transaction(fn: () => void): unknown } })
+      .databaseConnection;
     const transactions = jest.spyOn(db, 'transaction');
     const taken = randomUUID();
     const outcomes = await Promise.allSettled([

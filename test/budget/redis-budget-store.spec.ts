@@ -77,7 +77,9 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
     ];
     const run = Date.now();
     const ids = Array.from({ length: 40 }, (_, i) => `batched-${run}-${i}`);
-    const results = await Promise.all(ids.map((id, i) => store.reserve({ reservationId: id, counters: counters(i), ttlMs: 60_000 })));
+    const results = await Promise.all(
+      ids.map((id, i) => store.reserve({ reservationId: id, counters: counters(i), ttlMs: 60_000 })),
+    );
     // 40 calls in one turn, at most 16 per script call: 3 round trips, not 40.
     expect(scriptCalls).toBe(3);
     const admitted = results.filter((r) => r.ok);
@@ -85,10 +87,18 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
     // Admitted in the order they were made: the first 30, each seeing the ones before it.
     results.forEach((r, i) => {
       if (i < 30) {
-        expect(r).toEqual({ ok: true, counters: [
-          { key, limit: 30, used: 0, reserved: i + 1 },
-          { key: other, limit: 1_000, used: 0, reserved: Array.from({ length: i + 1 }, (_, j) => (j % 2 === 0 ? 2 : 1)).reduce((x, y) => x + y, 0) },
-        ] });
+        expect(r).toEqual({
+          ok: true,
+          counters: [
+            { key, limit: 30, used: 0, reserved: i + 1 },
+            {
+              key: other,
+              limit: 1_000,
+              used: 0,
+              reserved: Array.from({ length: i + 1 }, (_, j) => (j % 2 === 0 ? 2 : 1)).reduce((x, y) => x + y, 0),
+            },
+          ],
+        });
       } else {
         expect(r).toEqual({ ok: false, failedIndex: 0, failed: { key, limit: 30, used: 0, reserved: 30 } });
       }
@@ -113,7 +123,11 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
   it('keeps every key under one hash tag, and counters expire after their window', async () => {
     const key = `principal:tagged-${Date.now()}:day:x:requests`;
     const expiresAt = Date.now() + 10_000; // the real clock: Redis expires keys on it
-    await fixture!.stores[0].reserve({ reservationId: `tag-${Date.now()}`, counters: [{ key, limit: 5, amount: 1, unit: 'requests', expiresAt }], ttlMs: 1_000 });
+    await fixture!.stores[0].reserve({
+      reservationId: `tag-${Date.now()}`,
+      counters: [{ key, limit: 5, amount: 1, unit: 'requests', expiresAt }],
+      ttlMs: 1_000,
+    });
     const keys: string[] = [];
     let cursor = '0';
     do {

@@ -18,7 +18,11 @@ const FIXTURES = join(ROOT, 'apps/agent-api/policy/agent-api.policy.fixtures.yam
 const SECRET = 'cli-test-secret-0123456789abcdef-0123456789';
 
 function cli(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(BIN, args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 });
+  const result = spawnSync(BIN, args, {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...env },
+    timeout: 60_000,
+  });
   return { code: result.status, out: result.stdout, err: result.stderr };
 }
 
@@ -44,12 +48,15 @@ describe('nest-agent-policy CLI', () => {
     expect(unknown.err).toContain('unknown command "frobnicate"');
   });
 
-  it.each(['check', 'test', 'explain', 'token', 'audit verify'])('documents "%s" and its exit codes with --help', (command) => {
-    const res = cli([...command.split(' '), '--help']);
-    expect(res.code).toBe(0);
-    expect(res.out).toContain(`Usage: nest-agent-policy ${command}`);
-    expect(res.out).toContain('Exit codes');
-  });
+  it.each(['check', 'test', 'explain', 'token', 'audit verify'])(
+    'documents "%s" and its exit codes with --help',
+    (command) => {
+      const res = cli([...command.split(' '), '--help']);
+      expect(res.code).toBe(0);
+      expect(res.out).toContain(`Usage: nest-agent-policy ${command}`);
+      expect(res.out).toContain('Exit codes');
+    },
+  );
 
   describe('check', () => {
     it('accepts the shipped policy', () => {
@@ -59,10 +66,19 @@ describe('nest-agent-policy CLI', () => {
     });
 
     it.each([
-      ['rateLimits:\n  defualt: { limit: 1, ttl: 60 }\nroles: { admin: { operations: ["*"] } }\n', 'rateLimits.defualt: unknown key (did you mean "default"?)'],
-      ['roles:\n  admin: { operations: ["*"], inherit: [] }\n', 'roles.admin.inherit: unknown key (did you mean "inherits"?)'],
+      [
+        'rateLimits:\n  defualt: { limit: 1, ttl: 60 }\nroles: { admin: { operations: ["*"] } }\n',
+        'rateLimits.defualt: unknown key (did you mean "default"?)',
+      ],
+      [
+        'roles:\n  admin: { operations: ["*"], inherit: [] }\n',
+        'roles.admin.inherit: unknown key (did you mean "inherits"?)',
+      ],
       ['roles:\n  op: { operations: ["agent.*"], inherits: [ghost] }\n', 'roles.op.inherits[0]: unknown role "ghost"'],
-      ['roles: { admin: { operations: ["*"] } }\nrateLimits: { default: { limit: 0, ttl: 60 } }\n', 'rateLimits.default.limit'],
+      [
+        'roles: { admin: { operations: ["*"] } }\nrateLimits: { default: { limit: 0, ttl: 60 } }\n',
+        'rateLimits.default.limit',
+      ],
     ])('exits 1 naming the key of a mistake (%#)', (text, message) => {
       const path = file(`bad-${Math.random().toString(36).slice(2)}.yaml`, text);
       const res = cli(['check', path]);
@@ -90,7 +106,8 @@ describe('nest-agent-policy CLI', () => {
       const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
       const blocks = [...readme.matchAll(/```yaml\n(fixtures:[\s\S]*?)```/g)].map((m) => m[1]);
       expect(blocks.length).toBeGreaterThan(0);
-      for (const block of blocks) expect(cli(['test', POLICY, file('readme-fixtures.yaml', block)])).toMatchObject({ code: 0 });
+      for (const block of blocks)
+        expect(cli(['test', POLICY, file('readme-fixtures.yaml', block)])).toMatchObject({ code: 0 });
     });
 
     it('exits 1 and lists each failing fixture with what it got and why', () => {
@@ -123,7 +140,11 @@ describe('nest-agent-policy CLI', () => {
     });
 
     it.each([
-      ['an unknown key', '- principal: { roles: [admin] }\n  operation: agent.read\n  expect: ALLOW\n  expected: ALLOW\n', 'fixtures[0].expected: unknown key (did you mean "expect"?)'],
+      [
+        'an unknown key',
+        '- principal: { roles: [admin] }\n  operation: agent.read\n  expect: ALLOW\n  expected: ALLOW\n',
+        'fixtures[0].expected: unknown key (did you mean "expect"?)',
+      ],
       ['a bad outcome', '- principal: { roles: [admin] }\n  operation: agent.read\n  expect: MAYBE\n', 'expect'],
       ['no fixtures', 'fixtures: []\n', 'fixtures'],
       ['not YAML', '- [unclosed\n', 'not valid YAML'],
@@ -142,7 +163,18 @@ describe('nest-agent-policy CLI', () => {
 
   describe('explain', () => {
     it("prints each evaluator's outcome and reason", () => {
-      const res = cli(['explain', POLICY, '--operation', 'agent.update', '--roles', 'operator', '--scope', 'agents:read', '--require', 'agents:write']);
+      const res = cli([
+        'explain',
+        POLICY,
+        '--operation',
+        'agent.update',
+        '--roles',
+        'operator',
+        '--scope',
+        'agents:read',
+        '--require',
+        'agents:write',
+      ]);
       expect(res.code).toBe(1);
       expect(res.out).toContain('DENY (insufficient_scope) for agent.update');
       expect(res.out).toMatch(/roles\s+ALLOW\s+role operator allows agent.update/);
@@ -150,7 +182,19 @@ describe('nest-agent-policy CLI', () => {
     });
 
     it('answers JSON with --json, exit 0 on ALLOW, with the record scope of an own role', () => {
-      const res = cli(['explain', POLICY, '--operation', 'session.read', '--roles', 'customer', '--scope', 'sessions:read', '--require', 'sessions:read', '--json']);
+      const res = cli([
+        'explain',
+        POLICY,
+        '--operation',
+        'session.read',
+        '--roles',
+        'customer',
+        '--scope',
+        'sessions:read',
+        '--require',
+        'sessions:read',
+        '--json',
+      ]);
       expect(res.code).toBe(0);
       const body = JSON.parse(res.out);
       expect(body).toMatchObject({ operation: 'session.read', outcome: 'ALLOW' });
@@ -165,12 +209,32 @@ describe('nest-agent-policy CLI', () => {
 
   describe('token', () => {
     it('mints a JWT with the claims the library reads, verifiable with the secret', () => {
-      const res = cli(['token', '--sub', 'alice', '--roles', 'operator,auditor', '--scope', 'agents:write  audit:read', '--tenant', 't1', '--ttl', '600'], {
-        JWT_SECRET: SECRET,
-      });
+      const res = cli(
+        [
+          'token',
+          '--sub',
+          'alice',
+          '--roles',
+          'operator,auditor',
+          '--scope',
+          'agents:write  audit:read',
+          '--tenant',
+          't1',
+          '--ttl',
+          '600',
+        ],
+        {
+          JWT_SECRET: SECRET,
+        },
+      );
       expect(res.code).toBe(0);
       const claims = jwt.verify(res.out.trim(), SECRET, { algorithms: ['HS256'] }) as jwt.JwtPayload;
-      expect(claims).toMatchObject({ sub: 'alice', roles: ['operator', 'auditor'], scope: 'agents:write audit:read', tenant_id: 't1' });
+      expect(claims).toMatchObject({
+        sub: 'alice',
+        roles: ['operator', 'auditor'],
+        scope: 'agents:write audit:read',
+        tenant_id: 't1',
+      });
       expect(claims.exp! - claims.iat!).toBe(600);
       expect(typeof claims.jti).toBe('string');
     });
@@ -200,7 +264,13 @@ async function writeAuditLog(source: DataSource, events: number): Promise<void> 
   const writer = new AuditWriter(source, { flushIntervalMs: 5 });
   const audit = new AuditService(writer, source);
   for (let i = 0; i < events; i++) {
-    await audit.record({ type: 'access.denied', outcome: 'DENY', principalId: `p${i}`, operation: 'agent.read', reasons: [`#${i}`] });
+    await audit.record({
+      type: 'access.denied',
+      outcome: 'DENY',
+      principalId: `p${i}`,
+      operation: 'agent.read',
+      reasons: [`#${i}`],
+    });
   }
   await writer.close();
 }
@@ -215,7 +285,12 @@ describe.each(['sqlite', 'postgres'] as const)('nest-agent-policy audit verify (
     if (kind === 'sqlite') {
       const dir = mkdtempSync(join(tmpdir(), 'nap-cli-audit-'));
       url = `sqlite:${join(dir, 'audit.sqlite')}`;
-      source = new DataSource({ type: 'better-sqlite3', database: join(dir, 'audit.sqlite'), entities: AUDIT_ENTITIES, migrations: AUDIT_MIGRATIONS });
+      source = new DataSource({
+        type: 'better-sqlite3',
+        database: join(dir, 'audit.sqlite'),
+        entities: AUDIT_ENTITIES,
+        migrations: AUDIT_MIGRATIONS,
+      });
       cleanup = async () => rmSync(dir, { recursive: true, force: true });
     } else {
       const db = await createTestDatabase('nap_cli');
@@ -238,7 +313,9 @@ describe.each(['sqlite', 'postgres'] as const)('nest-agent-policy audit verify (
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.out)).toEqual({ valid: true, checked: 40, firstBrokenId: null });
 
-    const [victim] = await source.query<Array<{ id: string }>>(`SELECT id FROM policy_audit_events ORDER BY seq LIMIT 1 OFFSET 17`);
+    const [victim] = await source.query<Array<{ id: string }>>(
+      `SELECT id FROM policy_audit_events ORDER BY seq LIMIT 1 OFFSET 17`,
+    );
     await source.query(`UPDATE policy_audit_events SET reasons = '["rewritten"]' WHERE id = '${victim.id}'`);
     const broken = cli(['audit', 'verify', '--database-url', url]);
     expect(broken.code).toBe(1);

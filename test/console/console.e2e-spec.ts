@@ -41,7 +41,10 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     h = await startAgentApi({
       adapter,
       configure: (config) => {
-        config.policy.rateLimits = { ...config.policy.rateLimits, operations: { ...config.policy.rateLimits?.operations, 'agent.list': { limit: 2, ttl: 60 } } };
+        config.policy.rateLimits = {
+          ...config.policy.rateLimits,
+          operations: { ...config.policy.rateLimits?.operations, 'agent.list': { limit: 2, ttl: 60 } },
+        };
       },
     });
     const a = { Authorization: `Bearer ${admin}` };
@@ -58,7 +61,10 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     expect(listed).toEqual([200, 200, 429, 429]);
     const session = await h.http().post('/sessions').set(customer).send({ agentId: agent.body.id });
     expect(session.status).toBe(201);
-    expect((await h.http().post(`/sessions/${session.body.id}/events`).set(customer).send({ message: 'hello console' })).status).toBe(201);
+    expect(
+      (await h.http().post(`/sessions/${session.body.id}/events`).set(customer).send({ message: 'hello console' }))
+        .status,
+    ).toBe(201);
     // A request waiting for a human.
     agentToDelete = (await h.http().post('/agents').set(operator).send({ name: 'to delete' })).body.id;
     const waiting = await h.http().delete(`/agents/${agentToDelete}`).set(operator);
@@ -68,7 +74,15 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${h.url}/console`);
@@ -86,41 +100,55 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     expect(res.headers['content-security-policy']).toContain("script-src 'self'");
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect((await h.http().get('/console/console.js')).headers['content-type']).toContain('javascript');
-    for (const path of ['/console/..%2Fpolicy%2Fagent-api.policy.yaml', '/console/%2e%2e', '/console/nope.js', '/console/__proto__']) {
+    for (const path of [
+      '/console/..%2Fpolicy%2Fagent-api.policy.yaml',
+      '/console/%2e%2e',
+      '/console/nope.js',
+      '/console/__proto__',
+    ]) {
       const miss = await h.http().get(path);
       expect(miss.status).toBe(404);
       expect(miss.body.code).toBe('not_found');
     }
   });
 
-  itBrowser('signs in with a pasted token kept in session storage only, and draws charts from real traffic', async () => {
-    await page.getByLabel('Token or API key').fill(admin);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForSelector('[data-page="overview"][aria-busy="false"]');
-    expect(await page.evaluate('({ local: localStorage.length, cookie: document.cookie, session: Object.keys(sessionStorage) })')).toEqual({
-      local: 0,
-      cookie: '',
-      session: ['agent-api-console.credential'],
-    });
-    // The figures behind the charts: 4 denials (3 forbidden, 1 insufficient_scope) and 2 rate-limit hits.
-    // Browser-side code is passed as text: this project type-checks without the DOM library.
-    const denials = await page.evaluate<string[][]>(
-      `[...document.querySelectorAll('[data-figures="denials"] tbody tr')].map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))`,
-    );
-    expect(Object.fromEntries(denials)).toMatchObject({ forbidden: '3', insufficient_scope: '1', rate_limited: '2' });
-    const spend = await page.evaluate<number[]>(`[...document.querySelectorAll('[data-figures="spend"] tbody td:nth-child(2)')].map((c) => Number(c.textContent))`);
-    expect(spend.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
-    // The canvases are drawn: pixels that are not transparent.
-    const drawn = await page.evaluate<number[]>(`[...document.querySelectorAll('canvas')].map((c) => {
+  itBrowser(
+    'signs in with a pasted token kept in session storage only, and draws charts from real traffic',
+    async () => {
+      await page.getByLabel('Token or API key').fill(admin);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForSelector('[data-page="overview"][aria-busy="false"]');
+      expect(
+        await page.evaluate(
+          '({ local: localStorage.length, cookie: document.cookie, session: Object.keys(sessionStorage) })',
+        ),
+      ).toEqual({
+        local: 0,
+        cookie: '',
+        session: ['agent-api-console.credential'],
+      });
+      // The figures behind the charts: 4 denials (3 forbidden, 1 insufficient_scope) and 2 rate-limit hits.
+      // Browser-side code is passed as text: this project type-checks without the DOM library.
+      const denials = await page.evaluate<string[][]>(
+        `[...document.querySelectorAll('[data-figures="denials"] tbody tr')].map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))`,
+      );
+      expect(Object.fromEntries(denials)).toMatchObject({ forbidden: '3', insufficient_scope: '1', rate_limited: '2' });
+      const spend = await page.evaluate<number[]>(
+        `[...document.querySelectorAll('[data-figures="spend"] tbody td:nth-child(2)')].map((c) => Number(c.textContent))`,
+      );
+      expect(spend.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
+      // The canvases are drawn: pixels that are not transparent.
+      const drawn = await page.evaluate<number[]>(`[...document.querySelectorAll('canvas')].map((c) => {
       const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
       let painted = 0;
       for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted += 1;
       return painted;
     })`);
-    expect(drawn).toHaveLength(4);
-    for (const painted of drawn) expect(painted).toBeGreaterThan(500);
-    await shot('overview');
-  });
+      expect(drawn).toHaveLength(4);
+      for (const painted of drawn) expect(painted).toBeGreaterThan(500);
+      await shot('overview');
+    },
+  );
 
   itBrowser('approves the waiting request, which then passes once', async () => {
     await open('#/approvals');
@@ -131,7 +159,9 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
     await page.waitForSelector('#message.ok');
     expect(await page.textContent('#message')).toContain(`Approved agent.delete (${approvalId})`);
     expect(await page.locator(`[data-approve="${approvalId}"]`).count()).toBe(0);
-    expect((await h.http().delete(`/agents/${agentToDelete}`).set(operator).set('X-Approval-Id', approvalId)).status).toBe(204);
+    expect(
+      (await h.http().delete(`/agents/${agentToDelete}`).set(operator).set('X-Approval-Id', approvalId)).status,
+    ).toBe(204);
   });
 
   itBrowser('creates a key shown once, which works until it is revoked', async () => {
@@ -176,7 +206,9 @@ describe.each(['express', 'fastify'] as const)('web console in Chromium (%s)', (
 
   itBrowser("shows the API's message when the signed-in principal is not allowed", async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('Token or API key').fill(signToken({ sub: 'console-viewer', roles: ['customer'], scope: 'sessions:read' }));
+    await page
+      .getByLabel('Token or API key')
+      .fill(signToken({ sub: 'console-viewer', roles: ['customer'], scope: 'sessions:read' }));
     await page.getByRole('button', { name: 'Sign in' }).click();
     await open('#/audit');
     expect(await page.textContent('#message')).toMatch(/^403 forbidden: /);

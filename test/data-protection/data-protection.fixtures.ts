@@ -11,16 +11,26 @@ export const newKey = (): string => randomBytes(32).toString('base64');
 
 /** `DATA_KEYS`/`BLIND_INDEX_KEY` for a ring of the given kids (first encrypts). */
 export function keyEnv(keys: Record<string, string>, blindIndexKey: string): Record<string, string> {
-  return { DATA_KEYS: Object.entries(keys).map(([kid, key]) => `${kid}:${key}`).join(','), BLIND_INDEX_KEY: blindIndexKey };
+  return {
+    DATA_KEYS: Object.entries(keys)
+      .map(([kid, key]) => `${kid}:${key}`)
+      .join(','),
+    BLIND_INDEX_KEY: blindIndexKey,
+  };
 }
 
 /** Every byte of a SQLite database as text (the main file and its write-ahead log). */
 export function sqliteBytes(path: string): string {
-  return [path, `${path}-wal`].filter((p) => existsSync(p)).map((p) => readFileSync(p).toString('latin1')).join('\n');
+  return [path, `${path}-wal`]
+    .filter((p) => existsSync(p))
+    .map((p) => readFileSync(p).toString('latin1'))
+    .join('\n');
 }
 
 /** Raw rows of the encrypted tables, as stored, from SQLite or PostgreSQL. */
-export async function rawRows(databaseUrl: string): Promise<{ customers: Array<Record<string, string | null>>; events: Array<Record<string, string | null>> }> {
+export async function rawRows(
+  databaseUrl: string,
+): Promise<{ customers: Array<Record<string, string | null>>; events: Array<Record<string, string | null>> }> {
   const source = await openDatabase(databaseUrl);
   try {
     return {
@@ -61,12 +71,21 @@ export async function seed(h: Harness, count: number, tenant = `t-${randomUUID()
   const tag = randomBytes(4).toString('hex');
   const customers: Seeded['customers'] = [];
   for (let i = 0; i < count; i++) {
-    const body = { name: `Zelda Plaintext${tag}${i}`, email: `zelda.${tag}.${i}@example.org`, phone: `+44 20 7946 ${String(1000 + i)}` };
+    const body = {
+      name: `Zelda Plaintext${tag}${i}`,
+      email: `zelda.${tag}.${i}@example.org`,
+      phone: `+44 20 7946 ${String(1000 + i)}`,
+    };
     const res = await h.http().post('/customers').set(auth).send(body).expect(201);
     customers.push({ id: res.body.id, ...body });
   }
   const agent = await h.http().post('/agents').set(auth).send({ name: 'helper' }).expect(201);
-  const session = await h.http().post('/sessions').set(auth).send({ agentId: agent.body.id, customerId: customers[0].id }).expect(201);
+  const session = await h
+    .http()
+    .post('/sessions')
+    .set(auth)
+    .send({ agentId: agent.body.id, customerId: customers[0].id })
+    .expect(201);
   const messages: string[] = [];
   for (let i = 0; i < Math.min(count, 3); i++) {
     const message = `my secret order number is ${tag}-${i}-quartz`;

@@ -23,7 +23,13 @@ interface Customer {
   phone: string;
 }
 
-async function api(app: AgentApiProcess, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function api(
+  app: AgentApiProcess,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${app.url}${path}`, {
     method,
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
@@ -79,7 +85,11 @@ describe.each(['sqlite', 'postgres'] as const)('key rotation (%s)', (database) =
     let app = await startAgentApiProcess({ DATABASE_URL: databaseUrl, ...keyEnv({ k1 }, blind) });
     try {
       for (let i = 0; i < 60; i++) {
-        const body = { name: `Rotating Person ${i}`, email: `rot.${i}@example.org`, phone: `+33 1 23 45 ${String(10 + i)}` };
+        const body = {
+          name: `Rotating Person ${i}`,
+          email: `rot.${i}@example.org`,
+          phone: `+33 1 23 45 ${String(10 + i)}`,
+        };
         const res = await api(app, token, 'POST', '/customers', body);
         expect(res.status).toBe(201);
         expected.set(res.body.id, { id: res.body.id, ...body });
@@ -103,7 +113,12 @@ describe.each(['sqlite', 'postgres'] as const)('key rotation (%s)', (database) =
     let reads = 0;
     const wrong: string[] = [];
     try {
-      const legacyFound = await api(app, token, 'GET', `/customers?email=${encodeURIComponent('legacy.0@example.org')}`);
+      const legacyFound = await api(
+        app,
+        token,
+        'GET',
+        `/customers?email=${encodeURIComponent('legacy.0@example.org')}`,
+      );
       expect(legacyFound.body.items.map((c: Customer) => c.name)).toEqual(['Legacy Person 0']);
 
       let rotating = true;
@@ -114,7 +129,12 @@ describe.each(['sqlite', 'postgres'] as const)('key rotation (%s)', (database) =
             const res = await api(app, token, 'GET', `/customers/${id}`);
             const want = expected.get(id)!;
             reads += 1;
-            if (res.status !== 200 || res.body.name !== want.name || res.body.email !== want.email || (res.body.phone ?? null) !== (want.phone ?? null)) {
+            if (
+              res.status !== 200 ||
+              res.body.name !== want.name ||
+              res.body.email !== want.email ||
+              (res.body.phone ?? null) !== (want.phone ?? null)
+            ) {
               wrong.push(`${id}: ${res.status} ${JSON.stringify(res.body)}`);
             }
           }
@@ -142,7 +162,9 @@ describe.each(['sqlite', 'postgres'] as const)('key rotation (%s)', (database) =
       // A phone read while its PATCH was in flight may be the previous one; every other mismatch is a defect.
       expect(wrong.filter((w) => !/"phone":"\+1 202 555|"phone":"\+33 1 23/.test(w) || /PATCH/.test(w))).toEqual([]);
       expect(reads).toBeGreaterThan(60);
-      console.log(`${database}: ${rotation.out.trim()}; ${reads} reads and concurrent PATCHes during rotation, ${wrong.length} stale phone reads`);
+      console.log(
+        `${database}: ${rotation.out.trim()}; ${reads} reads and concurrent PATCHes during rotation, ${wrong.length} stale phone reads`,
+      );
     } finally {
       await app.stop();
     }
@@ -163,7 +185,11 @@ describe.each(['sqlite', 'postgres'] as const)('key rotation (%s)', (database) =
       for (const want of expected.values()) {
         const res = await api(app, token, 'GET', `/customers/${want.id}`);
         expect(res.status).toBe(200);
-        expect({ name: res.body.name, email: res.body.email, phone: res.body.phone ?? null }).toEqual({ name: want.name, email: want.email, phone: want.phone ?? null });
+        expect({ name: res.body.name, email: res.body.email, phone: res.body.phone ?? null }).toEqual({
+          name: want.name,
+          email: want.email,
+          phone: want.phone ?? null,
+        });
       }
       const legacy = await api(app, token, 'GET', `/customers?email=${encodeURIComponent('LEGACY.1@example.org ')}`);
       expect(legacy.body.items.map((c: Customer) => c.name)).toEqual(['Legacy Person 1']);
@@ -174,7 +200,14 @@ describe.each(['sqlite', 'postgres'] as const)('key rotation (%s)', (database) =
     // 5. A ring without k2 cannot read what is stored: the boot stops, naming the kid and where it is.
     const boot = spawnSync(process.execPath, [BUILT_APP], {
       cwd: tmpdir(),
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: '0', JWT_SECRET: TEST_SECRET, DATABASE_URL: databaseUrl, ...keyEnv({ k3: newKey() }, blind) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        PORT: '0',
+        JWT_SECRET: TEST_SECRET,
+        DATABASE_URL: databaseUrl,
+        ...keyEnv({ k3: newKey() }, blind),
+      },
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -193,7 +226,13 @@ describe('data keys at boot', () => {
   const boot = (env: Record<string, string>) =>
     spawnSync(process.execPath, [BUILT_APP], {
       cwd: tmpdir(),
-      env: { PATH: process.env.PATH ?? '', PORT: '0', JWT_SECRET: TEST_SECRET, DATABASE_URL: `sqlite:${join(dir, `${randomUUID()}.sqlite`)}`, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        JWT_SECRET: TEST_SECRET,
+        DATABASE_URL: `sqlite:${join(dir, `${randomUUID()}.sqlite`)}`,
+        ...env,
+      },
       encoding: 'utf8',
       timeout: 90_000,
     });
@@ -217,10 +256,16 @@ describe('data keys at boot', () => {
   }, 100_000);
 
   it('in development without keys, one is derived and a warning says so', async () => {
-    const app = await startAgentApiProcess({ NODE_ENV: 'development', DATABASE_URL: `sqlite:${join(dir, 'dev.sqlite')}` });
+    const app = await startAgentApiProcess({
+      NODE_ENV: 'development',
+      DATABASE_URL: `sqlite:${join(dir, 'dev.sqlite')}`,
+    });
     try {
-      for (let i = 0; i < 50 && !/DATA_KEYS or BLIND_INDEX_KEY not set/.test(app.output()); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(app.output()).toMatch(/DATA_KEYS or BLIND_INDEX_KEY not set: field encryption uses a development key \(kid "dev-[0-9a-f]{8}"\)/);
+      for (let i = 0; i < 50 && !/DATA_KEYS or BLIND_INDEX_KEY not set/.test(app.output()); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(app.output()).toMatch(
+        /DATA_KEYS or BLIND_INDEX_KEY not set: field encryption uses a development key \(kid "dev-[0-9a-f]{8}"\)/,
+      );
       const token = signToken(ADMIN);
       const res = await api(app, token, 'POST', '/customers', { name: 'Dev Person' });
       expect(res.status).toBe(201);

@@ -38,9 +38,18 @@ describe.each(['express', 'fastify'] as const)('readiness (%s)', (adapter) => {
     await redis.stop();
     const down = await h.http().get('/health/ready');
     expect(down.status).toBe(503);
-    expect(down.body).toMatchObject({ statusCode: 503, code: 'unavailable', message: 'Not ready: redis is down', down: ['redis'], checks: { database: 'up', redis: 'down' } });
+    expect(down.body).toMatchObject({
+      statusCode: 503,
+      code: 'unavailable',
+      message: 'Not ready: redis is down',
+      down: ['redis'],
+      checks: { database: 'up', redis: 'down' },
+    });
     await redis.start();
-    const back = await until(() => h.http().get('/health/ready'), (r) => r.status === 200);
+    const back = await until(
+      () => h.http().get('/health/ready'),
+      (r) => r.status === 200,
+    );
     expect(back.body).toEqual({ status: 'ready', checks: { database: 'up', redis: 'up' } });
   });
 });
@@ -64,7 +73,11 @@ describe('readiness without Redis, and with the database gone', () => {
       await db.drop(); // terminates the app's connections; reconnecting fails
       const res = await h.http().get('/health/ready');
       expect(res.status).toBe(503);
-      expect(res.body).toMatchObject({ code: 'unavailable', message: 'Not ready: database is down', checks: { database: 'down', redis: 'disabled' } });
+      expect(res.body).toMatchObject({
+        code: 'unavailable',
+        message: 'Not ready: database is down',
+        checks: { database: 'down', redis: 'disabled' },
+      });
     } finally {
       await h.close().catch(() => undefined);
     }

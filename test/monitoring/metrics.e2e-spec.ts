@@ -19,7 +19,10 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
       adapter,
       env: { METRICS_PORT: '0' },
       configure: (config) => {
-        config.policy.rateLimits = { ...config.policy.rateLimits, operations: { ...config.policy.rateLimits?.operations, 'agent.list': { limit: 2, ttl: 60 } } };
+        config.policy.rateLimits = {
+          ...config.policy.rateLimits,
+          operations: { ...config.policy.rateLimits?.operations, 'agent.list': { limit: 2, ttl: 60 } },
+        };
       },
     });
     metricsUrl = `http://127.0.0.1:${h.app.get(MetricsListener).port}/metrics`;
@@ -37,7 +40,9 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
     const operator = signToken({ roles: ['operator'], scope: 'metrics:read' });
     expect((await h.http().get('/metrics').set('Authorization', `Bearer ${operator}`)).body.code).toBe('forbidden');
     const noScope = signToken({ roles: ['auditor'], scope: 'audit:read' });
-    expect((await h.http().get('/metrics').set('Authorization', `Bearer ${noScope}`)).body.code).toBe('insufficient_scope');
+    expect((await h.http().get('/metrics').set('Authorization', `Bearer ${noScope}`)).body.code).toBe(
+      'insufficient_scope',
+    );
     const ok = await h.http().get('/metrics').set('Authorization', `Bearer ${auditor}`).expect(200);
     expect(ok.text).toContain('# TYPE policy_decisions_total counter');
   });
@@ -61,10 +66,16 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
     await h.http().get('/agents').set('Authorization', 'Bearer not-a-token').expect(401);
     const lister = signToken({ ...ADMIN, tenant_id: 't-metrics' });
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await h.http().get('/agents').set('Authorization', `Bearer ${lister}`)).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push((await h.http().get('/agents').set('Authorization', `Bearer ${lister}`)).status);
     expect(statuses.filter((s) => s === 429).length).toBe(2);
     const session = await h.http().post('/sessions').set(auth).send({ agentId: agent.body.id }).expect(201);
-    const event = await h.http().post(`/sessions/${session.body.id}/events`).set(auth).send({ message: 'count me' }).expect(201);
+    const event = await h
+      .http()
+      .post(`/sessions/${session.body.id}/events`)
+      .set(auth)
+      .send({ message: 'count me' })
+      .expect(201);
     await h.http().delete(`/agents/${agent.body.id}`).set(auth).expect(403); // needs an approval
     await h.http().get('/customers/jane.metrics@example.org').set(auth).expect(400);
     await h.http().get('/nowhere/jane.metrics@example.org').set(auth).expect(404);
@@ -73,7 +84,8 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
     const after = await waitFor(
       async () => {
         const text = await scrape();
-        const grew = (name: string, labels: Record<string, string>) => sample(text, name, labels) > sample(before, name, labels);
+        const grew = (name: string, labels: Record<string, string>) =>
+          sample(text, name, labels) > sample(before, name, labels);
         const settled =
           grew('policy_audit_write_seconds_count', {}) &&
           grew('policy_budget_spent_total', { scope: 'principal', unit: 'requests' }) &&
@@ -83,7 +95,8 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
       { what: 'the audit write, the budget settlement and the last request in /metrics' },
     );
 
-    const delta = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      sample(after, name, labels) - sample(before, name, labels);
     expect(delta('policy_decisions_total', { operation: 'agent.read', outcome: 'ALLOW' })).toBe(2);
     expect(delta('policy_decisions_total', { operation: 'customer.create', outcome: 'DENY' })).toBe(1);
     expect(delta('policy_decisions_total', { operation: 'agent.delete', outcome: 'REQUIRE_APPROVAL' })).toBe(1);
@@ -91,25 +104,43 @@ describe.each(['express', 'fastify'] as const)('metrics (%s)', (adapter) => {
     expect(delta('policy_auth_failures_total', { credential: 'jwt' })).toBe(1);
     expect(delta('policy_budget_reservations_total', { outcome: 'reserved' })).toBe(1);
     expect(delta('policy_budget_reserved_total', { scope: 'principal', unit: 'tokens' })).toBeGreaterThan(256);
-    expect(delta('policy_budget_spent_total', { scope: 'principal', unit: 'cost' })).toBeCloseTo(event.body.usage.cost, 9);
-    expect(delta('policy_budget_spent_total', { scope: 'principal', unit: 'tokens' })).toBe(event.body.usage.inputTokens + event.body.usage.outputTokens);
+    expect(delta('policy_budget_spent_total', { scope: 'principal', unit: 'cost' })).toBeCloseTo(
+      event.body.usage.cost,
+      9,
+    );
+    expect(delta('policy_budget_spent_total', { scope: 'principal', unit: 'tokens' })).toBe(
+      event.body.usage.inputTokens + event.body.usage.outputTokens,
+    );
     expect(delta('policy_budget_spent_total', { scope: 'principal', unit: 'requests' })).toBe(1);
     expect(delta('policy_audit_write_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(after).toMatch(/^policy_audit_queue_length \d+$/m);
     expect(after).toContain('# TYPE policy_tool_invocations_total counter');
-    expect(delta('http_request_duration_seconds_count', { method: 'GET', route: '/agents/:id', status_code: '200' })).toBe(2);
-    expect(delta('http_request_duration_seconds_count', { method: 'GET', route: '/agents', status_code: '429' })).toBe(2);
-    expect(delta('http_request_duration_seconds_count', { method: 'POST', route: '/customers', status_code: '403' })).toBe(1);
-    expect(delta('http_request_duration_seconds_count', { method: 'GET', route: '/customers/:id', status_code: '400' })).toBe(1);
-    expect(delta('http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
+    expect(
+      delta('http_request_duration_seconds_count', { method: 'GET', route: '/agents/:id', status_code: '200' }),
+    ).toBe(2);
+    expect(delta('http_request_duration_seconds_count', { method: 'GET', route: '/agents', status_code: '429' })).toBe(
+      2,
+    );
+    expect(
+      delta('http_request_duration_seconds_count', { method: 'POST', route: '/customers', status_code: '403' }),
+    ).toBe(1);
+    expect(
+      delta('http_request_duration_seconds_count', { method: 'GET', route: '/customers/:id', status_code: '400' }),
+    ).toBe(1);
+    expect(
+      delta('http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' }),
+    ).toBe(1);
     expect(after).not.toContain(agent.body.id);
     expect(after).not.toContain('jane.metrics');
   });
 
-  itIf(promtoolInstalled(), 'promtool (apt-get install prometheus)')('is accepted by promtool check metrics', async () => {
-    const text = await scrape();
-    const result = promtoolCheck(text);
-    expect(result.output).toBe('');
-    expect(result.status).toBe(0);
-  });
+  itIf(promtoolInstalled(), 'promtool (apt-get install prometheus)')(
+    'is accepted by promtool check metrics',
+    async () => {
+      const text = await scrape();
+      const result = promtoolCheck(text);
+      expect(result.output).toBe('');
+      expect(result.status).toBe(0);
+    },
+  );
 });

@@ -27,12 +27,22 @@ export function ownRedis(port: number): OwnRedis {
   return {
     url,
     start: async () => {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        { stdio: 'ignore' },
+      );
       const deadline = Date.now() + 10_000;
       for (;;) {
         const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         probe.on('error', () => undefined);
-        const ok = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
+        const ok = await probe
+          .connect()
+          .then(() => probe.ping())
+          .then(
+            () => true,
+            () => false,
+          );
         probe.disconnect();
         if (ok) return;
         if (Date.now() > deadline) throw new Error(`redis-server did not start on ${port}`);

@@ -20,7 +20,11 @@ for (const [name, decorators] of [
   ['list', [Get(), RequireOperation('report.read')]],
 ]) {
   const descriptor = Object.getOwnPropertyDescriptor(ReportsController.prototype, name);
-  Object.defineProperty(ReportsController.prototype, name, Reflect.decorate(decorators, ReportsController.prototype, name, descriptor));
+  Object.defineProperty(
+    ReportsController.prototype,
+    name,
+    Reflect.decorate(decorators, ReportsController.prototype, name, descriptor),
+  );
 }
 Reflect.decorate([Controller('reports')], ReportsController);
 

@@ -89,9 +89,18 @@ describe('the packed library', () => {
 
   it('ships the compiled library, its typings, the CLI and the policy schema, and no tests, sources or source maps', () => {
     expect(files).toEqual(
-      expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', 'bin/nest-agent-policy.cjs', 'policy.schema.json', 'dist/cli/main.js']),
+      expect.arrayContaining([
+        'package.json',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'bin/nest-agent-policy.cjs',
+        'policy.schema.json',
+        'dist/cli/main.js',
+      ]),
     );
-    expect(files.filter((f) => /\.(spec|e2e-spec)\.(ts|js|d\.ts)$|\.map$|\.tsbuildinfo$|(^|\/)src\/.*\.ts$/.test(f))).toEqual([]);
+    expect(
+      files.filter((f) => /\.(spec|e2e-spec)\.(ts|js|d\.ts)$|\.map$|\.tsbuildinfo$|(^|\/)src\/.*\.ts$/.test(f)),
+    ).toEqual([]);
     // Everything under dist/ is JavaScript or its typings: nothing else leaks in from the build.
     expect(files.filter((f) => f.startsWith('dist/') && !/\.(js|d\.ts)$/.test(f))).toEqual([]);
   });

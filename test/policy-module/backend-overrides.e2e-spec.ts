@@ -33,7 +33,8 @@ import {
 } from 'nest-agent-policy';
 import { BASE_OPTIONS, PolicyTestAppModule, ReportsController, SECRET } from './policy-test.app';
 
-const auth = (roles = ['reader']) => `Bearer ${jwt.sign({ sub: 'u1', roles, scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
+const auth = (roles = ['reader']) =>
+  `Bearer ${jwt.sign({ sub: 'u1', roles, scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
 
 @Controller('budgeted')
 @RequireOperation('report.read')
@@ -56,7 +57,9 @@ class RecordingBudgetStore extends DatabaseBudgetStore {
 
 class RecordingThrottlerStorage extends MemoryThrottlerStorage {
   increments = 0;
-  override increment(...args: Parameters<MemoryThrottlerStorage['increment']>): ReturnType<MemoryThrottlerStorage['increment']> {
+  override increment(
+    ...args: Parameters<MemoryThrottlerStorage['increment']>
+  ): ReturnType<MemoryThrottlerStorage['increment']> {
     this.increments++;
     return super.increment(...args);
   }
@@ -106,9 +109,18 @@ class DenialCounter implements PolicyEventListener {
   }
 }
 
-async function boot(options: Partial<PolicyModuleOptions>, configure?: (b: TestingModuleBuilder) => void, providers: Provider[] = []): Promise<INestApplication> {
+async function boot(
+  options: Partial<PolicyModuleOptions>,
+  configure?: (b: TestingModuleBuilder) => void,
+  providers: Provider[] = [],
+): Promise<INestApplication> {
   const builder = Test.createTestingModule({
-    imports: [PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, ...options }), providers, [ReportsController, BudgetedController])],
+    imports: [
+      PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, ...options }), providers, [
+        ReportsController,
+        BudgetedController,
+      ]),
+    ],
   });
   configure?.(builder);
   const app = (await builder.compile()).createNestApplication({ logger: false });
@@ -120,7 +132,9 @@ describe('backends replaced by token', () => {
   it('BudgetStore, with overrideProvider', async () => {
     let store: RecordingBudgetStore | undefined;
     const app = await boot({ budgets: { principal: { day: { requests: 100 } } } }, (b) =>
-      b.overrideProvider(BudgetStore).useFactory({ factory: (ds: DataSource) => (store = new RecordingBudgetStore(ds)), inject: [DataSource] }),
+      b
+        .overrideProvider(BudgetStore)
+        .useFactory({ factory: (ds: DataSource) => (store = new RecordingBudgetStore(ds)), inject: [DataSource] }),
     );
     try {
       const res = await request(app.getHttpServer()).get('/budgeted').set('Authorization', auth());
@@ -134,10 +148,13 @@ describe('backends replaced by token', () => {
 
   it('the throttler storage, with overrideProvider(getStorageToken())', async () => {
     const storage = new RecordingThrottlerStorage();
-    const app = await boot({ rateLimits: { default: { limit: 2, ttl: 60 } } }, (b) => b.overrideProvider(getStorageToken()).useValue(storage));
+    const app = await boot({ rateLimits: { default: { limit: 2, ttl: 60 } } }, (b) =>
+      b.overrideProvider(getStorageToken()).useValue(storage),
+    );
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await request(app.getHttpServer()).get('/reports').set('Authorization', auth())).status);
+      for (let i = 0; i < 3; i++)
+        statuses.push((await request(app.getHttpServer()).get('/reports').set('Authorization', auth())).status);
       expect(statuses).toEqual([200, 200, 429]);
       expect(storage.increments).toBeGreaterThanOrEqual(3);
     } finally {
@@ -147,8 +164,20 @@ describe('backends replaced by token', () => {
   });
 
   it.each([
-    ['overrideProvider', (store: FakeApprovalStore) => ({ configure: (b: TestingModuleBuilder) => b.overrideProvider(ApprovalStore).useValue(store), providers: [] })],
-    ['the providers option', (store: FakeApprovalStore) => ({ configure: undefined, providers: [{ provide: ApprovalStore, useValue: store }] })],
+    [
+      'overrideProvider',
+      (store: FakeApprovalStore) => ({
+        configure: (b: TestingModuleBuilder) => b.overrideProvider(ApprovalStore).useValue(store),
+        providers: [],
+      }),
+    ],
+    [
+      'the providers option',
+      (store: FakeApprovalStore) => ({
+        configure: undefined,
+        providers: [{ provide: ApprovalStore, useValue: store }],
+      }),
+    ],
   ])('ApprovalStore, with %s', async (_how, setup) => {
     const store = new FakeApprovalStore();
     const { configure, providers } = setup(store);
@@ -158,8 +187,14 @@ describe('backends replaced by token', () => {
       expect(asked.status).toBe(403);
       expect(asked.body).toMatchObject({ code: 'approval_required', approvalId: 'fake-1' });
       expect(store.created).toHaveLength(1);
-      expect(store.created[0]).toMatchObject({ operation: 'report.read', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
-      const passed = await request(app.getHttpServer()).get('/reports').set('Authorization', auth()).set('X-Approval-Id', 'granted-elsewhere');
+      expect(store.created[0]).toMatchObject({
+        operation: 'report.read',
+        digest: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
+      const passed = await request(app.getHttpServer())
+        .get('/reports')
+        .set('Authorization', auth())
+        .set('X-Approval-Id', 'granted-elsewhere');
       expect(passed.status).toBe(200);
       expect(store.consumed).toEqual(['granted-elsewhere']);
     } finally {
@@ -171,10 +206,23 @@ describe('backends replaced by token', () => {
     const sink = new CollectingEvents();
     const app = await boot({}, (b) => b.overrideProvider(POLICY_EVENTS).useValue(sink));
     try {
-      expect((await request(app.getHttpServer()).get('/reports/agents').set('Authorization', auth(['nobody']))).status).toBe(403);
-      expect((await request(app.getHttpServer()).get('/reports').set('Authorization', 'Bearer not-a-token')).status).toBe(401);
+      expect(
+        (
+          await request(app.getHttpServer())
+            .get('/reports/agents')
+            .set('Authorization', auth(['nobody']))
+        ).status,
+      ).toBe(403);
+      expect(
+        (await request(app.getHttpServer()).get('/reports').set('Authorization', 'Bearer not-a-token')).status,
+      ).toBe(401);
       expect(sink.events.map((e) => e.type)).toEqual(['access.denied', 'auth.failure']);
-      expect(sink.events[0]).toMatchObject({ type: 'access.denied', operation: 'agent.read', shadow: false, decision: { code: 'forbidden' } });
+      expect(sink.events[0]).toMatchObject({
+        type: 'access.denied',
+        operation: 'agent.read',
+        shadow: false,
+        decision: { code: 'forbidden' },
+      });
     } finally {
       await app.close();
     }
@@ -183,7 +231,13 @@ describe('backends replaced by token', () => {
   it('a subscriber of the default sink is one provider', async () => {
     const app = await boot({}, undefined, [DenialCounter]);
     try {
-      expect((await request(app.getHttpServer()).get('/reports/agents').set('Authorization', auth(['nobody']))).status).toBe(403);
+      expect(
+        (
+          await request(app.getHttpServer())
+            .get('/reports/agents')
+            .set('Authorization', auth(['nobody']))
+        ).status,
+      ).toBe(403);
       expect(app.get(DenialCounter).seen).toEqual(['agent.read']);
     } finally {
       await app.close();

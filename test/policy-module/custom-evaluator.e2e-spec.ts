@@ -23,7 +23,8 @@ class HeaderRulesPolicy implements Policy {
   }
 }
 
-const auth = (sub: string) => `Bearer ${jwt.sign({ sub, roles: ['reader'], scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
+const auth = (sub: string) =>
+  `Bearer ${jwt.sign({ sub, roles: ['reader'], scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
 
 describe('a custom @PolicyEvaluator provider', () => {
   let app: INestApplication;

@@ -13,14 +13,22 @@ import {
 } from 'nest-agent-policy';
 import { BASE_OPTIONS, BrokenPolicy, PolicyTestAppModule, ReportsOnlyPolicy, SECRET } from './policy-test.app';
 
-const token = (claims: Record<string, unknown>) => jwt.sign({ sub: 'u1', ...claims }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
+const token = (claims: Record<string, unknown>) =>
+  jwt.sign({ sub: 'u1', ...claims }, SECRET, { algorithm: 'HS256', expiresIn: 600 });
 const reader = () => `Bearer ${token({ roles: ['reader'], scope: 'reports:write' })}`;
 
-async function boot(module: ReturnType<typeof PolicyTestAppModule.with>, adapter: 'express' | 'fastify', configure?: (b: ReturnType<typeof Test.createTestingModule>) => void) {
+async function boot(
+  module: ReturnType<typeof PolicyTestAppModule.with>,
+  adapter: 'express' | 'fastify',
+  configure?: (b: ReturnType<typeof Test.createTestingModule>) => void,
+) {
   const builder = Test.createTestingModule({ imports: [module] });
   configure?.(builder);
   const ref = await builder.compile();
-  const app: INestApplication = adapter === 'fastify' ? ref.createNestApplication(new FastifyAdapter(), { logger: false }) : ref.createNestApplication({ logger: false });
+  const app: INestApplication =
+    adapter === 'fastify'
+      ? ref.createNestApplication(new FastifyAdapter(), { logger: false })
+      : ref.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');
   return app;
 }
@@ -41,9 +49,13 @@ describe.each(['express', 'fastify'] as const)('PolicyModule (%s)', (adapter) =>
 
     it('lets a method-level @RequireOperation win over the class', async () => {
       const noAgent = `Bearer ${token({ roles: ['reader'], scope: 'reports:read' })}`;
-      expect((await request(app.getHttpServer()).get('/reports/agents').set('Authorization', noAgent)).status).toBe(200);
+      expect((await request(app.getHttpServer()).get('/reports/agents').set('Authorization', noAgent)).status).toBe(
+        200,
+      );
       const admin = `Bearer ${token({ roles: ['nobody'], scope: 'reports:read' })}`;
-      expect((await request(app.getHttpServer()).get('/reports/agents').set('Authorization', admin)).body.code).toBe('forbidden');
+      expect((await request(app.getHttpServer()).get('/reports/agents').set('Authorization', admin)).body.code).toBe(
+        'forbidden',
+      );
     });
 
     it('opens @Public routes to anonymous callers', async () => {
@@ -53,7 +65,9 @@ describe.each(['express', 'fastify'] as const)('PolicyModule (%s)', (adapter) =>
     });
 
     it('denies a route with neither @RequireOperation nor @Public, and names it at boot', async () => {
-      const res = await request(app.getHttpServer()).get('/forgotten').set('Authorization', `Bearer ${token({ roles: ['admin'], scope: '*' })}`);
+      const res = await request(app.getHttpServer())
+        .get('/forgotten')
+        .set('Authorization', `Bearer ${token({ roles: ['admin'], scope: '*' })}`);
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('forbidden');
       expect(res.body).not.toHaveProperty('leaked');
@@ -72,11 +86,19 @@ describe.each(['express', 'fastify'] as const)('PolicyModule (%s)', (adapter) =>
     };
 
     it('with forRoot({ policy })', async () => {
-      await allowedAndDenied(await boot(PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, policy: ReportsOnlyPolicy })), adapter));
+      await allowedAndDenied(
+        await boot(
+          PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, policy: ReportsOnlyPolicy })),
+          adapter,
+        ),
+      );
     });
 
     it('with { provide: AuthorizationPolicy, useClass } among the module providers', async () => {
-      const module = PolicyModule.forRoot({ ...BASE_OPTIONS, providers: [{ provide: AuthorizationPolicy, useClass: ReportsOnlyPolicy }] });
+      const module = PolicyModule.forRoot({
+        ...BASE_OPTIONS,
+        providers: [{ provide: AuthorizationPolicy, useClass: ReportsOnlyPolicy }],
+      });
       await allowedAndDenied(await boot(PolicyTestAppModule.with(module), adapter));
     });
 
@@ -88,8 +110,13 @@ describe.each(['express', 'fastify'] as const)('PolicyModule (%s)', (adapter) =>
     });
 
     it('denies when the policy throws (fail closed)', async () => {
-      const app = await boot(PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, policy: BrokenPolicy })), adapter);
-      const res = await request(app.getHttpServer()).get('/reports').set('Authorization', `Bearer ${token({ roles: ['admin'], scope: '*' })}`);
+      const app = await boot(
+        PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, policy: BrokenPolicy })),
+        adapter,
+      );
+      const res = await request(app.getHttpServer())
+        .get('/reports')
+        .set('Authorization', `Bearer ${token({ roles: ['admin'], scope: '*' })}`);
       expect(res.status).toBe(403);
       expect(JSON.stringify(res.body)).not.toContain('exploded');
       await app.close();
@@ -122,16 +149,30 @@ describe('PolicyModule options are checked at init', () => {
   beforeAll(() => Logger.overrideLogger(false));
 
   it.each([
-    ['an unknown role in inherits', { roles: { a: { operations: ['agent.read'], inherits: ['ghost'] } } }, /roles\.a\.inherits\[0\]: unknown role "ghost"/],
+    [
+      'an unknown role in inherits',
+      { roles: { a: { operations: ['agent.read'], inherits: ['ghost'] } } },
+      /roles\.a\.inherits\[0\]: unknown role "ghost"/,
+    ],
     ['a pattern matching no operation', { roles: { a: { operations: ['agnt.*'] } } }, /roles\.a\.operations\[0\]/],
     ['a weak HS256 secret', { jwt: { secret: 'short' } }, /jwt\.secret/],
     ['no key in production', { jwt: {} }, /jwt\.secret/],
     ['an unknown option', { rolez: {} }, /rolez: unknown policy key/],
-    ['a misspelled nested key', { rateLimits: { defualt: { limit: 1, ttl: 60 } } }, /rateLimits\.defualt: unknown key \(did you mean "default"\?\)/],
-    ['a misspelled JWT option', { jwt: { secret: 'x'.repeat(40), secert: 'y' } }, /jwt\.secert: unknown key \(did you mean "secret"\?\)/],
+    [
+      'a misspelled nested key',
+      { rateLimits: { defualt: { limit: 1, ttl: 60 } } },
+      /rateLimits\.defualt: unknown key \(did you mean "default"\?\)/,
+    ],
+    [
+      'a misspelled JWT option',
+      { jwt: { secret: 'x'.repeat(40), secert: 'y' } },
+      /jwt\.secert: unknown key \(did you mean "secret"\?\)/,
+    ],
   ])('fails on %s, naming the key', async (_name, patch, message) => {
     const options = { ...BASE_OPTIONS, ...patch } as PolicyModuleOptions;
-    await expect(Test.createTestingModule({ imports: [PolicyTestAppModule.with(PolicyModule.forRoot(options))] }).compile()).rejects.toThrow(message);
+    await expect(
+      Test.createTestingModule({ imports: [PolicyTestAppModule.with(PolicyModule.forRoot(options))] }).compile(),
+    ).rejects.toThrow(message);
   });
 
   it('refuses the development policy when NODE_ENV=production', async () => {
@@ -139,7 +180,11 @@ describe('PolicyModule options are checked at init', () => {
     process.env.NODE_ENV = 'production';
     try {
       await expect(
-        Test.createTestingModule({ imports: [PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, policy: DevelopmentAuthorizationPolicy }))] }).compile(),
+        Test.createTestingModule({
+          imports: [
+            PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, policy: DevelopmentAuthorizationPolicy })),
+          ],
+        }).compile(),
       ).rejects.toThrow(/production/);
     } finally {
       process.env.NODE_ENV = previous;

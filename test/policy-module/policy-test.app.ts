@@ -96,7 +96,11 @@ export const database = () =>
 
 @Module({})
 export class PolicyTestAppModule {
-  static with(policyModule: DynamicModule, providers: Provider[] = [], controllers: Type<unknown>[] = [ReportsController, ForgottenController]): DynamicModule {
+  static with(
+    policyModule: DynamicModule,
+    providers: Provider[] = [],
+    controllers: Type<unknown>[] = [ReportsController, ForgottenController],
+  ): DynamicModule {
     return { module: PolicyTestAppModule, imports: [database(), policyModule], controllers, providers };
   }
 }

@@ -54,7 +54,9 @@ class LimitWithoutTtlController {
 }
 
 async function boot(controllers: Type<unknown>[]): Promise<INestApplication> {
-  const ref = await Test.createTestingModule({ imports: [PolicyTestAppModule.with(PolicyModule.forRoot(BASE_OPTIONS), [], controllers)] }).compile();
+  const ref = await Test.createTestingModule({
+    imports: [PolicyTestAppModule.with(PolicyModule.forRoot(BASE_OPTIONS), [], controllers)],
+  }).compile();
   const app = ref.createNestApplication({ logger: false });
   try {
     await app.listen(0, '127.0.0.1');
@@ -70,7 +72,8 @@ describe('@Throttle() with the library guard', () => {
     const app = await boot([FunctionLimitController]);
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 3; i++) statuses.push((await request(app.getHttpServer()).get('/limited').set('Authorization', auth)).status);
+      for (let i = 0; i < 3; i++)
+        statuses.push((await request(app.getHttpServer()).get('/limited').set('Authorization', auth)).status);
       expect(statuses).toEqual([200, 200, 429]);
       expect(FunctionLimitController.asked).toBe(3);
     } finally {
@@ -79,10 +82,14 @@ describe('@Throttle() with the library guard', () => {
   });
 
   it('fails the boot for a throttler name the guard does not have, naming the route', async () => {
-    await expect(boot([NamedThrottlerController])).rejects.toThrow(/NamedThrottlerController\.list names the throttler "burst"/);
+    await expect(boot([NamedThrottlerController])).rejects.toThrow(
+      /NamedThrottlerController\.list names the throttler "burst"/,
+    );
   });
 
   it('fails the boot for a limit without a ttl', async () => {
-    await expect(boot([LimitWithoutTtlController])).rejects.toThrow(/LimitWithoutTtlController\.list needs both "limit" and "ttl"/);
+    await expect(boot([LimitWithoutTtlController])).rejects.toThrow(
+      /LimitWithoutTtlController\.list needs both "limit" and "ttl"/,
+    );
   });
 });

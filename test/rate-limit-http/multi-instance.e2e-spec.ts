@@ -27,7 +27,11 @@ describe('rate limits across two processes sharing Redis', () => {
     writeFileSync(policyFile, JSON.stringify(policy));
     for (const name of ['a', 'b']) {
       processes.push(
-        await startAgentApiProcess({ DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`, REDIS_URL, POLICY_CONFIG: policyFile }),
+        await startAgentApiProcess({
+          DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,
+          REDIS_URL,
+          POLICY_CONFIG: policyFile,
+        }),
       );
     }
   }, 60_000);

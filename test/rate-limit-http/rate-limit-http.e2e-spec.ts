@@ -22,12 +22,19 @@ const token = (claims: Record<string, unknown> = {}) =>
 async function boot(adapter: Adapter, options: Partial<PolicyModuleOptions>): Promise<INestApplication> {
   const ref = await Test.createTestingModule({ imports: [rateLimitApp(options)] }).compile();
   const app: INestApplication =
-    adapter === 'fastify' ? ref.createNestApplication(new FastifyAdapter(), { logger: false }) : ref.createNestApplication({ logger: false });
+    adapter === 'fastify'
+      ? ref.createNestApplication(new FastifyAdapter(), { logger: false })
+      : ref.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');
   return app;
 }
 
-async function hit(app: INestApplication, path: string, n: number, headers: Record<string, string> = {}): Promise<request.Response[]> {
+async function hit(
+  app: INestApplication,
+  path: string,
+  n: number,
+  headers: Record<string, string> = {},
+): Promise<request.Response[]> {
   const out: request.Response[] = [];
   for (let i = 0; i < n; i++) out.push(await request(app.getHttpServer()).get(path).set(headers));
   return out;
@@ -99,7 +106,11 @@ describe.each(['express', 'fastify'] as Adapter[])('rate limits over HTTP (%s)',
     beforeAll(async () => {
       app = await boot(adapter, {
         roles: { user: { operations: ['agent.*', 'tool.*'] }, viewer: { operations: ['agent.read', 'agent.list'] } },
-        rateLimits: { default: { limit: 5, ttl: 60 }, anonymous: { limit: 3, ttl: 60 }, authFailures: { limit: 3, ttl: 60 } },
+        rateLimits: {
+          default: { limit: 5, ttl: 60 },
+          anonymous: { limit: 3, ttl: 60 },
+          authFailures: { limit: 3, ttl: 60 },
+        },
       });
     });
     afterAll(() => app.close());
@@ -121,12 +132,20 @@ describe.each(['express', 'fastify'] as Adapter[])('rate limits over HTTP (%s)',
     it('counts calls answered approval_required: past the limit they get 429 rate_limited, with no approval id', async () => {
       const approvals = await boot(adapter, {
         approvals: { operations: ['tool.invoke'] },
-        rateLimits: { default: { limit: 3, ttl: 60 }, anonymous: { limit: 3, ttl: 60 }, authFailures: { limit: 3, ttl: 60 } },
+        rateLimits: {
+          default: { limit: 3, ttl: 60 },
+          anonymous: { limit: 3, ttl: 60 },
+          authFailures: { limit: 3, ttl: 60 },
+        },
       });
       try {
         const res = await hit(approvals, '/tools', 5, { Authorization: token() });
         expect(res.map((r) => r.status)).toEqual([403, 403, 403, 429, 429]);
-        expect(res.slice(0, 3).map((r) => r.body.code)).toEqual(['approval_required', 'approval_required', 'approval_required']);
+        expect(res.slice(0, 3).map((r) => r.body.code)).toEqual([
+          'approval_required',
+          'approval_required',
+          'approval_required',
+        ]);
         // The same request while its approval is pending answers that approval again: one pending approval, not three.
         expect(new Set(res.slice(0, 3).map((r) => r.body.approvalId)).size).toBe(1);
         expect(res.slice(3).every((r) => r.body.code === 'rate_limited' && r.body.approvalId === undefined)).toBe(true);
@@ -206,7 +225,10 @@ describe.each(['express', 'fastify'] as Adapter[])('rate limits over HTTP (%s)',
     });
 
     it('falls back to a per-process memory limiter when the mode is open', async () => {
-      const app = await boot(adapter, { redisUrl: 'redis://127.0.0.1:1', rateLimits: { failMode: 'open', default: { limit: 2, ttl: 60 } } });
+      const app = await boot(adapter, {
+        redisUrl: 'redis://127.0.0.1:1',
+        rateLimits: { failMode: 'open', default: { limit: 2, ttl: 60 } },
+      });
       const res = await hit(app, '/agents', 3, { Authorization: token() });
       expect(res.map((r) => r.status)).toEqual([200, 200, 429]);
       await app.close();
@@ -214,7 +236,10 @@ describe.each(['express', 'fastify'] as Adapter[])('rate limits over HTTP (%s)',
 
     itWith('redis')('counts in Redis when it is up', async () => {
       const { prefix, cleanup } = redisTestPrefix('rl-http');
-      const app = await boot(adapter, { redisUrl: REDIS_URL, rateLimits: { keyPrefix: prefix, default: { limit: 2, ttl: 60 } } });
+      const app = await boot(adapter, {
+        redisUrl: REDIS_URL,
+        rateLimits: { keyPrefix: prefix, default: { limit: 2, ttl: 60 } },
+      });
       const res = await hit(app, '/agents', 3, { Authorization: token() });
       expect(res.map((r) => r.status)).toEqual([200, 200, 429]);
       expect(res[0].headers['x-ratelimit-limit']).toBe('2');

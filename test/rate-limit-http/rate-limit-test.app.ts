@@ -69,7 +69,13 @@ export function rateLimitApp(options: Partial<PolicyModuleOptions>): DynamicModu
   return {
     module: RateLimitTestModule,
     imports: [
-      TypeOrmModule.forRoot({ type: 'better-sqlite3', database: ':memory:', entities: [...POLICY_ENTITIES], migrations: [...POLICY_MIGRATIONS], migrationsRun: true }),
+      TypeOrmModule.forRoot({
+        type: 'better-sqlite3',
+        database: ':memory:',
+        entities: [...POLICY_ENTITIES],
+        migrations: [...POLICY_MIGRATIONS],
+        migrationsRun: true,
+      }),
       PolicyModule.forRoot({
         mode: 'production',
         jwt: { secret: SECRET },

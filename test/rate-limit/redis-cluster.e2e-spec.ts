@@ -33,10 +33,14 @@ describe('RedisThrottlerStorage on a Redis Cluster (3 masters, started by this s
     async (strategy) => {
       const storage = new RedisThrottlerStorage(client, { keyPrefix: `cluster-test:${strategy}:` });
       const keys = Array.from({ length: 30 }, (_, i) => `tracker-${i}`);
-      const slots = new Set(await Promise.all(keys.map((k) => client.cluster('KEYSLOT', storage.redisKey(k, 'default')))));
+      const slots = new Set(
+        await Promise.all(keys.map((k) => client.cluster('KEYSLOT', storage.redisKey(k, 'default')))),
+      );
       expect(slots.size).toBeGreaterThan(20);
       // 30 keys × 8 hits at a limit of 5: each key admits exactly 5, whatever node it lives on.
-      const results = await Promise.all(keys.flatMap((k) => Array.from({ length: 8 }, () => storage.increment(k, 60_000, 5, 0, 'default'))));
+      const results = await Promise.all(
+        keys.flatMap((k) => Array.from({ length: 8 }, () => storage.increment(k, 60_000, 5, 0, 'default'))),
+      );
       for (let i = 0; i < keys.length; i++) {
         expect(results.slice(i * 8, i * 8 + 8).filter((r) => !r.isBlocked)).toHaveLength(5);
       }
@@ -46,7 +50,11 @@ describe('RedisThrottlerStorage on a Redis Cluster (3 masters, started by this s
   it('answers like the memory storage, blocks included', async () => {
     const shared = new RedisThrottlerStorage(client, { keyPrefix: 'cluster-test:parity:' });
     const local = new MemoryThrottlerStorage();
-    const shape = (r: { totalHits: number; isBlocked: boolean; timeToBlockExpire: number }) => [r.totalHits, r.isBlocked, r.timeToBlockExpire];
+    const shape = (r: { totalHits: number; isBlocked: boolean; timeToBlockExpire: number }) => [
+      r.totalHits,
+      r.isBlocked,
+      r.timeToBlockExpire,
+    ];
     const fromRedis = [];
     const fromMemory = [];
     for (let i = 0; i < 5; i++) {

@@ -36,24 +36,29 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     script.mockRestore();
   });
 
-  it.each<RateLimitStrategy>(['sliding-log', 'fixed-window'])('%s checks the keys of one event-loop turn in one script call, each answered with its own count', async (strategy) => {
-    const storage = new RedisThrottlerStorage(redis, { keyPrefix: `${prefix}${strategy}:`, strategy, maxBatch: 16 });
-    await storage.loadScript();
-    const evalsha = jest.spyOn(redis, 'evalsha');
-    const hits = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => storage.increment(i % 4 === 3 ? 'batch-other' : 'batch-hot', 60_000, 20, 0, 'default')),
-    );
-    // 40 checks, at most 16 per call: 3 round trips.
-    expect(evalsha).toHaveBeenCalledTimes(3);
-    evalsha.mockRestore();
-    const hot = hits.filter((_, i) => i % 4 !== 3);
-    const other = hits.filter((_, i) => i % 4 === 3);
-    // Counted in the order made: the hot key's first 20 pass, its last 10 are refused; the other key's 10 all pass.
-    expect(hot.map((h) => h.totalHits)).toEqual(Array.from({ length: 30 }, (_, i) => (i < 20 ? i + 1 : 21)));
-    expect(hot.map((h) => h.isBlocked)).toEqual(Array.from({ length: 30 }, (_, i) => i >= 20));
-    expect(other.map((h) => h.totalHits)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
-    expect(other.every((h) => !h.isBlocked)).toBe(true);
-  });
+  it.each<RateLimitStrategy>(['sliding-log', 'fixed-window'])(
+    '%s checks the keys of one event-loop turn in one script call, each answered with its own count',
+    async (strategy) => {
+      const storage = new RedisThrottlerStorage(redis, { keyPrefix: `${prefix}${strategy}:`, strategy, maxBatch: 16 });
+      await storage.loadScript();
+      const evalsha = jest.spyOn(redis, 'evalsha');
+      const hits = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          storage.increment(i % 4 === 3 ? 'batch-other' : 'batch-hot', 60_000, 20, 0, 'default'),
+        ),
+      );
+      // 40 checks, at most 16 per call: 3 round trips.
+      expect(evalsha).toHaveBeenCalledTimes(3);
+      evalsha.mockRestore();
+      const hot = hits.filter((_, i) => i % 4 !== 3);
+      const other = hits.filter((_, i) => i % 4 === 3);
+      // Counted in the order made: the hot key's first 20 pass, its last 10 are refused; the other key's 10 all pass.
+      expect(hot.map((h) => h.totalHits)).toEqual(Array.from({ length: 30 }, (_, i) => (i < 20 ? i + 1 : 21)));
+      expect(hot.map((h) => h.isBlocked)).toEqual(Array.from({ length: 30 }, (_, i) => i >= 20));
+      expect(other.map((h) => h.totalHits)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+      expect(other.every((h) => !h.isBlocked)).toBe(true);
+    },
+  );
 
   it('sends every check on its own on Redis Cluster, where keys live in different slots', async () => {
     const clusterLike = new Proxy(redis, {
@@ -76,7 +81,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
     await storage.increment('noscript', 60_000, 10, 0, 'default');
     await redis.script('FLUSH');
-    await expect(storage.increment('noscript', 60_000, 10, 0, 'default')).resolves.toMatchObject({ totalHits: 2, isBlocked: false });
+    await expect(storage.increment('noscript', 60_000, 10, 0, 'default')).resolves.toMatchObject({
+      totalHits: 2,
+      isBlocked: false,
+    });
     expect(await redis.script('EXISTS', storage.scriptSha)).toEqual([1]);
   });
 
@@ -104,7 +112,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     expect(pttl).toBeLessThanOrEqual(10_000);
 
     await storage.increment('user:44', 10_000, 1, 60_000, 'short');
-    await expect(storage.increment('user:44', 10_000, 1, 60_000, 'short')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 60 });
+    await expect(storage.increment('user:44', 10_000, 1, 60_000, 'short')).resolves.toMatchObject({
+      isBlocked: true,
+      timeToBlockExpire: 60,
+    });
     expect(await redis.pttl(`${prefix}{user:44}:short:block`)).toBeGreaterThan(59_000);
   });
 
@@ -133,14 +144,23 @@ describe('RedisThrottlerStorage (real Redis)', () => {
   it('with blockDuration 0 admits again as soon as the window frees a slot; with a duration, blocks that long', async () => {
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
     await storage.increment('noblock', 1000, 1, 0, 'default');
-    await expect(storage.increment('noblock', 1000, 1, 0, 'default')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 1 });
+    await expect(storage.increment('noblock', 1000, 1, 0, 'default')).resolves.toMatchObject({
+      isBlocked: true,
+      timeToBlockExpire: 1,
+    });
     expect(await redis.hget(`${prefix}{noblock}:default`, 'b')).toBe('0');
     // The window running out is the subject (1 s ttl): nothing to poll for.
     await new Promise((resolve) => setTimeout(resolve, 1050));
-    await expect(storage.increment('noblock', 1000, 1, 0, 'default')).resolves.toMatchObject({ isBlocked: false, totalHits: 1 });
+    await expect(storage.increment('noblock', 1000, 1, 0, 'default')).resolves.toMatchObject({
+      isBlocked: false,
+      totalHits: 1,
+    });
 
     await storage.increment('block', 1000, 1, 30_000, 'default');
-    await expect(storage.increment('block', 1000, 1, 30_000, 'default')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 30 });
+    await expect(storage.increment('block', 1000, 1, 30_000, 'default')).resolves.toMatchObject({
+      isBlocked: true,
+      timeToBlockExpire: 30,
+    });
     expect(await redis.pttl(`${prefix}{block}:default`)).toBeGreaterThan(29_000);
   });
 
@@ -148,7 +168,10 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: prefix, strategy: 'fixed-window' });
     await storage.increment('peek', 60_000, 2, 0, 'default');
     await storage.peek('peek', 60_000, 2, 0, 'default');
-    await expect(storage.peek('peek', 60_000, 2, 0, 'default')).resolves.toMatchObject({ totalHits: 1, isBlocked: false });
+    await expect(storage.peek('peek', 60_000, 2, 0, 'default')).resolves.toMatchObject({
+      totalHits: 1,
+      isBlocked: false,
+    });
   });
 
   it.each<RateLimitStrategy>(['sliding-log', 'fixed-window', 'sliding-window', 'token-bucket'])(

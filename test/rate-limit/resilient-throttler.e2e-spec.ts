@@ -72,7 +72,9 @@ describe('ResilientThrottlerStorage against an unreachable and a returning Redis
 
   it('fail-closed answers 503 quickly when Redis is unreachable', async () => {
     quiet();
-    const storage = new ResilientThrottlerStorage(new RedisThrottlerStorage(client('redis://127.0.0.1:1'), { keyPrefix: prefix }));
+    const storage = new ResilientThrottlerStorage(
+      new RedisThrottlerStorage(client('redis://127.0.0.1:1'), { keyPrefix: prefix }),
+    );
     const started = Date.now();
     await expect(storage.increment('dead', 1000, 5, 0, 'default')).rejects.toBeInstanceOf(PolicyUnavailableException);
     await expect(storage.increment('dead', 1000, 5, 0, 'default')).rejects.toMatchObject({ status: 503 });
@@ -81,9 +83,12 @@ describe('ResilientThrottlerStorage against an unreachable and a returning Redis
 
   it('fail-open limits per process when Redis is unreachable', async () => {
     quiet();
-    const storage = new ResilientThrottlerStorage(new RedisThrottlerStorage(client('redis://127.0.0.1:1'), { keyPrefix: prefix }), {
-      failMode: 'open',
-    });
+    const storage = new ResilientThrottlerStorage(
+      new RedisThrottlerStorage(client('redis://127.0.0.1:1'), { keyPrefix: prefix }),
+      {
+        failMode: 'open',
+      },
+    );
     const results = [];
     for (let i = 0; i < 4; i++) results.push(await storage.increment('dead', 60_000, 3, 0, 'default'));
     expect(results.map((r) => r.isBlocked)).toEqual([false, false, false, true]);

@@ -10,7 +10,12 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { REDIS_URL, itWith, redisTestPrefix, serviceUp } from '../support/services';
-import { MemoryThrottlerStorage, RATE_LIMIT_REDIS_OPTIONS, RedisThrottlerStorage, ResilientThrottlerStorage } from 'nest-agent-policy';
+import {
+  MemoryThrottlerStorage,
+  RATE_LIMIT_REDIS_OPTIONS,
+  RedisThrottlerStorage,
+  ResilientThrottlerStorage,
+} from 'nest-agent-policy';
 
 @Controller()
 class PingController {
@@ -60,7 +65,7 @@ describe.each(adapters)('a plain ThrottlerModule on %s', (_adapterName, createAd
 
   function storageFor(name: StorageName): ThrottlerStorage {
     if (name === 'memory') return new MemoryThrottlerStorage();
-    if (!redis) throw new Error('Redis storages are defined with itWith(\'redis\') and run only when it is up');
+    if (!redis) throw new Error("Redis storages are defined with itWith('redis') and run only when it is up");
     const shared = new RedisThrottlerStorage(redis, { keyPrefix: `${prefix}${name}:` });
     return name === 'redis' ? shared : new ResilientThrottlerStorage(shared, { failMode: 'closed' });
   }

@@ -92,10 +92,14 @@ describe.each(adapters)('exact limits through a plain ThrottlerModule on %s', (_
         },
       };
     }
-    if (!redis) throw new Error('the Redis case is defined with itWith(\'redis\') and runs only when Redis is up');
+    if (!redis) throw new Error("the Redis case is defined with itWith('redis') and runs only when Redis is up");
     const unitMs = 200;
     const storage = new RedisThrottlerStorage(redis, { keyPrefix: `${prefix}${Math.random().toString(36).slice(2)}:` });
-    return { storage, unitMs, clock: { wait: (units) => new Promise((resolve) => setTimeout(resolve, units * unitMs + 5)) } };
+    return {
+      storage,
+      unitMs,
+      clock: { wait: (units) => new Promise((resolve) => setTimeout(resolve, units * unitMs + 5)) },
+    };
   }
 
   async function start(storage: ThrottlerStorage, unitMs: number): Promise<string> {
@@ -106,41 +110,41 @@ describe.each(adapters)('exact limits through a plain ThrottlerModule on %s', (_
   }
 
   const namedThrottlersInTurn = async (name: 'memory' | 'redis') => {
-      const s = setup(name);
-      const url = await start(s.storage, s.unitMs);
-      const get = () => request(url).get('/');
+    const s = setup(name);
+    const url = await start(s.storage, s.unitMs);
+    const get = () => request(url).get('/');
 
-      let res = await get().expect(200);
-      expect(res.headers['x-ratelimit-limit-short']).toBe('1');
-      expect(res.headers['x-ratelimit-remaining-short']).toBe('0');
-      res = await get().expect(429);
-      expect(res.headers['retry-after-short']).toMatch(/^\d+$/);
-      await s.clock.wait(1);
+    let res = await get().expect(200);
+    expect(res.headers['x-ratelimit-limit-short']).toBe('1');
+    expect(res.headers['x-ratelimit-remaining-short']).toBe('0');
+    res = await get().expect(429);
+    expect(res.headers['retry-after-short']).toMatch(/^\d+$/);
+    await s.clock.wait(1);
 
-      res = await get().expect(200);
-      expect(res.headers['x-ratelimit-limit']).toBe('2');
-      expect(res.headers['x-ratelimit-remaining']).toBe('0');
-      await s.clock.wait(1);
-      res = await get().expect(429);
-      expect(res.headers['retry-after']).toMatch(/^\d+$/);
-      await s.clock.wait(5);
+    res = await get().expect(200);
+    expect(res.headers['x-ratelimit-limit']).toBe('2');
+    expect(res.headers['x-ratelimit-remaining']).toBe('0');
+    await s.clock.wait(1);
+    res = await get().expect(429);
+    expect(res.headers['retry-after']).toMatch(/^\d+$/);
+    await s.clock.wait(5);
 
-      res = await get().expect(200);
-      expect(res.headers['x-ratelimit-limit-long']).toBe('5');
-      expect(res.headers['x-ratelimit-remaining-long']).toBe('2');
-      expect(res.headers['x-ratelimit-remaining-short']).toBe('0');
-      await s.clock.wait(1);
-      res = await get().expect(200);
-      expect(res.headers['x-ratelimit-remaining']).toBe('0');
-      await s.clock.wait(5);
-      res = await get().expect(200);
-      expect(res.headers['x-ratelimit-remaining-long']).toBe('0');
-      expect(res.headers['x-ratelimit-remaining-short']).toBe('0');
-      // Both default hits of the last five units have expired, exactly ttl after each.
-      expect(res.headers['x-ratelimit-remaining']).toBe('1');
-      await s.clock.wait(1);
-      res = await get().expect(429);
-      expect(res.headers['retry-after-long']).toMatch(/^\d+$/);
+    res = await get().expect(200);
+    expect(res.headers['x-ratelimit-limit-long']).toBe('5');
+    expect(res.headers['x-ratelimit-remaining-long']).toBe('2');
+    expect(res.headers['x-ratelimit-remaining-short']).toBe('0');
+    await s.clock.wait(1);
+    res = await get().expect(200);
+    expect(res.headers['x-ratelimit-remaining']).toBe('0');
+    await s.clock.wait(5);
+    res = await get().expect(200);
+    expect(res.headers['x-ratelimit-remaining-long']).toBe('0');
+    expect(res.headers['x-ratelimit-remaining-short']).toBe('0');
+    // Both default hits of the last five units have expired, exactly ttl after each.
+    expect(res.headers['x-ratelimit-remaining']).toBe('1');
+    await s.clock.wait(1);
+    res = await get().expect(429);
+    expect(res.headers['retry-after-long']).toMatch(/^\d+$/);
   };
   const namedTitle =
     'named throttlers 1/s, 2/5 s and 5/min answer in turn on the %s storage (4 more smartly sent within the minute: the 5th is refused)';

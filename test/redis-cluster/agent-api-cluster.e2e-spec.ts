@@ -49,11 +49,21 @@ describe('two agent-api processes on a Redis Cluster', () => {
       const url = await clusterUrl();
       dir = mkdtempSync(join(tmpdir(), 'rl-cluster-'));
       const policy = parse(readFileSync(join(__dirname, '../../apps/agent-api/policy/agent-api.policy.yaml'), 'utf8'));
-      policy.rateLimits = { ...policy.rateLimits, keyPrefix: `rlc:${randomUUID()}:`, default: { limit: LIMIT, ttl: 60 } };
+      policy.rateLimits = {
+        ...policy.rateLimits,
+        keyPrefix: `rlc:${randomUUID()}:`,
+        default: { limit: LIMIT, ttl: 60 },
+      };
       const policyFile = join(dir, 'policy.json');
       writeFileSync(policyFile, JSON.stringify(policy));
       for (const name of ['a', 'b']) {
-        processes.push(await startAgentApiProcess({ DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`, REDIS_URL: url, POLICY_CONFIG: policyFile }));
+        processes.push(
+          await startAgentApiProcess({
+            DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,
+            REDIS_URL: url,
+            POLICY_CONFIG: policyFile,
+          }),
+        );
       }
     }, 120_000);
 
@@ -73,7 +83,10 @@ describe('two agent-api processes on a Redis Cluster', () => {
 
     it(`admits exactly ${LIMIT} of ${LIMIT * 3} requests per caller spread over both, for callers on every shard`, async () => {
       // Eight callers: their buckets hash to different slots, so to different masters.
-      const callers = Array.from({ length: 8 }, () => `Bearer ${signToken({ sub: `rl-${randomUUID()}`, roles: ['operator'], scope: 'agents:read' })}`);
+      const callers = Array.from(
+        { length: 8 },
+        () => `Bearer ${signToken({ sub: `rl-${randomUUID()}`, roles: ['operator'], scope: 'agents:read' })}`,
+      );
       const responses = await Promise.all(
         callers.flatMap((auth, c) =>
           Array.from({ length: LIMIT * 3 }, (_, i) =>
@@ -154,7 +167,12 @@ describe('two agent-api processes on a Redis Cluster', () => {
       expect(micro(ledger[0].cost)).toBe(charged);
       for (const url of urls) {
         const view = await remaining(url, caller.headers);
-        expect(budgetOf(view, 'principal', 'day', 'requests')).toMatchObject({ limit: ADMITTED, used: ADMITTED, reserved: 0, remaining: 0 });
+        expect(budgetOf(view, 'principal', 'day', 'requests')).toMatchObject({
+          limit: ADMITTED,
+          used: ADMITTED,
+          reserved: 0,
+          remaining: 0,
+        });
         expect(micro(budgetOf(view, 'principal', 'day', 'cost').used)).toBe(charged);
       }
     }, 120_000);

@@ -14,7 +14,14 @@ import { signToken } from '../support/agent-api.harness';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
 import { startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
 import { createTestDatabase, itWith } from '../support/services';
-import { budgetOf, call, newSession, policyWith, remaining, usageOnceFlushed } from '../budget-http/budget-http.fixtures';
+import {
+  budgetOf,
+  call,
+  newSession,
+  policyWith,
+  remaining,
+  usageOnceFlushed,
+} from '../budget-http/budget-http.fixtures';
 
 type Mode = 'closed' | 'open';
 interface Caller {
@@ -64,13 +71,17 @@ describe('Redis Cluster failover under load', () => {
     const db = await createTestDatabase('failover');
     drop = db.drop;
     for (const mode of ['closed', 'open'] as const) {
-      const policy = policyWith(mode === 'closed' ? { principal: { day: { requests: LIMIT } }, reservationTtl: 3 } : {});
+      const policy = policyWith(
+        mode === 'closed' ? { principal: { day: { requests: LIMIT } }, reservationTtl: 3 } : {},
+      );
       policy.rateLimits = rateLimits(mode, prefixes[mode]);
       const file = join(dir, `${mode}.json`);
       writeFileSync(file, JSON.stringify(policy));
       for (const name of ['a', 'b']) {
         const database = mode === 'closed' ? db.url : `sqlite:${join(dir, `${mode}-${name}.sqlite`)}`;
-        processes[mode].push(await startAgentApiProcess({ DATABASE_URL: database, REDIS_URL: cluster.url, POLICY_CONFIG: file }));
+        processes[mode].push(
+          await startAgentApiProcess({ DATABASE_URL: database, REDIS_URL: cluster.url, POLICY_CONFIG: file }),
+        );
       }
     }
     redis = await createRedisClient(cluster.url);
@@ -116,7 +127,9 @@ describe('Redis Cluster failover under load', () => {
       const names = ['default', 'operation:event.create'];
       if (keys.every((k, i) => cluster.masterOf(`${prefixes.closed}{${k}}:${names[i]}`) !== victim)) break;
     }
-    budgetAuth = { Authorization: `Bearer ${signToken({ sub: budgetSub, roles: ['admin'], scope: 'admin' }, { expiresIn: '1h' })}` };
+    budgetAuth = {
+      Authorization: `Bearer ${signToken({ sub: budgetSub, roles: ['admin'], scope: 'admin' }, { expiresIn: '1h' })}`,
+    };
     const closedUrls = processes.closed.map((p) => p.url);
     const session = await newSession(closedUrls[0], budgetAuth);
     const events: Hit[] = [];
@@ -126,7 +139,9 @@ describe('Redis Cluster failover under load', () => {
       const urls = processes[caller.mode].map((p) => p.url);
       for (let i = 0; running; i++) {
         const started = Date.now();
-        const res = await fetch(`${urls[(i + c) % 2]}/agents`, { headers: { Authorization: caller.auth } }).catch(() => null);
+        const res = await fetch(`${urls[(i + c) % 2]}/agents`, { headers: { Authorization: caller.auth } }).catch(
+          () => null,
+        );
         const body = res ? ((await res.json().catch(() => ({}))) as { code?: string }) : {};
         hits.get(caller)!.push({ at: started, status: res?.status ?? 0, code: body.code });
         await sleep(80);
@@ -136,8 +151,14 @@ describe('Redis Cluster failover under load', () => {
       (async () => {
         for (let i = 0; running; i++) {
           const started = Date.now();
-          const res = await call(`${closedUrls[i % 2]}/sessions/${session}/events`, 'POST', budgetAuth, { message: 'failover' }).catch(() => null);
-          events.push({ at: started, status: res?.status ?? 0, code: (res?.body as { code?: string } | undefined)?.code });
+          const res = await call(`${closedUrls[i % 2]}/sessions/${session}/events`, 'POST', budgetAuth, {
+            message: 'failover',
+          }).catch(() => null);
+          events.push({
+            at: started,
+            status: res?.status ?? 0,
+            code: (res?.body as { code?: string } | undefined)?.code,
+          });
           await sleep(80);
         }
       })(),
@@ -175,7 +196,11 @@ describe('Redis Cluster failover under load', () => {
         'redis hits after resume': inRedis - atResume.get(caller)!,
       });
       // Only 200 or, closed, 503: never another 5xx, never a dropped connection.
-      expect(mine.every((h) => h.status === 200 || (caller.mode === 'closed' && h.status === 503 && h.code === 'unavailable'))).toBe(true);
+      expect(
+        mine.every(
+          (h) => h.status === 200 || (caller.mode === 'closed' && h.status === 503 && h.code === 'unavailable'),
+        ),
+      ).toBe(true);
       // Counting resumes: every request after the resume point is admitted and lands in Redis.
       expect(mine.filter((h) => h.at >= resumedAt).every((h) => h.status === 200)).toBe(true);
       expect(inRedis).toBeGreaterThan(atResume.get(caller)!);
@@ -205,7 +230,16 @@ describe('Redis Cluster failover under load', () => {
     expect(last.status).toBe(201);
     const ledger = await usageOnceFlushed(closedUrls[0], budgetAuth, 'groupBy=principal', created + 1, 15_000);
     const counter = budgetOf(await remaining(closedUrls[0], budgetAuth), 'principal', 'day', 'requests');
-    rows.push({ mode: 'budget (closed)', shard: 'killed master', requests: events.length + 1, admitted: created + 1, 'refused 503': budget503, 'redis hits': counter.used, 'admitted w/o redis': 0, 'redis hits after resume': Number.NaN });
+    rows.push({
+      mode: 'budget (closed)',
+      shard: 'killed master',
+      requests: events.length + 1,
+      admitted: created + 1,
+      'refused 503': budget503,
+      'redis hits': counter.used,
+      'admitted w/o redis': 0,
+      'redis hits after resume': Number.NaN,
+    });
     process.stdout.write(
       `\nRedis Cluster failover: master :${victim} killed at +0 ms, replica promoted at +${promotedAt - killedAt} ms\n` +
         `${Object.keys(rows[0]).join(' | ')}\n` +

@@ -16,7 +16,14 @@ import { signToken } from '../support/agent-api.harness';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
 import { startRedisCluster, type LocalRedisCluster } from '../support/redis-cluster';
 import { createTestDatabase, itWith } from '../support/services';
-import { budgetOf, call, newSession, policyWith, remaining, usageOnceFlushed } from '../budget-http/budget-http.fixtures';
+import {
+  budgetOf,
+  call,
+  newSession,
+  policyWith,
+  remaining,
+  usageOnceFlushed,
+} from '../budget-http/budget-http.fixtures';
 
 const TTL_MS = 3_600_000;
 const LIMIT = 100_000;
@@ -60,7 +67,8 @@ describe('one Redis Cluster master down (not the budget slot)', () => {
     } satisfies NonNullable<PolicyDocument['rateLimits']>;
     const file = join(dir, 'policy.json');
     writeFileSync(file, JSON.stringify(policy));
-    for (let i = 0; i < 2; i++) apps.push(await startAgentApiProcess({ DATABASE_URL: db.url, REDIS_URL: cluster.url, POLICY_CONFIG: file }));
+    for (let i = 0; i < 2; i++)
+      apps.push(await startAgentApiProcess({ DATABASE_URL: db.url, REDIS_URL: cluster.url, POLICY_CONFIG: file }));
     redis = await createRedisClient(cluster.url);
   }, 180_000);
 
@@ -73,7 +81,15 @@ describe('one Redis Cluster master down (not the budget slot)', () => {
   }, 60_000);
 
   const redisHits = async (caller: Caller) =>
-    (await new RedisThrottlerStorage(redis!, { keyPrefix: prefix, strategy: 'fixed-window' }).peek(caller.bucketKey, TTL_MS, LIMIT, 0, 'default')).totalHits;
+    (
+      await new RedisThrottlerStorage(redis!, { keyPrefix: prefix, strategy: 'fixed-window' }).peek(
+        caller.bucketKey,
+        TTL_MS,
+        LIMIT,
+        0,
+        'default',
+      )
+    ).totalHits;
 
   it('never refuses a budgeted call, and the rate limiter counts per process while the master is away', async () => {
     const callers: Caller[] = [];
@@ -82,17 +98,27 @@ describe('one Redis Cluster master down (not the budget slot)', () => {
       const bucketKey = `principal:-:${sub}`;
       const onVictim = cluster.masterOf(`${prefix}{${bucketKey}}:default`) === victim;
       if (callers.filter((c) => c.onVictim === onVictim).length >= 2) continue;
-      callers.push({ sub, bucketKey, onVictim, auth: `Bearer ${signToken({ sub, roles: ['operator'], scope: 'agents:read' }, { expiresIn: '1h' })}`, statuses: [] });
+      callers.push({
+        sub,
+        bucketKey,
+        onVictim,
+        auth: `Bearer ${signToken({ sub, roles: ['operator'], scope: 'agents:read' }, { expiresIn: '1h' })}`,
+        statuses: [],
+      });
     }
     const budgetSub = `sd-budget-${randomUUID()}`;
-    const budgetAuth = { Authorization: `Bearer ${signToken({ sub: budgetSub, roles: ['admin'], scope: 'admin' }, { expiresIn: '1h' })}` };
+    const budgetAuth = {
+      Authorization: `Bearer ${signToken({ sub: budgetSub, roles: ['admin'], scope: 'admin' }, { expiresIn: '1h' })}`,
+    };
     const session = await newSession(apps[0].url, budgetAuth);
     const events: number[] = [];
 
     let running = true;
     const loops = callers.map(async (caller, c) => {
       for (let i = 0; running; i++) {
-        const res = await fetch(`${apps[(i + c) % 2].url}/agents`, { headers: { Authorization: caller.auth } }).catch(() => null);
+        const res = await fetch(`${apps[(i + c) % 2].url}/agents`, { headers: { Authorization: caller.auth } }).catch(
+          () => null,
+        );
         if (res) await res.arrayBuffer();
         caller.statuses.push(res?.status ?? 0);
         await sleep(80);
@@ -101,7 +127,9 @@ describe('one Redis Cluster master down (not the budget slot)', () => {
     loops.push(
       (async () => {
         for (let i = 0; running; i++) {
-          const res = await call(`${apps[i % 2].url}/sessions/${session}/events`, 'POST', budgetAuth, { message: 'shard down' }).catch(() => null);
+          const res = await call(`${apps[i % 2].url}/sessions/${session}/events`, 'POST', budgetAuth, {
+            message: 'shard down',
+          }).catch(() => null);
           events.push(res?.status ?? 0);
           await sleep(80);
         }
@@ -121,7 +149,13 @@ describe('one Redis Cluster master down (not the budget slot)', () => {
     for (const caller of callers) {
       const admitted = caller.statuses.filter((s) => s === 200).length;
       const inRedis = await redisHits(caller);
-      rows.push({ shard: caller.onVictim ? 'killed master' : 'survivor', requests: caller.statuses.length, admitted, 'redis hits': inRedis, 'counted per process': admitted - inRedis });
+      rows.push({
+        shard: caller.onVictim ? 'killed master' : 'survivor',
+        requests: caller.statuses.length,
+        admitted,
+        'redis hits': inRedis,
+        'counted per process': admitted - inRedis,
+      });
       // Open: every request admitted; Redis never holds more than what was admitted.
       expect(caller.statuses.every((s) => s === 200)).toBe(true);
       expect(inRedis).toBeLessThanOrEqual(admitted + 1);

@@ -42,7 +42,9 @@ describe('Redis Cluster client', () => {
   it('counts rate limits exactly on keys spread over every shard', async () => {
     const storage = new RedisThrottlerStorage(client, { keyPrefix: `rlc:${randomUUID()}:` });
     const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
-    const records = await Promise.all(keys.flatMap((k) => Array.from({ length: 4 }, () => storage.increment(k, 60_000, 3, 0, 'default'))));
+    const records = await Promise.all(
+      keys.flatMap((k) => Array.from({ length: 4 }, () => storage.increment(k, 60_000, 3, 0, 'default'))),
+    );
     const blocked = records.filter((r) => r.isBlocked).length;
     expect(blocked).toBe(keys.length);
     expect(records.length - blocked).toBe(keys.length * 3);
@@ -50,9 +52,17 @@ describe('Redis Cluster client', () => {
 
   it('reserves budgets exactly on a cluster, and finds its scripts again after they are flushed', async () => {
     const store = new RedisBudgetStore(client, { keyPrefix: `bc:${randomUUID()}:` });
-    const counter = { key: 'principal:p1:day:requests', limit: 20, amount: 1, unit: 'requests' as const, expiresAt: Date.now() + 60_000 };
+    const counter = {
+      key: 'principal:p1:day:requests',
+      limit: 20,
+      amount: 1,
+      unit: 'requests' as const,
+      expiresAt: Date.now() + 60_000,
+    };
     const results = await Promise.all(
-      Array.from({ length: 50 }, () => store.reserve({ reservationId: randomUUID(), counters: [counter], ttlMs: 60_000 })),
+      Array.from({ length: 50 }, () =>
+        store.reserve({ reservationId: randomUUID(), counters: [counter], ttlMs: 60_000 }),
+      ),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(20);
     // A promoted replica, a restart or SCRIPT FLUSH leaves the key's node without the script; SCRIPT LOAD goes to
@@ -69,7 +79,9 @@ describe('Redis Cluster client', () => {
   it('delivers a published revocation to a duplicated subscriber', async () => {
     const subscriber = duplicateForSubscribe(client);
     try {
-      const received = new Promise<string>((resolve) => subscriber.on('message', (_c: string, m: string) => resolve(m)));
+      const received = new Promise<string>((resolve) =>
+        subscriber.on('message', (_c: string, m: string) => resolve(m)),
+      );
       await subscriber.subscribe('nap:test-revocations');
       const jti = randomUUID();
       await client.publish('nap:test-revocations', jti);

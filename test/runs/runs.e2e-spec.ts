@@ -19,14 +19,23 @@ interface RunView {
   status: string;
   stopReason: string | null;
   approvalId: string | null;
-  steps: Array<{ index: number; message: string; reply: string; usage: { inputTokens: number; outputTokens: number; cost: number } }>;
+  steps: Array<{
+    index: number;
+    message: string;
+    reply: string;
+    usage: { inputTokens: number; outputTokens: number; cost: number };
+  }>;
   toolCalls: Array<{ name: string; args: unknown; status: string }>;
   usage: { inputTokens: number; outputTokens: number; cost: number };
 }
 
 const BUDGETS: BudgetConfig = { principal: { day: { cost: 100 } } };
 
-function start(adapter: 'express' | 'fastify', runs: RunLimits, options: { env?: Record<string, string> } = {}): Promise<Harness> {
+function start(
+  adapter: 'express' | 'fastify',
+  runs: RunLimits,
+  options: { env?: Record<string, string> } = {},
+): Promise<Harness> {
   return startAgentApi({
     adapter,
     env: options.env,
@@ -41,9 +50,15 @@ function start(adapter: 'express' | 'fastify', runs: RunLimits, options: { env?:
 /** An admin of a tenant of its own, and a second admin of that tenant to decide its approvals. */
 function callers() {
   const tenant = `runs-tenant-${randomUUID()}`;
-  const token = (sub: string) => signToken({ sub, roles: ['admin'], scope: 'admin', tenant_id: tenant }, { expiresIn: '1h' });
+  const token = (sub: string) =>
+    signToken({ sub, roles: ['admin'], scope: 'admin', tenant_id: tenant }, { expiresIn: '1h' });
   return {
-    owner: { sub: `runner-${randomUUID()}`, get headers() { return { Authorization: `Bearer ${token(this.sub)}` }; } },
+    owner: {
+      sub: `runner-${randomUUID()}`,
+      get headers() {
+        return { Authorization: `Bearer ${token(this.sub)}` };
+      },
+    },
     approver: { headers: { Authorization: `Bearer ${token(`approver-${randomUUID()}`)}` } },
   };
 }
@@ -63,7 +78,12 @@ async function getRun(h: Harness, headers: Record<string, string>, id: string): 
 }
 
 /** Polls the run until `until` holds (or 15 s pass). */
-async function waitFor(h: Harness, headers: Record<string, string>, id: string, until: (run: RunView) => boolean): Promise<RunView> {
+async function waitFor(
+  h: Harness,
+  headers: Record<string, string>,
+  id: string,
+  until: (run: RunView) => boolean,
+): Promise<RunView> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const run = await getRun(h, headers, id);
@@ -89,14 +109,22 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       const run = await waitFor(h, owner.headers, id, ended);
       expect(run).toMatchObject({ status: 'stopped', stopReason: 'max_steps' });
       expect(run.steps).toHaveLength(6);
-      expect(run.steps[0]).toMatchObject({ index: 0, message: 'hi', reply: 'hi', usage: { inputTokens: 1, outputTokens: 1 } });
+      expect(run.steps[0]).toMatchObject({
+        index: 0,
+        message: 'hi',
+        reply: 'hi',
+        usage: { inputTokens: 1, outputTokens: 1 },
+      });
       expect(run.usage).toMatchObject({ inputTokens: 6, outputTokens: 6 });
     });
 
     it('a run calling the same tool with the same arguments forever stops at maxRepeats with loop_detected', async () => {
       const { owner } = callers();
       const id = await startRun(h, owner.headers, {
-        steps: [{ message: '/tool search_kb {"query":"refund","max_results":2}' }, { message: '/tool search_kb {"max_results":2,"query":"refund"}' }],
+        steps: [
+          { message: '/tool search_kb {"query":"refund","max_results":2}' },
+          { message: '/tool search_kb {"max_results":2,"query":"refund"}' },
+        ],
         repeat: true,
       });
       const run = await waitFor(h, owner.headers, id, ended);
@@ -120,7 +148,13 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       expect((await call(`${h.url}/runs/${id}`, 'GET', other.headers)).status).toBe(404);
       expect((await call(`${h.url}/runs/${id}/cancel`, 'POST', other.headers)).status).toBe(404);
       const session = await newSession(h.url, owner.headers);
-      for (const body of [{}, { steps: [] }, { steps: [{ message: 1 }] }, { steps: [{ message: 'x' }], repeat: 0 }, { steps: [{ message: 'x' }], repeat: 'yes' }]) {
+      for (const body of [
+        {},
+        { steps: [] },
+        { steps: [{ message: 1 }] },
+        { steps: [{ message: 'x' }], repeat: 0 },
+        { steps: [{ message: 'x' }], repeat: 'yes' },
+      ]) {
         const res = await call(`${h.url}/sessions/${session}/runs`, 'POST', owner.headers, body);
         expect(res).toMatchObject({ status: 400, body: { code: 'validation_failed' } });
       }
@@ -134,7 +168,13 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       const res = await fetch(`${h.url}/runs/${id}/events`, { headers: owner.headers });
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const text = await res.text();
-      const events = text.trim().split('\n\n').map((block) => ({ event: /^event: (.*)$/m.exec(block)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(block)![1]) }));
+      const events = text
+        .trim()
+        .split('\n\n')
+        .map((block) => ({
+          event: /^event: (.*)$/m.exec(block)?.[1],
+          data: JSON.parse(/^data: (.*)$/m.exec(block)![1]),
+        }));
       expect(events.filter((e) => e.event === 'step').map((e) => e.data.reply)).toEqual(['x', 'y']);
       expect(events.at(-1)).toMatchObject({ event: 'end', data: { id, status: 'completed' } });
     });
@@ -151,7 +191,8 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
     it('a run past maxCost stops with max_cost', async () => {
       const { owner } = callers();
       // Each step costs ceil(20 × 0.5 + 20 × 1.5) = 40 micro-USD: the second step takes the run past 50.
-      const message = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen';
+      const message =
+        'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen';
       const id = await startRun(h, owner.headers, { steps: [{ message }], repeat: 5 });
       const run = await waitFor(h, owner.headers, id, ended);
       expect(run).toMatchObject({ status: 'stopped', stopReason: 'max_cost' });
@@ -166,7 +207,11 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       h = await startAgentApi({
         adapter,
         configure: (config) => {
-          config.policy.budgets = { principal: { day: { cost: 100 } }, run: { day: { tokens: 10 } }, session: { day: { tokens: 16 } } };
+          config.policy.budgets = {
+            principal: { day: { cost: 100 } },
+            run: { day: { tokens: 10 } },
+            session: { day: { tokens: 16 } },
+          };
           config.policy.rateLimits = UNLIMITED_RATES;
           config.policy.runs = { maxSteps: 1_000 };
         },
@@ -178,7 +223,10 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       const { owner } = callers();
       const session = await newSession(h.url, owner.headers);
       // Each step of "hi" reserves 1 + 256 tokens: the run budget of 10 tokens cannot hold one, so the run stops.
-      const first = await call<{ id: string }>(`${h.url}/sessions/${session}/runs`, 'POST', owner.headers, { steps: [{ message: 'hi' }], repeat: true });
+      const first = await call<{ id: string }>(`${h.url}/sessions/${session}/runs`, 'POST', owner.headers, {
+        steps: [{ message: 'hi' }],
+        repeat: true,
+      });
       const stopped = await waitFor(h, owner.headers, first.body.id, ended);
       expect(stopped).toMatchObject({ status: 'stopped', stopReason: 'budget_exceeded' });
       expect(stopped.steps).toHaveLength(0);
@@ -214,7 +262,8 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
 
     it('pauses a run past maxCost for an approval, and continues with the limit raised once after it', async () => {
       const { owner, approver } = callers();
-      const message = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen';
+      const message =
+        'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen';
       const id = await startRun(h, owner.headers, { steps: [{ message }], repeat: 3 });
 
       const paused = await waitFor(h, owner.headers, id, (r) => r.status !== 'running');
@@ -271,16 +320,22 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
 
         const db = await new DataSource({ type: 'better-sqlite3', database: file }).initialize();
         try {
-          const [run] = await db.query<Array<{ status: string; stop_reason: string; steps: string }>>('SELECT status, stop_reason, steps FROM runs WHERE id = ?', [id]);
+          const [run] = await db.query<Array<{ status: string; stop_reason: string; steps: string }>>(
+            'SELECT status, stop_reason, steps FROM runs WHERE id = ?',
+            [id],
+          );
           expect(run).toMatchObject({ status: 'stopped', stop_reason: 'shutdown' });
           const steps = JSON.parse(run.steps) as unknown[];
           expect(steps.length).toBeGreaterThanOrEqual(2);
           const [counters] = await db.query<Array<{ reserved: number; used: number }>>(
-            "SELECT COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(used), 0) AS used FROM policy_budget_counters WHERE key LIKE ?",
+            'SELECT COALESCE(SUM(reserved), 0) AS reserved, COALESCE(SUM(used), 0) AS used FROM policy_budget_counters WHERE key LIKE ?',
             [`principal:%${owner.sub}:%`],
           );
           expect(Number(counters.reserved)).toBe(0);
-          const [ledger] = await db.query<Array<{ n: number; cost: number }>>('SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?', [owner.sub]);
+          const [ledger] = await db.query<Array<{ n: number; cost: number }>>(
+            'SELECT COUNT(*) AS n, COALESCE(SUM(cost_micro_usd), 0) AS cost FROM policy_usage_ledger WHERE principal_id = ?',
+            [owner.sub],
+          );
           expect(Number(ledger.n)).toBe(steps.length);
           expect(Number(counters.used)).toBe(Number(ledger.cost));
         } finally {

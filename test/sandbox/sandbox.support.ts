@@ -12,9 +12,11 @@ export function describeWhenConfinable(name: string, body: () => void): void {
   if (missing.length === 0) return describe(name, body);
   const why = `this host cannot confine sandboxed tools (missing: ${missing.join('; ')})`;
   if (process.env.REQUIRE_SERVICES === '1') {
-    describe(name, () => it('needs a host that can confine processes', () => {
-      throw new Error(`${why} and REQUIRE_SERVICES=1`);
-    }));
+    describe(name, () =>
+      it('needs a host that can confine processes', () => {
+        throw new Error(`${why} and REQUIRE_SERVICES=1`);
+      }),
+    );
     return;
   }
   console.warn(`SKIPPED ${name}: ${why}; set REQUIRE_SERVICES=1 to make this a failure`);
@@ -44,7 +46,9 @@ export async function countingServer(listenOn: { port: 0; host: '127.0.0.1' } | 
 }
 
 /** Counts the ticks of a 10 ms interval and the largest gap between two ticks, while `work` runs. */
-export async function measureResponsiveness<T>(work: () => Promise<T>): Promise<{ outcome: PromiseSettledResult<T>; ticks: number; maxGapMs: number }> {
+export async function measureResponsiveness<T>(
+  work: () => Promise<T>,
+): Promise<{ outcome: PromiseSettledResult<T>; ticks: number; maxGapMs: number }> {
   let ticks = 0;
   let last = performance.now();
   let maxGapMs = 0;

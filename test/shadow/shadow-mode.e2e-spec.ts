@@ -84,7 +84,11 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
     let h: Harness;
     beforeAll(async () => {
       h = await start(adapter, (policy) => {
-        policy.rateLimits = { ...policy.rateLimits, mode: 'shadow', operations: { 'agent.list': { limit: 2, ttl: 60 } } };
+        policy.rateLimits = {
+          ...policy.rateLimits,
+          mode: 'shadow',
+          operations: { 'agent.list': { limit: 2, ttl: 60 } },
+        };
       });
     });
     afterAll(() => h.close());
@@ -98,7 +102,10 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
       expect(answers.every((r) => r.headers['retry-after'] === undefined)).toBe(true);
       const events = await auditOf(h, 'rate_limit.exceeded', 'shadow-lister', 2);
       expect(events.map((e) => e.outcome)).toEqual(['SHADOW_DENY', 'SHADOW_DENY']);
-      const metrics = await h.http().get('/metrics').set(bearer({ sub: 'shadow-metrics', ...ADMIN }));
+      const metrics = await h
+        .http()
+        .get('/metrics')
+        .set(bearer({ sub: 'shadow-metrics', ...ADMIN }));
       expect(metrics.status).toBe(200);
       expect(metrics.text).toMatch(/^policy_shadow_denials_total\{control="rate_limit"\} 2$/m);
     });
@@ -112,7 +119,11 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
     let h: Harness;
     beforeAll(async () => {
       h = await start(adapter, (policy) => {
-        policy.rateLimits = { ...policy.rateLimits, headers: style, operations: { 'agent.list': { limit: 3, ttl: 60 } } };
+        policy.rateLimits = {
+          ...policy.rateLimits,
+          headers: style,
+          operations: { 'agent.list': { limit: 3, ttl: 60 } },
+        };
       });
     });
     afterAll(() => h.close());
@@ -145,18 +156,31 @@ describe.each(['express', 'fastify'] as const)('shadow mode (%s)', (adapter) => 
     afterAll(() => h.close());
 
     it('lets a call past the budget through, audits SHADOW_DENY, and charges it', async () => {
-      const customer = bearer({ sub: 'shadow-spender', roles: ['customer'], scope: 'sessions:write events:write budgets:read' });
+      const customer = bearer({
+        sub: 'shadow-spender',
+        roles: ['customer'],
+        scope: 'sessions:write events:write budgets:read',
+      });
       const admin = bearer({ sub: 'shadow-budget-admin', ...ADMIN });
       const agent = await h.http().post('/agents').set(admin).send({ name: 'shadow budget' });
       const session = await h.http().post('/sessions').set(customer).send({ agentId: agent.body.id });
       expect(session.status).toBe(201);
       const posts = [];
-      for (let i = 0; i < 3; i++) posts.push(await h.http().post(`/sessions/${session.body.id}/events`).set(customer).send({ message: `hi ${i}` }));
+      for (let i = 0; i < 3; i++)
+        posts.push(
+          await h
+            .http()
+            .post(`/sessions/${session.body.id}/events`)
+            .set(customer)
+            .send({ message: `hi ${i}` }),
+        );
       expect(posts.map((r) => r.status)).toEqual([201, 201, 201]);
       const events = await auditOf(h, 'budget.exceeded', 'shadow-spender', 2);
       expect(events.map((e) => e.outcome)).toEqual(['SHADOW_DENY', 'SHADOW_DENY']);
       const remaining = await h.http().get('/budgets/remaining').set(customer);
-      const day = remaining.body.budgets.find((b: { scope: string; unit: string }) => b.scope === 'principal' && b.unit === 'requests');
+      const day = remaining.body.budgets.find(
+        (b: { scope: string; unit: string }) => b.scope === 'principal' && b.unit === 'requests',
+      );
       expect(day).toMatchObject({ limit: 1, used: 3, remaining: 0 });
     });
   });

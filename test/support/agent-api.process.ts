@@ -28,7 +28,14 @@ export function startAgentApiProcess(env: Record<string, string>, timeoutMs = 30
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BUILT_APP], {
       cwd: tmpdir(),
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', NO_COLOR: '1', JWT_SECRET: TEST_SECRET, PORT: '0', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        NO_COLOR: '1',
+        JWT_SECRET: TEST_SECRET,
+        PORT: '0',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -26,7 +26,12 @@ module.exports = async function globalSetup() {
     await client.end();
   });
   const redis = await up(async () => {
-    const client = new (Redis.default || Redis)(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null });
+    const client = new (Redis.default || Redis)(REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2000,
+      retryStrategy: () => null,
+    });
     try {
       await client.connect();
       await client.ping();
@@ -38,6 +43,7 @@ module.exports = async function globalSetup() {
   if (missing.length && process.env.REQUIRE_SERVICES === '1') {
     throw new Error(`REQUIRE_SERVICES=1 but unreachable: ${missing.join(', ')}`);
   }
-  if (missing.length) console.warn(`\nSuites needing ${missing.join(', ')} are SKIPPED; set REQUIRE_SERVICES=1 to make this a failure.`);
+  if (missing.length)
+    console.warn(`\nSuites needing ${missing.join(', ')} are SKIPPED; set REQUIRE_SERVICES=1 to make this a failure.`);
   process.env.TEST_SERVICES_UP = [postgres && 'postgres', redis && 'redis'].filter(Boolean).join(',');
 };

@@ -42,15 +42,30 @@ export function redisServerInstalled(): boolean {
 
 /** Starts the cluster. @throws when redis-server or redis-cli is missing. */
 export async function startRedisCluster(): Promise<LocalRedisCluster> {
-  if (!redisServerInstalled()) throw new Error('redis-server/redis-cli are not installed: cannot start a local Redis Cluster');
+  if (!redisServerInstalled())
+    throw new Error('redis-server/redis-cli are not installed: cannot start a local Redis Cluster');
   const dir = mkdtempSync(join(tmpdir(), 'nap-cluster-'));
   const ports: number[] = [];
   for (let i = 0; i < 3; i++) ports.push(await freePort());
   const children: ChildProcess[] = ports.map((port) =>
     spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-        '--save', '', '--appendonly', 'no', '--dir', dir],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ],
       { stdio: 'ignore' },
     ),
   );
@@ -70,12 +85,17 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
   try {
     const deadline = Date.now() + 10_000;
     for (const port of ports) await waitForPing(port, deadline);
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
-      encoding: 'utf8',
-    });
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      {
+        encoding: 'utf8',
+      },
+    );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
     while (Date.now() < deadline) {
-      const info = spawnSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], { encoding: 'utf8' }).stdout ?? '';
+      const info =
+        spawnSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], { encoding: 'utf8' }).stdout ?? '';
       if (info.includes('cluster_state:ok')) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

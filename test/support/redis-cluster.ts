@@ -35,7 +35,9 @@ export function assertRedisBinaries(): void {
   for (const bin of ['redis-server', 'redis-cli']) {
     const found = spawnSync(bin, ['--version'], { encoding: 'utf8' });
     if (found.error || found.status !== 0) {
-      throw new Error(`${bin} is not installed (needed to start a local Redis Cluster): install redis (apt-get install redis-server)`);
+      throw new Error(
+        `${bin} is not installed (needed to start a local Redis Cluster): install redis (apt-get install redis-server)`,
+      );
     }
   }
 }
@@ -75,16 +77,26 @@ export async function startRedisCluster(basePort = 7300, nodeTimeoutMs = 2000): 
       const child = spawn(
         'redis-server',
         [
-          '--port', String(port),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', String(nodeTimeoutMs),
-          '--dir', dir,
-          '--dbfilename', `dump-${port}.rdb`,
-          '--appendonly', 'no',
-          '--save', '',
-          '--daemonize', 'no',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          String(nodeTimeoutMs),
+          '--dir',
+          dir,
+          '--dbfilename',
+          `dump-${port}.rdb`,
+          '--appendonly',
+          'no',
+          '--save',
+          '',
+          '--daemonize',
+          'no',
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
@@ -95,7 +107,8 @@ export async function startRedisCluster(basePort = 7300, nodeTimeoutMs = 2000): 
     const deadline = Date.now() + 10_000;
     for (const port of ports) {
       while (!cli(port, 'PING').includes('PONG')) {
-        if (nodes.get(port)!.process.exitCode !== null) throw new Error(`redis-server on port ${port} exited (port taken?)`);
+        if (nodes.get(port)!.process.exitCode !== null)
+          throw new Error(`redis-server on port ${port} exited (port taken?)`);
         if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer`);
         await sleep(50);
       }
@@ -132,7 +145,13 @@ export async function startRedisCluster(basePort = 7300, nodeTimeoutMs = 2000): 
     await waitUntilHealthy();
     // Every replica must have synced before a failover can promote it.
     const deadline = Date.now() + 20_000;
-    while (live().some((n) => /role:slave/.test(cli(n.port, 'INFO', 'replication')) && !/master_link_status:up/.test(cli(n.port, 'INFO', 'replication')))) {
+    while (
+      live().some(
+        (n) =>
+          /role:slave/.test(cli(n.port, 'INFO', 'replication')) &&
+          !/master_link_status:up/.test(cli(n.port, 'INFO', 'replication')),
+      )
+    ) {
       if (Date.now() > deadline) throw new Error('Redis Cluster replicas did not sync in time');
       await sleep(200);
     }
@@ -144,7 +163,9 @@ export async function startRedisCluster(basePort = 7300, nodeTimeoutMs = 2000): 
   const masterOf = (key: string): number => {
     const slot = Number(cli(masters()[0], 'CLUSTER', 'KEYSLOT', key).trim());
     for (const port of masters()) {
-      const own = cli(port, 'CLUSTER', 'NODES').split('\n').find((line) => line.includes('myself'));
+      const own = cli(port, 'CLUSTER', 'NODES')
+        .split('\n')
+        .find((line) => line.includes('myself'));
       const ranges = (own ?? '').trim().split(' ').slice(8);
       for (const range of ranges) {
         const [from, to = from] = range.split('-').map(Number);

@@ -41,7 +41,12 @@ function parseEvent(block: string): SseEvent | null {
 }
 
 /** POSTs `body` with `Accept: text/event-stream` and reads the answer. */
-export async function postSse(url: string, headers: Record<string, string>, body: unknown, options: SseOptions = {}): Promise<SseResult> {
+export async function postSse(
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+  options: SseOptions = {},
+): Promise<SseResult> {
   const controller = new AbortController();
   const res = await fetch(url, {
     method: 'POST',
@@ -51,7 +56,13 @@ export async function postSse(url: string, headers: Record<string, string>, body
   });
   if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
     const text = await res.text();
-    return { status: res.status, headers: res.headers, events: [], json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, aborted: false };
+    return {
+      status: res.status,
+      headers: res.headers,
+      events: [],
+      json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      aborted: false,
+    };
   }
   const events: SseEvent[] = [];
   const reader = res.body!.getReader();
@@ -78,4 +89,5 @@ export async function postSse(url: string, headers: Record<string, string>, body
 }
 
 /** The events named `name`. */
-export const eventsNamed = (result: SseResult, name: string): SseEvent[] => result.events.filter((e) => e.event === name);
+export const eventsNamed = (result: SseResult, name: string): SseEvent[] =>
+  result.events.filter((e) => e.event === name);

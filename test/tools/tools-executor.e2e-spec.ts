@@ -33,7 +33,10 @@ describe.each(['express', 'fastify'] as const)('ToolExecutor over HTTP (%s)', (a
     const ref = await Test.createTestingModule({
       imports: [ToolsTestAppModule.with({ ...TOOLS_OPTIONS, budgets: { principal: { day: { cost: 2 } } } })],
     }).compile();
-    app = adapter === 'fastify' ? ref.createNestApplication(new FastifyAdapter(), { logger: false }) : ref.createNestApplication({ logger: false });
+    app =
+      adapter === 'fastify'
+        ? ref.createNestApplication(new FastifyAdapter(), { logger: false })
+        : ref.createNestApplication({ logger: false });
     await app.listen(0, '127.0.0.1');
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   });
@@ -57,7 +60,10 @@ describe.each(['express', 'fastify'] as const)('ToolExecutor over HTTP (%s)', (a
     expect(res.body).toMatchObject({ statusCode: 504, code: 'tool_timeout' });
     expect(Date.now() - started).toBeLessThan(2000);
     const [event] = await events('tool.invoked', 'timeout-user');
-    expect(event).toMatchObject({ outcome: 'TIMEOUT', details: expect.objectContaining({ tool: 'slow', durationMs: expect.any(Number) }) });
+    expect(event).toMatchObject({
+      outcome: 'TIMEOUT',
+      details: expect.objectContaining({ tool: 'slow', durationMs: expect.any(Number) }),
+    });
   });
 
   it('answers 502 tool_failed without the tool message or stack', async () => {
@@ -145,13 +151,25 @@ describe('ToolExecutor outside HTTP', () => {
         return null;
       }
     }
-    const ref = await Test.createTestingModule({ imports: [ToolsTestAppModule.with({ ...TOOLS_OPTIONS, policy: ThrowingPolicy })] }).compile();
+    const ref = await Test.createTestingModule({
+      imports: [ToolsTestAppModule.with({ ...TOOLS_OPTIONS, policy: ThrowingPolicy })],
+    }).compile();
     const app = ref.createNestApplication({ logger: false });
     await app.init();
     try {
-      const principal: Principal = { id: 'p', type: 'user', tenantId: null, roles: ['caller'], scopes: ['tools:write'], tier: null, tokenId: null };
+      const principal: Principal = {
+        id: 'p',
+        type: 'user',
+        tenantId: null,
+        roles: ['caller'],
+        scopes: ['tools:write'],
+        tier: null,
+        tokenId: null,
+      };
       received.length = 0;
-      await expect(app.get(ToolExecutor).invoke(principal, 'echo_text', { text: 'x' })).rejects.toMatchObject({ status: 403 });
+      await expect(app.get(ToolExecutor).invoke(principal, 'echo_text', { text: 'x' })).rejects.toMatchObject({
+        status: 403,
+      });
       expect(received).toHaveLength(0);
     } finally {
       await app.close();
@@ -165,7 +183,11 @@ describe('sandboxed tools and the ToolSandbox contract', () => {
     @AgentTool({
       name: 'compute',
       description: 'Runs in the sandbox',
-      input: { type: 'object', properties: { n: { type: 'integer' }, label: { type: 'string', 'x-sanitize': 'text' } }, required: ['n'] },
+      input: {
+        type: 'object',
+        properties: { n: { type: 'integer' }, label: { type: 'string', 'x-sanitize': 'text' } },
+        required: ['n'],
+      },
       sandbox: { env: ['TZ'], memoryMb: 64 },
       timeoutMs: 300,
     })
@@ -175,7 +197,15 @@ describe('sandboxed tools and the ToolSandbox contract', () => {
     }
   }
 
-  const principal: Principal = { id: 'sbx', type: 'user', tenantId: null, roles: ['caller'], scopes: ['tools:write'], tier: null, tokenId: null };
+  const principal: Principal = {
+    id: 'sbx',
+    type: 'user',
+    tenantId: null,
+    roles: ['caller'],
+    scopes: ['tools:write'],
+    tier: null,
+    tokenId: null,
+  };
   const tasks: SandboxTask[] = [];
   // Runs the task's source as the real sandbox would receive it, in a fresh function scope.
   const fakeSandbox: ToolSandbox = {
@@ -196,7 +226,19 @@ describe('sandboxed tools and the ToolSandbox contract', () => {
   async function boot(withSandbox: boolean) {
     // Without one: the default ProcessToolSandbox replaced by none, as an app that removes it would.
     const providers = [{ provide: ToolSandbox, useValue: withSandbox ? fakeSandbox : null }];
-    const ref = await Test.createTestingModule({ imports: [ToolsTestAppModule.with({ ...TOOLS_OPTIONS, roles: { caller: { operations: ['tool.invoke'], tools: ['*'] } }, rateLimits: {}, providers }, [SandboxedTools])] }).compile();
+    const ref = await Test.createTestingModule({
+      imports: [
+        ToolsTestAppModule.with(
+          {
+            ...TOOLS_OPTIONS,
+            roles: { caller: { operations: ['tool.invoke'], tools: ['*'] } },
+            rateLimits: {},
+            providers,
+          },
+          [SandboxedTools],
+        ),
+      ],
+    }).compile();
     const app = ref.createNestApplication({ logger: false });
     await app.init();
     return app;
@@ -208,7 +250,11 @@ describe('sandboxed tools and the ToolSandbox contract', () => {
       const tools = app.get(ToolExecutor);
       const out = await tools.invoke(principal, 'compute', { n: 21, label: '<script>x()</script>ok' });
       expect(out.result).toEqual({ double: 42, label: 'ok' });
-      expect(tasks[0]).toMatchObject({ args: { n: 21, label: 'ok' }, timeoutMs: 300, limits: { env: ['TZ'], memoryMb: 64, readPaths: [] } });
+      expect(tasks[0]).toMatchObject({
+        args: { n: 21, label: 'ok' },
+        timeoutMs: 300,
+        limits: { env: ['TZ'], memoryMb: 64, readPaths: [] },
+      });
       await expect(tools.invoke(principal, 'compute', { n: 999 })).rejects.toMatchObject({ status: 504 });
       const failed = tools.invoke(principal, 'compute', { n: -1 });
       await expect(failed).rejects.toMatchObject({ status: 502 });

@@ -1,5 +1,16 @@
 /** A small app with test tools (slow, failing, capped, echoing), used exactly as a user would use the library. */
-import { Body, Controller, Headers, HttpCode, Injectable, Module, Param, Post, type DynamicModule, type Provider } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Headers,
+  HttpCode,
+  Injectable,
+  Module,
+  Param,
+  Post,
+  type DynamicModule,
+  type Provider,
+} from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import {
   AgentTool,
@@ -67,7 +78,13 @@ export class TestTools {
     throw error;
   }
 
-  @AgentTool({ name: 'hold', description: 'Takes a while', input: { type: 'object' }, maxConcurrent: 2, timeoutMs: 5000 })
+  @AgentTool({
+    name: 'hold',
+    description: 'Takes a while',
+    input: { type: 'object' },
+    maxConcurrent: 2,
+    timeoutMs: 5000,
+  })
   async hold() {
     await new Promise((r) => setTimeout(r, 300));
     return { done: true };
@@ -109,6 +126,11 @@ export const database = () =>
 @Module({})
 export class ToolsTestAppModule {
   static with(options: PolicyModuleOptions = TOOLS_OPTIONS, providers: Provider[] = [TestTools]): DynamicModule {
-    return { module: ToolsTestAppModule, imports: [database(), PolicyModule.forRoot(options)], controllers: [TestToolsController], providers };
+    return {
+      module: ToolsTestAppModule,
+      imports: [database(), PolicyModule.forRoot(options)],
+      controllers: [TestToolsController],
+      providers,
+    };
   }
 }

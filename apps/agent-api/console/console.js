@@ -50,7 +50,8 @@ function el(tag, attrs = {}, ...children) {
     else if (key === 'text') node.textContent = String(value);
     else node.setAttribute(key, value === true ? '' : String(value));
   }
-  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child ?? '')));
+  for (const child of children.flat())
+    node.append(child instanceof Node ? child : document.createTextNode(String(child ?? '')));
   return node;
 }
 
@@ -59,13 +60,27 @@ function table(caption, columns, rows, attrs = {}) {
     'table',
     attrs,
     el('caption', { class: 'visually-hidden', text: caption }),
-    el('thead', {}, el('tr', {}, columns.map((c) => el('th', { scope: 'col', text: c.label })))),
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        columns.map((c) => el('th', { scope: 'col', text: c.label })),
+      ),
+    ),
     el(
       'tbody',
       {},
       rows.length === 0
         ? el('tr', {}, el('td', { colspan: columns.length, text: 'Nothing to show.' }))
-        : rows.map((row) => el('tr', {}, columns.map((c) => el('td', {}, c.render ? c.render(row) : String(row[c.key] ?? ''))))),
+        : rows.map((row) =>
+            el(
+              'tr',
+              {},
+              columns.map((c) => el('td', {}, c.render ? c.render(row) : String(row[c.key] ?? ''))),
+            ),
+          ),
     ),
   );
 }
@@ -90,8 +105,17 @@ function chart(id, caption, type, labels, datasets, { stacked = false } = {}) {
     { 'data-chart': id },
     el('figcaption', { text: caption }),
     el('div', { class: 'chart-box' }, canvas),
-    el('details', {}, el('summary', { text: 'Figures' }),
-      table(caption, [{ key: 'label', label: 'When / what' }, ...datasets.map((d) => ({ key: d.label, label: d.label }))], rows, { 'data-figures': id })),
+    el(
+      'details',
+      {},
+      el('summary', { text: 'Figures' }),
+      table(
+        caption,
+        [{ key: 'label', label: 'When / what' }, ...datasets.map((d) => ({ key: d.label, label: d.label }))],
+        rows,
+        { 'data-figures': id },
+      ),
+    ),
   );
   queueMicrotask(() => {
     if (!window.Chart) return;
@@ -99,7 +123,14 @@ function chart(id, caption, type, labels, datasets, { stacked = false } = {}) {
     charts.push(
       new window.Chart(canvas, {
         type,
-        data: { labels, datasets: datasets.map((d, i) => ({ ...d, backgroundColor: palette[i % palette.length], borderColor: palette[i % palette.length] })) },
+        data: {
+          labels,
+          datasets: datasets.map((d, i) => ({
+            ...d,
+            backgroundColor: palette[i % palette.length],
+            borderColor: palette[i % palette.length],
+          })),
+        },
         options: {
           animation: false,
           responsive: true,
@@ -142,15 +173,31 @@ function denialCode(event) {
 async function overview(page) {
   const rangeKey = sessionStorage.getItem('agent-api-console.range') ?? 'hour';
   const range = RANGES[rangeKey] ?? RANGES.hour;
-  const select = el('select', { id: 'range', on: { change: (e) => { sessionStorage.setItem('agent-api-console.range', e.target.value); render(); } } },
-    Object.entries(RANGES).map(([key, r]) => el('option', { value: key, selected: key === rangeKey, text: r.label })));
-  page.append(el('h2', { text: 'Overview' }), el('form', { on: { submit: (e) => e.preventDefault() } }, field('Time range', select)));
+  const select = el(
+    'select',
+    {
+      id: 'range',
+      on: {
+        change: (e) => {
+          sessionStorage.setItem('agent-api-console.range', e.target.value);
+          render();
+        },
+      },
+    },
+    Object.entries(RANGES).map(([key, r]) => el('option', { value: key, selected: key === rangeKey, text: r.label })),
+  );
+  page.append(
+    el('h2', { text: 'Overview' }),
+    el('form', { on: { submit: (e) => e.preventDefault() } }, field('Time range', select)),
+  );
   const now = Date.now();
   const start = Math.floor((now - range.ms) / range.step) * range.step + range.step;
   const buckets = Math.round(range.ms / range.step);
   const labels = Array.from({ length: buckets }, (_, i) => {
     const t = new Date(start + i * range.step);
-    return range.step < 86_400_000 ? t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : t.toLocaleDateString();
+    return range.step < 86_400_000
+      ? t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      : t.toLocaleDateString();
   });
   const bucketOf = (iso) => Math.floor((Date.parse(iso) - start) / range.step);
   const charts = el('div', { class: 'charts' });
@@ -165,9 +212,18 @@ async function overview(page) {
       const i = bucketOf(event.createdAt);
       if (i < 0 || i >= buckets) continue;
       // A refusal a control in shadow mode let pass is shown apart: it was not refused.
-      const name = event.outcome === 'SHADOW_DENY' ? 'Shadow (let pass)' : event.type === 'access.granted' ? 'Granted'
-        : event.type === 'rate_limit.exceeded' ? 'Rate-limited' : event.type === 'auth.failure' ? 'Auth failures'
-        : event.outcome === 'DENY' ? 'Denied' : null;
+      const name =
+        event.outcome === 'SHADOW_DENY'
+          ? 'Shadow (let pass)'
+          : event.type === 'access.granted'
+            ? 'Granted'
+            : event.type === 'rate_limit.exceeded'
+              ? 'Rate-limited'
+              : event.type === 'auth.failure'
+                ? 'Auth failures'
+                : event.outcome === 'DENY'
+                  ? 'Denied'
+                  : null;
       if (name) series[name][i] += 1;
       if (name && name !== 'Granted' && name !== 'Shadow (let pass)') {
         const code = denialCode(event);
@@ -175,17 +231,36 @@ async function overview(page) {
       }
     }
     charts.append(
-      chart('requests', 'Decisions over time', 'bar', labels, Object.entries(series).map(([label, data]) => ({ label, data })), { stacked: true }),
+      chart(
+        'requests',
+        'Decisions over time',
+        'bar',
+        labels,
+        Object.entries(series).map(([label, data]) => ({ label, data })),
+        { stacked: true },
+      ),
       chart('denials', 'Denials by code', 'bar', [...codes.keys()], [{ label: 'Denials', data: [...codes.values()] }]),
-      chart('rate-limits', 'Rate-limit hits over time', 'line', labels, [{ label: 'Rate-limit hits', data: series['Rate-limited'] }]),
+      chart('rate-limits', 'Rate-limit hits over time', 'line', labels, [
+        { label: 'Rate-limit hits', data: series['Rate-limited'] },
+      ]),
     );
   } catch (error) {
     sayError(error);
   }
   try {
-    const usage = await api(`/usage?${new URLSearchParams({ groupBy: 'day', since: new Date(now - 30 * 86_400_000).toISOString() })}`);
+    const usage = await api(
+      `/usage?${new URLSearchParams({ groupBy: 'day', since: new Date(now - 30 * 86_400_000).toISOString() })}`,
+    );
     const items = [...usage.items].sort((a, b) => String(a.key).localeCompare(String(b.key)));
-    charts.append(chart('spend', 'Spend per day (USD)', 'bar', items.map((r) => r.key), [{ label: 'USD', data: items.map((r) => r.cost) }]));
+    charts.append(
+      chart(
+        'spend',
+        'Spend per day (USD)',
+        'bar',
+        items.map((r) => r.key),
+        [{ label: 'USD', data: items.map((r) => r.cost) }],
+      ),
+    );
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 403)) sayError(error);
   }
@@ -204,29 +279,76 @@ async function approvals(page) {
     }
   };
   page.append(
-    table('Approvals waiting', [
-      { key: 'operation', label: 'Operation' },
-      { key: 'principalId', label: 'Requested by' },
-      { key: 'reason', label: 'Reason' },
-      { label: 'Requested', render: (r) => when(r.createdAt) },
-      { label: 'Expires', render: (r) => when(r.expiresAt) },
-      { key: 'id', label: 'Id' },
-      {
-        label: 'Decision',
-        render: (r) => el('span', {},
-          el('button', { type: 'button', class: 'primary', 'data-approve': r.id, 'aria-label': `Approve ${r.operation} ${r.id}`, on: { click: decide(r, 'approve') } }, 'Approve'), ' ',
-          el('button', { type: 'button', class: 'danger', 'data-deny': r.id, 'aria-label': `Deny ${r.operation} ${r.id}`, on: { click: decide(r, 'deny') } }, 'Deny')),
-      },
-    ], list.items, { id: 'approvals-table' }),
+    table(
+      'Approvals waiting',
+      [
+        { key: 'operation', label: 'Operation' },
+        { key: 'principalId', label: 'Requested by' },
+        { key: 'reason', label: 'Reason' },
+        { label: 'Requested', render: (r) => when(r.createdAt) },
+        { label: 'Expires', render: (r) => when(r.expiresAt) },
+        { key: 'id', label: 'Id' },
+        {
+          label: 'Decision',
+          render: (r) =>
+            el(
+              'span',
+              {},
+              el(
+                'button',
+                {
+                  type: 'button',
+                  class: 'primary',
+                  'data-approve': r.id,
+                  'aria-label': `Approve ${r.operation} ${r.id}`,
+                  on: { click: decide(r, 'approve') },
+                },
+                'Approve',
+              ),
+              ' ',
+              el(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  'data-deny': r.id,
+                  'aria-label': `Deny ${r.operation} ${r.id}`,
+                  on: { click: decide(r, 'deny') },
+                },
+                'Deny',
+              ),
+            ),
+        },
+      ],
+      list.items,
+      { id: 'approvals-table' },
+    ),
   );
 }
 
-const AUDIT_TYPES = ['', 'auth.failure', 'access.denied', 'access.granted', 'rate_limit.exceeded', 'budget.exceeded', 'budget.soft_limit',
-  'approval.requested', 'approval.decided', 'api_key.created', 'api_key.revoked', 'token.revoked', 'security.anomaly'];
+const AUDIT_TYPES = [
+  '',
+  'auth.failure',
+  'access.denied',
+  'access.granted',
+  'rate_limit.exceeded',
+  'budget.exceeded',
+  'budget.soft_limit',
+  'approval.requested',
+  'approval.decided',
+  'api_key.created',
+  'api_key.revoked',
+  'token.revoked',
+  'security.anomaly',
+];
 
 async function audit(page) {
   page.append(el('h2', { text: 'Audit log' }));
-  const type = el('select', { name: 'type' }, AUDIT_TYPES.map((t) => el('option', { value: t, text: t || 'any type' })));
+  const type = el(
+    'select',
+    { name: 'type' },
+    AUDIT_TYPES.map((t) => el('option', { value: t, text: t || 'any type' })),
+  );
   const principal = el('input', { name: 'principalId', maxlength: 200 });
   const since = el('input', { name: 'since', type: 'datetime-local' });
   const until = el('input', { name: 'until', type: 'datetime-local' });
@@ -245,14 +367,21 @@ async function audit(page) {
       const res = await api(`/audit?${query}`);
       cursor = res.nextCursor;
       more.hidden = !cursor;
-      const t = table('Audit events', [
-        { label: 'Time', render: (r) => when(r.createdAt) },
-        { key: 'type', label: 'Type' },
-        { key: 'outcome', label: 'Outcome' },
-        { key: 'principalId', label: 'Principal' },
-        { key: 'operation', label: 'Operation' },
-        { label: 'Reasons', render: (r) => (Array.isArray(r.reasons) ? r.reasons.join('; ') : JSON.stringify(r.reasons)) },
-      ], res.items);
+      const t = table(
+        'Audit events',
+        [
+          { label: 'Time', render: (r) => when(r.createdAt) },
+          { key: 'type', label: 'Type' },
+          { key: 'outcome', label: 'Outcome' },
+          { key: 'principalId', label: 'Principal' },
+          { key: 'operation', label: 'Operation' },
+          {
+            label: 'Reasons',
+            render: (r) => (Array.isArray(r.reasons) ? r.reasons.join('; ') : JSON.stringify(r.reasons)),
+          },
+        ],
+        res.items,
+      );
       if (fresh) rows.replaceChildren(t);
       else rows.append(t);
     } catch (error) {
@@ -263,7 +392,9 @@ async function audit(page) {
     result.textContent = 'Verifying…';
     try {
       const v = await api('/audit/verify');
-      result.textContent = v.valid ? `Valid: ${v.checked} events checked, every link and hash holds.` : `Broken: the first broken event is ${v.firstBrokenId} (${v.checked} checked).`;
+      result.textContent = v.valid
+        ? `Valid: ${v.checked} events checked, every link and hash holds.`
+        : `Broken: the first broken event is ${v.firstBrokenId} (${v.checked} checked).`;
       result.dataset.valid = String(v.valid);
     } catch (error) {
       result.textContent = '';
@@ -271,9 +402,23 @@ async function audit(page) {
     }
   }
   page.append(
-    el('form', { id: 'audit-search', on: { submit: (e) => { e.preventDefault(); search(true); } } },
-      field('Type', type), field('Principal id', principal), field('Since', since), field('Until', until),
-      el('button', { type: 'submit', class: 'primary' }, 'Search')),
+    el(
+      'form',
+      {
+        id: 'audit-search',
+        on: {
+          submit: (e) => {
+            e.preventDefault();
+            search(true);
+          },
+        },
+      },
+      field('Type', type),
+      field('Principal id', principal),
+      field('Since', since),
+      field('Until', until),
+      el('button', { type: 'submit', class: 'primary' }, 'Search'),
+    ),
     el('p', {}, el('button', { type: 'button', id: 'verify', on: { click: verify } }, 'Verify the chain')),
     result,
     rows,
@@ -301,44 +446,77 @@ async function keys(page) {
   };
   page.append(
     el('h3', { text: 'Create a key' }),
-    el('form', {
-      id: 'create-key',
-      on: {
-        submit: async (e) => {
-          e.preventDefault();
-          try {
-            const body = {
-              name: name.value.trim(),
-              roles: roles.value.split(',').map((r) => r.trim()).filter(Boolean),
-              scopes: scopes.value.split(/\s+/).filter(Boolean),
-            };
-            if (expires.value) body.expiresAt = new Date(`${expires.value}T23:59:59Z`).toISOString();
-            const created = await api('/api-keys', { method: 'POST', body });
-            await render(false);
-            $('#new-key').replaceChildren(
-              el('p', { text: `Key "${created.name}" created. Copy it now: it is shown once and cannot be read again.` }),
-              el('p', { class: 'secret', id: 'new-key-value', text: created.key }),
-            );
-          } catch (error) {
-            sayError(error);
-          }
+    el(
+      'form',
+      {
+        id: 'create-key',
+        on: {
+          submit: async (e) => {
+            e.preventDefault();
+            try {
+              const body = {
+                name: name.value.trim(),
+                roles: roles.value
+                  .split(',')
+                  .map((r) => r.trim())
+                  .filter(Boolean),
+                scopes: scopes.value.split(/\s+/).filter(Boolean),
+              };
+              if (expires.value) body.expiresAt = new Date(`${expires.value}T23:59:59Z`).toISOString();
+              const created = await api('/api-keys', { method: 'POST', body });
+              await render(false);
+              $('#new-key').replaceChildren(
+                el('p', {
+                  text: `Key "${created.name}" created. Copy it now: it is shown once and cannot be read again.`,
+                }),
+                el('p', { class: 'secret', id: 'new-key-value', text: created.key }),
+              );
+            } catch (error) {
+              sayError(error);
+            }
+          },
         },
       },
-    }, field('Name', name), field('Roles (comma-separated)', roles), field('Scopes (space-separated)', scopes), field('Expires', expires),
-    el('button', { type: 'submit', class: 'primary' }, 'Create key')),
+      field('Name', name),
+      field('Roles (comma-separated)', roles),
+      field('Scopes (space-separated)', scopes),
+      field('Expires', expires),
+      el('button', { type: 'submit', class: 'primary' }, 'Create key'),
+    ),
     shown,
     el('h3', { text: 'Keys' }),
-    table('API keys', [
-      { key: 'name', label: 'Name' },
-      { key: 'id', label: 'Id' },
-      { label: 'Roles', render: (r) => r.roles.join(', ') },
-      { label: 'Scopes', render: (r) => r.scopes.join(' ') },
-      { key: 'tenantId', label: 'Tenant' },
-      { label: 'Expires', render: (r) => when(r.expiresAt) },
-      { label: 'Last used', render: (r) => when(r.lastUsedAt) },
-      { label: 'State', render: (r) => (r.revokedAt ? `revoked ${when(r.revokedAt)}` : 'active') },
-      { label: '', render: (r) => (r.revokedAt ? '' : el('button', { type: 'button', class: 'danger', 'data-revoke': r.id, 'aria-label': `Revoke key ${r.name}`, on: { click: revoke(r) } }, 'Revoke')) },
-    ], list.items, { id: 'keys-table' }),
+    table(
+      'API keys',
+      [
+        { key: 'name', label: 'Name' },
+        { key: 'id', label: 'Id' },
+        { label: 'Roles', render: (r) => r.roles.join(', ') },
+        { label: 'Scopes', render: (r) => r.scopes.join(' ') },
+        { key: 'tenantId', label: 'Tenant' },
+        { label: 'Expires', render: (r) => when(r.expiresAt) },
+        { label: 'Last used', render: (r) => when(r.lastUsedAt) },
+        { label: 'State', render: (r) => (r.revokedAt ? `revoked ${when(r.revokedAt)}` : 'active') },
+        {
+          label: '',
+          render: (r) =>
+            r.revokedAt
+              ? ''
+              : el(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'danger',
+                    'data-revoke': r.id,
+                    'aria-label': `Revoke key ${r.name}`,
+                    on: { click: revoke(r) },
+                  },
+                  'Revoke',
+                ),
+        },
+      ],
+      list.items,
+      { id: 'keys-table' },
+    ),
   );
 }
 
@@ -347,16 +525,21 @@ async function budgets(page) {
   const remaining = await api('/budgets/remaining');
   page.append(
     el('h3', { text: 'Remaining' }),
-    table('Budgets remaining', [
-      { key: 'scope', label: 'Scope' },
-      { key: 'period', label: 'Period' },
-      { key: 'unit', label: 'Unit' },
-      { key: 'limit', label: 'Limit' },
-      { key: 'used', label: 'Used' },
-      { key: 'reserved', label: 'Reserved' },
-      { key: 'remaining', label: 'Remaining' },
-      { label: 'Resets', render: (r) => when(r.resetAt) },
-    ], remaining.budgets, { id: 'budgets-table' }),
+    table(
+      'Budgets remaining',
+      [
+        { key: 'scope', label: 'Scope' },
+        { key: 'period', label: 'Period' },
+        { key: 'unit', label: 'Unit' },
+        { key: 'limit', label: 'Limit' },
+        { key: 'used', label: 'Used' },
+        { key: 'reserved', label: 'Reserved' },
+        { key: 'remaining', label: 'Remaining' },
+        { label: 'Resets', render: (r) => when(r.resetAt) },
+      ],
+      remaining.budgets,
+      { id: 'budgets-table' },
+    ),
   );
   try {
     const [byModel, byDay] = await Promise.all([api('/usage?groupBy=model'), api('/usage?groupBy=day')]);
@@ -369,9 +552,17 @@ async function budgets(page) {
     ];
     const days = [...byDay.items].sort((a, b) => String(a.key).localeCompare(String(b.key)));
     page.append(
-      el('h3', { text: 'Usage by model' }), table('Usage by model', usageColumns('Model'), byModel.items, { id: 'usage-model' }),
-      el('h3', { text: 'Usage by day' }), table('Usage by day', usageColumns('Day'), days, { id: 'usage-day' }),
-      chart('usage-day-chart', 'Cost per day (USD)', 'bar', days.map((r) => r.key), [{ label: 'USD', data: days.map((r) => r.cost) }]),
+      el('h3', { text: 'Usage by model' }),
+      table('Usage by model', usageColumns('Model'), byModel.items, { id: 'usage-model' }),
+      el('h3', { text: 'Usage by day' }),
+      table('Usage by day', usageColumns('Day'), days, { id: 'usage-day' }),
+      chart(
+        'usage-day-chart',
+        'Cost per day (USD)',
+        'bar',
+        days.map((r) => r.key),
+        [{ label: 'USD', data: days.map((r) => r.cost) }],
+      ),
     );
   } catch (error) {
     sayError(error);
@@ -415,7 +606,9 @@ function signOut(clear = true) {
 
 $('#sign-in-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  const value = $('#credential').value.trim().replace(/^Bearer\s+/i, '');
+  const value = $('#credential')
+    .value.trim()
+    .replace(/^Bearer\s+/i, '');
   if (!value) return;
   sessionStorage.setItem(STORAGE_KEY, value);
   $('#credential').value = '';

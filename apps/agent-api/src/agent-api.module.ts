@@ -53,7 +53,10 @@ export class AgentApiModule {
       imports: [
         TypeOrmModule.forRootAsync({
           // A missing data key is a configuration error: fail the boot at once instead of retrying.
-          useFactory: () => ({ ...dataSourceOptions(config.database), toRetry: (err: unknown) => !(err instanceof MissingDataKeyError) }),
+          useFactory: () => ({
+            ...dataSourceOptions(config.database),
+            toRetry: (err: unknown) => !(err instanceof MissingDataKeyError),
+          }),
           dataSourceFactory: () => openDatabase(config.database, config.dataKeys),
         }),
         TypeOrmModule.forFeature(APP_ENTITIES),

@@ -5,7 +5,13 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import pino from 'pino';
-import { installHttpMetrics, installRequestLogging, PinoLoggerService, PolicyMetrics, PolicyValidationPipe } from 'nest-agent-policy';
+import {
+  installHttpMetrics,
+  installRequestLogging,
+  PinoLoggerService,
+  PolicyMetrics,
+  PolicyValidationPipe,
+} from 'nest-agent-policy';
 import { AgentApiModule } from './agent-api.module';
 import type { AgentApiConfig } from './config/agent-api.config';
 import { answerClientError } from './http/client-error';
@@ -21,19 +27,35 @@ export interface CreateAppOptions {
 
 /** The OpenAPI description: what each route requires is on the route; the budgets and prices of the policy file here. */
 function describePolicy(config: AgentApiConfig): string {
-  const lines = ['A sample agent platform behind nest-agent-policy. Each route names the operation and scopes it requires.', ''];
+  const lines = [
+    'A sample agent platform behind nest-agent-policy. Each route names the operation and scopes it requires.',
+    '',
+  ];
   const budgets = config.policy.budgets ?? {};
   const scopes = ['principal', 'api-key', 'tenant', 'global'] as const;
   const rows = scopes.flatMap((scope) =>
-    Object.entries(budgets[scope] ?? {}).map(([period, limits]) => `| ${scope} | ${period} | ${Object.entries(limits ?? {}).map(([u, v]) => `${u}: ${v}`).join(', ')} |`),
+    Object.entries(budgets[scope] ?? {}).map(
+      ([period, limits]) =>
+        `| ${scope} | ${period} | ${Object.entries(limits ?? {})
+          .map(([u, v]) => `${u}: ${v}`)
+          .join(', ')} |`,
+    ),
   );
   if (rows.length) {
-    lines.push(`**Budgets** (policy file \`${config.policyPath.split(/[\\/]/).pop()}\`; warning at ${budgets.softLimitPercent ?? 80}%):`, '', '| scope | period | limits |', '|---|---|---|', ...rows, '');
+    lines.push(
+      `**Budgets** (policy file \`${config.policyPath.split(/[\\/]/).pop()}\`; warning at ${budgets.softLimitPercent ?? 80}%):`,
+      '',
+      '| scope | period | limits |',
+      '|---|---|---|',
+      ...rows,
+      '',
+    );
   }
   const prices = Object.entries(config.policy.pricing ?? {});
   if (prices.length) {
     lines.push('**Prices** (USD per 1M tokens):', '', '| model | input | output | cached input |', '|---|---|---|---|');
-    for (const [model, p] of prices) lines.push(`| ${model} | ${p.input} | ${p.output} | ${p.cachedInput ?? p.input} |`);
+    for (const [model, p] of prices)
+      lines.push(`| ${model} | ${p.input} | ${p.output} | ${p.cachedInput ?? p.input} |`);
   }
   return lines.join('\n');
 }
@@ -51,7 +73,10 @@ function jsonLogger(): pino.Logger {
 }
 
 /** Builds the agent-api application (not listening yet) for the given configuration and HTTP adapter. */
-export async function createAgentApi(config: AgentApiConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
+export async function createAgentApi(
+  config: AgentApiConfig,
+  options: CreateAppOptions = {},
+): Promise<INestApplication> {
   const module = AgentApiModule.forRoot(config);
   // JSON logs (production by default): Nest's messages and one line per request, through pino.
   const json = options.logger === undefined && config.logFormat === 'json' ? jsonLogger() : undefined;
@@ -77,12 +102,15 @@ export async function createAgentApi(config: AgentApiConfig, options: CreateAppO
     useFastifyJsonBodies(fastify, config.bodyLimit);
     app = fastify;
   } else {
-    const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), { logger, bodyParser: false });
+    const express = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), {
+      logger,
+      bodyParser: false,
+    });
     // Before the body parser, so that requests it refuses (bad JSON, too large) are logged and measured too.
     observe(express);
     useExpressJsonBodies(express, config.bodyLimit);
     express.disable('x-powered-by');
-    (express.getHttpServer()).on('clientError', answerClientError);
+    express.getHttpServer().on('clientError', answerClientError);
     app = express;
   }
   app.useGlobalPipes(new PolicyValidationPipe());

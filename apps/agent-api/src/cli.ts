@@ -26,7 +26,8 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const config = loadConfig();
-  if (config.generatedDataKeys) process.stderr.write('warning: DATA_KEYS or BLIND_INDEX_KEY not set: rotating under a development key\n');
+  if (config.generatedDataKeys)
+    process.stderr.write('warning: DATA_KEYS or BLIND_INDEX_KEY not set: rotating under a development key\n');
   const dataSource = await openDatabase(config.database, config.dataKeys);
   try {
     const started = Date.now();

@@ -14,7 +14,7 @@ function storesLabel(redisUrl: string | undefined): string {
 async function main(): Promise<void> {
   const logger = new Logger('agent-api');
   const config = loadConfig();
-  const adapter = (process.env.HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express');
+  const adapter = process.env.HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express';
   const app = await createAgentApi(config, { adapter });
   if (config.generatedDataKeys) {
     logger.warn(
@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   }
   await app.listen(config.port, '0.0.0.0');
   const url = await app.getUrl();
-  logger.log(`agent-api listening on ${url} (${adapter}, ${config.database.type}, ${storesLabel(config.redisUrl)} stores)`);
+  logger.log(
+    `agent-api listening on ${url} (${adapter}, ${config.database.type}, ${storesLabel(config.redisUrl)} stores)`,
+  );
   if (config.generatedJwtSecret && config.jwt.secret) {
     const token = jwt.sign({ sub: 'dev-admin', roles: ['admin'], scope: 'admin' }, config.jwt.secret, {
       algorithm: 'HS256',
@@ -31,7 +33,9 @@ async function main(): Promise<void> {
       jwtid: randomUUID(),
     });
     logger.warn('No JWT_SECRET set: generated a secret for this run. A ready admin token (12 h):');
-    process.stdout.write(`\n  export TOKEN=${token}\n  curl -H "Authorization: Bearer $TOKEN" ${url.replace('[::1]', 'localhost')}/agents\n\n`);
+    process.stdout.write(
+      `\n  export TOKEN=${token}\n  curl -H "Authorization: Bearer $TOKEN" ${url.replace('[::1]', 'localhost')}/agents\n\n`,
+    );
   }
 }
 

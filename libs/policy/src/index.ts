@@ -20,7 +20,12 @@ export {
 } from './common/redis-client.factory';
 
 export type { Principal, PrincipalType } from './authentication/principal.interface';
-export { ApiKeyService, type ApiKeyView, type CreateApiKeyInput, type IssueApiKeyInput } from './authentication/api-key.service';
+export {
+  ApiKeyService,
+  type ApiKeyView,
+  type CreateApiKeyInput,
+  type IssueApiKeyInput,
+} from './authentication/api-key.service';
 export { RevocationService } from './authentication/revocation.service';
 export { AuthenticationGuard } from './authentication/authentication.guard';
 export { AuthFailureCounter } from './authentication/auth-failure.counter';

@@ -42,9 +42,18 @@ export function featureProviders(): Provider[] {
     // Metrics observe the audit writer and the budget service by wrapping them.
     {
       provide: AuditWriter,
-      useFactory: (metrics: PolicyMetrics, dataSource: DataSource, config?: AuditConfig | null, options?: AuditWriterOptions | null) =>
-        new MeasuredAuditWriter(metrics, dataSource, config, options),
-      inject: [PolicyMetrics, DataSource, { token: AUDIT_CONFIG, optional: true }, { token: AUDIT_WRITER_OPTIONS, optional: true }],
+      useFactory: (
+        metrics: PolicyMetrics,
+        dataSource: DataSource,
+        config?: AuditConfig | null,
+        options?: AuditWriterOptions | null,
+      ) => new MeasuredAuditWriter(metrics, dataSource, config, options),
+      inject: [
+        PolicyMetrics,
+        DataSource,
+        { token: AUDIT_CONFIG, optional: true },
+        { token: AUDIT_WRITER_OPTIONS, optional: true },
+      ],
     },
     ...APPROVAL_PROVIDERS,
     {

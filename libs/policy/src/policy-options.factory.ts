@@ -18,7 +18,10 @@ export function isProduction(options: PolicyModuleOptions): boolean {
  * @throws Error naming the key (`jwt.secert: unknown key (did you mean "secret"?)`, `jwt.secret: ...`,
  * `roles.operator.inherits[0]: unknown role "x"`).
  */
-export function compileOptions(options: PolicyModuleOptions): { compiled: CompiledPolicy; jwt: ResolvedJwtOptions | null } {
+export function compileOptions(options: PolicyModuleOptions): {
+  compiled: CompiledPolicy;
+  jwt: ResolvedJwtOptions | null;
+} {
   assertPolicyModuleOptions(options);
   const { mode: _m, jwt: _j, trustProxy, redisUrl: _r, policy: _p, providers: _v, ...document } = options;
   compileTrustProxy(trustProxy);

@@ -43,7 +43,12 @@ export interface PolicyExceptionHeaders {
   readonly headers: Record<string, string>;
 }
 
-function body(statusCode: number, code: PolicyErrorCode, message: string, extra: Record<string, unknown> = {}): PolicyErrorBody {
+function body(
+  statusCode: number,
+  code: PolicyErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): PolicyErrorBody {
   return { statusCode, code, message, ...extra };
 }
 

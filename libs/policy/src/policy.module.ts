@@ -11,7 +11,11 @@ import { RouteInspector } from './authorization/route-inspector';
 import { PolicyExceptionFilter } from './common/policy-exception.filter';
 import { compileOptions, createRedis } from './policy-options.factory';
 import { COMPILED_POLICY, POLICY_CLOCK, POLICY_MODULE_OPTIONS, POLICY_REDIS } from './policy.constants';
-import type { PolicyModuleAsyncOptions, PolicyModuleOptions, PolicyOptionsFactory } from './policy-module-options.interface';
+import type {
+  PolicyModuleAsyncOptions,
+  PolicyModuleOptions,
+  PolicyOptionsFactory,
+} from './policy-module-options.interface';
 import { featureGuards, featureProviders, FEATURE_EXPORTS } from './policy-features.providers';
 import { RedisCloser } from './common/redis-closer';
 import { TOOL_EXPORTS, TOOL_PROVIDERS } from './tools/tools.providers';
@@ -36,7 +40,12 @@ const COMPILED_OPTIONS = Symbol('POLICY:COMPILED_OPTIONS');
 @Module({})
 export class PolicyModule {
   static forRoot(options: PolicyModuleOptions): DynamicModule {
-    return this.build([{ provide: POLICY_MODULE_OPTIONS, useValue: options }], options.policy, options.providers ?? [], []);
+    return this.build(
+      [{ provide: POLICY_MODULE_OPTIONS, useValue: options }],
+      options.policy,
+      options.providers ?? [],
+      [],
+    );
   }
 
   static forRootAsync(options: PolicyModuleAsyncOptions): DynamicModule {
@@ -65,7 +74,11 @@ export class PolicyModule {
     const providers: Provider[] = [
       ...optionProviders,
       { provide: COMPILED_OPTIONS, useFactory: compileOptions, inject: [POLICY_MODULE_OPTIONS] },
-      { provide: COMPILED_POLICY, useFactory: (c: ReturnType<typeof compileOptions>) => c.compiled, inject: [COMPILED_OPTIONS] },
+      {
+        provide: COMPILED_POLICY,
+        useFactory: (c: ReturnType<typeof compileOptions>) => c.compiled,
+        inject: [COMPILED_OPTIONS],
+      },
       { provide: POLICY_CLOCK, useValue: () => Date.now() },
       {
         provide: POLICY_REDIS,
@@ -80,7 +93,10 @@ export class PolicyModule {
           c.jwt ? new PolicyJwtStrategy(c.jwt, revocations) : null,
         inject: [COMPILED_OPTIONS, RevocationService],
       },
-      { provide: AuthorizationPolicy, useClass: (policy ?? ProductionAuthorizationPolicy) as Type<AuthorizationPolicy> },
+      {
+        provide: AuthorizationPolicy,
+        useClass: (policy ?? ProductionAuthorizationPolicy) as Type<AuthorizationPolicy>,
+      },
       ...featureProviders(),
       ...TOOL_PROVIDERS,
       RouteInspector,

@@ -15,7 +15,7 @@ export class CreateApiKeyDto {
   @MaxLength(100, { each: true })
   roles!: string[];
 
-  @ApiProperty({ type: [String], description: 'Scopes of the key; each must be covered by the creator\'s scopes' })
+  @ApiProperty({ type: [String], description: "Scopes of the key; each must be covered by the creator's scopes" })
   @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })

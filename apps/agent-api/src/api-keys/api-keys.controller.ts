@@ -25,7 +25,11 @@ export class ApiKeysController {
    */
   @Post()
   @Guarded(AgentOperation.ApiKeyCreate, 'api-keys:write')
-  async create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto, @RequestOrigin() origin: AuditOrigin) {
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateApiKeyDto,
+    @RequestOrigin() origin: AuditOrigin,
+  ) {
     const { key, apiKey } = await this.apiKeys.issue(
       principal,
       {
@@ -56,6 +60,7 @@ export class ApiKeysController {
     @RecordScope() scope: RecordScopeFilter,
     @RequestOrigin() origin: AuditOrigin,
   ): Promise<void> {
-    if (!(await this.apiKeys.revoke(params.id, scope.tenantId, principal.id, origin))) throw new PolicyNotFoundException();
+    if (!(await this.apiKeys.revoke(params.id, scope.tenantId, principal.id, origin)))
+      throw new PolicyNotFoundException();
   }
 }

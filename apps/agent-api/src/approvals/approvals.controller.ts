@@ -31,21 +31,34 @@ export class ApprovalsController {
   @Get()
   @Guarded(AgentOperation.ApprovalList, 'approvals:read')
   list(@Query() query: ApprovalQueryDto, @RecordScope() scope: RecordScopeFilter) {
-    return this.approvals.list({ tenantId: scope.tenantId, status: query.status, limit: query.limit, cursor: query.cursor });
+    return this.approvals.list({
+      tenantId: scope.tenantId,
+      status: query.status,
+      limit: query.limit,
+      cursor: query.cursor,
+    });
   }
 
   /** Approves a pending request; its caller may then retry once with `X-Approval-Id`. */
   @Post(':id/approve')
   @HttpCode(200)
   @Guarded(AgentOperation.ApprovalDecide, 'approvals:write')
-  approve(@Param('id', ParseId) id: string, @CurrentPrincipal() principal: Principal, @RequestOrigin() origin: AuditOrigin) {
+  approve(
+    @Param('id', ParseId) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @RequestOrigin() origin: AuditOrigin,
+  ) {
     return this.approvals.decide(id, principal, 'approve', origin);
   }
 
   @Post(':id/deny')
   @HttpCode(200)
   @Guarded(AgentOperation.ApprovalDecide, 'approvals:write')
-  deny(@Param('id', ParseId) id: string, @CurrentPrincipal() principal: Principal, @RequestOrigin() origin: AuditOrigin) {
+  deny(
+    @Param('id', ParseId) id: string,
+    @CurrentPrincipal() principal: Principal,
+    @RequestOrigin() origin: AuditOrigin,
+  ) {
     return this.approvals.decide(id, principal, 'deny', origin);
   }
 }

@@ -2,7 +2,13 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { AUDIT_EVENT_TYPES, AgentOperation, AuditService, RecordScope, type RecordScopeFilter } from 'nest-agent-policy';
+import {
+  AUDIT_EVENT_TYPES,
+  AgentOperation,
+  AuditService,
+  RecordScope,
+  type RecordScopeFilter,
+} from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
 import { TimeRangeQuery, epochMs } from '../common/time-range.query';
 

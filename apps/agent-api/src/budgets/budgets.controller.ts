@@ -18,7 +18,6 @@ export class UsageQueryDto extends TimeRangeQuery {
   @IsOptional()
   @IsIn(['model', 'principal', 'day'])
   groupBy?: 'model' | 'principal' | 'day';
-
 }
 
 @ApiTags('budgets')

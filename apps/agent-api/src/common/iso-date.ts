@@ -1,7 +1,6 @@
 import { ValidateBy, type ValidationOptions } from 'class-validator';
 
-const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/;
 
 /**
  * Whether `value` is an ISO 8601 calendar date (`2024-01-31`) or date-time (`2024-01-31T12:00:00Z`, with an optional

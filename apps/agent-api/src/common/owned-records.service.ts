@@ -31,7 +31,14 @@ export abstract class OwnedRecordsService<T extends OwnedRow, C, U> {
 
   async create(principal: Principal, dto: C): Promise<T> {
     const now = Date.now();
-    const row = { id: randomUUID(), tenantId: principal.tenantId, ownerId: principal.id, createdAt: now, updatedAt: now, ...this.fields(dto) } as T;
+    const row = {
+      id: randomUUID(),
+      tenantId: principal.tenantId,
+      ownerId: principal.id,
+      createdAt: now,
+      updatedAt: now,
+      ...this.fields(dto),
+    } as T;
     await this.repo.insert(row as never);
     return row;
   }

@@ -3,7 +3,11 @@ import { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transfor
 import { PolicyNotFoundException, type RecordScopeFilter } from 'nest-agent-policy';
 
 /** A query over the records the caller may reach: its tenant, and itself as owner for `own` roles. */
-export function scopedQuery<T extends ObjectLiteral>(repo: Repository<T>, alias: string, scope: RecordScopeFilter): SelectQueryBuilder<T> {
+export function scopedQuery<T extends ObjectLiteral>(
+  repo: Repository<T>,
+  alias: string,
+  scope: RecordScopeFilter,
+): SelectQueryBuilder<T> {
   const qb = repo.createQueryBuilder(alias);
   if (scope.tenantId !== undefined) qb.andWhere(`${alias}.tenantId = :scopeTenant`, { scopeTenant: scope.tenantId });
   if (scope.ownerId !== undefined) qb.andWhere(`${alias}.ownerId = :scopeOwner`, { scopeOwner: scope.ownerId });
@@ -19,13 +23,19 @@ interface PreparedRead {
 
 const preparedReads = new WeakMap<Repository<ObjectLiteral>, Map<string, PreparedRead>>();
 
-function preparedRead<T extends ObjectLiteral>(repo: Repository<T>, alias: string, scope: RecordScopeFilter): PreparedRead {
+function preparedRead<T extends ObjectLiteral>(
+  repo: Repository<T>,
+  alias: string,
+  scope: RecordScopeFilter,
+): PreparedRead {
   let byShape = preparedReads.get(repo);
   if (!byShape) preparedReads.set(repo, (byShape = new Map()));
   const shape = `${alias}|${scope.tenantId !== undefined ? 'tenant' : ''}|${scope.ownerId !== undefined ? 'owner' : ''}`;
   let read = byShape.get(shape);
   if (!read) {
-    const qb = scopedQuery(repo, alias, scope).andWhere(`${alias}.id = :id`) as unknown as SelectQueryBuilder<ObjectLiteral>;
+    const qb = scopedQuery(repo, alias, scope).andWhere(
+      `${alias}.id = :id`,
+    ) as unknown as SelectQueryBuilder<ObjectLiteral>;
     read = { qb, sql: qb.getQuery() };
     byShape.set(shape, read);
   }
@@ -51,7 +61,10 @@ export async function findScoped<T extends ObjectLiteral>(
   const [sql, values] = driver.escapeQueryWithParameters(read.sql, parameters);
   const raw = (await repo.query(sql, values)) as unknown[];
   const mainAlias = read.qb.expressionMap.mainAlias!;
-  const [found] = new RawSqlResultsToEntityTransformer(read.qb.expressionMap, driver, [], undefined).transform(raw, mainAlias) as T[];
+  const [found] = new RawSqlResultsToEntityTransformer(read.qb.expressionMap, driver, [], undefined).transform(
+    raw,
+    mainAlias,
+  ) as T[];
   if (!found) throw new PolicyNotFoundException();
   return found;
 }

@@ -57,17 +57,23 @@ export function loadPolicyFile(path: string): PolicyDocument {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`POLICY_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      cause: err,
-    });
+    throw new Error(
+      `POLICY_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   let document: unknown;
   try {
     document = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new Error(`POLICY_CONFIG: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new Error(
+      `POLICY_CONFIG: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   try {
     compilePolicy(document as PolicyDocument);
@@ -108,11 +114,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
   const port = env.PORT ? Number(env.PORT) : 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('PORT must be a port number');
   const policyPath = env.POLICY_CONFIG
-    ? isAbsolute(env.POLICY_CONFIG) ? env.POLICY_CONFIG : resolve(process.cwd(), env.POLICY_CONFIG)
+    ? isAbsolute(env.POLICY_CONFIG)
+      ? env.POLICY_CONFIG
+      : resolve(process.cwd(), env.POLICY_CONFIG)
     : join(appRoot(), 'policy', 'agent-api.policy.yaml');
   const secret = env.JWT_SECRET || undefined;
   const publicKey = env.JWT_PUBLIC_KEY ? env.JWT_PUBLIC_KEY.replace(/\\n/g, '\n') : undefined;
-  if (production && !secret && !publicKey) throw new Error('JWT_SECRET or JWT_PUBLIC_KEY is required when NODE_ENV=production');
+  if (production && !secret && !publicKey)
+    throw new Error('JWT_SECRET or JWT_PUBLIC_KEY is required when NODE_ENV=production');
   const generated = !secret && !publicKey;
   const jwt: JwtOptions = {
     secret: generated ? randomBytes(48).toString('base64url') : secret,
@@ -164,7 +173,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentApiConfig
 function parseTokenDelay(value: string | undefined): number {
   if (value === undefined || value === '') return 0;
   const ms = Number(value);
-  if (!Number.isFinite(ms) || ms < 0) throw new Error(`ECHO_TOKEN_DELAY_MS must be a non-negative number of milliseconds, got "${value}"`);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new Error(`ECHO_TOKEN_DELAY_MS must be a non-negative number of milliseconds, got "${value}"`);
   return ms;
 }
 
@@ -174,9 +184,15 @@ function parseTokenDelay(value: string | undefined): number {
  * boot warns; its kid (`dev-<fingerprint>`) names it if another setup's data is met.
  * @throws Error naming the variable or the kid at fault.
  */
-function loadDataKeys(env: NodeJS.ProcessEnv, production: boolean, material: string): { keys: FieldEncryptionKeys; generated: boolean } {
-  if (production && !env.DATA_KEYS) throw new Error('DATA_KEYS is required when NODE_ENV=production (kid:base64key of 32 bytes, comma-separated)');
-  if (production && !env.BLIND_INDEX_KEY) throw new Error('BLIND_INDEX_KEY is required when NODE_ENV=production (base64, at least 32 bytes)');
+function loadDataKeys(
+  env: NodeJS.ProcessEnv,
+  production: boolean,
+  material: string,
+): { keys: FieldEncryptionKeys; generated: boolean } {
+  if (production && !env.DATA_KEYS)
+    throw new Error('DATA_KEYS is required when NODE_ENV=production (kid:base64key of 32 bytes, comma-separated)');
+  if (production && !env.BLIND_INDEX_KEY)
+    throw new Error('BLIND_INDEX_KEY is required when NODE_ENV=production (base64, at least 32 bytes)');
   const keyRing = env.DATA_KEYS ? DataKeyRing.parse(env.DATA_KEYS) : DataKeyRing.derived(material);
   const blindIndexKey = env.BLIND_INDEX_KEY ? parseBlindIndexKey(env.BLIND_INDEX_KEY) : deriveBlindIndexKey(material);
   return { keys: { keyRing, blindIndexKey }, generated: !env.DATA_KEYS || !env.BLIND_INDEX_KEY };

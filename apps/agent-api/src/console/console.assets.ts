@@ -28,6 +28,9 @@ export function loadConsoleAssets(): ReadonlyMap<string, ConsoleAsset> {
     ['chart.umd.min.js', join(dirname(require.resolve('chart.js')), 'chart.umd.min.js')],
   ];
   return new Map(
-    files.map(([name, path]) => [name, { body: readFileSync(path), type: TYPES[name.slice(name.lastIndexOf('.') + 1)] }]),
+    files.map(([name, path]) => [
+      name,
+      { body: readFileSync(path), type: TYPES[name.slice(name.lastIndexOf('.') + 1)] },
+    ]),
   );
 }

@@ -1,6 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { AgentOperation, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import {
+  AgentOperation,
+  CurrentPrincipal,
+  RecordScope,
+  type Principal,
+  type RecordScopeFilter,
+} from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
 import { ParseId } from '../common/pagination';
 import { CreateCustomerDto, CustomerListQuery, UpdateCustomerDto } from './customer.dto';

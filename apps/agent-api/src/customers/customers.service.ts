@@ -26,7 +26,12 @@ export class CustomersService extends OwnedRecordsService<CustomerEntity, Create
   }
 
   protected fields(dto: CreateCustomerDto) {
-    return { name: dto.name, email: dto.email ?? null, phone: dto.phone ?? null, emailIndex: emailIndex(dto.email ?? null) };
+    return {
+      name: dto.name,
+      email: dto.email ?? null,
+      phone: dto.phone ?? null,
+      emailIndex: emailIndex(dto.email ?? null),
+    };
   }
 
   protected changes(dto: UpdateCustomerDto) {
@@ -50,9 +55,12 @@ export class CustomersService extends OwnedRecordsService<CustomerEntity, Create
         new Brackets((w) =>
           w
             .where('customer.emailIndex = :emailIndex', { emailIndex: emailIndex(normalized) })
-            .orWhere("customer.emailIndex IS NULL AND substr(customer.email, 1, 3) <> 'v1:' AND LOWER(TRIM(customer.email)) = :legacyEmail", {
-              legacyEmail: normalized,
-            }),
+            .orWhere(
+              "customer.emailIndex IS NULL AND substr(customer.email, 1, 3) <> 'v1:' AND LOWER(TRIM(customer.email)) = :legacyEmail",
+              {
+                legacyEmail: normalized,
+              },
+            ),
         ),
       );
     }

@@ -1,4 +1,11 @@
-import { Table, TableColumn, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
+import {
+  Table,
+  TableColumn,
+  TableIndex,
+  type MigrationInterface,
+  type QueryRunner,
+  type TableColumnOptions,
+} from 'typeorm';
 
 const owned = (): TableColumnOptions[] => [
   { name: 'id', type: 'varchar', length: '36', isPrimary: true },
@@ -126,7 +133,10 @@ export class EncryptCustomerFields1764300000100 implements MigrationInterface {
       new TableColumn({ name: 'phone', type: 'text', isNullable: true }),
       new TableColumn({ name: 'email_bidx', type: 'varchar', length: '64', isNullable: true }),
     ]);
-    await queryRunner.createIndex('customers', new TableIndex({ name: 'IDX_customers_email_bidx', columnNames: ['tenant_id', 'email_bidx'] }));
+    await queryRunner.createIndex(
+      'customers',
+      new TableIndex({ name: 'IDX_customers_email_bidx', columnNames: ['tenant_id', 'email_bidx'] }),
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

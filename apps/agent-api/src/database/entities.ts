@@ -130,7 +130,6 @@ export class TicketEntity extends OwnedRecord {
   status!: 'open' | 'closed';
 }
 
-
 /** A run's JSON columns, stored as text on SQLite and PostgreSQL alike. */
 const json = {
   to: (v: unknown) => (v === undefined ? v : JSON.stringify(v)),
@@ -169,6 +168,5 @@ export class RunEntity extends OwnedRecord {
   @Column({ name: 'guard_state', type: 'text', transformer: json })
   guardState!: unknown;
 }
-
 
 export const APP_ENTITIES = [AgentEntity, CustomerEntity, SessionEntity, EventEntity, TicketEntity, RunEntity];

@@ -47,14 +47,19 @@ export class HealthController {
   @SkipThrottle()
   async health() {
     const now = performance.now();
-    if (!this.liveness || now - this.liveness.at >= LIVENESS_REUSE_MS) this.liveness = { at: now, check: this.checkLiveness() };
+    if (!this.liveness || now - this.liveness.at >= LIVENESS_REUSE_MS)
+      this.liveness = { at: now, check: this.checkLiveness() };
     const body = await this.liveness.check;
-    if (body.status !== 'ok') throw new HttpException({ statusCode: 503, code: 'unavailable', message: 'Service unavailable', ...body }, 503);
+    if (body.status !== 'ok')
+      throw new HttpException({ statusCode: 503, code: 'unavailable', message: 'Service unavailable', ...body }, 503);
     return body;
   }
 
   private async checkLiveness(): Promise<Liveness> {
-    const database = await this.dataSource.query('SELECT 1').then((): 'up' => 'up', (): 'down' => 'down');
+    const database = await this.dataSource.query('SELECT 1').then(
+      (): 'up' => 'up',
+      (): 'down' => 'down',
+    );
     const redis: CheckState = this.redis ? ((await redisReady(this.redis)) ? 'up' : 'down') : 'disabled';
     return { status: database === 'up' && redis !== 'down' ? 'ok' : 'degraded', database, redis };
   }
@@ -68,16 +73,33 @@ export class HealthController {
   @SkipThrottle()
   async ready() {
     const [database, redis] = await Promise.all([
-      within(this.dataSource.query('SELECT 1'), READY_TIMEOUT_MS).then((): CheckState => 'up', (): CheckState => 'down'),
+      within(this.dataSource.query('SELECT 1'), READY_TIMEOUT_MS).then(
+        (): CheckState => 'up',
+        (): CheckState => 'down',
+      ),
       this.redis
         ? // On a Redis Cluster: every master answers and the cluster state is ok.
-          within(redisReady(this.redis), READY_TIMEOUT_MS).then((ok): CheckState => (ok ? 'up' : 'down'), (): CheckState => 'down')
+          within(redisReady(this.redis), READY_TIMEOUT_MS).then(
+            (ok): CheckState => (ok ? 'up' : 'down'),
+            (): CheckState => 'down',
+          )
         : Promise.resolve<CheckState>('disabled'),
     ]);
     const checks = { database, redis };
-    const down = Object.entries(checks).filter(([, state]) => state === 'down').map(([name]) => name);
+    const down = Object.entries(checks)
+      .filter(([, state]) => state === 'down')
+      .map(([name]) => name);
     if (down.length > 0) {
-      throw new HttpException({ statusCode: 503, code: 'unavailable', message: `Not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} down`, down, checks }, 503);
+      throw new HttpException(
+        {
+          statusCode: 503,
+          code: 'unavailable',
+          message: `Not ready: ${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} down`,
+          down,
+          checks,
+        },
+        503,
+      );
     }
     return { status: 'ready', checks };
   }

@@ -25,6 +25,9 @@ export function answerFrameworkError(error: Error & { code?: string }, _request:
       : { statusCode: 400, code: 'validation_failed', message: 'Request validation failed' };
   const body = JSON.stringify(answer);
   const res = reply.raw as ServerResponse;
-  res.writeHead(answer.statusCode, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(answer.statusCode, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
   res.end(body);
 }

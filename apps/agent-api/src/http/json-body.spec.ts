@@ -19,8 +19,12 @@ describe('valueNestsDeeperThan', () => {
 });
 
 describe('isJsonContentType', () => {
-  it.each([['application/json', true], ['Application/JSON; charset=utf-8', true], ['application/x-www-form-urlencoded', false], ['text/plain', false], [undefined, false], ['application/jsonx', false]])(
-    '%s → %s',
-    (header, expected) => expect(isJsonContentType(header)).toBe(expected),
-  );
+  it.each([
+    ['application/json', true],
+    ['Application/JSON; charset=utf-8', true],
+    ['application/x-www-form-urlencoded', false],
+    ['text/plain', false],
+    [undefined, false],
+    ['application/jsonx', false],
+  ])('%s → %s', (header, expected) => expect(isJsonContentType(header)).toBe(expected));
 });

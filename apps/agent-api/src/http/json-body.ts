@@ -59,6 +59,9 @@ export function drainRequest(req: IncomingMessage, maxBytes = 64 * 1024 * 1024, 
 }
 
 /** An error a body parser answers with, carrying its HTTP status. */
-export function httpError(status: number, message: string): Error & { status: number; statusCode: number; expose: boolean } {
+export function httpError(
+  status: number,
+  message: string,
+): Error & { status: number; statusCode: number; expose: boolean } {
   return Object.assign(new Error(message), { status, statusCode: status, expose: true });
 }

@@ -53,7 +53,8 @@ export class EchoModel implements OnModuleInit, OnModuleDestroy {
     for (const piece of pieces) {
       const tokens = encode(piece);
       inputTokens += tokens.length;
-      if (output.length < ECHO_MAX_OUTPUT_TOKENS) output.push(...tokens.slice(0, ECHO_MAX_OUTPUT_TOKENS - output.length));
+      if (output.length < ECHO_MAX_OUTPUT_TOKENS)
+        output.push(...tokens.slice(0, ECHO_MAX_OUTPUT_TOKENS - output.length));
     }
     return { model: this.id, text: decode(output), inputTokens, outputTokens: output.length };
   }

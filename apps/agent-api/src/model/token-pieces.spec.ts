@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { encode } from 'gpt-tokenizer';
 import { MAX_PIECE, tokenizerPieces, utf8Length } from './token-pieces';
 
-const countInPieces = (text: string): number => [...tokenizerPieces(text)].reduce((sum, piece) => sum + encode(piece).length, 0);
+const countInPieces = (text: string): number =>
+  [...tokenizerPieces(text)].reduce((sum, piece) => sum + encode(piece).length, 0);
 
 describe('tokenizerPieces', () => {
   const samples = [
@@ -17,17 +18,22 @@ describe('tokenizerPieces', () => {
     'mixé ünïcode — ∑ 漢字かな交じり文 '.repeat(60),
   ];
 
-  it.each(samples.map((s, i) => [i, s]))('sample %i: joined pieces are the text, each piece within the bound', (_i, text) => {
-    const pieces = [...tokenizerPieces(text)];
-    expect(pieces.join('')).toBe(text);
-    for (const piece of pieces) {
-      expect(piece.length).toBeGreaterThan(0);
-      expect(piece.length).toBeLessThanOrEqual(MAX_PIECE);
-      // Never a lone half of a surrogate pair at either end.
-      expect(piece.charCodeAt(piece.length - 1) >= 0xd800 && piece.charCodeAt(piece.length - 1) <= 0xdbff).toBe(false);
-      expect(piece.charCodeAt(0) >= 0xdc00 && piece.charCodeAt(0) <= 0xdfff).toBe(false);
-    }
-  });
+  it.each(samples.map((s, i) => [i, s]))(
+    'sample %i: joined pieces are the text, each piece within the bound',
+    (_i, text) => {
+      const pieces = [...tokenizerPieces(text)];
+      expect(pieces.join('')).toBe(text);
+      for (const piece of pieces) {
+        expect(piece.length).toBeGreaterThan(0);
+        expect(piece.length).toBeLessThanOrEqual(MAX_PIECE);
+        // Never a lone half of a surrogate pair at either end.
+        expect(piece.charCodeAt(piece.length - 1) >= 0xd800 && piece.charCodeAt(piece.length - 1) <= 0xdbff).toBe(
+          false,
+        );
+        expect(piece.charCodeAt(0) >= 0xdc00 && piece.charCodeAt(0) <= 0xdfff).toBe(false);
+      }
+    },
+  );
 
   it('counts ordinary text exactly as the whole text tokenizes', () => {
     for (const text of samples.slice(0, 4)) expect(countInPieces(text)).toBe(encode(text).length);

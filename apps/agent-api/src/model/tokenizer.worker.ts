@@ -67,7 +67,10 @@ export class TokenizerWorker {
   /** Starts the worker now (it loads the tokenizer's tables) rather than on first use. */
   start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { tokenizer: require.resolve('gpt-tokenizer') } });
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { tokenizer: require.resolve('gpt-tokenizer') },
+    });
     worker.unref();
     // Loads the tables before the first message arrives.
     worker.postMessage({ id: 0, pieces: ['warm up'], maxOutput: 0 });

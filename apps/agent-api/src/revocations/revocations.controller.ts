@@ -1,7 +1,14 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsOptional, IsString, Length } from 'class-validator';
-import { AgentOperation, CurrentPrincipal, RequestOrigin, RevocationService, type AuditOrigin, type Principal } from 'nest-agent-policy';
+import {
+  AgentOperation,
+  CurrentPrincipal,
+  RequestOrigin,
+  RevocationService,
+  type AuditOrigin,
+  type Principal,
+} from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
 import { IsIsoDate } from '../common/iso-date';
 
@@ -30,7 +37,11 @@ export class RevocationsController {
   @Post()
   @HttpCode(204)
   @Guarded(AgentOperation.TokenRevoke, 'tokens:write')
-  async revoke(@CurrentPrincipal() principal: Principal, @Body() dto: RevokeTokenDto, @RequestOrigin() origin: AuditOrigin): Promise<void> {
+  async revoke(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: RevokeTokenDto,
+    @RequestOrigin() origin: AuditOrigin,
+  ): Promise<void> {
     await this.revocations.revoke(dto.jti, dto.expiresAt ? Date.parse(dto.expiresAt) : null, principal.id, origin);
   }
 }

@@ -1,9 +1,21 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsOptional, IsString, Length, ValidateBy, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsOptional,
+  IsString,
+  Length,
+  ValidateBy,
+  ValidateNested,
+} from 'class-validator';
 
 export class RunStepDto {
-  @ApiProperty({ maxLength: 10000, description: 'A message for echo-1; `/tool <name> <json args>` asks for a tool call.' })
+  @ApiProperty({
+    maxLength: 10000,
+    description: 'A message for echo-1; `/tool <name> <json args>` asks for a tool call.',
+  })
   @IsString()
   @Length(1, 10000)
   message!: string;
@@ -19,13 +31,17 @@ export class CreateRunDto {
   steps!: RunStepDto[];
 
   @ApiPropertyOptional({
-    description: 'How many times the steps run (1 to 10000, default 1), or `true` to repeat them until a run guard stops the run.',
+    description:
+      'How many times the steps run (1 to 10000, default 1), or `true` to repeat them until a run guard stops the run.',
     oneOf: [{ type: 'integer', minimum: 1, maximum: 10000 }, { type: 'boolean' }],
   })
   @IsOptional()
   @ValidateBy({
     name: 'isRepeat',
-    validator: { validate: (value: unknown) => parseRepeat(value) !== null, defaultMessage: () => 'repeat must be an integer from 1 to 10000, or a boolean' },
+    validator: {
+      validate: (value: unknown) => parseRepeat(value) !== null,
+      defaultMessage: () => 'repeat must be an integer from 1 to 10000, or a boolean',
+    },
   })
   repeat?: number | boolean;
 }

@@ -167,7 +167,9 @@ export class RunRunner implements OnModuleDestroy {
       await this.budget.release(reservation).catch(() => undefined);
       throw error;
     }
-    const { charge } = await this.budget.settle(reservation, [{ model: reply.model, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens }]);
+    const { charge } = await this.budget.settle(reservation, [
+      { model: reply.model, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens },
+    ]);
     return {
       index,
       message,
@@ -176,7 +178,13 @@ export class RunRunner implements OnModuleDestroy {
     };
   }
 
-  private async invoke(run: RunEntity, principal: Principal, name: string, args: unknown, step: number): Promise<RunToolCallRecord> {
+  private async invoke(
+    run: RunEntity,
+    principal: Principal,
+    name: string,
+    args: unknown,
+    step: number,
+  ): Promise<RunToolCallRecord> {
     try {
       const result = await this.tools.invoke(principal, name, args, { sessionId: run.sessionId, runId: run.id });
       return { step, name, args, status: 'ok', result };
@@ -226,7 +234,12 @@ export class RunRunner implements OnModuleDestroy {
       path: `/runs/${run.id}/limits/${verdict.limit}`,
       body: { steps: run.steps.length, toolCalls: run.toolCalls.length },
     });
-    const approval = await this.approvals.create({ principal, operation: 'run.create', digest, reason: `run ${run.id}: ${verdict.message}` });
+    const approval = await this.approvals.create({
+      principal,
+      operation: 'run.create',
+      digest,
+      reason: `run ${run.id}: ${verdict.message}`,
+    });
     run.status = 'awaiting_approval';
     run.approvalId = approval.id;
     run.stopReason = verdict.reason;
@@ -236,7 +249,8 @@ export class RunRunner implements OnModuleDestroy {
       if (await this.shouldStop(run, active)) return null;
       if (await this.approvals.consume(approval.id, principal, 'run.create', digest)) break;
       const row = await approvalRows.findOneBy({ id: approval.id });
-      if (!row || row.status === 'denied' || row.status === 'expired' || Number(row.expiresAt) <= Date.now()) return false;
+      if (!row || row.status === 'denied' || row.status === 'expired' || Number(row.expiresAt) <= Date.now())
+        return false;
       await sleep(APPROVAL_POLL_MS);
     }
     run.status = 'running';
@@ -259,37 +273,31 @@ export class RunRunner implements OnModuleDestroy {
 
   /** Saves what the run did so far, unless it was ended meanwhile (a cancel through another instance). */
   private async progress(run: RunEntity): Promise<void> {
-    await this.runs.update(
-      { id: run.id, status: In(LIVE) },
-      {
-        status: run.status,
-        stopReason: run.stopReason,
-        approvalId: run.approvalId,
-        steps: run.steps,
-        toolCalls: run.toolCalls,
-        usage: run.usage,
-        guardState: run.guardState,
-        updatedAt: Date.now(),
-      } as never,
-    );
+    await this.runs.update({ id: run.id, status: In(LIVE) }, {
+      status: run.status,
+      stopReason: run.stopReason,
+      approvalId: run.approvalId,
+      steps: run.steps,
+      toolCalls: run.toolCalls,
+      usage: run.usage,
+      guardState: run.guardState,
+      updatedAt: Date.now(),
+    } as never);
   }
 
   private async finish(run: RunEntity, status: RunEntity['status'], stopReason: RunStopReason | null): Promise<void> {
     run.status = status;
     run.stopReason = stopReason;
     run.approvalId = status === 'awaiting_approval' ? run.approvalId : null;
-    await this.runs.update(
-      { id: run.id },
-      {
-        status,
-        stopReason,
-        approvalId: run.approvalId,
-        steps: run.steps,
-        toolCalls: run.toolCalls,
-        usage: run.usage,
-        guardState: run.guardState,
-        updatedAt: Date.now(),
-      } as never,
-    );
+    await this.runs.update({ id: run.id }, {
+      status,
+      stopReason,
+      approvalId: run.approvalId,
+      steps: run.steps,
+      toolCalls: run.toolCalls,
+      usage: run.usage,
+      guardState: run.guardState,
+      updatedAt: Date.now(),
+    } as never);
   }
 }

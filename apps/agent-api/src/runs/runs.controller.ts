@@ -2,7 +2,13 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, StreamableFile } f
 import { ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgentOperation, CurrentPrincipal, RecordScope, type Principal, type RecordScopeFilter } from 'nest-agent-policy';
+import {
+  AgentOperation,
+  CurrentPrincipal,
+  RecordScope,
+  type Principal,
+  type RecordScopeFilter,
+} from 'nest-agent-policy';
 import { Guarded } from '../common/guarded.decorator';
 import { PageQuery, ParseId } from '../common/pagination';
 import { EventsService } from '../sessions/events.service';
@@ -26,7 +32,10 @@ export class RunsController {
   @Post('sessions/:id/runs')
   @HttpCode(202)
   @Guarded(AgentOperation.RunCreate, 'runs:write')
-  @ApiResponse({ status: 202, description: '`{ id, status }`: the run started; follow it with GET /runs/:id or /runs/:id/events.' })
+  @ApiResponse({
+    status: 202,
+    description: '`{ id, status }`: the run started; follow it with GET /runs/:id or /runs/:id/events.',
+  })
   async create(
     @Param('id', ParseId) sessionId: string,
     @CurrentPrincipal() principal: Principal,
@@ -74,7 +83,9 @@ export class RunsController {
         await sleep(FEED_POLL_MS);
       }
     }
-    return new StreamableFile(Readable.from(feed(), { objectMode: false, highWaterMark: 1 }), { type: 'text/event-stream; charset=utf-8' });
+    return new StreamableFile(Readable.from(feed(), { objectMode: false, highWaterMark: 1 }), {
+      type: 'text/event-stream; charset=utf-8',
+    });
   }
 
   /** Cancels a live run: it stops after its current step, its usage settled. */

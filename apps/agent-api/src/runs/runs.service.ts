@@ -49,7 +49,10 @@ export class RunsService {
   /** Stores a run of the session and starts it. @throws ValidationFailedException for a bad `repeat`. */
   async create(principal: Principal, session: SessionEntity, dto: CreateRunDto): Promise<RunEntity> {
     const repeat = parseRepeat(dto.repeat);
-    if (repeat === null) throw new ValidationFailedException('Request validation failed', ['repeat must be an integer from 1 to 10000, or a boolean']);
+    if (repeat === null)
+      throw new ValidationFailedException('Request validation failed', [
+        'repeat must be an integer from 1 to 10000, or a boolean',
+      ]);
     const now = Date.now();
     const script: RunScript = { steps: dto.steps.map((s) => ({ message: s.message })), repeat };
     const run = this.runs.create({
@@ -85,7 +88,10 @@ export class RunsService {
   async cancel(id: string, scope: RecordScopeFilter): Promise<RunEntity> {
     const run = await this.get(id, scope);
     if (run.status !== 'running' && run.status !== 'awaiting_approval') return run;
-    await this.runs.update({ id, status: In(['running', 'awaiting_approval']) }, { status: 'cancelled', stopReason: 'cancelled', approvalId: null, updatedAt: Date.now() });
+    await this.runs.update(
+      { id, status: In(['running', 'awaiting_approval']) },
+      { status: 'cancelled', stopReason: 'cancelled', approvalId: null, updatedAt: Date.now() },
+    );
     this.runner.stop(id, 'cancelled');
     return this.get(id, scope);
   }

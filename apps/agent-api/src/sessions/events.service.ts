@@ -2,7 +2,14 @@ import { HttpException, Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type Repository } from 'typeorm';
-import { ToolExecutor, type BudgetMeter, type BudgetStreamEvent, type Principal, type RecordScopeFilter, type ToolInvokeContext } from 'nest-agent-policy';
+import {
+  ToolExecutor,
+  type BudgetMeter,
+  type BudgetStreamEvent,
+  type Principal,
+  type RecordScopeFilter,
+  type ToolInvokeContext,
+} from 'nest-agent-policy';
 import { paginate, type Page, type PageQuery } from '../common/pagination';
 import { findScoped, scopedQuery } from '../common/scoped-records';
 import { EventEntity, SessionEntity, type ToolCallRecord } from '../database/entities';
@@ -40,7 +47,12 @@ export class EventsService {
    * of the message is a tool call the model asks for; it runs under the caller's policy (through the
    * `ToolExecutor`, like any other call) and the reply lists it in `toolCalls`.
    */
-  async exchange(principal: Principal, session: SessionEntity, message: string, origin: ExchangeOrigin = {}): Promise<EventExchange> {
+  async exchange(
+    principal: Principal,
+    session: SessionEntity,
+    message: string,
+    origin: ExchangeOrigin = {},
+  ): Promise<EventExchange> {
     const reply: ModelReply = await this.model.reply(message);
     const toolCalls = await this.runTools(principal, session, message, origin);
     return this.store(principal, session, message, reply, toolCalls);
@@ -80,13 +92,34 @@ export class EventsService {
   ): Promise<EventExchange> {
     const now = Date.now();
     const base = { tenantId: session.tenantId, ownerId: principal.id, sessionId: session.id, updatedAt: now };
-    const event = this.events.create({ ...base, id: randomUUID(), role: 'customer', message, inputTokens: reply.inputTokens, outputTokens: 0, createdAt: now });
-    const answer = this.events.create({ ...base, id: randomUUID(), role: 'agent', message: reply.text, inputTokens: 0, outputTokens: reply.outputTokens, toolCalls, createdAt: now + 1 });
+    const event = this.events.create({
+      ...base,
+      id: randomUUID(),
+      role: 'customer',
+      message,
+      inputTokens: reply.inputTokens,
+      outputTokens: 0,
+      createdAt: now,
+    });
+    const answer = this.events.create({
+      ...base,
+      id: randomUUID(),
+      role: 'agent',
+      message: reply.text,
+      inputTokens: 0,
+      outputTokens: reply.outputTokens,
+      toolCalls,
+      createdAt: now + 1,
+    });
     await this.dataSource.transaction(async (em) => {
       await em.insert(EventEntity, event);
       await em.insert(EventEntity, answer);
     });
-    return { event, reply: answer, usage: { model: reply.model, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens } };
+    return {
+      event,
+      reply: answer,
+      usage: { model: reply.model, inputTokens: reply.inputTokens, outputTokens: reply.outputTokens },
+    };
   }
 
   private async runTools(
@@ -109,8 +142,11 @@ export class EventsService {
         continue;
       }
       try {
-        const { result } = await this.tools.invoke(principal, command.name, command.args, { ...origin, sessionId: session.id });
-        calls.push({ name: command.name, args: command.args, status: 'ok', result: (result ?? null) });
+        const { result } = await this.tools.invoke(principal, command.name, command.args, {
+          ...origin,
+          sessionId: session.id,
+        });
+        calls.push({ name: command.name, args: command.args, status: 'ok', result: result ?? null });
       } catch (error) {
         calls.push({ name: command.name, args: command.args, status: 'error', error: toolError(error) });
       }

@@ -32,7 +32,11 @@ export class SessionsController {
 
   @Post()
   @Guarded(AgentOperation.SessionCreate, 'sessions:write')
-  create(@CurrentPrincipal() principal: Principal, @RecordScope() scope: RecordScopeFilter, @Body() dto: CreateSessionDto) {
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @RecordScope() scope: RecordScopeFilter,
+    @Body() dto: CreateSessionDto,
+  ) {
     return this.sessions.create(principal, scope, dto);
   }
 
@@ -70,10 +74,20 @@ export class SessionsController {
    */
   @Post(':id/events')
   @Guarded(AgentOperation.EventCreate, 'events:write')
-  @ApiResponse({ status: 201, description: 'Budgeted. Headers X-Budget-Remaining, X-Budget-Reset, and X-Budget-Warning past the soft limit.' })
-  @ApiResponse({ status: 402, description: '`budget_exceeded`: a budget would be exceeded; the body names scope, period, unit and resetAt.' })
+  @ApiResponse({
+    status: 201,
+    description: 'Budgeted. Headers X-Budget-Remaining, X-Budget-Reset, and X-Budget-Warning past the soft limit.',
+  })
+  @ApiResponse({
+    status: 402,
+    description: '`budget_exceeded`: a budget would be exceeded; the body names scope, period, unit and resetAt.',
+  })
   @ApiHeader({ name: 'X-Approval-Id', required: false, description: 'An approved approval for this exact request' })
-  @ApiHeader({ name: 'Accept', required: false, description: '`text/event-stream` streams the reply: `token` events, then `done` (or `error`)' })
+  @ApiHeader({
+    name: 'Accept',
+    required: false,
+    description: '`text/event-stream` streams the reply: `token` events, then `done` (or `error`)',
+  })
   @Budget<{ body?: unknown; params?: { id?: unknown } }>({
     model: 'echo-1',
     context: (req) => ({ sessionId: typeof req.params?.id === 'string' ? req.params.id : null }),
@@ -108,7 +122,11 @@ export class SessionsController {
 
   @Get(':id/events')
   @Guarded(AgentOperation.EventList, 'events:read')
-  async listEvents(@Param('id', ParseId) id: string, @RecordScope() scope: RecordScopeFilter, @Query() page: PageQuery) {
+  async listEvents(
+    @Param('id', ParseId) id: string,
+    @RecordScope() scope: RecordScopeFilter,
+    @Query() page: PageQuery,
+  ) {
     const session = await this.events.session(id, scope);
     return this.events.list(session, page);
   }

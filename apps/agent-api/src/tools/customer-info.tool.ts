@@ -23,7 +23,10 @@ export class CustomerInfoTool {
     },
     timeoutMs: 2000,
   })
-  async get(args: { customer_id: string }, ctx: ToolCallContext): Promise<{ id: string; name: string; email: string | null }> {
+  async get(
+    args: { customer_id: string },
+    ctx: ToolCallContext,
+  ): Promise<{ id: string; name: string; email: string | null }> {
     const session = await sessionInTenant(this.sessions, ctx.principal, ctx.sessionId);
     if (session.customerId !== args.customer_id) throw new PolicyNotFoundException('Customer not found');
     const customer = await customerInTenant(this.customers, ctx.principal, args.customer_id);

@@ -14,7 +14,11 @@ export interface FaqHit extends FaqEntry {
   score: number;
 }
 
-const words = (text: string): string[] => text.toLowerCase().match(/[a-z0-9]+/g)?.filter((w) => w.length > 2) ?? [];
+const words = (text: string): string[] =>
+  text
+    .toLowerCase()
+    .match(/[a-z0-9]+/g)
+    ?.filter((w) => w.length > 2) ?? [];
 
 /** The FAQ corpus shipped with the app (`kb/faq.json`, found relative to the app, not the working directory). */
 export function loadFaqCorpus(path = join(appRoot(), 'kb', 'faq.json')): FaqEntry[] {

@@ -28,7 +28,10 @@ export class NotificationsTool {
     sensitive: ['text'],
     timeoutMs: 5000,
   })
-  async send(args: { customer_id: string; text: string }, ctx: ToolCallContext): Promise<{ notificationId: string; customerId: string; status: 'sent' }> {
+  async send(
+    args: { customer_id: string; text: string },
+    ctx: ToolCallContext,
+  ): Promise<{ notificationId: string; customerId: string; status: 'sent' }> {
     const customer = await customerInTenant(this.customers, ctx.principal, args.customer_id);
     const notificationId = randomUUID();
     // The sample app has no mail or SMS gateway: delivery is the log line (without the text).

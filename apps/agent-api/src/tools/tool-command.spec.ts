@@ -9,7 +9,11 @@ describe('parseToolCommands', () => {
   });
 
   it('marks arguments that are not a JSON object', () => {
-    expect(parseToolCommands('/tool a [1,2]\n/tool b {oops\n/tool c "x"').map((c) => c.args)).toEqual([null, null, null]);
+    expect(parseToolCommands('/tool a [1,2]\n/tool b {oops\n/tool c "x"').map((c) => c.args)).toEqual([
+      null,
+      null,
+      null,
+    ]);
   });
 
   it('ignores text that merely mentions /tool, and caps the number of calls', () => {

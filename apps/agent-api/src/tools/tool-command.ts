@@ -24,7 +24,10 @@ export function parseToolCommands(message: string): ToolCommand[] {
     if (raw) {
       try {
         const parsed: unknown = JSON.parse(raw);
-        args = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+        args =
+          typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+            ? (parsed as Record<string, unknown>)
+            : null;
       } catch {
         args = null;
       }

@@ -41,7 +41,10 @@ export class ToolsController {
   @Guarded(AgentOperation.ToolInvoke, 'tools:write')
   @ApiHeader({ name: 'X-Approval-Id', required: false, description: 'An approved approval for this exact call' })
   @ApiResponse({ status: 200, description: '`{ tool, result, durationMs }`' })
-  @ApiResponse({ status: 403, description: '`forbidden` (unknown or not allowed tool), `insufficient_scope`, `approval_required`' })
+  @ApiResponse({
+    status: 403,
+    description: '`forbidden` (unknown or not allowed tool), `insufficient_scope`, `approval_required`',
+  })
   @ApiResponse({ status: 400, description: '`validation_failed`: the message names the JSON path of the bad argument' })
   @ApiResponse({ status: 429, description: '`rate_limited`: a rate limit or the concurrency cap' })
   @ApiResponse({ status: 502, description: '`tool_failed`' })

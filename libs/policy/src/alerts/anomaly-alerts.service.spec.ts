@@ -6,12 +6,26 @@ import type { CompiledPolicy } from '../authorization/compiled-policy';
 import type { AlertsConfig } from './alerts.schema';
 import { AnomalyAlerts, principalSubject } from './anomaly-alerts.service';
 
-const principal: Principal = { id: 'alice', type: 'user', tenantId: 't1', roles: [], scopes: [], tier: null, tokenId: null, apiKeyId: null };
+const principal: Principal = {
+  id: 'alice',
+  type: 'user',
+  tenantId: 't1',
+  roles: [],
+  scopes: [],
+  tier: null,
+  tokenId: null,
+  apiKeyId: null,
+};
 
 function alertsWith(config: AlertsConfig, clock: { now: number }) {
   const recorded: AuditEventInput[] = [];
   const audit = { record: async (e: AuditEventInput) => (recorded.push(e), 'id') } as unknown as AuditService;
-  const alerts = new AnomalyAlerts({ document: { alerts: config } } as unknown as CompiledPolicy, audit, null, () => clock.now);
+  const alerts = new AnomalyAlerts(
+    { document: { alerts: config } } as unknown as CompiledPolicy,
+    audit,
+    null,
+    () => clock.now,
+  );
   return { alerts, recorded };
 }
 
@@ -44,7 +58,12 @@ describe('AnomalyAlerts', () => {
     const { alerts, recorded } = alertsWith({ ...base, blockSeconds: 10 }, clock);
     burst(alerts, clock);
     expect(recorded).toHaveLength(1);
-    expect(recorded[0]).toMatchObject({ type: 'security.anomaly', outcome: 'DENY', principalId: 'alice', tenantId: 't1' });
+    expect(recorded[0]).toMatchObject({
+      type: 'security.anomaly',
+      outcome: 'DENY',
+      principalId: 'alice',
+      tenantId: 't1',
+    });
     expect(alerts.blockedFor(principalSubject(principal))).toBeGreaterThan(9000);
     clock.now += 10_001;
     expect(alerts.blockedFor(principalSubject(principal))).toBe(0);
@@ -70,7 +89,12 @@ describe('AnomalyAlerts', () => {
       defineCommand: () => undefined,
       napAnomalyCount: () => (calls++, Promise.reject(new Error('Connection is closed.'))),
     };
-    const alerts = new AnomalyAlerts({ document: { alerts: { ...base, blockSeconds: 10 } } } as unknown as CompiledPolicy, audit, redis as never, () => clock.now);
+    const alerts = new AnomalyAlerts(
+      { document: { alerts: { ...base, blockSeconds: 10 } } } as unknown as CompiledPolicy,
+      audit,
+      redis as never,
+      () => clock.now,
+    );
     burst(alerts, clock);
     const deadline = Date.now() + 5000;
     while (recorded.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -81,6 +105,8 @@ describe('AnomalyAlerts', () => {
   });
 
   it('keeps principals of different tenants apart', () => {
-    expect(principalSubject({ ...principal, tenantId: 'a:b', id: 'c' })).not.toBe(principalSubject({ ...principal, tenantId: 'a', id: 'b:c' }));
+    expect(principalSubject({ ...principal, tenantId: 'a:b', id: 'c' })).not.toBe(
+      principalSubject({ ...principal, tenantId: 'a', id: 'b:c' }),
+    );
   });
 });

@@ -10,7 +10,13 @@ import type { CompiledPolicy } from '../authorization/compiled-policy';
 import { PolicyMetrics } from '../monitoring/policy-metrics';
 import { COMPILED_POLICY, POLICY_CLOCK, POLICY_REDIS } from '../policy.constants';
 import type { AlertsConfig } from './alerts.schema';
-import { AnomalyCounter, retainBuckets, type AnomalyFinding, type AnomalyMetric, type AnomalyThresholds } from './anomaly-detector';
+import {
+  AnomalyCounter,
+  retainBuckets,
+  type AnomalyFinding,
+  type AnomalyMetric,
+  type AnomalyThresholds,
+} from './anomaly-detector';
 import { ANOMALY_COUNT_LUA } from './redis-anomaly.script';
 import { WebhookSender } from './webhook.sender';
 
@@ -158,7 +164,11 @@ export class AnomalyAlerts implements OnModuleDestroy {
   }
 
   /** Counts one decision about `principal`'s request: a request, and a denial when `denied`. */
-  observeDecision(principal: Principal, denied: boolean, origin: { requestId?: string | null; ip?: string | null }): void {
+  observeDecision(
+    principal: Principal,
+    denied: boolean,
+    origin: { requestId?: string | null; ip?: string | null },
+  ): void {
     if (!this.enabled) return;
     const subject = principalSubject(principal);
     this.count(subject, 'requests', principal, origin);
@@ -203,7 +213,12 @@ export class AnomalyAlerts implements OnModuleDestroy {
     this.webhook?.close();
   }
 
-  private count(subject: string, metric: AnomalyMetric, principal: Principal | null, origin: { requestId?: string | null; ip?: string | null }): void {
+  private count(
+    subject: string,
+    metric: AnomalyMetric,
+    principal: Principal | null,
+    origin: { requestId?: string | null; ip?: string | null },
+  ): void {
     if (!this.redis) {
       const finding = this.memory.add(subject, metric, 1, this.now());
       if (finding) this.raise(finding, { principal, requestId: origin.requestId ?? null, ip: origin.ip ?? null }, null);
@@ -220,7 +235,14 @@ export class AnomalyAlerts implements OnModuleDestroy {
       entry.n++;
       entry.requestId = origin.requestId ?? entry.requestId;
     } else {
-      this.pending.set(key, { subject, metric, n: 1, principal, requestId: origin.requestId ?? null, ip: origin.ip ?? null });
+      this.pending.set(key, {
+        subject,
+        metric,
+        n: 1,
+        principal,
+        requestId: origin.requestId ?? null,
+        ip: origin.ip ?? null,
+      });
     }
     if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => this.flush(), ALERTS_FLUSH_MS);
@@ -293,7 +315,11 @@ export class AnomalyAlerts implements OnModuleDestroy {
     const subject: AnomalyEvent['subject'] =
       finding.metric === 'auth_failures'
         ? { kind: 'ip', ip: finding.subject.slice(3) }
-        : { kind: 'principal', principalId: origin.principal?.id ?? finding.subject, tenantId: origin.principal?.tenantId ?? null };
+        : {
+            kind: 'principal',
+            principalId: origin.principal?.id ?? finding.subject,
+            tenantId: origin.principal?.tenantId ?? null,
+          };
     const round = (x: number) => Math.round(x * 100) / 100;
     const event: AnomalyEvent = {
       type: 'security.anomaly',
@@ -311,7 +337,9 @@ export class AnomalyAlerts implements OnModuleDestroy {
     };
     this.metrics?.anomalies.inc({ metric: finding.metric, outcome });
     const who = subject.kind === 'ip' ? `client ${subject.ip}` : `principal ${subject.principalId}`;
-    this.logger.warn(`Anomaly: ${who}, ${finding.metric} ${event.observed} in ${event.bucketSeconds} s against a mean of ${event.baselineMean} (z ${event.z})`);
+    this.logger.warn(
+      `Anomaly: ${who}, ${finding.metric} ${event.observed} in ${event.bucketSeconds} s against a mean of ${event.baselineMean} (z ${event.z})`,
+    );
     this.audit
       .record({
         id: event.id,
@@ -321,7 +349,9 @@ export class AnomalyAlerts implements OnModuleDestroy {
         tenantId: subject.kind === 'principal' ? subject.tenantId : null,
         requestId: origin.requestId,
         ip: origin.ip,
-        reasons: [`${finding.metric} ${event.observed} in ${event.bucketSeconds} s against a baseline mean of ${event.baselineMean} (z ${event.z})`],
+        reasons: [
+          `${finding.metric} ${event.observed} in ${event.bucketSeconds} s against a baseline mean of ${event.baselineMean} (z ${event.z})`,
+        ],
         details: {
           metric: event.metric,
           subject: subject.kind,

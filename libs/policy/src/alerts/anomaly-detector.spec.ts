@@ -59,10 +59,12 @@ describe('AnomalyCounter', () => {
     expect(drive(new AnomalyCounter(t), [3, 12, 12, 12, 12, 12, 12, 12])).toEqual([]);
     expect(drive(new AnomalyCounter(t), [2, 40])).toEqual([]);
     // From the third bucket on, a jump from its own level is flagged.
-    expect(drive(new AnomalyCounter(t), [30, 2, 40]).map((f) => ({ bucket: f.bucket, mean: f.mean }))).toEqual([{ bucket: 2, mean: 2 }]);
+    expect(drive(new AnomalyCounter(t), [30, 2, 40]).map((f) => ({ bucket: f.bucket, mean: f.mean }))).toEqual([
+      { bucket: 2, mean: 2 },
+    ]);
   });
 
-  it('keeps a quiet principal\'s history for a day, so a burst after hours of silence is flagged', () => {
+  it("keeps a quiet principal's history for a day, so a burst after hours of silence is flagged", () => {
     const counter = new AnomalyCounter(t);
     drive(counter, [2, 2, 2]);
     counter.sweep(BASE + 3 * 3600_000);

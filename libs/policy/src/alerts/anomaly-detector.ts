@@ -29,7 +29,11 @@ export interface BucketScore {
  * z = (observed − mean) / max(standard deviation, `minDeviation`, √mean). The floors keep a flat baseline of 0–1
  * from turning noise into an alert; `minCount` keeps a quiet principal's few calls from ever being one.
  */
-export function scoreBucket(observed: number, baseline: ArrayLike<number>, t: Pick<AnomalyThresholds, 'zScore' | 'minCount' | 'minDeviation'>): BucketScore {
+export function scoreBucket(
+  observed: number,
+  baseline: ArrayLike<number>,
+  t: Pick<AnomalyThresholds, 'zScore' | 'minCount' | 'minDeviation'>,
+): BucketScore {
   const n = baseline.length;
   let sum = 0;
   for (let i = 0; i < n; i++) sum += baseline[i]!;

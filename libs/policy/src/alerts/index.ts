@@ -8,9 +8,29 @@
  * if (!verifyAlertSignature(process.env.ALERTS_WEBHOOK_SECRET!, rawBody, req.headers['x-policy-signature'])) reject();
  * ```
  */
-export { AnomalyAlerts, ALERTS_FLUSH_MS, DEFAULT_ALERTS_KEY_PREFIX, principalSubject, ipSubject, type AnomalyEvent } from './anomaly-alerts.service';
-export { AnomalyCounter, scoreBucket, type AnomalyMetric, type AnomalyThresholds, type AnomalyFinding, type BucketScore } from './anomaly-detector';
+export {
+  AnomalyAlerts,
+  ALERTS_FLUSH_MS,
+  DEFAULT_ALERTS_KEY_PREFIX,
+  principalSubject,
+  ipSubject,
+  type AnomalyEvent,
+} from './anomaly-alerts.service';
+export {
+  AnomalyCounter,
+  scoreBucket,
+  type AnomalyMetric,
+  type AnomalyThresholds,
+  type AnomalyFinding,
+  type BucketScore,
+} from './anomaly-detector';
 export { AnomalyBlockGuard } from './anomaly-block.guard';
 export { AnomalyAlertsSubscriber } from './anomaly-alerts.subscriber';
-export { WebhookSender, signAlertBody, verifyAlertSignature, ALERT_SIGNATURE_HEADER, type WebhookSenderOptions } from './webhook.sender';
+export {
+  WebhookSender,
+  signAlertBody,
+  verifyAlertSignature,
+  ALERT_SIGNATURE_HEADER,
+  type WebhookSenderOptions,
+} from './webhook.sender';
 export { AlertsConfigSchema, type AlertsConfig } from './alerts.schema';

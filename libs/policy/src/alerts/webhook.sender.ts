@@ -126,7 +126,11 @@ export class WebhookSender {
           'user-agent': 'nest-agent-policy-alerts',
           'x-policy-event': 'security.anomaly',
           'x-policy-delivery': job.id,
-          [ALERT_SIGNATURE_HEADER.toLowerCase()]: signAlertBody(this.options.secret, job.body, Math.floor(Date.now() / 1000)),
+          [ALERT_SIGNATURE_HEADER.toLowerCase()]: signAlertBody(
+            this.options.secret,
+            job.body,
+            Math.floor(Date.now() / 1000),
+          ),
         },
         body: job.body,
       });

@@ -47,11 +47,21 @@ export class ApprovalGate {
   ) {}
 
   async check(call: ApprovalCall): Promise<ApprovalGateResult> {
-    if (!this.store) return { passed: false, error: new PolicyForbiddenException('This call requires approval and no approval store is configured') };
+    if (!this.store)
+      return {
+        passed: false,
+        error: new PolicyForbiddenException('This call requires approval and no approval store is configured'),
+      };
     const digest = requestDigest(call.request);
     if (call.approvalId) {
-      if (await this.store.consume(call.approvalId, call.principal, call.operation, digest)) return { passed: true, approvalId: call.approvalId };
-      return { passed: false, error: new PolicyForbiddenException('The approval is not approved, expired, already used, or for another request') };
+      if (await this.store.consume(call.approvalId, call.principal, call.operation, digest))
+        return { passed: true, approvalId: call.approvalId };
+      return {
+        passed: false,
+        error: new PolicyForbiddenException(
+          'The approval is not approved, expired, already used, or for another request',
+        ),
+      };
     }
     const approval = await this.store.create({
       principal: call.principal,
@@ -63,7 +73,11 @@ export class ApprovalGate {
     });
     return {
       passed: false,
-      error: new ApprovalRequiredException(approval.id, approval.expiresAt, `This call requires approval: ${call.reason}`),
+      error: new ApprovalRequiredException(
+        approval.id,
+        approval.expiresAt,
+        `This call requires approval: ${call.reason}`,
+      ),
       approval: { id: approval.id, expiresAt: approval.expiresAt },
     };
   }

@@ -10,7 +10,8 @@ export const ApprovalsConfigSchema = StrictObject(
     ttl: Type.Optional(PositiveNumber({ description: 'Seconds a pending approval lives (default 900).' })),
     maxPendingPerPrincipal: Type.Optional(
       PositiveInteger({
-        description: 'Most approvals one principal may have pending at once (default 20); past it a new request is 429 rate_limited.',
+        description:
+          'Most approvals one principal may have pending at once (default 20); past it a new request is 429 rate_limited.',
       }),
     ),
   },

@@ -7,7 +7,9 @@ describe('requestDigest', () => {
   it('is the same for equal requests, whatever the key order or method case', () => {
     const digest = requestDigest(base);
     expect(digest).toMatch(/^[0-9a-f]{64}$/);
-    expect(requestDigest({ method: 'post', path: base.path, body: { meta: { b: [1, 2], a: 1 }, message: 'hi' } })).toBe(digest);
+    expect(requestDigest({ method: 'post', path: base.path, body: { meta: { b: [1, 2], a: 1 }, message: 'hi' } })).toBe(
+      digest,
+    );
   });
 
   it.each([

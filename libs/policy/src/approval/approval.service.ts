@@ -8,7 +8,12 @@ import type { AuditOrigin } from '../audit/audit-event.interface';
 import { AuditService } from '../audit/audit.service';
 import { decodeCursor, encodeCursor, pageLimit } from '../audit/audit.cursor';
 import { COMPILED_POLICY, POLICY_CLOCK } from '../policy.constants';
-import { PolicyForbiddenException, PolicyNotFoundException, RateLimitedException, ValidationFailedException } from '../policy.exceptions';
+import {
+  PolicyForbiddenException,
+  PolicyNotFoundException,
+  RateLimitedException,
+  ValidationFailedException,
+} from '../policy.exceptions';
 import { ApprovalEntity, type ApprovalStatus } from './approval.entity';
 import { ApprovalStore, type ApprovalView, type CreateApprovalInput } from './approval.store';
 import { requestDigest, type ApprovalRequestShape } from './request-digest';
@@ -66,9 +71,11 @@ export class ApprovalService extends ApprovalStore {
    */
   async create(input: CreateApprovalInput): Promise<ApprovalView> {
     const ttlMs = input.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
-    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new ValidationFailedException('Invalid approval ttl', ['ttlMs must be a positive integer']);
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
+      throw new ValidationFailedException('Invalid approval ttl', ['ttlMs must be a positive integer']);
     if (!input.operation) throw new ValidationFailedException('Invalid approval', ['operation is required']);
-    if (!/^[0-9a-f]{64}$/.test(input.digest)) throw new ValidationFailedException('Invalid approval', ['digest must be a SHA-256 hex digest']);
+    if (!/^[0-9a-f]{64}$/.test(input.digest))
+      throw new ValidationFailedException('Invalid approval', ['digest must be a SHA-256 hex digest']);
     const lane = `${input.principal.tenantId ?? ''}\u0000${input.principal.id}`;
     const previous = this.creating.get(lane) ?? Promise.resolve();
     const run = previous.catch(() => undefined).then(() => this.createInLane(input, ttlMs));
@@ -84,19 +91,28 @@ export class ApprovalService extends ApprovalStore {
     const now = this.clock();
     const mine = this.repository
       .createQueryBuilder('a')
-      .where("a.principalId = :principalId AND a.status = 'pending' AND a.expiresAt > :now", { principalId: input.principal.id, now });
+      .where("a.principalId = :principalId AND a.status = 'pending' AND a.expiresAt > :now", {
+        principalId: input.principal.id,
+        now,
+      });
     if (input.principal.tenantId) mine.andWhere('a.tenantId = :tenantId', { tenantId: input.principal.tenantId });
     else mine.andWhere('a.tenantId IS NULL');
     const same = await mine
       .clone()
-      .andWhere('a.operation = :operation AND a.requestDigest = :digest', { operation: input.operation, digest: input.digest })
+      .andWhere('a.operation = :operation AND a.requestDigest = :digest', {
+        operation: input.operation,
+        digest: input.digest,
+      })
       .orderBy('a.createdAt', 'DESC')
       .getOne();
     if (same) return this.toView(same, now);
     const pending = await mine.clone().orderBy('a.expiresAt', 'ASC').limit(this.maxPending).getMany();
     if (pending.length >= this.maxPending) {
       const retryAfter = Math.max(1, Math.ceil((pending[0]!.expiresAt - now) / 1000));
-      throw new RateLimitedException(retryAfter, `Too many pending approvals (at most ${this.maxPending}); wait for a decision`);
+      throw new RateLimitedException(
+        retryAfter,
+        `Too many pending approvals (at most ${this.maxPending}); wait for a decision`,
+      );
     }
     const entity: ApprovalEntity = Object.assign(new ApprovalEntity(), {
       id: randomUUID(),
@@ -133,9 +149,12 @@ export class ApprovalService extends ApprovalStore {
     const builder = this.repository.createQueryBuilder('a');
     if (typeof query.tenantId === 'string') builder.andWhere('a.tenantId = :tenantId', { tenantId: query.tenantId });
     if (query.status !== undefined) {
-      if (!STATUSES.has(query.status)) throw new ValidationFailedException('Invalid status', [`status must be one of ${[...STATUSES].join(', ')}`]);
+      if (!STATUSES.has(query.status))
+        throw new ValidationFailedException('Invalid status', [`status must be one of ${[...STATUSES].join(', ')}`]);
       if (query.status === 'expired') {
-        builder.andWhere("(a.status = 'expired' OR (a.status IN ('pending', 'approved') AND a.expiresAt <= :now))", { now });
+        builder.andWhere("(a.status = 'expired' OR (a.status IN ('pending', 'approved') AND a.expiresAt <= :now))", {
+          now,
+        });
       } else if (query.status === 'pending' || query.status === 'approved') {
         builder.andWhere('a.status = :status AND a.expiresAt > :now', { status: query.status, now });
       } else {
@@ -146,11 +165,17 @@ export class ApprovalService extends ApprovalStore {
       const after = decodeCursor(query.cursor);
       builder.andWhere(
         new Brackets((where) =>
-          where.where('a.createdAt < :cursorTime', { cursorTime: after.createdAt }).orWhere('a.createdAt = :cursorTime AND a.id < :cursorId', { cursorId: after.id }),
+          where
+            .where('a.createdAt < :cursorTime', { cursorTime: after.createdAt })
+            .orWhere('a.createdAt = :cursorTime AND a.id < :cursorId', { cursorId: after.id }),
         ),
       );
     }
-    const rows = await builder.orderBy('a.createdAt', 'DESC').addOrderBy('a.id', 'DESC').limit(limit + 1).getMany();
+    const rows = await builder
+      .orderBy('a.createdAt', 'DESC')
+      .addOrderBy('a.id', 'DESC')
+      .limit(limit + 1)
+      .getMany();
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
     return {
@@ -166,10 +191,19 @@ export class ApprovalService extends ApprovalStore {
    * @throws PolicyForbiddenException when the person behind the decider requested it (directly, or through an API key
    * that person created: keys are compared by their creator), or it is no longer pending, or it has expired.
    */
-  async decide(id: string, decider: Principal, decision: 'approve' | 'deny', origin: AuditOrigin = {}): Promise<ApprovalView> {
-    if (decision !== 'approve' && decision !== 'deny') throw new ValidationFailedException('Invalid decision', ['decision must be approve or deny']);
+  async decide(
+    id: string,
+    decider: Principal,
+    decision: 'approve' | 'deny',
+    origin: AuditOrigin = {},
+  ): Promise<ApprovalView> {
+    if (decision !== 'approve' && decision !== 'deny')
+      throw new ValidationFailedException('Invalid decision', ['decision must be approve or deny']);
     const existing = await this.repository.findOneBy({ id });
-    if (!existing || (decider.tenantId !== null && decider.tenantId !== undefined && existing.tenantId !== decider.tenantId)) {
+    if (
+      !existing ||
+      (decider.tenantId !== null && decider.tenantId !== undefined && existing.tenantId !== decider.tenantId)
+    ) {
       throw new PolicyNotFoundException('Approval not found');
     }
     const requester = await this.personBehind(existing.principalId);
@@ -219,7 +253,11 @@ export class ApprovalService extends ApprovalStore {
       .update(ApprovalEntity)
       .set({ status: 'consumed', consumedAt: now })
       .where("id = :id AND status = 'approved' AND principal_id = :principalId", { id, principalId: principal.id })
-      .andWhere('operation = :operation AND request_digest = :digest AND expires_at > :now', { operation, digest, now });
+      .andWhere('operation = :operation AND request_digest = :digest AND expires_at > :now', {
+        operation,
+        digest,
+        now,
+      });
     if (principal.tenantId === null || principal.tenantId === undefined) builder.andWhere('tenant_id IS NULL');
     else builder.andWhere('tenant_id = :tenantId', { tenantId: principal.tenantId });
     const result = await builder.execute();
@@ -230,7 +268,9 @@ export class ApprovalService extends ApprovalStore {
   private async personBehind(principalId: string): Promise<string | null> {
     const match = /^apikey:([0-9a-f]{16})$/.exec(principalId);
     if (!match) return principalId;
-    const key = await this.dataSource.getRepository(ApiKeyEntity).findOne({ where: { id: match[1]! }, select: { id: true, createdBy: true } });
+    const key = await this.dataSource
+      .getRepository(ApiKeyEntity)
+      .findOne({ where: { id: match[1]! }, select: { id: true, createdBy: true } });
     return key?.createdBy ?? null;
   }
 

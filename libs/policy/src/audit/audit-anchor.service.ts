@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AuditConfig } from '../policy-module-options.interface';
 import { POLICY_CLOCK } from '../policy.constants';
@@ -38,13 +46,18 @@ export class AuditAnchorService implements OnModuleInit, OnModuleDestroy, Before
   ) {
     this.key = resolveAnchorKey(config?.anchorKey);
     const interval = config?.anchorIntervalMs ?? DEFAULT_AUDIT_ANCHOR_INTERVAL_MS;
-    if (!Number.isSafeInteger(interval) || interval < 1) throw new Error('audit.anchorIntervalMs must be a positive integer');
+    if (!Number.isSafeInteger(interval) || interval < 1)
+      throw new Error('audit.anchorIntervalMs must be a positive integer');
     this.intervalMs = interval;
   }
 
   onModuleInit(): void {
-    if (!this.key) this.logger.warn('audit.anchorKey is not set: audit anchors are unkeyed hashes (set a key of at least 32 bytes)');
-    this.timer = setInterval(() => void this.anchorNow().catch((err: Error) => this.logger.warn(`anchoring failed: ${err.message}`)), this.intervalMs);
+    if (!this.key)
+      this.logger.warn('audit.anchorKey is not set: audit anchors are unkeyed hashes (set a key of at least 32 bytes)');
+    this.timer = setInterval(
+      () => void this.anchorNow().catch((err: Error) => this.logger.warn(`anchoring failed: ${err.message}`)),
+      this.intervalMs,
+    );
     this.timer.unref();
   }
 
@@ -79,8 +92,16 @@ export class AuditAnchorService implements OnModuleInit, OnModuleDestroy, Before
       .getRepository(AuditEventEntity)
       .findOne({ select: { id: true, seq: true, hash: true }, where: { chainId }, order: { seq: 'DESC' } });
     if (!head || Number(head.seq) <= this.lastSeq) return;
-    const fields = { chainId, seq: Number(head.seq), eventId: head.id, hash: head.hash, createdAt: (this.clock ?? Date.now)() };
-    await this.dataSource.getRepository(AuditAnchorEntity).insert({ id: randomUUID(), ...fields, mac: anchorMac(this.key, fields) });
+    const fields = {
+      chainId,
+      seq: Number(head.seq),
+      eventId: head.id,
+      hash: head.hash,
+      createdAt: (this.clock ?? Date.now)(),
+    };
+    await this.dataSource
+      .getRepository(AuditAnchorEntity)
+      .insert({ id: randomUUID(), ...fields, mac: anchorMac(this.key, fields) });
     this.lastSeq = fields.seq;
   }
 }

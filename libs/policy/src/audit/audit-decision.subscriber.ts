@@ -33,7 +33,11 @@ export class AuditDecisionSubscriber implements PolicyEventListener {
           reasons: [...decision.reasons],
           requestId: ctx.requestId,
           ip: ctx.ip,
-          details: { code: decision.code ?? 'forbidden', method: ctx.method ?? null, approvalId: decision.approval?.id ?? null },
+          details: {
+            code: decision.code ?? 'forbidden',
+            method: ctx.method ?? null,
+            approvalId: decision.approval?.id ?? null,
+          },
         });
         return;
       }

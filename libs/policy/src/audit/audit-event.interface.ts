@@ -26,7 +26,8 @@ export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
  * How the audited action ended. The first three are the policy engine's outcomes; `SHADOW_DENY` is a refusal a
  * control in shadow mode let pass; `TIMEOUT` a tool that ran past its time.
  */
-export type AuditOutcome = 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL' | 'SHADOW_DENY' | 'SUCCESS' | 'FAILURE' | 'TIMEOUT' | 'WARNING';
+export type AuditOutcome =
+  'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL' | 'SHADOW_DENY' | 'SUCCESS' | 'FAILURE' | 'TIMEOUT' | 'WARNING';
 
 /** A reason: a sentence, or a structured entry such as a policy engine reason. */
 export type AuditReason = string | Record<string, unknown>;

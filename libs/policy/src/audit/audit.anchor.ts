@@ -22,8 +22,16 @@ export interface AnchoredPosition {
  * deleted or rewritten tail, but not someone who can also rewrite the anchors table.
  */
 export function anchorMac(key: Buffer | null, fields: AnchorFields): string {
-  const text = JSON.stringify([fields.chainId, Number(fields.seq), fields.eventId, fields.hash, Number(fields.createdAt)]);
-  return key ? createHmac('sha256', key).update(text, 'utf8').digest('hex') : createHash('sha256').update(text, 'utf8').digest('hex');
+  const text = JSON.stringify([
+    fields.chainId,
+    Number(fields.seq),
+    fields.eventId,
+    fields.hash,
+    Number(fields.createdAt),
+  ]);
+  return key
+    ? createHmac('sha256', key).update(text, 'utf8').digest('hex')
+    : createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /**
@@ -33,11 +41,17 @@ export function anchorMac(key: Buffer | null, fields: AnchorFields): string {
  * @example
  * anchorHolds(key, anchor, { event: { id: anchor.eventId, hash: anchor.hash }, intactThrough: true }); // true
  */
-export function anchorHolds(key: Buffer | null, anchor: AnchorFields & { readonly mac: string }, found: AnchoredPosition): boolean {
+export function anchorHolds(
+  key: Buffer | null,
+  anchor: AnchorFields & { readonly mac: string },
+  found: AnchoredPosition,
+): boolean {
   const expected = Buffer.from(anchorMac(key, anchor), 'hex');
   const given = Buffer.from(/^[0-9a-f]{64}$/.test(anchor.mac) ? anchor.mac : '', 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
-  return found.intactThrough && found.event !== null && found.event.id === anchor.eventId && found.event.hash === anchor.hash;
+  return (
+    found.intactThrough && found.event !== null && found.event.id === anchor.eventId && found.event.hash === anchor.hash
+  );
 }
 
 /**
@@ -46,6 +60,7 @@ export function anchorHolds(key: Buffer | null, anchor: AnchorFields & { readonl
  */
 export function resolveAnchorKey(value: unknown): Buffer | null {
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') < 32) throw new Error('audit.anchorKey must be a string of at least 32 bytes');
+  if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') < 32)
+    throw new Error('audit.anchorKey must be a string of at least 32 bytes');
   return Buffer.from(value, 'utf8');
 }

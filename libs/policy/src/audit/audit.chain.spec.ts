@@ -6,8 +6,19 @@ function chain(chainId: string, length: number, start = 1_000): AuditChainRecord
   let prevHash = GENESIS_HASH;
   for (let seq = 1; seq <= length; seq++) {
     const fields: AuditChainFields = {
-      id: `${chainId}-${seq}`, chainId, seq, type: 'access.denied', outcome: 'DENY', principalId: 'u1', tenantId: null,
-      operation: 'agent.delete', reasons: '["no"]', requestId: `r${seq}`, ip: null, details: null, createdAt: start + seq,
+      id: `${chainId}-${seq}`,
+      chainId,
+      seq,
+      type: 'access.denied',
+      outcome: 'DENY',
+      principalId: 'u1',
+      tenantId: null,
+      operation: 'agent.delete',
+      reasons: '["no"]',
+      requestId: `r${seq}`,
+      ip: null,
+      details: null,
+      createdAt: start + seq,
     };
     const hash = hashEvent(prevHash, fields);
     events.push({ ...fields, prevHash, hash });
@@ -23,7 +34,13 @@ describe('audit hash chain', () => {
     expect(hashEvent(prevHash, fields)).toBe(hash);
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     expect(hashEvent('f'.repeat(64), fields)).not.toBe(hash);
-    for (const [key, value] of Object.entries({ reasons: '["yes"]', seq: 2, chainId: 'd', ip: '1.2.3.4', createdAt: 1 })) {
+    for (const [key, value] of Object.entries({
+      reasons: '["yes"]',
+      seq: 2,
+      chainId: 'd',
+      ip: '1.2.3.4',
+      createdAt: 1,
+    })) {
       expect(hashEvent(prevHash, { ...fields, [key]: value })).not.toBe(hash);
     }
   });

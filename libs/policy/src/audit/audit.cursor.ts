@@ -45,10 +45,13 @@ export function pageLimit(limit: number | string | undefined, fallback: number, 
 export function timeBound(name: string, value: number | string | Date | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const time =
-    value instanceof Date ? value.getTime()
-    : typeof value === 'number' ? value
-    : /^\d+$/.test(value) ? Number(value)
-    : Date.parse(value);
+    value instanceof Date
+      ? value.getTime()
+      : typeof value === 'number'
+        ? value
+        : /^\d+$/.test(value)
+          ? Number(value)
+          : Date.parse(value);
   if (!Number.isFinite(time)) {
     throw new ValidationFailedException(`Invalid ${name}`, [`${name} must be an ISO 8601 date or epoch milliseconds`]);
   }

@@ -30,7 +30,11 @@ export class CreateAuditTables1764000000001 implements MigrationInterface {
           new TableIndex({ name: 'IDX_policy_audit_events_type', columnNames: ['type'] }),
           new TableIndex({ name: 'IDX_policy_audit_events_principal_id', columnNames: ['principal_id'] }),
           new TableIndex({ name: 'IDX_policy_audit_events_tenant_id', columnNames: ['tenant_id'] }),
-          new TableIndex({ name: 'UQ_policy_audit_events_chain_seq', columnNames: ['chain_id', 'seq'], isUnique: true }),
+          new TableIndex({
+            name: 'UQ_policy_audit_events_chain_seq',
+            columnNames: ['chain_id', 'seq'],
+            isUnique: true,
+          }),
         ],
       }),
       true,

@@ -5,29 +5,96 @@ export const REDACTED = '[REDACTED]';
 
 /** Key names (compared lower-case with `-`, `_` and other separators removed) whose values are always secret. */
 const SECRET_KEYS: ReadonlySet<string> = new Set([
-  'authorization', 'proxyauthorization', 'cookie', 'setcookie', 'token', 'accesstoken', 'refreshtoken', 'idtoken',
-  'password', 'passwd', 'pwd', 'secret', 'clientsecret', 'apikey', 'xapikey', 'privatekey', 'jwt', 'credential',
-  'credentials', 'sessionid', 'otp', 'passphrase',
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'password',
+  'passwd',
+  'pwd',
+  'secret',
+  'clientsecret',
+  'apikey',
+  'xapikey',
+  'privatekey',
+  'jwt',
+  'credential',
+  'credentials',
+  'sessionid',
+  'otp',
+  'passphrase',
 ]);
 
 /**
  * Endings that mark a key as secret too (`sessionToken`, `dbPassword`, `webhookSecret`). `tokens` (a count) and
  * `tokenId` (an identifier) do not end in `token`, so usage figures and token ids stay readable.
  */
-const SECRET_KEY_SUFFIXES = ['token', 'password', 'passwd', 'secret', 'apikey', 'privatekey', 'credential', 'credentials', 'cookie', 'authorization'];
+const SECRET_KEY_SUFFIXES = [
+  'token',
+  'password',
+  'passwd',
+  'secret',
+  'apikey',
+  'privatekey',
+  'credential',
+  'credentials',
+  'cookie',
+  'authorization',
+];
 
 /** Words that follow "bearer" in the library's and users' prose, never a credential. */
 const PROSE_AFTER_BEARER: ReadonlySet<string> = new Set([
-  'token', 'tokens', 'credential', 'credentials', 'auth', 'authentication', 'authorization', 'scheme', 'header',
-  'headers', 'string', 'value', 'format', 'prefix', 'missing', 'required', 'invalid', 'expected', 'and', 'or', 'is',
-  'was', 'the', 'a', 'an', 'with', 'without', 'not', 'only', 'type',
+  'token',
+  'tokens',
+  'credential',
+  'credentials',
+  'auth',
+  'authentication',
+  'authorization',
+  'scheme',
+  'header',
+  'headers',
+  'string',
+  'value',
+  'format',
+  'prefix',
+  'missing',
+  'required',
+  'invalid',
+  'expected',
+  'and',
+  'or',
+  'is',
+  'was',
+  'the',
+  'a',
+  'an',
+  'with',
+  'without',
+  'not',
+  'only',
+  'type',
 ]);
 
 /**
  * Values under a secret-named key that name a kind of credential rather than hold one (the library's own
  * `details.credential: "api-key"`); they stay readable.
  */
-const CREDENTIAL_KINDS: ReadonlySet<string> = new Set(['jwt', 'api-key', 'apikey', 'bearer', 'basic', 'none', 'session', 'oauth2', 'mtls']);
+const CREDENTIAL_KINDS: ReadonlySet<string> = new Set([
+  'jwt',
+  'api-key',
+  'apikey',
+  'bearer',
+  'basic',
+  'none',
+  'session',
+  'oauth2',
+  'mtls',
+]);
 
 type Replacement = string | ((match: string, ...groups: string[]) => string);
 
@@ -39,7 +106,10 @@ const STRING_PATTERNS: ReadonlyArray<[RegExp, Replacement]> = [
   [/eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){1,4}/g, REDACTED],
   // Bearer credentials, as in an `Authorization` header copied into a message; prose such as "invalid bearer token"
   // (the scheme followed by an ordinary word) is left alone.
-  [/\b(Bearer)\s+([A-Za-z0-9\-._~+/]+=*)/gi, (match: string, scheme: string, value: string) => (PROSE_AFTER_BEARER.has(value) ? match : `${scheme} ${REDACTED}`)],
+  [
+    /\b(Bearer)\s+([A-Za-z0-9\-._~+/]+=*)/gi,
+    (match: string, scheme: string, value: string) => (PROSE_AFTER_BEARER.has(value) ? match : `${scheme} ${REDACTED}`),
+  ],
   // API keys `apk_<id>_<secret>`.
   [/(?<![A-Za-z0-9])apk_[A-Za-z0-9-]+_[A-Za-z0-9_-]+/g, REDACTED],
   // `name=value` pairs of secret names, as in query strings, cookies and form bodies.
@@ -59,7 +129,8 @@ export function isSecretKey(key: string): boolean {
 export function redactString(text: string): string {
   let result = text;
   for (const [pattern, replacement] of STRING_PATTERNS) {
-    result = typeof replacement === 'string' ? result.replace(pattern, replacement) : result.replace(pattern, replacement);
+    result =
+      typeof replacement === 'string' ? result.replace(pattern, replacement) : result.replace(pattern, replacement);
   }
   return result;
 }
@@ -100,7 +171,11 @@ function copy(value: unknown, ancestors: WeakSet<object>): JsonValue | undefined
   ancestors.add(object);
   try {
     if (Array.isArray(object)) return object.map((item) => copy(item, ancestors) ?? null);
-    if (object instanceof Map) return copyEntries([...object.entries()].map(([k, v]) => [String(k), v]), ancestors);
+    if (object instanceof Map)
+      return copyEntries(
+        [...object.entries()].map(([k, v]) => [String(k), v]),
+        ancestors,
+      );
     if (object instanceof Set) return [...object].map((item) => copy(item, ancestors) ?? null);
     const entries: Array<[string, unknown]> = Object.entries(object);
     if (object instanceof Error) entries.unshift(['name', object.name], ['message', object.message]);
@@ -117,7 +192,8 @@ function copyEntries(entries: Array<[string, unknown]>, ancestors: WeakSet<objec
     if (isSecretKey(key)) {
       if (item === undefined) continue;
       // A flag, an absent value or the name of a credential kind is not a secret; anything else is masked whole.
-      if (item === null || typeof item === 'boolean' || (typeof item === 'string' && CREDENTIAL_KINDS.has(item))) result[key] = item;
+      if (item === null || typeof item === 'boolean' || (typeof item === 'string' && CREDENTIAL_KINDS.has(item)))
+        result[key] = item;
       else result[key] = REDACTED;
       continue;
     }

@@ -5,20 +5,30 @@ import { PositiveInteger, StrictObject } from '../schema/schema.builders';
 export const AuditConfigSchema = StrictObject(
   {
     grants: Type.Optional(Type.Boolean({ description: 'Record every grant too (default false).' })),
-    hashIpSalt: Type.Optional(Type.String({ minLength: 1, description: 'Hash client IPs with this salt before storing them.' })),
+    hashIpSalt: Type.Optional(
+      Type.String({ minLength: 1, description: 'Hash client IPs with this salt before storing them.' }),
+    ),
     batchSize: Type.Optional(PositiveInteger({ description: 'Events per batch written (default 200).' })),
     flushIntervalMs: Type.Optional(PositiveInteger({ description: 'Milliseconds between flushes (default 200).' })),
-    maxQueue: Type.Optional(PositiveInteger({ description: 'Queue length above which producers wait (default 10,000).' })),
+    maxQueue: Type.Optional(
+      PositiveInteger({ description: 'Queue length above which producers wait (default 10,000).' }),
+    ),
     maxWaitMs: Type.Optional(
-      PositiveInteger({ description: 'Longest a producer waits for room in a full queue before its request is refused with 503 (default 5,000 ms).' }),
+      PositiveInteger({
+        description:
+          'Longest a producer waits for room in a full queue before its request is refused with 503 (default 5,000 ms).',
+      }),
     ),
     anchorKey: Type.Optional(
       Type.String({
         minLength: 32,
-        description: 'Server key (at least 32 bytes) of the HMAC-SHA256 signing audit chain anchors; without it anchors are plain hashes.',
+        description:
+          'Server key (at least 32 bytes) of the HMAC-SHA256 signing audit chain anchors; without it anchors are plain hashes.',
       }),
     ),
-    anchorIntervalMs: Type.Optional(PositiveInteger({ description: "Milliseconds between anchors of this instance's chain head (default 5,000)." })),
+    anchorIntervalMs: Type.Optional(
+      PositiveInteger({ description: "Milliseconds between anchors of this instance's chain head (default 5,000)." }),
+    ),
   },
   { description: 'The audit log.' },
 );

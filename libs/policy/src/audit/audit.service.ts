@@ -4,7 +4,12 @@ import { DataSource } from 'typeorm';
 import { POLICY_CLOCK } from '../policy.constants';
 import { ValidationFailedException } from '../policy.exceptions';
 import { AuditEventEntity } from './audit-event.entity';
-import { AUDIT_EVENT_TYPES, type AuditEventInput, type AuditEventView, type AuditVerification } from './audit-event.interface';
+import {
+  AUDIT_EVENT_TYPES,
+  type AuditEventInput,
+  type AuditEventView,
+  type AuditVerification,
+} from './audit-event.interface';
 import { ChainVerifier, earlier, type AuditChainRecord } from './audit.chain';
 import { decodeCursor, encodeCursor, pageLimit, timeBound } from './audit.cursor';
 import { AuditWriter } from './audit.writer';
@@ -90,7 +95,8 @@ export class AuditService {
     }
     const builder = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e');
     if (query.type !== undefined) builder.andWhere('e.type = :type', { type: query.type });
-    if (query.principalId !== undefined) builder.andWhere('e.principalId = :principalId', { principalId: query.principalId });
+    if (query.principalId !== undefined)
+      builder.andWhere('e.principalId = :principalId', { principalId: query.principalId });
     if (query.tenantId !== undefined) builder.andWhere('e.tenantId = :tenantId', { tenantId: query.tenantId });
     if (since !== undefined) builder.andWhere('e.createdAt >= :since', { since });
     if (until !== undefined) builder.andWhere('e.createdAt < :until', { until });
@@ -101,7 +107,11 @@ export class AuditService {
         cursorId: after.id,
       });
     }
-    const rows = await builder.orderBy('e.createdAt', 'DESC').addOrderBy('e.id', 'DESC').limit(limit + 1).getMany();
+    const rows = await builder
+      .orderBy('e.createdAt', 'DESC')
+      .addOrderBy('e.id', 'DESC')
+      .limit(limit + 1)
+      .getMany();
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
     return {
@@ -158,18 +168,27 @@ export class AuditService {
       }
       checked += tenantId === undefined ? verifier.checked : tenantChecked;
       let broken = verifier.broken;
-      if (broken && tenantId !== undefined && broken.tenantId !== tenantId) broken = await this.firstOfTenantFrom(chainId, broken.seq, tenantId);
+      if (broken && tenantId !== undefined && broken.tenantId !== tenantId)
+        broken = await this.firstOfTenantFrom(chainId, broken.seq, tenantId);
       firstBroken = earlier(firstBroken, broken);
       if (anchor && !anchorHolds(this.anchorKey, anchor, { event: anchored, intactThrough: anchored !== null })) {
         anchorFailed = true;
         // The anchored event itself is the first thing missing or altered; tenants see only their own ids.
-        if (!verifier.broken && tenantId === undefined) firstBroken = earlier(firstBroken, { id: anchor.eventId, createdAt: Number.MAX_SAFE_INTEGER } as AuditChainRecord);
+        if (!verifier.broken && tenantId === undefined)
+          firstBroken = earlier(firstBroken, {
+            id: anchor.eventId,
+            createdAt: Number.MAX_SAFE_INTEGER,
+          } as AuditChainRecord);
       }
     }
     // Anchors of chains that have no events left at all: the whole chain was deleted.
     for (const anchor of anchors.values()) {
       anchorFailed = true;
-      if (tenantId === undefined) firstBroken = earlier(firstBroken, { id: anchor.eventId, createdAt: Number.MAX_SAFE_INTEGER } as AuditChainRecord);
+      if (tenantId === undefined)
+        firstBroken = earlier(firstBroken, {
+          id: anchor.eventId,
+          createdAt: Number.MAX_SAFE_INTEGER,
+        } as AuditChainRecord);
     }
     return { valid: firstBroken === null && !anchorFailed, checked, firstBrokenId: firstBroken?.id ?? null };
   }
@@ -179,7 +198,11 @@ export class AuditService {
     const latest = new Map<string, AuditAnchorEntity>();
     if (!this.dataSource.hasMetadata(AuditAnchorEntity)) return latest;
     const repository = this.dataSource.getRepository(AuditAnchorEntity);
-    const chains: Array<{ chainId: string }> = await repository.createQueryBuilder('a').select('a.chainId', 'chainId').distinct(true).getRawMany();
+    const chains: Array<{ chainId: string }> = await repository
+      .createQueryBuilder('a')
+      .select('a.chainId', 'chainId')
+      .distinct(true)
+      .getRawMany();
     for (const { chainId } of chains) {
       const row = await repository.findOne({ where: { chainId }, order: { seq: 'DESC', createdAt: 'DESC' } });
       if (row) latest.set(chainId, row);
@@ -200,9 +223,27 @@ export class AuditService {
 
   /** Reads stored columns verbatim (JSON as text), so that verification sees exactly what is in the table. */
   private async readChainPage(chainId: string, afterSeq: number, size: number): Promise<AuditChainRecord[]> {
-    const columns = ['id', 'chainId', 'seq', 'type', 'outcome', 'principalId', 'tenantId', 'operation', 'reasons', 'requestId', 'ip', 'details', 'createdAt', 'prevHash', 'hash'];
+    const columns = [
+      'id',
+      'chainId',
+      'seq',
+      'type',
+      'outcome',
+      'principalId',
+      'tenantId',
+      'operation',
+      'reasons',
+      'requestId',
+      'ip',
+      'details',
+      'createdAt',
+      'prevHash',
+      'hash',
+    ];
     const builder = this.dataSource.createQueryBuilder().from(AuditEventEntity, 'e');
-    columns.forEach((column, index) => (index === 0 ? builder.select(`e.${column}`, column) : builder.addSelect(`e.${column}`, column)));
+    columns.forEach((column, index) =>
+      index === 0 ? builder.select(`e.${column}`, column) : builder.addSelect(`e.${column}`, column),
+    );
     const raw: Array<Record<string, unknown>> = await builder
       .where('e.chainId = :chainId AND e.seq > :afterSeq', { chainId, afterSeq })
       .orderBy('e.seq', 'ASC')

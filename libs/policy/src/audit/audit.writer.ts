@@ -41,8 +41,21 @@ type ChainHead = { readonly seq: number; readonly hash: string };
 const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
 const MAX_RETRY_DELAY_MS = 5_000;
 const INSERT_COLUMNS: ReadonlyArray<keyof AuditChainRecord> = [
-  'id', 'seq', 'chainId', 'type', 'outcome', 'principalId', 'tenantId', 'operation', 'reasons', 'requestId', 'ip',
-  'details', 'createdAt', 'prevHash', 'hash',
+  'id',
+  'seq',
+  'chainId',
+  'type',
+  'outcome',
+  'principalId',
+  'tenantId',
+  'operation',
+  'reasons',
+  'requestId',
+  'ip',
+  'details',
+  'createdAt',
+  'prevHash',
+  'hash',
 ];
 
 /**
@@ -84,14 +97,19 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
   ) {
     this.batchSize = positiveInteger('audit.batchSize', config?.batchSize, DEFAULT_AUDIT_BATCH_SIZE);
     this.maxQueue = positiveInteger('audit.maxQueue', config?.maxQueue, DEFAULT_AUDIT_MAX_QUEUE);
-    this.flushIntervalMs = positiveInteger('audit.flushIntervalMs', config?.flushIntervalMs, DEFAULT_AUDIT_FLUSH_INTERVAL_MS);
+    this.flushIntervalMs = positiveInteger(
+      'audit.flushIntervalMs',
+      config?.flushIntervalMs,
+      DEFAULT_AUDIT_FLUSH_INTERVAL_MS,
+    );
     this.maxWaitMs = positiveInteger('audit.maxWaitMs', config?.maxWaitMs, DEFAULT_AUDIT_MAX_WAIT_MS);
     if (config?.hashIpSalt !== undefined && (typeof config.hashIpSalt !== 'string' || config.hashIpSalt === '')) {
       throw new Error('audit.hashIpSalt must be a non-empty string');
     }
     this.ipSalt = config?.hashIpSalt;
     this.chainId = options?.chainId ?? randomUUID();
-    if (this.chainId.length === 0 || this.chainId.length > 64) throw new Error('The audit chain id must have 1 to 64 characters');
+    if (this.chainId.length === 0 || this.chainId.length > 64)
+      throw new Error('The audit chain id must have 1 to 64 characters');
   }
 
   /** Events queued or being written. */
@@ -139,7 +157,8 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
     try {
       if (this.queue.length > 0 && this.dataSource.isInitialized) await this.flush();
     } finally {
-      if (this.queue.length > 0) this.logger.error(`${this.queue.length} audit event(s) could not be written before shutdown`);
+      if (this.queue.length > 0)
+        this.logger.error(`${this.queue.length} audit event(s) could not be written before shutdown`);
       this.stop();
     }
   }
@@ -157,7 +176,10 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
       reasons: canonicalJson(storableJson(redact(event.reasons ?? []))),
       requestId: clip(event.requestId, 255),
       ip: ip !== null && this.ipSalt ? createHmac('sha256', this.ipSalt).update(ip).digest('hex') : ip,
-      details: event.details === null || event.details === undefined ? null : canonicalJson(storableJson(redact(event.details))),
+      details:
+        event.details === null || event.details === undefined
+          ? null
+          : canonicalJson(storableJson(redact(event.details))),
       createdAt: Number.isFinite(event.createdAt) ? Math.trunc(event.createdAt) : Date.now(),
     };
   }
@@ -218,7 +240,9 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
   /** Queues an `audit.dropped` event naming a dropped event (never its values); a dropped drop is only logged. */
   private recordDrop(dropped: PendingEvent, error: unknown): void {
     const reason = writeErrorCode(error);
-    this.logger.error(`Audit event ${dropped.id} (${dropped.type}) was refused by the database (${reason}) and dropped`);
+    this.logger.error(
+      `Audit event ${dropped.id} (${dropped.type}) was refused by the database (${reason}) and dropped`,
+    );
     if (dropped.type === 'audit.dropped') return;
     this.queue.push(
       this.prepare({
@@ -252,7 +276,9 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
     this.assertOpen();
     if (!woken && this.queue.length >= this.maxQueue) {
       this.waiters = this.waiters.filter((waiter) => waiter !== wake);
-      this.logger.error(`The audit queue stayed full (${this.queue.length} events) for ${this.maxWaitMs} ms; an event was refused`);
+      this.logger.error(
+        `The audit queue stayed full (${this.queue.length} events) for ${this.maxWaitMs} ms; an event was refused`,
+      );
       throw new PolicyUnavailableException('The audit log is not accepting events');
     }
   }
@@ -278,26 +304,33 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
       this.runInBackground();
       return;
     }
-    this.timer ??= setTimeout(() => {
-      this.timer = null;
-      this.runInBackground();
-    }, this.failures === 0 ? this.flushIntervalMs : Math.min(this.flushIntervalMs * 2 ** this.failures, MAX_RETRY_DELAY_MS));
+    this.timer ??= setTimeout(
+      () => {
+        this.timer = null;
+        this.runInBackground();
+      },
+      this.failures === 0
+        ? this.flushIntervalMs
+        : Math.min(this.flushIntervalMs * 2 ** this.failures, MAX_RETRY_DELAY_MS),
+    );
     this.timer.unref();
   }
 
   private runInBackground(): void {
-    this.drain().then(
-      () => {
-        this.failures = 0;
-      },
-      (error: unknown) => {
-        this.failures += 1;
-        const message = error instanceof Error ? error.message : String(error);
-        this.logger.error(`Writing ${this.queue.length} audit event(s) failed, retrying: ${redactString(message)}`);
-      },
-    ).finally(() => {
-      if (this.queue.length > 0 && !this.closed) this.trigger(false);
-    });
+    this.drain()
+      .then(
+        () => {
+          this.failures = 0;
+        },
+        (error: unknown) => {
+          this.failures += 1;
+          const message = error instanceof Error ? error.message : String(error);
+          this.logger.error(`Writing ${this.queue.length} audit event(s) failed, retrying: ${redactString(message)}`);
+        },
+      )
+      .finally(() => {
+        if (this.queue.length > 0 && !this.closed) this.trigger(false);
+      });
   }
 
   private releaseWaiters(): void {
@@ -331,6 +364,7 @@ function writeErrorCode(error: unknown): string {
 
 function positiveInteger(key: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${key} must be a positive integer (got ${String(value)})`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${key} must be a positive integer (got ${String(value)})`);
   return value;
 }

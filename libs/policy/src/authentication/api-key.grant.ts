@@ -38,7 +38,11 @@ function multiplierOf(policy: CompiledPolicy, tier: string | null | undefined): 
  * checkApiKeyGrant(admin, { roles: ['viewer'], scopes: ['agents:read'] }, policy); // null
  * checkApiKeyGrant(user, { roles: [], scopes: [], tier: 'pro' }, policy);          // { code: 'forbidden', ... }
  */
-export function checkApiKeyGrant(creator: Principal, request: ApiKeyGrantRequest, policy: CompiledPolicy): ApiKeyGrantRefusal | null {
+export function checkApiKeyGrant(
+  creator: Principal,
+  request: ApiKeyGrantRequest,
+  policy: CompiledPolicy,
+): ApiKeyGrantRefusal | null {
   for (const role of request.roles) {
     if (!policy.roles.has(role)) return { code: 'invalid', message: `roles: unknown role "${role}"` };
   }
@@ -47,25 +51,36 @@ export function checkApiKeyGrant(creator: Principal, request: ApiKeyGrantRequest
     if (granted.length === 0) continue;
     const held = rolesAllowing(policy.roles, creator.roles, operation);
     const role = granted[0].name;
-    if (held.length === 0) return { code: 'forbidden', message: `You cannot grant role "${role}": it allows ${operation}` };
+    if (held.length === 0)
+      return { code: 'forbidden', message: `You cannot grant role "${role}": it allows ${operation}` };
     const creatorOwnOnly = held.every((r) => r.own);
     const keyOwnOnly = granted.every((r) => r.own);
     if (creatorOwnOnly && !keyOwnOnly) {
-      return { code: 'forbidden', message: `You cannot grant role "${granted.find((r) => !r.own)!.name}": you reach only your own records for ${operation}` };
+      return {
+        code: 'forbidden',
+        message: `You cannot grant role "${granted.find((r) => !r.own)!.name}": you reach only your own records for ${operation}`,
+      };
     }
   }
   const held = [...expandScopes(creator.scopes, policy.scopes)];
   for (const scope of request.scopes) {
     for (const implied of expandScopes([scope], policy.scopes)) {
-      if (!held.some((h) => scopeCovers(h, implied))) return { code: 'forbidden', message: `You cannot grant scope "${scope}"` };
+      if (!held.some((h) => scopeCovers(h, implied)))
+        return { code: 'forbidden', message: `You cannot grant scope "${scope}"` };
     }
   }
-  if (creator.tenantId && request.tenantId !== undefined && request.tenantId !== null && request.tenantId !== creator.tenantId) {
+  if (
+    creator.tenantId &&
+    request.tenantId !== undefined &&
+    request.tenantId !== null &&
+    request.tenantId !== creator.tenantId
+  ) {
     return { code: 'forbidden', message: 'You cannot create keys for another tenant' };
   }
   const tier = request.tier ?? null;
   if (tier !== null && tier !== creator.tier) {
-    if (policy.document.rateLimits?.tiers?.[tier] === undefined) return { code: 'invalid', message: `tier: unknown tier "${tier}"` };
+    if (policy.document.rateLimits?.tiers?.[tier] === undefined)
+      return { code: 'invalid', message: `tier: unknown tier "${tier}"` };
     if (multiplierOf(policy, tier) > multiplierOf(policy, creator.tier)) {
       return { code: 'forbidden', message: `You cannot grant tier "${tier}": it is above your own` };
     }

@@ -3,9 +3,17 @@ import { resolveApiKeyConfig } from './api-key.options';
 
 describe('resolveApiKeyConfig', () => {
   it('fills in the defaults: shared limits, 90 days, at most 365, 100 live keys', () => {
-    expect(resolveApiKeyConfig(undefined)).toEqual({ limits: 'creator', defaultTtlMs: 90 * 86_400_000, maxTtlMs: 365 * 86_400_000, maxPerCreator: 100 });
+    expect(resolveApiKeyConfig(undefined)).toEqual({
+      limits: 'creator',
+      defaultTtlMs: 90 * 86_400_000,
+      maxTtlMs: 365 * 86_400_000,
+      maxPerCreator: 100,
+    });
     expect(resolveApiKeyConfig({ limits: 'key', defaultTtl: 60, maxTtl: 120, maxPerCreator: 2 })).toEqual({
-      limits: 'key', defaultTtlMs: 60_000, maxTtlMs: 120_000, maxPerCreator: 2,
+      limits: 'key',
+      defaultTtlMs: 60_000,
+      maxTtlMs: 120_000,
+      maxPerCreator: 2,
     });
   });
 

@@ -19,7 +19,8 @@ export const DEFAULT_API_KEY_CONFIG: Readonly<Required<ApiKeyConfig>> = Object.f
   maxPerCreator: 100,
 });
 
-const positiveInteger = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+const positiveInteger = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 
 /**
  * Validates `apiKeys` and fills in its defaults.
@@ -34,9 +35,11 @@ export function resolveApiKeyConfig(config: ApiKeyConfig | undefined | null): Re
     if (!(key in DEFAULT_API_KEY_CONFIG)) throw new Error(`apiKeys.${key}: unknown key`);
   }
   const merged = { ...DEFAULT_API_KEY_CONFIG, ...given };
-  if (merged.limits !== 'creator' && merged.limits !== 'key') throw new Error('apiKeys.limits must be "creator" or "key"');
+  if (merged.limits !== 'creator' && merged.limits !== 'key')
+    throw new Error('apiKeys.limits must be "creator" or "key"');
   for (const key of ['defaultTtl', 'maxTtl', 'maxPerCreator'] as const) {
-    if (!positiveInteger(merged[key])) throw new Error(`apiKeys.${key} must be a positive integer${key === 'maxPerCreator' ? '' : ' (seconds)'}`);
+    if (!positiveInteger(merged[key]))
+      throw new Error(`apiKeys.${key} must be a positive integer${key === 'maxPerCreator' ? '' : ' (seconds)'}`);
   }
   if (merged.defaultTtl > merged.maxTtl) throw new Error('apiKeys.defaultTtl must not exceed apiKeys.maxTtl');
   if (merged.maxTtl > 10 * 365 * DAY) throw new Error('apiKeys.maxTtl must be at most ten years');

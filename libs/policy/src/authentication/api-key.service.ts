@@ -84,7 +84,11 @@ export class ApiKeyService {
    * @throws ValidationFailedException (400) for an unknown role or tier, or an expiry in the past or past the maximum.
    * @throws PolicyForbiddenException (403) when the key would hold more than its creator, or the creator has too many keys.
    */
-  async issue(creator: Principal, input: IssueApiKeyInput, origin: AuditOrigin = {}): Promise<{ key: string; apiKey: ApiKeyView }> {
+  async issue(
+    creator: Principal,
+    input: IssueApiKeyInput,
+    origin: AuditOrigin = {},
+  ): Promise<{ key: string; apiKey: ApiKeyView }> {
     if (!this.policy) throw new Error('ApiKeyService.issue needs the compiled policy (import PolicyModule)');
     const refusal = checkApiKeyGrant(creator, input, this.policy);
     if (refusal) {
@@ -94,9 +98,12 @@ export class ApiKeyService {
     const now = this.now();
     const maxExpiry = now + this.config.maxTtlMs;
     let expiresAt = input.expiresAt ?? now + this.config.defaultTtlMs;
-    if (!Number.isFinite(expiresAt) || expiresAt <= now) throw new ValidationFailedException('expiresAt must be in the future');
+    if (!Number.isFinite(expiresAt) || expiresAt <= now)
+      throw new ValidationFailedException('expiresAt must be in the future');
     if (expiresAt > maxExpiry) {
-      throw new ValidationFailedException(`expiresAt must be at most ${this.config.maxTtlMs / 86_400_000} days ahead (${new Date(maxExpiry).toISOString()})`);
+      throw new ValidationFailedException(
+        `expiresAt must be at most ${this.config.maxTtlMs / 86_400_000} days ahead (${new Date(maxExpiry).toISOString()})`,
+      );
     }
     expiresAt = Math.floor(expiresAt);
     const person = personOf(creator);
@@ -107,7 +114,9 @@ export class ApiKeyService {
       ],
     });
     if (live >= this.config.maxPerCreator) {
-      throw new PolicyForbiddenException(`You already hold ${live} live API keys, the maximum (${this.config.maxPerCreator}); revoke one first`);
+      throw new PolicyForbiddenException(
+        `You already hold ${live} live API keys, the maximum (${this.config.maxPerCreator}); revoke one first`,
+      );
     }
     return this.create(
       {
@@ -169,7 +178,12 @@ export class ApiKeyService {
   }
 
   /** Revokes a key. Answers false when it does not exist, is outside the tenant, or is already revoked. */
-  async revoke(id: string, tenantId: string | undefined, revokedBy: string | null = null, origin: AuditOrigin = {}): Promise<boolean> {
+  async revoke(
+    id: string,
+    tenantId: string | undefined,
+    revokedBy: string | null = null,
+    origin: AuditOrigin = {},
+  ): Promise<boolean> {
     const repository = this.dataSource.getRepository(ApiKeyEntity);
     const where = tenantId === undefined ? { id, revokedAt: IsNull() } : { id, tenantId, revokedAt: IsNull() };
     const key = await repository.findOne({ where, select: { id: true, tenantId: true } });

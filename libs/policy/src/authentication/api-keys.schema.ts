@@ -10,9 +10,19 @@ export const ApiKeyConfigSchema = StrictObject(
           "creator (default): a key's requests count against its creator's rate-limit buckets and principal budgets; key: every key has its own.",
       }),
     ),
-    defaultTtl: Type.Optional(PositiveInteger({ description: 'Seconds a key lives when its creator names no expiry (default 7,776,000: 90 days).' })),
-    maxTtl: Type.Optional(PositiveInteger({ description: 'Longest lifetime a key may be given, in seconds (default 31,536,000: 365 days).' })),
-    maxPerCreator: Type.Optional(PositiveInteger({ description: 'Most live keys one creator may hold (default 100).' })),
+    defaultTtl: Type.Optional(
+      PositiveInteger({
+        description: 'Seconds a key lives when its creator names no expiry (default 7,776,000: 90 days).',
+      }),
+    ),
+    maxTtl: Type.Optional(
+      PositiveInteger({
+        description: 'Longest lifetime a key may be given, in seconds (default 31,536,000: 365 days).',
+      }),
+    ),
+    maxPerCreator: Type.Optional(
+      PositiveInteger({ description: 'Most live keys one creator may hold (default 100).' }),
+    ),
   },
   { description: 'API keys.' },
 );

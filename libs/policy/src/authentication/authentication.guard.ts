@@ -65,7 +65,13 @@ export class AuthenticationGuard implements CanActivate {
       if (this.events) {
         // An attempt on an existing key is the key's tenant's business: its auditors see it.
         const tenantId = apiKey ? await this.apiKeys.tenantOfPresented(apiKey).catch(() => null) : null;
-        await this.events.emit({ type: 'auth.failure', ip: state.ip, requestId: state.requestId, credential: apiKey ? 'api-key' : 'jwt', tenantId });
+        await this.events.emit({
+          type: 'auth.failure',
+          ip: state.ip,
+          requestId: state.requestId,
+          credential: apiKey ? 'api-key' : 'jwt',
+          tenantId,
+        });
       }
       throw new InvalidTokenException();
     }

@@ -70,7 +70,9 @@ describe('clientIp', () => {
   });
 
   it('falls back to connection.remoteAddress when the request has no socket', () => {
-    expect(clientIp({ headers: {}, connection: { remoteAddress: '203.0.113.9' } }, compileTrustProxy(false))).toBe('203.0.113.9');
+    expect(clientIp({ headers: {}, connection: { remoteAddress: '203.0.113.9' } }, compileTrustProxy(false))).toBe(
+      '203.0.113.9',
+    );
   });
 
   it('uses the rightmost X-Forwarded-For entry with hop count 1', () => {
@@ -103,7 +105,14 @@ describe('clientIp', () => {
   });
 
   it.each([
-    ['junk-7'], ['1.2.3.4:8080'], [''], ['   '], ['[2001:db8::1]'], ['2001:db8::1:443x'], ['x'.repeat(10_000)], ['unknown'],
+    ['junk-7'],
+    ['1.2.3.4:8080'],
+    [''],
+    ['   '],
+    ['[2001:db8::1]'],
+    ['2001:db8::1:443x'],
+    ['x'.repeat(10_000)],
+    ['unknown'],
   ])('treats a forwarded value that is not an IP (%p) as the proxy itself', (junk) => {
     for (const setting of [true, 1, 3, ['10.0.0.0/8']] as const) {
       expect(ipOf(setting as Parameters<typeof compileTrustProxy>[0], '10.0.0.1', junk)).toBe('10.0.0.1');
@@ -163,13 +172,12 @@ describe('ipTracker', () => {
     expect(ipTracker('2001:db9:1:2::1')).not.toBe(ipTracker('2001:db8:1:2::1'));
   });
 
-  it.each([
-    ['2001:0db8:0001:0002:0000:0000:0000:0001'],
-    ['2001:DB8:1:2::1'],
-    ['2001:db8:1:2:0:0:0:1'],
-  ])('gives one tracker for every spelling of the same /64 (%s)', (addr) => {
-    expect(ipTracker(addr)).toBe('2001:db8:1:2::/64');
-  });
+  it.each([['2001:0db8:0001:0002:0000:0000:0000:0001'], ['2001:DB8:1:2::1'], ['2001:db8:1:2:0:0:0:1']])(
+    'gives one tracker for every spelling of the same /64 (%s)',
+    (addr) => {
+      expect(ipTracker(addr)).toBe('2001:db8:1:2::/64');
+    },
+  );
 
   it('expands a :: that falls inside the first four groups', () => {
     expect(ipTracker('2001:db8::1')).toBe('2001:db8:0:0::/64');

@@ -88,17 +88,53 @@ describe('principalFromClaims', () => {
   // absent, a broken tenant_id would mean "every tenant".
   const long = 'x'.repeat(257);
   it.each<[string, unknown]>([
-    ['tenant_id', 42], ['tenant_id', ['t2']], ['tenant_id', ''], ['tenant_id', {}], ['tenant_id', true], ['tenant_id', null],
-    ['tenant_id', long], ['tenant_id', 't1\u0000'], ['tenant_id', 't\n1'],
-    ['roles', 'admin'], ['roles', []], ['roles', ['admin', 1]], ['roles', ['']], ['roles', [null]], ['roles', {}], ['roles', null],
-    ['roles', [long]], ['roles', Array(101).fill('r')],
-    ['scope', ['a']], ['scope', ''], ['scope', '   '], ['scope', 7], ['scope', null], ['scope', `a ${long}`],
-    ['scp', 'agents:read'], ['scp', []], ['scp', ['agents:read', 7]], ['scp', ['']], ['scp', ['a b']], ['scp', null],
-    ['tier', 3], ['tier', ''], ['tier', null], ['tier', ['pro']],
-    ['token_type', 1], ['token_type', ''], ['token_type', null], ['token_type', { m2m: true }],
-    ['jti', 123], ['jti', ''], ['jti', null], ['jti', long],
-    ['sub', 'evil\u0000'], ['sub', long],
-    ['iat', '1700000000'], ['iat', null], ['iat', -1],
+    ['tenant_id', 42],
+    ['tenant_id', ['t2']],
+    ['tenant_id', ''],
+    ['tenant_id', {}],
+    ['tenant_id', true],
+    ['tenant_id', null],
+    ['tenant_id', long],
+    ['tenant_id', 't1\u0000'],
+    ['tenant_id', 't\n1'],
+    ['roles', 'admin'],
+    ['roles', []],
+    ['roles', ['admin', 1]],
+    ['roles', ['']],
+    ['roles', [null]],
+    ['roles', {}],
+    ['roles', null],
+    ['roles', [long]],
+    ['roles', Array(101).fill('r')],
+    ['scope', ['a']],
+    ['scope', ''],
+    ['scope', '   '],
+    ['scope', 7],
+    ['scope', null],
+    ['scope', `a ${long}`],
+    ['scp', 'agents:read'],
+    ['scp', []],
+    ['scp', ['agents:read', 7]],
+    ['scp', ['']],
+    ['scp', ['a b']],
+    ['scp', null],
+    ['tier', 3],
+    ['tier', ''],
+    ['tier', null],
+    ['tier', ['pro']],
+    ['token_type', 1],
+    ['token_type', ''],
+    ['token_type', null],
+    ['token_type', { m2m: true }],
+    ['jti', 123],
+    ['jti', ''],
+    ['jti', null],
+    ['jti', long],
+    ['sub', 'evil\u0000'],
+    ['sub', long],
+    ['iat', '1700000000'],
+    ['iat', null],
+    ['iat', -1],
   ])('refuses a token whose %s is %p', (claim, value) => {
     expect(typeof principalFromClaims({ sub: 'user-1', exp, [claim]: value })).toBe('string');
   });
@@ -145,8 +181,12 @@ describe('principalFromClaims', () => {
     });
 
     it('refuses iat in the future beyond the leeway', () => {
-      expect(principalFromClaims({ sub: 'u', iat: now + 6, exp: now + 600 }, limits)).toBe('token was issued in the future');
-      expect(principalFromClaims({ sub: 'u', iat: now + 3600, exp: now + 7200 }, limits)).toBe('token was issued in the future');
+      expect(principalFromClaims({ sub: 'u', iat: now + 6, exp: now + 600 }, limits)).toBe(
+        'token was issued in the future',
+      );
+      expect(principalFromClaims({ sub: 'u', iat: now + 3600, exp: now + 7200 }, limits)).toBe(
+        'token was issued in the future',
+      );
     });
 
     it.each([
@@ -192,12 +232,17 @@ describe('principalFromClaims', () => {
 });
 
 describe('claims holding a NUL character', () => {
-  it.each([{ sub: 'evil\u0000' }, { tenant_id: 't\u0000' }, { roles: ['admin', 'x\u0000'] }, { scope: 'a\u0000' }, { scp: ['a\u0000'] }, { jti: 'j\u0000' }, { tier: 'p\u0000' }])(
-    'refuses %p',
-    (claims) => {
-      const result = principalFromClaims({ sub: 'user', exp: Math.floor(Date.now() / 1000) + 60, ...claims });
-      // Refused (a reason, never a principal), whichever check names it first.
-      expect(typeof result).toBe('string');
-    },
-  );
+  it.each([
+    { sub: 'evil\u0000' },
+    { tenant_id: 't\u0000' },
+    { roles: ['admin', 'x\u0000'] },
+    { scope: 'a\u0000' },
+    { scp: ['a\u0000'] },
+    { jti: 'j\u0000' },
+    { tier: 'p\u0000' },
+  ])('refuses %p', (claims) => {
+    const result = principalFromClaims({ sub: 'user', exp: Math.floor(Date.now() / 1000) + 60, ...claims });
+    // Refused (a reason, never a principal), whichever check names it first.
+    expect(typeof result).toBe('string');
+  });
 });

@@ -41,14 +41,15 @@ function isIdentifier(value: unknown): value is string {
 /** A non-empty list of identifiers of bounded length; null when malformed. */
 function identifierList(value: unknown): string[] | null {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CLAIM_ENTRIES) return null;
-  return value.every(isIdentifier) ? [...(value)] : null;
+  return value.every(isIdentifier) ? [...value] : null;
 }
 
 /** `scope` (space-separated) or `scp` (array); null when a present one is malformed or empty. */
 function scopesOf(claims: PolicyJwtClaims): string[] | null | undefined {
   let fromScope: string[] | undefined;
   if (claims.scope !== undefined) {
-    if (typeof claims.scope !== 'string' || claims.scope.length > MAX_CLAIM_ENTRIES * (MAX_CLAIM_LENGTH + 1)) return null;
+    if (typeof claims.scope !== 'string' || claims.scope.length > MAX_CLAIM_ENTRIES * (MAX_CLAIM_LENGTH + 1))
+      return null;
     const parts = claims.scope.split(' ').filter((s) => s.length > 0);
     if (parts.length === 0 || parts.length > MAX_CLAIM_ENTRIES || !parts.every(isIdentifier)) return null;
     fromScope = parts;
@@ -63,7 +64,8 @@ function scopesOf(claims: PolicyJwtClaims): string[] | null | undefined {
 }
 
 /** Seconds since the epoch, a finite number (RFC 7519 NumericDate); fractions are allowed. */
-const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+const isNumericDate = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0;
 
 /**
  * Builds a principal from verified claims, or answers why it cannot.

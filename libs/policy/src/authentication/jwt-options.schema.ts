@@ -11,10 +11,16 @@ export const JwtOptionsSchema = StrictObject({
   algorithms: Type.Optional(Type.Array(StringEnum(JWT_ALGORITHMS), { description: 'Pinned algorithms.' })),
   issuer: Type.Optional(Type.String()),
   audience: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
-  clockTolerance: Type.Optional(NonNegativeNumber({ description: 'Seconds of clock skew tolerated on exp/nbf (default 0).' })),
-  maxLifetime: Type.Optional(
-    PositiveInteger({ description: 'Seconds a token may claim to live: exp - iat, or exp - now without iat (default 86,400).' }),
+  clockTolerance: Type.Optional(
+    NonNegativeNumber({ description: 'Seconds of clock skew tolerated on exp/nbf (default 0).' }),
   ),
-  iatLeeway: Type.Optional(NonNegativeNumber({ description: 'Seconds iat may lie in the future before the token is refused (default 5).' })),
+  maxLifetime: Type.Optional(
+    PositiveInteger({
+      description: 'Seconds a token may claim to live: exp - iat, or exp - now without iat (default 86,400).',
+    }),
+  ),
+  iatLeeway: Type.Optional(
+    NonNegativeNumber({ description: 'Seconds iat may lie in the future before the token is refused (default 5).' }),
+  ),
 });
 export type JwtOptions = Static<typeof JwtOptionsSchema>;

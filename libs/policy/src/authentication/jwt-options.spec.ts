@@ -4,7 +4,10 @@ import type { JwtAlgorithm } from '../policy-module-options.interface';
 import { resolveJwtOptions } from './jwt-options';
 
 const pem = (type: 'rsa' | 'ec' | 'ed25519', options: Record<string, unknown> = {}): string =>
-  (generateKeyPairSync as (t: string, o: object) => { publicKey: { export(o: object): string | Buffer } })(type, options)
+  (generateKeyPairSync as (t: string, o: object) => { publicKey: { export(o: object): string | Buffer } })(
+    type,
+    options,
+  )
     .publicKey.export({ type: 'spki', format: 'pem' })
     .toString();
 
@@ -16,7 +19,9 @@ const secret = 'x'.repeat(32);
 function keyMaterial(key: unknown): string {
   if (typeof key === 'string') return key;
   if (key instanceof KeyObject) {
-    return key.type === 'secret' ? key.export().toString('utf8') : key.export({ type: 'spki', format: 'pem' }).toString();
+    return key.type === 'secret'
+      ? key.export().toString('utf8')
+      : key.export({ type: 'spki', format: 'pem' }).toString();
   }
   throw new Error(`unexpected key ${String(key)}`);
 }
@@ -25,15 +30,23 @@ describe('resolveJwtOptions', () => {
   describe('HS256 secret', () => {
     it('pins HS256 for a secret of 32 bytes', () => {
       const resolved = resolveJwtOptions({ secret }, true);
-      expect(resolved).toMatchObject({ algorithms: ['HS256'], issuer: undefined, audience: undefined, clockTolerance: 0 });
+      expect(resolved).toMatchObject({
+        algorithms: ['HS256'],
+        issuer: undefined,
+        audience: undefined,
+        clockTolerance: 0,
+      });
       expect(keyMaterial(resolved?.key)).toBe(secret);
       if (resolved?.key instanceof KeyObject) expect(resolved.key.type).toBe('secret');
     });
 
-    it.each([['short'], ['x'.repeat(31)], ['é'.repeat(15)]])('rejects a secret under 32 bytes (%s), naming jwt.secret', (weak) => {
-      expect(() => resolveJwtOptions({ secret: weak }, false)).toThrow(/^jwt\.secret/);
-      expect(() => resolveJwtOptions({ secret: weak }, true)).toThrow(/32 bytes/);
-    });
+    it.each([['short'], ['x'.repeat(31)], ['é'.repeat(15)]])(
+      'rejects a secret under 32 bytes (%s), naming jwt.secret',
+      (weak) => {
+        expect(() => resolveJwtOptions({ secret: weak }, false)).toThrow(/^jwt\.secret/);
+        expect(() => resolveJwtOptions({ secret: weak }, true)).toThrow(/32 bytes/);
+      },
+    );
 
     it('counts bytes, not characters (16 two-byte characters are 32 bytes)', () => {
       expect(resolveJwtOptions({ secret: 'é'.repeat(16) }, true)?.algorithms).toEqual(['HS256']);
@@ -51,7 +64,9 @@ describe('resolveJwtOptions', () => {
     });
 
     it('passes issuer, audience and clock tolerance through', () => {
-      expect(resolveJwtOptions({ secret, issuer: 'https://issuer', audience: ['a', 'b'], clockTolerance: 5 }, true)).toMatchObject({
+      expect(
+        resolveJwtOptions({ secret, issuer: 'https://issuer', audience: ['a', 'b'], clockTolerance: 5 }, true),
+      ).toMatchObject({
         issuer: 'https://issuer',
         audience: ['a', 'b'],
         clockTolerance: 5,
@@ -59,7 +74,10 @@ describe('resolveJwtOptions', () => {
     });
 
     it('treats empty issuer and audience as unset', () => {
-      expect(resolveJwtOptions({ secret, issuer: '', audience: '' }, true)).toMatchObject({ issuer: undefined, audience: undefined });
+      expect(resolveJwtOptions({ secret, issuer: '', audience: '' }, true)).toMatchObject({
+        issuer: undefined,
+        audience: undefined,
+      });
     });
   });
 
@@ -74,7 +92,9 @@ describe('resolveJwtOptions', () => {
   });
 
   it.each([true, false])('rejects both a secret and a public key (production %s)', (production) => {
-    expect(() => resolveJwtOptions({ secret, publicKey: rsaKey }, production)).toThrow(/jwt\.secret.*jwt\.publicKey|not both/);
+    expect(() => resolveJwtOptions({ secret, publicKey: rsaKey }, production)).toThrow(
+      /jwt\.secret.*jwt\.publicKey|not both/,
+    );
   });
 
   describe('public keys', () => {
@@ -127,7 +147,10 @@ describe('resolveJwtOptions', () => {
   describe('token lifetime and iat leeway', () => {
     it('defaults to a 24 h maximum lifetime and a 5 s iat leeway', () => {
       expect(resolveJwtOptions({ secret }, true)).toMatchObject({ maxLifetime: 86_400, iatLeeway: 5 });
-      expect(resolveJwtOptions({ secret, maxLifetime: 3600, iatLeeway: 0 }, true)).toMatchObject({ maxLifetime: 3600, iatLeeway: 0 });
+      expect(resolveJwtOptions({ secret, maxLifetime: 3600, iatLeeway: 0 }, true)).toMatchObject({
+        maxLifetime: 3600,
+        iatLeeway: 0,
+      });
     });
 
     it.each<[string, Record<string, unknown>]>([

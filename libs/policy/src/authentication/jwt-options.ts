@@ -25,8 +25,16 @@ export const DEFAULT_JWT_IAT_LEEWAY = 5;
 
 function seconds(value: unknown, key: string, fallback: number, allowZero: boolean): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0) || value > 10 * 365 * 86_400) {
-    throw new Error(`${key} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds (at most ten years)`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!allowZero && value === 0) ||
+    value > 10 * 365 * 86_400
+  ) {
+    throw new Error(
+      `${key} must be a ${allowZero ? 'non-negative' : 'positive'} number of seconds (at most ten years)`,
+    );
   }
   return value;
 }
@@ -42,7 +50,8 @@ function seconds(value: unknown, key: string, fallback: number, allowZero: boole
 export function resolveJwtOptions(jwt: JwtOptions | undefined, production: boolean): ResolvedJwtOptions | null {
   const secret = jwt?.secret;
   const publicKey = jwt?.publicKey;
-  if (secret && publicKey) throw new Error('jwt: set either jwt.secret (HS256) or jwt.publicKey (RS256/ES256), not both');
+  if (secret && publicKey)
+    throw new Error('jwt: set either jwt.secret (HS256) or jwt.publicKey (RS256/ES256), not both');
   if (!secret && !publicKey) {
     if (production) throw new Error('jwt.secret: a JWT key (JWT_SECRET or JWT_PUBLIC_KEY) is required in production');
     return null;
@@ -55,7 +64,8 @@ export function resolveJwtOptions(jwt: JwtOptions | undefined, production: boole
     iatLeeway: seconds(jwt?.iatLeeway, 'jwt.iatLeeway', DEFAULT_JWT_IAT_LEEWAY, true),
   };
   if (secret) {
-    if (Buffer.byteLength(secret, 'utf8') < 32) throw new Error('jwt.secret: an HS256 secret must be at least 32 bytes');
+    if (Buffer.byteLength(secret, 'utf8') < 32)
+      throw new Error('jwt.secret: an HS256 secret must be at least 32 bytes');
     const algorithms = jwt?.algorithms ?? ['HS256'];
     if (algorithms.length === 0 || algorithms.some((a) => a !== 'HS256')) {
       throw new Error('jwt.algorithms: a secret can only verify HS256');

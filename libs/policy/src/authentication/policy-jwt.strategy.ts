@@ -35,9 +35,13 @@ export class PolicyJwtStrategy extends PassportStrategy(Strategy, POLICY_JWT_STR
 
   private readonly limits: { maxLifetime: number; iatLeeway: number };
 
-  async validate(token: { header?: Record<string, unknown>; payload?: PolicyJwtClaims & { nbf?: unknown } }): Promise<Principal> {
+  async validate(token: {
+    header?: Record<string, unknown>;
+    payload?: PolicyJwtClaims & { nbf?: unknown };
+  }): Promise<Principal> {
     const payload = token?.payload;
-    if (!payload || typeof payload !== 'object' || jwtHeaderProblem(token.header) !== null) throw new InvalidTokenException();
+    if (!payload || typeof payload !== 'object' || jwtHeaderProblem(token.header) !== null)
+      throw new InvalidTokenException();
     const principal = principalFromClaims(payload, { nowMs: Date.now(), ...this.limits });
     if (typeof principal === 'string') throw new InvalidTokenException();
     if (principal.tokenId !== null && (await this.revocations.isRevoked(principal.tokenId))) {

@@ -40,7 +40,10 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
   ) {
     const jwt = options?.jwt;
     this.minimumKeepMs =
-      ((jwt?.maxLifetime ?? DEFAULT_JWT_MAX_LIFETIME) + (jwt?.iatLeeway ?? DEFAULT_JWT_IAT_LEEWAY) + (jwt?.clockTolerance ?? 0)) * 1000;
+      ((jwt?.maxLifetime ?? DEFAULT_JWT_MAX_LIFETIME) +
+        (jwt?.iatLeeway ?? DEFAULT_JWT_IAT_LEEWAY) +
+        (jwt?.clockTolerance ?? 0)) *
+      1000;
   }
 
   /**
@@ -62,7 +65,9 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
       this.subscriber = duplicateForSubscribe(this.redis);
       this.subscriber.on('error', (err: Error) => this.logger.warn(`revocation channel: ${err.message}`));
       this.subscriber.on('message', (_channel: string, jti: string) => this.revoked.set(jti, null));
-      await this.subscriber.subscribe(CHANNEL).catch((err: Error) => this.logger.warn(`subscribe failed: ${err.message}`));
+      await this.subscriber
+        .subscribe(CHANNEL)
+        .catch((err: Error) => this.logger.warn(`subscribe failed: ${err.message}`));
     }
   }
 
@@ -74,7 +79,12 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
    * Revokes a token id; from now on it is refused on every instance. Idempotent. The entry is kept until
    * {@link keepUntil}: a past or too-early `expiresAt` never shortens a revocation below the token's own lifetime.
    */
-  async revoke(jti: string, requestedExpiresAt: number | null, revokedBy: string | null, origin: AuditOrigin = {}): Promise<void> {
+  async revoke(
+    jti: string,
+    requestedExpiresAt: number | null,
+    revokedBy: string | null,
+    origin: AuditOrigin = {},
+  ): Promise<void> {
     const revokedAt = this.now();
     const expiresAt = this.keepUntil(requestedExpiresAt, revokedAt);
     await this.dataSource

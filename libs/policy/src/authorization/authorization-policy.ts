@@ -44,9 +44,14 @@ export abstract class AuthorizationPolicy {
    * @throws PolicyForbiddenException, InsufficientScopeException, PolicyNotFoundException,
    * ApprovalRequiredException or RateLimitedException with the matching HTTP status and code.
    */
-  async authorize(ctx: PolicyContext, operation: string, approvals?: ApprovalGate | null): Promise<AuthorizationResult> {
+  async authorize(
+    ctx: PolicyContext,
+    operation: string,
+    approvals?: ApprovalGate | null,
+  ): Promise<AuthorizationResult> {
     let permission = await this.checkPermission(ctx, operation);
-    const needsApproval = !permission.allowed && permission.code === 'approval_required' && !permission.approval && !!approvals;
+    const needsApproval =
+      !permission.allowed && permission.code === 'approval_required' && !permission.approval && !!approvals;
     if (!permission.allowed && !needsApproval) throw this.permissionError(permission);
     const rateLimit = await this.checkRateLimit(ctx, operation);
     if (rateLimit && !rateLimit.allowed) throw new RateLimitedException(rateLimit.retryAfterSeconds);
@@ -59,7 +64,11 @@ export abstract class AuthorizationPolicy {
         reason: `${operation} requires a human approval`,
         origin: { requestId: ctx.requestId, ip: ctx.ip },
       });
-      permission = { allowed: true, reasons: [...permission.reasons, `approval ${approvalId} used`], recordScope: permission.recordScope };
+      permission = {
+        allowed: true,
+        reasons: [...permission.reasons, `approval ${approvalId} used`],
+        recordScope: permission.recordScope,
+      };
     }
     return { permission, rateLimit };
   }

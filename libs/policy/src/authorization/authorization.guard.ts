@@ -1,4 +1,12 @@
-import { HttpException, Inject, Injectable, Logger, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  HttpException,
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApprovalGate } from '../approval/approval.gate';
 import { httpRequest } from '../common/http-context';
@@ -39,7 +47,9 @@ export class AuthorizationGuard implements CanActivate {
 
     const operation = routeMetadata<string>(this.reflector, REQUIRE_OPERATION_KEY, context);
     if (!operation) {
-      this.logger.warn(`Denied ${req.method} ${context.getClass().name}.${context.getHandler().name}: no @RequireOperation`);
+      this.logger.warn(
+        `Denied ${req.method} ${context.getClass().name}.${context.getHandler().name}: no @RequireOperation`,
+      );
       throw new PolicyForbiddenException('This route has no authorization policy');
     }
     state.operation = operation;
@@ -52,10 +62,13 @@ export class AuthorizationGuard implements CanActivate {
       this.logger.error(`Permission check for ${operation} failed; denying: ${(err as Error).message}`);
       decision = { allowed: false, code: 'forbidden', reasons: ['policy error'], recordScope: {} };
     }
-    if (decision.code === 'approval_required' && !decision.approval) decision = await this.approve(ctx, operation, decision);
+    if (decision.code === 'approval_required' && !decision.approval)
+      decision = await this.approve(ctx, operation, decision);
     if (!decision.allowed) {
       // A role in shadow mode: what it would refuse passes, audited as SHADOW_DENY, still held to the tenant.
-      const shadowScope = this.compiled ? shadowRecordScope(this.compiled, ctx.principal, operation, decision.code) : null;
+      const shadowScope = this.compiled
+        ? shadowRecordScope(this.compiled, ctx.principal, operation, decision.code)
+        : null;
       await this.events?.emit({ type: 'access.denied', ctx, operation, decision, shadow: shadowScope !== null });
       if (!shadowScope) throw this.policy.permissionError(decision);
       state.recordScope = shadowScope;
@@ -67,7 +80,11 @@ export class AuthorizationGuard implements CanActivate {
   }
 
   /** Spends the presented approval (the call is then allowed) or stores a pending one (still `approval_required`). */
-  private async approve(ctx: PolicyContext, operation: string, decision: PermissionDecision): Promise<PermissionDecision> {
+  private async approve(
+    ctx: PolicyContext,
+    operation: string,
+    decision: PermissionDecision,
+  ): Promise<PermissionDecision> {
     if (!this.approvals) return { ...decision, code: 'forbidden', reasons: [...decision.reasons, 'no approval store'] };
     const result = await this.approvals.check({
       principal: ctx.principal,
@@ -77,8 +94,18 @@ export class AuthorizationGuard implements CanActivate {
       reason: `${operation} requires a human approval`,
       origin: { requestId: ctx.requestId, ip: ctx.ip },
     });
-    if (result.passed) return { allowed: true, reasons: [...decision.reasons, `approval ${result.approvalId} used`], recordScope: decision.recordScope };
+    if (result.passed)
+      return {
+        allowed: true,
+        reasons: [...decision.reasons, `approval ${result.approvalId} used`],
+        recordScope: decision.recordScope,
+      };
     if (result.approval) return { ...decision, approval: result.approval };
-    return { ...decision, code: 'forbidden', reasons: [...decision.reasons, 'the approval is not approved, expired, already used, or for another request'], recordScope: {} };
+    return {
+      ...decision,
+      code: 'forbidden',
+      reasons: [...decision.reasons, 'the approval is not approved, expired, already used, or for another request'],
+      recordScope: {},
+    };
   }
 }

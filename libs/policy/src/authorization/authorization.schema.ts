@@ -9,7 +9,9 @@ export const RoleDefinitionSchema = StrictObject(
     inherits: Type.Optional(NameList({ description: 'Roles whose operations this role also allows.' })),
     own: Type.Optional(Type.Boolean({ description: 'Holders of this role reach only records they own.' })),
     mode: Type.Optional(EnforcementMode('the role')),
-    tools: Type.Optional(ToolPatternList('Tools this role may invoke (with operation `tool.invoke`): names or patterns. None: no tool.')),
+    tools: Type.Optional(
+      ToolPatternList('Tools this role may invoke (with operation `tool.invoke`): names or patterns. None: no tool.'),
+    ),
   },
   { description: 'A role.' },
 );

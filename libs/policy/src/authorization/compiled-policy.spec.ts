@@ -92,7 +92,9 @@ describe('compilePolicy', () => {
     });
 
     it('rejects a role pattern for an operation nobody declared', () => {
-      expect(() => compilePolicy({ roles: { thinker: { operations: ['thing.*'] } } })).toThrow(/roles\.thinker\.operations\[0\]/);
+      expect(() => compilePolicy({ roles: { thinker: { operations: ['thing.*'] } } })).toThrow(
+        /roles\.thinker\.operations\[0\]/,
+      );
     });
 
     it.each([
@@ -123,7 +125,12 @@ describe('compilePolicy', () => {
       /roles\.operator\.inherits\[0\]/,
     );
     expect(() =>
-      compilePolicy({ roles: { a: { operations: ['agent.read'], inherits: ['b'] }, b: { operations: ['agent.read'], inherits: ['a'] } } }),
+      compilePolicy({
+        roles: {
+          a: { operations: ['agent.read'], inherits: ['b'] },
+          b: { operations: ['agent.read'], inherits: ['a'] },
+        },
+      }),
     ).toThrow(/cycle/);
   });
 
@@ -153,14 +160,14 @@ describe('compilePolicy', () => {
       expect(rl(config)).toThrow(message);
     });
 
-    it.each([
-      ['agent.fly'],
-      ['thing.list'],
-      ['agent.*'],
-      ['*'],
-    ])('rejects %s under rateLimits.operations as an unknown operation', (op) => {
-      expect(rl({ operations: { [op]: { limit: 1, ttl: 1 } } })).toThrow(`rateLimits.operations.${op}: unknown operation`);
-    });
+    it.each([['agent.fly'], ['thing.list'], ['agent.*'], ['*']])(
+      'rejects %s under rateLimits.operations as an unknown operation',
+      (op) => {
+        expect(rl({ operations: { [op]: { limit: 1, ttl: 1 } } })).toThrow(
+          `rateLimits.operations.${op}: unknown operation`,
+        );
+      },
+    );
 
     it('accepts a rule for an app operation and validates it', () => {
       const ops = { operations: ['thing.list'] };
@@ -176,9 +183,12 @@ describe('compilePolicy', () => {
       expect(rl({ strategy })).toThrow(/rateLimits\.strategy/);
     });
 
-    it.each(['sliding-log', 'exact', 'fixed-window', 'sliding-window', 'token-bucket'])('accepts the strategy %s', (strategy) => {
-      expect(rl({ strategy })).not.toThrow();
-    });
+    it.each(['sliding-log', 'exact', 'fixed-window', 'sliding-window', 'token-bucket'])(
+      'accepts the strategy %s',
+      (strategy) => {
+        expect(rl({ strategy })).not.toThrow();
+      },
+    );
 
     it.each([0, -2, '5', null, undefined])('rejects the tier multiplier %p', (multiplier) => {
       expect(rl({ tiers: { pro: { multiplier } } })).toThrow(/rateLimits\.tiers\.pro\.multiplier/);
@@ -205,7 +215,9 @@ describe('compilePolicy', () => {
   });
 
   it('reports inherits given as a single string (YAML `inherits: viewer`) by its key, never as a TypeError', () => {
-    const doc = { roles: { viewer: { operations: ['agent.read'] }, editor: { operations: ['agent.update'], inherits: 'viewer' } } };
+    const doc = {
+      roles: { viewer: { operations: ['agent.read'] }, editor: { operations: ['agent.update'], inherits: 'viewer' } },
+    };
     expect(() => compilePolicy(doc as unknown as PolicyDocument)).toThrow(/roles\.editor\.inherits/);
   });
 
@@ -223,7 +235,9 @@ describe('compilePolicy', () => {
     });
 
     it('reports approvals.operations given as a single string by its key, never as a TypeError', () => {
-      expect(() => compilePolicy(withExtra({ approvals: { operations: 'agent.delete' } }))).toThrow(/approvals\.operations/);
+      expect(() => compilePolicy(withExtra({ approvals: { operations: 'agent.delete' } }))).toThrow(
+        /approvals\.operations/,
+      );
     });
 
     it('accepts an approval for an app operation', () => {
@@ -237,7 +251,9 @@ describe('compilePolicy', () => {
 describe('compilePolicy: prototype-ish names', () => {
   it('keeps roles and scopes named __proto__ or constructor as plain entries', () => {
     const policy = compilePolicy({
-      roles: JSON.parse('{"__proto__": {"operations": ["agent.read"]}, "constructor": {"operations": ["agent.list"], "inherits": ["__proto__"]}}'),
+      roles: JSON.parse(
+        '{"__proto__": {"operations": ["agent.read"]}, "constructor": {"operations": ["agent.list"], "inherits": ["__proto__"]}}',
+      ),
       scopes: JSON.parse('{"constructor": {"implies": ["agents:read"]}}'),
     });
     expect([...policy.roles.keys()].sort()).toEqual(['__proto__', 'constructor']);
@@ -247,6 +263,8 @@ describe('compilePolicy: prototype-ish names', () => {
   });
 
   it('refuses to inherit a role that exists only on Object.prototype', () => {
-    expect(() => compilePolicy({ roles: { r: { operations: ['agent.read'], inherits: ['constructor'] } } })).toThrow(/unknown role "constructor"/);
+    expect(() => compilePolicy({ roles: { r: { operations: ['agent.read'], inherits: ['constructor'] } } })).toThrow(
+      /unknown role "constructor"/,
+    );
   });
 });

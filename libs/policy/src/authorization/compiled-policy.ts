@@ -19,7 +19,8 @@ function checkRule(rule: RateLimitRule | undefined, key: string): void {
   if (rule === undefined) return;
   if (rule === null || typeof rule !== 'object') throw new Error(`${key} must be an object with limit and ttl`);
   if (!Number.isInteger(rule.limit) || rule.limit < 1) throw new Error(`${key}.limit must be a positive integer`);
-  if (typeof rule.ttl !== 'number' || !(rule.ttl > 0) || !Number.isFinite(rule.ttl)) throw new Error(`${key}.ttl must be a positive number of seconds`);
+  if (typeof rule.ttl !== 'number' || !(rule.ttl > 0) || !Number.isFinite(rule.ttl))
+    throw new Error(`${key}.ttl must be a positive number of seconds`);
   if (rule.blockDuration !== undefined && !(rule.blockDuration >= 0)) {
     throw new Error(`${key}.blockDuration must be zero or more seconds`);
   }
@@ -82,7 +83,8 @@ export function compilePolicy(document: PolicyDocument, extraKnownKeys: readonly
   const approvalOps = document.approvals?.operations ?? [];
   if (!Array.isArray(approvalOps)) throw new Error('approvals.operations must be a list of operation patterns');
   approvalOps.forEach((op, i) => {
-    if (!patternMatchesAny(op, operations)) throw new Error(`approvals.operations[${i}]: "${op}" matches no known operation`);
+    if (!patternMatchesAny(op, operations))
+      throw new Error(`approvals.operations[${i}]: "${op}" matches no known operation`);
   });
 
   const maxPending = document.approvals?.maxPendingPerPrincipal;

@@ -166,7 +166,8 @@ export class DecisionIndex {
         break;
       }
     }
-    if (!this.requiredSeen.has(required) && this.requiredSeen.size < MAX_CACHED_REQUIRED) this.requiredSeen.add(required);
+    if (!this.requiredSeen.has(required) && this.requiredSeen.size < MAX_CACHED_REQUIRED)
+      this.requiredSeen.add(required);
     if (this.requiredSeen.has(required)) grant.covers.set(required, covered);
     return covered;
   }

@@ -31,7 +31,12 @@ const principal = (overrides: Partial<Principal> = {}): Principal => ({
 
 describe('decidePermission', () => {
   it('allows when a role allows and every required scope is granted', () => {
-    const decision = decidePermission(policy, principal({ roles: ['operator'], scopes: ['agents:read'] }), 'agent.read', ['agents:read']);
+    const decision = decidePermission(
+      policy,
+      principal({ roles: ['operator'], scopes: ['agents:read'] }),
+      'agent.read',
+      ['agents:read'],
+    );
     expect(decision.allowed).toBe(true);
     expect(decision.code).toBeUndefined();
     expect(decision.missingScopes).toBeUndefined();
@@ -45,15 +50,20 @@ describe('decidePermission', () => {
 
   describe('role check comes first', () => {
     it('denies with forbidden when no role allows the operation', () => {
-      const decision = decidePermission(policy, principal({ roles: ['customer'], scopes: ['agents:write'] }), 'agent.delete', [
-        'agents:write',
-      ]);
+      const decision = decidePermission(
+        policy,
+        principal({ roles: ['customer'], scopes: ['agents:write'] }),
+        'agent.delete',
+        ['agents:write'],
+      );
       expect(decision).toMatchObject({ allowed: false, code: 'forbidden', recordScope: {} });
       expect(decision.missingScopes).toBeUndefined();
     });
 
     it('answers forbidden, not insufficient_scope, when scopes are missing too', () => {
-      const decision = decidePermission(policy, principal({ roles: ['customer'], scopes: [] }), 'agent.delete', ['agents:write']);
+      const decision = decidePermission(policy, principal({ roles: ['customer'], scopes: [] }), 'agent.delete', [
+        'agents:write',
+      ]);
       expect(decision.allowed).toBe(false);
       expect(decision.code).toBe('forbidden');
       expect(decision.missingScopes).toBeUndefined();
@@ -77,11 +87,12 @@ describe('decidePermission', () => {
 
   describe('scope check comes second', () => {
     it('denies with insufficient_scope and lists the missing scopes', () => {
-      const decision = decidePermission(policy, principal({ roles: ['operator'], scopes: ['agents:read'] }), 'agent.update', [
-        'agents:write',
-        'agents:read',
-        'sessions:read',
-      ]);
+      const decision = decidePermission(
+        policy,
+        principal({ roles: ['operator'], scopes: ['agents:read'] }),
+        'agent.update',
+        ['agents:write', 'agents:read', 'sessions:read'],
+      );
       expect(decision).toMatchObject({
         allowed: false,
         code: 'insufficient_scope',
@@ -98,17 +109,22 @@ describe('decidePermission', () => {
     });
 
     it('honours admin implying "*"', () => {
-      const decision = decidePermission(policy, principal({ roles: ['operator'], scopes: ['admin'] }), 'session.delete', [
-        'sessions:write',
-        'audit:read',
-      ]);
+      const decision = decidePermission(
+        policy,
+        principal({ roles: ['operator'], scopes: ['admin'] }),
+        'session.delete',
+        ['sessions:write', 'audit:read'],
+      );
       expect(decision.allowed).toBe(true);
     });
 
     it('does not let read imply write', () => {
-      const decision = decidePermission(policy, principal({ roles: ['operator'], scopes: ['agents:read'] }), 'agent.create', [
-        'agents:write',
-      ]);
+      const decision = decidePermission(
+        policy,
+        principal({ roles: ['operator'], scopes: ['agents:read'] }),
+        'agent.create',
+        ['agents:write'],
+      );
       expect(decision).toMatchObject({ code: 'insufficient_scope', missingScopes: ['agents:write'] });
     });
 
@@ -175,7 +191,15 @@ describe('decidePermission: kept decisions and untrusted names', () => {
       { roles: ['ghost', 'operator'], scopes: ['*'] },
       { roles: [], scopes: [] },
     ];
-    const ops = ['agent.read', 'agent.delete', 'session.read', 'session.create', 'event.create', 'thing.list', 'agent.fly'];
+    const ops = [
+      'agent.read',
+      'agent.delete',
+      'session.read',
+      'session.create',
+      'event.create',
+      'thing.list',
+      'agent.fly',
+    ];
     const required = [[], ['agents:read'], ['agents:write', 'sessions:read'], ['sessions:write']];
     holders.forEach((h, i) => {
       const f = frozen({ ...h, id: `kept-${i}` });
@@ -195,7 +219,10 @@ describe('decidePermission: kept decisions and untrusted names', () => {
     expect(decidePermission(policy, before, 'agent.delete', ['agents:write']).allowed).toBe(true);
     // The token is issued again without the role: the earlier grant must not stick.
     const demoted = frozen({ id: 'same-id', roles: ['member'], scopes: ['agents:write'] });
-    expect(decidePermission(policy, demoted, 'agent.delete', ['agents:write'])).toMatchObject({ allowed: false, code: 'forbidden' });
+    expect(decidePermission(policy, demoted, 'agent.delete', ['agents:write'])).toMatchObject({
+      allowed: false,
+      code: 'forbidden',
+    });
     const narrowed = frozen({ id: 'same-id', roles: ['operator'], scopes: ['agents:read'] });
     expect(decidePermission(policy, narrowed, 'agent.delete', ['agents:write'])).toMatchObject({
       code: 'insufficient_scope',
@@ -212,11 +239,16 @@ describe('decidePermission: kept decisions and untrusted names', () => {
     const required = ['agents:read'];
     expect(decidePermission(policy, p, 'agent.read', required).allowed).toBe(true);
     required[0] = 'agents:write';
-    expect(decidePermission(policy, p, 'agent.read', required)).toMatchObject({ code: 'insufficient_scope', missingScopes: ['agents:write'] });
+    expect(decidePermission(policy, p, 'agent.read', required)).toMatchObject({
+      code: 'insufficient_scope',
+      missingScopes: ['agents:write'],
+    });
   });
 
   it('never lets a plain (unfrozen) principal changed in place reuse an earlier answer', () => {
-    const p = principal({ id: 'mutable', roles: ['operator'], scopes: ['agents:write'] }) as { roles: string[] } & Principal;
+    const p = principal({ id: 'mutable', roles: ['operator'], scopes: ['agents:write'] }) as {
+      roles: string[];
+    } & Principal;
     expect(decidePermission(policy, p, 'agent.delete', []).allowed).toBe(true);
     p.roles.splice(0, 1, 'member');
     expect(decidePermission(policy, p, 'agent.delete', []).allowed).toBe(false);
@@ -237,7 +269,9 @@ describe('decidePermission: kept decisions and untrusted names', () => {
   it('stays right past the number of principals it keeps', () => {
     for (let i = 0; i < 5000; i++) {
       const roles = i % 2 === 0 ? ['operator'] : ['member'];
-      const d = decidePermission(policy, frozen({ id: `many-${i}`, roles, scopes: ['agents:read'] }), 'agent.read', ['agents:read']);
+      const d = decidePermission(policy, frozen({ id: `many-${i}`, roles, scopes: ['agents:read'] }), 'agent.read', [
+        'agents:read',
+      ]);
       expect(d.allowed).toBe(i % 2 === 0);
     }
     expect(decidePermission(policy, frozen({ id: 'many-0', roles: ['member'] }), 'agent.read', []).allowed).toBe(false);
@@ -250,7 +284,10 @@ describe('decidePermission: kept decisions and untrusted names', () => {
   });
 
   it('reports every missing scope of a principal holding none', () => {
-    const d = decidePermission(policy, frozen({ id: 'no-scopes', roles: ['admin'], scopes: [] }), 'agent.update', ['agents:write', 'agents:read']);
+    const d = decidePermission(policy, frozen({ id: 'no-scopes', roles: ['admin'], scopes: [] }), 'agent.update', [
+      'agents:write',
+      'agents:read',
+    ]);
     expect(d).toMatchObject({ code: 'insufficient_scope', missingScopes: ['agents:write', 'agents:read'] });
   });
 
@@ -265,39 +302,52 @@ describe('decidePermission: kept decisions and untrusted names', () => {
     const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
 
     it.each(names)('a role %s the policy does not define allows nothing', (name) => {
-      for (const p of [principal({ roles: [name], scopes: ['*'] }), frozen({ id: `proto-role-${name}`, roles: [name], scopes: ['*'] })]) {
+      for (const p of [
+        principal({ roles: [name], scopes: ['*'] }),
+        frozen({ id: `proto-role-${name}`, roles: [name], scopes: ['*'] }),
+      ]) {
         expect(decidePermission(policy, p, 'agent.read', [])).toMatchObject({ allowed: false, code: 'forbidden' });
       }
     });
 
     it.each(names)('an operation %s is unknown', (name) => {
-      expect(decidePermission(policy, frozen({ id: 'proto-op', roles: ['admin'] }), name, [])).toMatchObject({ allowed: false, code: 'forbidden' });
+      expect(decidePermission(policy, frozen({ id: 'proto-op', roles: ['admin'] }), name, [])).toMatchObject({
+        allowed: false,
+        code: 'forbidden',
+      });
     });
 
     it.each(names)('a scope %s covers only itself', (name) => {
       const p = frozen({ id: `proto-scope-${name}`, roles: ['operator'], scopes: [name] });
       expect(decidePermission(policy, p, 'agent.read', [name]).allowed).toBe(true);
-      expect(decidePermission(policy, p, 'agent.read', ['agents:read'])).toMatchObject({ missingScopes: ['agents:read'] });
+      expect(decidePermission(policy, p, 'agent.read', ['agents:read'])).toMatchObject({
+        missingScopes: ['agents:read'],
+      });
       const other = frozen({ id: `proto-scope-other-${name}`, roles: ['operator'], scopes: ['agents:read'] });
       expect(decidePermission(policy, other, 'agent.read', [name])).toMatchObject({ missingScopes: [name] });
     });
 
     it('roles and scopes the policy defines under such names work as any other', () => {
       const odd = compilePolicy({
-        roles: JSON.parse('{"__proto__": {"operations": ["agent.read"]}, "constructor": {"operations": ["agent.list"], "inherits": ["__proto__"]}}'),
+        roles: JSON.parse(
+          '{"__proto__": {"operations": ["agent.read"]}, "constructor": {"operations": ["agent.list"], "inherits": ["__proto__"]}}',
+        ),
         scopes: JSON.parse('{"__proto__": {"implies": ["agents:read"]}, "constructor": {"implies": ["__proto__"]}}'),
       });
       const p = frozen({ id: 'odd', roles: ['constructor'], scopes: ['constructor'] });
       expect(decidePermission(odd, p, 'agent.read', ['agents:read']).allowed).toBe(true);
       expect(decidePermission(odd, p, 'agent.list', ['__proto__']).allowed).toBe(true);
       expect(decidePermission(odd, p, 'agent.delete', [])).toMatchObject({ allowed: false, code: 'forbidden' });
-      expect(decidePermission(odd, frozen({ id: 'odd-2', roles: ['__proto__'], scopes: [] }), 'agent.list', []).allowed).toBe(false);
+      expect(
+        decidePermission(odd, frozen({ id: 'odd-2', roles: ['__proto__'], scopes: [] }), 'agent.list', []).allowed,
+      ).toBe(false);
     });
   });
 
   it('handles a policy of more roles than a bit mask holds', () => {
     const roles: Record<string, { operations: string[]; own?: boolean }> = {};
-    for (let i = 0; i < 40; i++) roles[`r${i}`] = { operations: i === 35 ? ['agent.*'] : ['session.read'], own: i === 36 };
+    for (let i = 0; i < 40; i++)
+      roles[`r${i}`] = { operations: i === 35 ? ['agent.*'] : ['session.read'], own: i === 36 };
     const wide = compilePolicy({ roles });
     for (const p of [principal({ roles: ['r1', 'r35'] }), frozen({ id: 'wide', roles: ['r35', 'r1'] })]) {
       expect(decidePermission(wide, p, 'agent.delete', []).allowed).toBe(true);

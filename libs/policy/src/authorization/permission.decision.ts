@@ -1,6 +1,12 @@
 import type { Principal } from '../authentication/principal.interface';
 import type { CompiledPolicy } from './compiled-policy';
-import { decisionIndexOf, MAX_CACHED_PRINCIPALS, type DecisionIndex, type PrincipalSlot, type RoleSet } from './decision-index';
+import {
+  decisionIndexOf,
+  MAX_CACHED_PRINCIPALS,
+  type DecisionIndex,
+  type PrincipalSlot,
+  type RoleSet,
+} from './decision-index';
 import type { PermissionDecision } from './policy-context.interface';
 import type { RecordScope } from './tenant.rules';
 
@@ -36,7 +42,16 @@ export function decidePermission(
     const roles = principal.roles;
     const scopes = principal.scopes;
     if (typeof id !== 'string' || !Object.isFrozen(principal) || !Object.isFrozen(roles) || !Object.isFrozen(scopes)) {
-      return decide(index, principal, op, operation, requiredScopes, roleSetOf(index, roles), hasUnknownRole(index, roles), false);
+      return decide(
+        index,
+        principal,
+        op,
+        operation,
+        requiredScopes,
+        roleSetOf(index, roles),
+        hasUnknownRole(index, roles),
+        false,
+      );
     }
     if (slot === undefined && index.principals.size >= MAX_CACHED_PRINCIPALS) index.principals.clear();
     slot = {
@@ -80,7 +95,10 @@ function decide(
   if (requiredScopes.length > 0 && !scopesCovered(index, principal.scopes, requiredScopes)) {
     const missing = requiredScopes.filter((scope) => !index.grantCovers(principal.scopes, scope));
     const reasons = [`missing scope ${missing.join(' ')}`];
-    return seal({ allowed: false, code: 'insufficient_scope', reasons, missingScopes: missing, recordScope: {} }, frozen);
+    return seal(
+      { allowed: false, code: 'insufficient_scope', reasons, missingScopes: missing, recordScope: {} },
+      frozen,
+    );
   }
   const tenantId = principal.tenantId;
   if (!tenantId && !outcome.ownOnly) return outcome.bare as PermissionDecision;
@@ -117,7 +135,11 @@ function hasUnknownRole(index: DecisionIndex, roles: readonly string[]): boolean
 }
 
 function sameHolder(slot: PrincipalSlot, principal: Principal): boolean {
-  return slot.tenantId === principal.tenantId && sameScopes(slot.roles, principal.roles) && sameScopes(slot.scopes, principal.scopes);
+  return (
+    slot.tenantId === principal.tenantId &&
+    sameScopes(slot.roles, principal.roles) &&
+    sameScopes(slot.scopes, principal.scopes)
+  );
 }
 
 function sameScopes(a: readonly string[], b: readonly string[]): boolean {

@@ -4,7 +4,12 @@ import { PolicyEngine } from '../engine/policy.engine';
 import { COMPILED_POLICY } from '../policy.constants';
 import { AuthorizationPolicy } from './authorization-policy';
 import type { CompiledPolicy } from './compiled-policy';
-import type { PermissionDecision, PermissionDenialCode, PolicyContext, RateLimitDecision } from './policy-context.interface';
+import type {
+  PermissionDecision,
+  PermissionDenialCode,
+  PolicyContext,
+  RateLimitDecision,
+} from './policy-context.interface';
 import { PolicyRateLimiter, type OperationLimiter } from './policy-rate-limiter.interface';
 
 const DENIAL_CODES: ReadonlySet<string> = new Set(['forbidden', 'insufficient_scope', 'not_found']);
@@ -45,13 +50,25 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
       principal: ctx.principal,
       operation,
       request: ctx.method ? { method: ctx.method, path: ctx.path ?? '' } : undefined,
-      context: { requiredScopes: ctx.requiredScopes, approvalId: ctx.approvalId, body: ctx.body, requestId: ctx.requestId, ip: ctx.ip },
+      context: {
+        requiredScopes: ctx.requiredScopes,
+        approvalId: ctx.approvalId,
+        body: ctx.body,
+        requestId: ctx.requestId,
+        ip: ctx.ip,
+      },
     });
     const reasons = decision.reasons.map((r) => `${r.policy}: ${r.reason}`);
-    if (decision.outcome === 'ALLOW') return { allowed: true, reasons, recordScope: decisionRecordScope(decision, ctx.principal) };
+    if (decision.outcome === 'ALLOW')
+      return { allowed: true, reasons, recordScope: decisionRecordScope(decision, ctx.principal) };
     if (decision.outcome === 'REQUIRE_APPROVAL') {
       // The scope the call is held to once approved.
-      return { allowed: false, code: 'approval_required', reasons, recordScope: decisionRecordScope(decision, ctx.principal) };
+      return {
+        allowed: false,
+        code: 'approval_required',
+        reasons,
+        recordScope: decisionRecordScope(decision, ctx.principal),
+      };
     }
     const code = (DENIAL_CODES.has(decision.code ?? '') ? decision.code : 'forbidden') as PermissionDenialCode;
     const missing = code === 'insufficient_scope' ? decisionMissingScopes(decision) : undefined;

@@ -44,7 +44,7 @@ describe('compileRoles', () => {
     expect(rolesAllowing(roles, ['a'], 'budget.read')).toEqual([]);
   });
 
-  it('does not leak a child\'s patterns to its parent', () => {
+  it("does not leak a child's patterns to its parent", () => {
     const roles = compile({
       parent: { operations: ['agent.read'] },
       child: { operations: ['agent.delete'], inherits: ['parent'] },
@@ -64,12 +64,17 @@ describe('compileRoles', () => {
   });
 
   it('rejects inheriting a name that only exists on Object.prototype', () => {
-    expect(() => compile({ x: { operations: ['agent.read'], inherits: ['toString'] } })).toThrow(/roles\.x\.inherits\[0\]/);
+    expect(() => compile({ x: { operations: ['agent.read'], inherits: ['toString'] } })).toThrow(
+      /roles\.x\.inherits\[0\]/,
+    );
   });
 
   it.each([
     ['self', { a: { operations: ['agent.read'], inherits: ['a'] } }],
-    ['two roles', { a: { operations: ['agent.read'], inherits: ['b'] }, b: { operations: ['agent.list'], inherits: ['a'] } }],
+    [
+      'two roles',
+      { a: { operations: ['agent.read'], inherits: ['b'] }, b: { operations: ['agent.list'], inherits: ['a'] } },
+    ],
     [
       'three roles',
       {
@@ -102,7 +107,9 @@ describe('compileRoles', () => {
 
   it('rejects a role whose operations are not a list', () => {
     expect(() => compile({ r: {} as RoleDefinition })).toThrow(/roles\.r\.operations/);
-    expect(() => compile({ r: { operations: 'agent.read' } as unknown as RoleDefinition })).toThrow(/roles\.r\.operations/);
+    expect(() => compile({ r: { operations: 'agent.read' } as unknown as RoleDefinition })).toThrow(
+      /roles\.r\.operations/,
+    );
   });
 
   it('carries the own flag, only when it is exactly true', () => {
@@ -116,7 +123,7 @@ describe('compileRoles', () => {
     expect(roles.get('odd')!.own).toBe(false);
   });
 
-  it('keeps a child\'s own flag independent of its parent', () => {
+  it("keeps a child's own flag independent of its parent", () => {
     const roles = compile({
       customer: { operations: ['session.read'], own: true },
       support: { operations: ['event.list'], inherits: ['customer'] },

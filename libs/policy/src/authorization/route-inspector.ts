@@ -25,10 +25,15 @@ export class RouteInspector implements OnApplicationBootstrap {
       const proto = Object.getPrototypeOf(instance) as object;
       for (const name of this.scanner.getAllMethodNames(proto)) {
         const handler = (proto as Record<string, unknown>)[name] as () => unknown;
-        if (Reflect.getMetadata(ROUTE_PATH, handler) === undefined || Reflect.getMetadata(ROUTE_METHOD, handler) === undefined) continue;
+        if (
+          Reflect.getMetadata(ROUTE_PATH, handler) === undefined ||
+          Reflect.getMetadata(ROUTE_METHOD, handler) === undefined
+        )
+          continue;
         const targets = [handler, wrapper.metatype as () => unknown];
         const covered =
-          this.reflector.getAllAndOverride(IS_PUBLIC_KEY, targets) || this.reflector.getAllAndOverride(REQUIRE_OPERATION_KEY, targets);
+          this.reflector.getAllAndOverride(IS_PUBLIC_KEY, targets) ||
+          this.reflector.getAllAndOverride(REQUIRE_OPERATION_KEY, targets);
         if (!covered) this.unguarded.push(`${wrapper.metatype.name}.${name}`);
       }
     }

@@ -23,7 +23,13 @@ describe('expandScopes', () => {
       'agents:admin': { implies: ['agents:write', 'tools:invoke'] },
       'agents:write': { implies: ['agents:read'] },
     };
-    expect(sorted(expandScopes(['owner'], defs))).toEqual(['agents:admin', 'agents:read', 'agents:write', 'owner', 'tools:invoke']);
+    expect(sorted(expandScopes(['owner'], defs))).toEqual([
+      'agents:admin',
+      'agents:read',
+      'agents:write',
+      'owner',
+      'tools:invoke',
+    ]);
   });
 
   it('does not expand in the reverse direction', () => {
@@ -121,7 +127,10 @@ describe('validateScopes', () => {
 });
 
 describe('expandScopes: prototype-ish names', () => {
-  it.each(['constructor', '__proto__', 'toString'])('expands a granted %s the definitions do not own to itself only', (name) => {
-    expect([...expandScopes([name], { 'agents:write': { implies: ['agents:read'] } })]).toEqual([name]);
-  });
+  it.each(['constructor', '__proto__', 'toString'])(
+    'expands a granted %s the definitions do not own to itself only',
+    (name) => {
+      expect([...expandScopes([name], { 'agents:write': { implies: ['agents:read'] } })]).toEqual([name]);
+    },
+  );
 });

@@ -48,7 +48,8 @@ export function validateScopes(definitions: Record<string, ScopeDefinition>): vo
     if (def.implies !== undefined) {
       if (!Array.isArray(def.implies)) throw new Error(`scopes.${name}.implies must be a list`);
       def.implies.forEach((s, i) => {
-        if (typeof s !== 'string' || s.length === 0) throw new Error(`scopes.${name}.implies[${i}] must be a scope name`);
+        if (typeof s !== 'string' || s.length === 0)
+          throw new Error(`scopes.${name}.implies[${i}] must be a scope name`);
       });
     }
   }

@@ -20,5 +20,8 @@ export function shadowRecordScope(
   if (operationNeedsApproval(policy, operation)) return null;
   const roles = principal.roles.map((name) => policy.document.roles[name]).filter((role) => role !== undefined);
   if (!roles.some((role) => role.mode === 'shadow')) return null;
-  return recordScopeFor(principal, roles.every((role) => role.own === true));
+  return recordScopeFor(
+    principal,
+    roles.every((role) => role.own === true),
+  );
 }

@@ -51,12 +51,10 @@ describe('recordInScope', () => {
     expect(recordInScope(record, ownScope)).toBe(expected);
   });
 
-  it.each([
-    [{ tenantId: 't1' }],
-    [{ tenantId: 't2', ownerId: 'x' }],
-    [{ tenantId: null }],
-    [{}],
-  ])('principal without tenant sees records of every tenant (%j)', (record) => {
-    expect(recordInScope(record, globalScope)).toBe(true);
-  });
+  it.each([[{ tenantId: 't1' }], [{ tenantId: 't2', ownerId: 'x' }], [{ tenantId: null }], [{}]])(
+    'principal without tenant sees records of every tenant (%j)',
+    (record) => {
+      expect(recordInScope(record, globalScope)).toBe(true);
+    },
+  );
 });

@@ -30,7 +30,9 @@ describe('validateBudgetConfig', () => {
   });
 
   it('rejects a bad price naming the model and field', () => {
-    expect(() => validateBudgetConfig(undefined, { m: { input: -1, output: 1 } })).toThrow('pricing.m.input must be a non-negative number');
+    expect(() => validateBudgetConfig(undefined, { m: { input: -1, output: 1 } })).toThrow(
+      'pricing.m.input must be a non-negative number',
+    );
     expect(() => validateBudgetConfig(undefined, { m: { input: 1, output: 1, cachedInput: Number.NaN } })).toThrow(
       'pricing.m.cachedInput must be a non-negative number',
     );

@@ -6,7 +6,8 @@ export const BUDGET_SCOPES: readonly BudgetScope[] = ['principal', 'api-key', 't
 export const BUDGET_UNITS: readonly BudgetUnit[] = ['cost', 'tokens', 'requests'];
 const SETTINGS = ['softLimitPercent', 'approvalAbovePercent', 'reservationTtl', 'mode'];
 
-const isPositive = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value > 0;
+const isPositive = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0;
 const isNonNegative = (value: unknown): value is number =>
   typeof value === 'number' && Number.isFinite(value) && value >= 0;
 const isObject = (value: unknown): value is Record<string, unknown> =>

@@ -5,14 +5,25 @@ import { ReservationBudgetMeter } from './budget-meter';
 import type { BudgetStore } from './budget-store.interface';
 import { BudgetService, type BudgetReservation } from './budget.service';
 
-const principal: Principal = { id: 'u1', type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null };
+const principal: Principal = {
+  id: 'u1',
+  type: 'user',
+  tenantId: null,
+  roles: [],
+  scopes: [],
+  tier: null,
+  tokenId: null,
+};
 
 /** A store that admits everything and remembers settlements. */
 function store(): BudgetStore & { settled: Array<[string, unknown]> } {
   const settled: Array<[string, unknown]> = [];
   return {
     settled,
-    reserve: async (request) => ({ ok: true, counters: request.counters.map((c) => ({ key: c.key, limit: c.limit, used: 0, reserved: c.amount })) }),
+    reserve: async (request) => ({
+      ok: true,
+      counters: request.counters.map((c) => ({ key: c.key, limit: c.limit, used: 0, reserved: c.amount })),
+    }),
     settle: async (id, charge) => {
       settled.push([id, charge]);
     },
@@ -24,7 +35,13 @@ function store(): BudgetStore & { settled: Array<[string, unknown]> } {
 
 async function meterFor(estimate: { inputTokens: number; outputTokens: number }, ledger = { record: jest.fn() }) {
   const s = store();
-  const service = new BudgetService(s, { principal: { day: { tokens: 1_000, cost: 1 } } }, { 'echo-1': { input: 1, output: 2 } }, Date.now, { ledger });
+  const service = new BudgetService(
+    s,
+    { principal: { day: { tokens: 1_000, cost: 1 } } },
+    { 'echo-1': { input: 1, output: 2 } },
+    Date.now,
+    { ledger },
+  );
   const reservation: BudgetReservation = await service.reserve(principal, { model: 'echo-1' }, estimate, 'r1');
   return { meter: new ReservationBudgetMeter(service, reservation), store: s, ledger };
 }

@@ -70,14 +70,20 @@ export class ReservationBudgetMeter implements BudgetMeter {
   }
 
   record(usage: UsageReport): void {
-    if (!isUsageReport(usage)) throw new TypeError('BudgetMeter.record needs non-negative inputTokens and outputTokens');
+    if (!isUsageReport(usage))
+      throw new TypeError('BudgetMeter.record needs non-negative inputTokens and outputTokens');
     if (this.settlement) throw new Error('BudgetMeter.record was called after the call was settled');
     const merged = this.merged(usage);
     const counter = this.exceeded(merged);
     if (counter) {
       this.controller.abort();
       throw new BudgetExceededException(
-        { scope: counter.scope, period: counter.period, unit: counter.unit, resetAt: new Date(counter.resetAt).toISOString() },
+        {
+          scope: counter.scope,
+          period: counter.period,
+          unit: counter.unit,
+          resetAt: new Date(counter.resetAt).toISOString(),
+        },
         `The ${counter.scope} ${counter.period} ${counter.unit} budget would be exceeded`,
       );
     }

@@ -38,7 +38,9 @@ describe('budget periods (UTC calendar)', () => {
     expect(iso(windowEnd('month', at('2026-12-31T23:59:59.999Z')))).toBe('2027-01-01T00:00:00.000Z');
     expect(budgetWindow('month', at('2027-01-01T00:00:00.000Z')).label).toBe('2027-01');
     expect(iso(windowEnd('month', at('2028-02-10T00:00:00Z')))).toBe('2028-03-01T00:00:00.000Z');
-    expect(windowEnd('month', at('2028-02-10T00:00:00Z')) - windowStart('month', at('2028-02-10T00:00:00Z'))).toBe(29 * 86_400_000);
+    expect(windowEnd('month', at('2028-02-10T00:00:00Z')) - windowStart('month', at('2028-02-10T00:00:00Z'))).toBe(
+      29 * 86_400_000,
+    );
   });
 
   it('on a fake clock, a window ends exactly at the next one’s start', () => {

@@ -36,8 +36,7 @@ export interface BudgetCounterRef {
 }
 
 export type ReserveResult =
-  | { ok: true; counters: BudgetCounterState[] }
-  | { ok: false; failedIndex: number; failed: BudgetCounterState };
+  { ok: true; counters: BudgetCounterState[] } | { ok: false; failedIndex: number; failed: BudgetCounterState };
 
 /**
  * Where budget counters live. Implementations must be exact under concurrency, across processes:

@@ -21,7 +21,8 @@ export interface BudgetStreamSummary {
   warning?: number;
 }
 
-const oneLine = (value: string): string => (value.includes('\n') || value.includes('\r') ? value.replace(/[\r\n]/g, '') : value);
+const oneLine = (value: string): string =>
+  value.includes('\n') || value.includes('\r') ? value.replace(/[\r\n]/g, '') : value;
 
 /** Serialises one event: `event:`, `id:`, then one `data:` line per line of its data (JSON unless a string). */
 export function formatSseEvent(event: BudgetStreamEvent): string {
@@ -58,7 +59,11 @@ export function streamErrorEvent(error: unknown): BudgetStreamEvent {
 }
 
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
 }
 
 export interface BudgetStreamHooks {
@@ -162,7 +167,8 @@ export function meterEventObservable(
         if (event.type === 'done') done = event;
         else subscriber.next(event);
       },
-      error: (error: unknown) => end(error instanceof BudgetExceededException ? 'settled' : 'failed', streamErrorEvent(error)),
+      error: (error: unknown) =>
+        end(error instanceof BudgetExceededException ? 'settled' : 'failed', streamErrorEvent(error)),
       complete: () => end('settled', null),
     });
     return () => {
@@ -186,7 +192,12 @@ function finalEvent(
   if (done && typeof done.data === 'object' && done.data !== null) {
     const data = { ...(done.data as Record<string, unknown>) };
     const usage = data.usage;
-    if (typeof usage === 'object' && usage !== null && (usage as { cost?: unknown }).cost === undefined && cost !== undefined) {
+    if (
+      typeof usage === 'object' &&
+      usage !== null &&
+      (usage as { cost?: unknown }).cost === undefined &&
+      cost !== undefined
+    ) {
       data.usage = { ...(usage as Record<string, unknown>), cost };
     }
     return { ...done, data: { ...data, budget } };

@@ -58,7 +58,9 @@ export class BudgetUsageRecorder implements BudgetUsage {
 
   setEstimate(estimate: BudgetEstimate): void {
     if (this.sealed) {
-      throw new Error('BudgetUsage.setEstimate was called after the reservation; use @Budget({ estimate: (req) => ... })');
+      throw new Error(
+        'BudgetUsage.setEstimate was called after the reservation; use @Budget({ estimate: (req) => ... })',
+      );
     }
     this.refined = { ...this.refined, ...estimate };
   }

@@ -27,7 +27,11 @@ const formatAmount = (unit: BudgetUnit, value: number): string =>
  * `X-Budget-Reset: <seconds until the window ends>`, and `X-Budget-Warning: <percent used>` once past
  * `softLimitPercent`.
  */
-export function budgetHeaders(counters: readonly CounterView[], now: number, softLimitPercent: number): Record<string, string> {
+export function budgetHeaders(
+  counters: readonly CounterView[],
+  now: number,
+  softLimitPercent: number,
+): Record<string, string> {
   if (!counters.length) return {};
   let tightest = counters[0];
   let tightestLeft = Infinity;

@@ -30,7 +30,15 @@ import { DatabaseBudgetStore } from './database-budget.store';
 class TestPrincipalGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<Record<string, unknown> & { headers: Record<string, string> }>();
-    const principal: Principal = { id: req.headers['x-user'], type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null };
+    const principal: Principal = {
+      id: req.headers['x-user'],
+      type: 'user',
+      tenantId: null,
+      roles: [],
+      scopes: [],
+      tier: null,
+      tokenId: null,
+    };
     req[PRINCIPAL_REQUEST_KEY] = principal;
     return true;
   }
@@ -51,7 +59,10 @@ class CallsController {
   }
 
   @Post('estimated')
-  @Budget<{ body: { tokens: number } }>({ model: 'echo-1', estimate: (req) => ({ inputTokens: req.body.tokens, outputTokens: 0 }) })
+  @Budget<{ body: { tokens: number } }>({
+    model: 'echo-1',
+    estimate: (req) => ({ inputTokens: req.body.tokens, outputTokens: 0 }),
+  })
   estimated(@Body() body: { tokens: number }) {
     return { usage: { inputTokens: body.tokens, outputTokens: 0 } };
   }
@@ -74,13 +85,30 @@ describe.each(['express', 'fastify'] as const)('BudgetInterceptor on %s', (platf
   let app: INestApplication;
   let dataSource: DataSource;
   let service: BudgetService;
-  const user = (id: string): Principal => ({ id, type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null });
+  const user = (id: string): Principal => ({
+    id,
+    type: 'user',
+    tenantId: null,
+    roles: [],
+    scopes: [],
+    tier: null,
+    tokenId: null,
+  });
 
   beforeAll(async () => {
-    dataSource = await new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: BUDGET_ENTITIES, migrations: BUDGET_MIGRATIONS }).initialize();
+    dataSource = await new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: BUDGET_ENTITIES,
+      migrations: BUDGET_MIGRATIONS,
+    }).initialize();
     await dataSource.runMigrations();
     // $0.01 a day: 1,000 input + 1,000 output tokens of echo-1 reserve $0.002.
-    service = new BudgetService(new DatabaseBudgetStore(dataSource), { principal: { day: { cost: 0.01 } } }, { 'echo-1': { input: 0.5, output: 1.5 } });
+    service = new BudgetService(
+      new DatabaseBudgetStore(dataSource),
+      { principal: { day: { cost: 0.01 } } },
+      { 'echo-1': { input: 0.5, output: 1.5 } },
+    );
     const moduleRef = await Test.createTestingModule({
       controllers: [CallsController, FreeController],
       providers: [
@@ -89,7 +117,10 @@ describe.each(['express', 'fastify'] as const)('BudgetInterceptor on %s', (platf
         { provide: APP_INTERCEPTOR, useClass: BudgetInterceptor },
       ],
     }).compile();
-    app = platform === 'fastify' ? moduleRef.createNestApplication(new FastifyAdapter()) : moduleRef.createNestApplication();
+    app =
+      platform === 'fastify'
+        ? moduleRef.createNestApplication(new FastifyAdapter())
+        : moduleRef.createNestApplication();
     await app.init();
     if (platform === 'fastify') await app.getHttpAdapter().getInstance().ready();
   });
@@ -115,10 +146,24 @@ describe.each(['express', 'fastify'] as const)('BudgetInterceptor on %s', (platf
   });
 
   it('reserves an estimate computed from the request, and answers 402 when it does not fit', async () => {
-    const fits = await request(app.getHttpServer()).post('/calls/estimated').set('x-user', 'c').send({ tokens: 18_000 }).expect(201);
+    const fits = await request(app.getHttpServer())
+      .post('/calls/estimated')
+      .set('x-user', 'c')
+      .send({ tokens: 18_000 })
+      .expect(201);
     expect(fits.headers['x-budget-warning']).toBe('90');
-    const refused = await request(app.getHttpServer()).post('/calls/estimated').set('x-user', 'c').send({ tokens: 4_000 }).expect(402);
-    expect(refused.body).toMatchObject({ statusCode: 402, code: 'budget_exceeded', scope: 'principal', period: 'day', unit: 'cost' });
+    const refused = await request(app.getHttpServer())
+      .post('/calls/estimated')
+      .set('x-user', 'c')
+      .send({ tokens: 4_000 })
+      .expect(402);
+    expect(refused.body).toMatchObject({
+      statusCode: 402,
+      code: 'budget_exceeded',
+      scope: 'principal',
+      period: 'day',
+      unit: 'cost',
+    });
     expect(await used('c')).toMatchObject({ used: 0.009, reserved: 0 });
   });
 
@@ -150,7 +195,12 @@ describe('BudgetInterceptor with approvalAbovePercent and no approval store', ()
   let service: BudgetService;
 
   beforeAll(async () => {
-    dataSource = await new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: BUDGET_ENTITIES, migrations: BUDGET_MIGRATIONS }).initialize();
+    dataSource = await new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: BUDGET_ENTITIES,
+      migrations: BUDGET_MIGRATIONS,
+    }).initialize();
     await dataSource.runMigrations();
     // Each call reserves $0.002 of $0.01: the third takes the budget to 60%, past the 50% threshold.
     service = new BudgetService(
@@ -175,7 +225,15 @@ describe('BudgetInterceptor with approvalAbovePercent and no approval store', ()
   });
 
   it('fails closed: past the threshold the call is refused and its reservation given back', async () => {
-    const principal: Principal = { id: 'g', type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null };
+    const principal: Principal = {
+      id: 'g',
+      type: 'user',
+      tenantId: null,
+      roles: [],
+      scopes: [],
+      tier: null,
+      tokenId: null,
+    };
     // Reported usage is the whole estimate, so each call charges $0.002.
     const send = () => request(app.getHttpServer()).post('/calls/estimated').set('x-user', 'g').send({ tokens: 4_000 });
     await send().expect(201);

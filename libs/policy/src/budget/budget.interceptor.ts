@@ -23,7 +23,12 @@ import { PolicyRequest } from '../common/policy-request';
 import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { budgetUsageOf, isUsageReport, type BudgetUsageRecorder } from './budget-usage.recorder';
 import { BUDGET_METER_REQUEST_KEY, ReservationBudgetMeter } from './budget-meter';
-import { isAsyncIterable, meterEventObservable, openBudgetStream, type BudgetStreamSummary } from './budget-stream.writer';
+import {
+  isAsyncIterable,
+  meterEventObservable,
+  openBudgetStream,
+  type BudgetStreamSummary,
+} from './budget-stream.writer';
 import { BudgetService, type BudgetReservation, type ReservedCounterState } from './budget.service';
 import type { BudgetEstimate, BudgetSpec, UsageReport } from './budget.types';
 
@@ -112,7 +117,7 @@ export class BudgetInterceptor implements NestInterceptor {
   protected isStreamingRequest(request: PolicyHttpRequest, context: ExecutionContext): boolean {
     if (this.isSseRoute(context)) return true;
     const accept = request.headers.accept;
-    return (Array.isArray(accept) ? accept.join(',') : accept ?? '').toLowerCase().includes('text/event-stream');
+    return (Array.isArray(accept) ? accept.join(',') : (accept ?? '')).toLowerCase().includes('text/event-stream');
   }
 
   private isSseRoute(context: ExecutionContext): boolean {
@@ -168,7 +173,9 @@ export class BudgetInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<object>();
     return defer(() => from(this.admitted.get(request) ?? this.admit(context, spec))).pipe(
       mergeMap(({ reservation, meter }) =>
-        meterEventObservable(next.handle(), meter, { summary: (settled) => this.summary(settled?.counters ?? reservation.counters) }),
+        meterEventObservable(next.handle(), meter, {
+          summary: (settled) => this.summary(settled?.counters ?? reservation.counters),
+        }),
       ),
     );
   }
@@ -187,7 +194,11 @@ export class BudgetInterceptor implements NestInterceptor {
 
     if (isAsyncIterable(result)) return this.stream(result, http.getResponse<HttpResponse>(), reservation, meter);
 
-    const reports = usage.reports.length ? [...usage.reports] : meter.recorded ? [...meter.usage] : this.reportFromResult(result);
+    const reports = usage.reports.length
+      ? [...usage.reports]
+      : meter.recorded
+        ? [...meter.usage]
+        : this.reportFromResult(result);
     let counters = reservation.counters;
     try {
       const settlement = await this.budget.settle(reservation, reports);
@@ -213,7 +224,8 @@ export class BudgetInterceptor implements NestInterceptor {
     counter: ReservedCounterState,
   ): Promise<void> {
     if (operation !== null && this.policy && operationNeedsApproval(this.policy, operation)) return;
-    if (!this.approvals) throw new PolicyForbiddenException('This call needs an approval and no approval store is configured');
+    if (!this.approvals)
+      throw new PolicyForbiddenException('This call needs an approval and no approval store is configured');
     await this.approvals.pass({
       principal,
       operation: operation ?? 'budget',
@@ -227,7 +239,7 @@ export class BudgetInterceptor implements NestInterceptor {
   /** A handler that returns the documented `{ usage }` shape gets the charged cost (USD) filled in. */
   private reportCost(result: unknown, costMicro: number): void {
     if (typeof result !== 'object' || result === null || !('usage' in result)) return;
-    const usage = (result).usage;
+    const usage = result.usage;
     if (typeof usage === 'object' && usage !== null && (usage as { cost?: unknown }).cost === undefined) {
       (usage as { cost?: number }).cost = fromMicroUsd(costMicro);
     }
@@ -235,7 +247,7 @@ export class BudgetInterceptor implements NestInterceptor {
 
   private reportFromResult(result: unknown): UsageReport[] {
     if (typeof result !== 'object' || result === null || !('usage' in result)) return [];
-    const usage = (result).usage;
+    const usage = result.usage;
     if (!isUsageReport(usage)) return [];
     const { model, inputTokens, outputTokens, cachedInputTokens } = usage;
     return [{ model, inputTokens, outputTokens, cachedInputTokens }];
@@ -254,7 +266,9 @@ export class BudgetInterceptor implements NestInterceptor {
   ): Promise<StreamableFile> {
     let stream;
     try {
-      stream = await openBudgetStream(source, meter, { summary: (settled) => this.summary(settled?.counters ?? reservation.counters) });
+      stream = await openBudgetStream(source, meter, {
+        summary: (settled) => this.summary(settled?.counters ?? reservation.counters),
+      });
     } catch (error) {
       await this.release(reservation);
       throw error;
@@ -264,7 +278,11 @@ export class BudgetInterceptor implements NestInterceptor {
     raw.once?.('close', () => {
       if (!raw.writableFinished) stream.cancel();
     });
-    this.setHeaders(response, { ...this.budget.headers(reservation.counters), 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
+    this.setHeaders(response, {
+      ...this.budget.headers(reservation.counters),
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+    });
     return new StreamableFile(stream.body, { type: 'text/event-stream; charset=utf-8' });
   }
 

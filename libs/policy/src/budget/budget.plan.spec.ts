@@ -46,7 +46,12 @@ describe('buildBudgetPlan', () => {
   });
 
   it('adds the api-key scope when the caller used a key, and keeps the principal scope on the principal id', () => {
-    const plan = buildBudgetPlan(principal({ id: 'apikey:k1', type: 'api-key', apiKeyId: 'k1', tenantId: 't-9' }), config, now, charge);
+    const plan = buildBudgetPlan(
+      principal({ id: 'apikey:k1', type: 'api-key', apiKeyId: 'k1', tenantId: 't-9' }),
+      config,
+      now,
+      charge,
+    );
     expect(plan.map((c) => c.key)).toEqual([
       'principal:t.t-9%3Aapikey%3Ak1:day:2026-11-23:cost',
       'principal:t.t-9%3Aapikey%3Ak1:day:2026-11-23:requests',
@@ -84,9 +89,14 @@ describe('buildBudgetPlan', () => {
     expect(new Set([t1.key, t2.key, none.key, forged.key]).size).toBe(4);
   });
 
-  it('charges an API key to its creator\'s principal budget when the key shares its creator\'s account', () => {
+  it("charges an API key to its creator's principal budget when the key shares its creator's account", () => {
     const creator = buildBudgetPlan(principal({ id: 'alice', tenantId: 't1' }), config, now, charge)[0];
-    const key = buildBudgetPlan(principal({ id: 'apikey:k1', type: 'api-key', apiKeyId: 'k1', tenantId: 't1', accountId: 'alice' }), config, now, charge);
+    const key = buildBudgetPlan(
+      principal({ id: 'apikey:k1', type: 'api-key', apiKeyId: 'k1', tenantId: 't1', accountId: 'alice' }),
+      config,
+      now,
+      charge,
+    );
     expect(key[0].key).toBe(creator.key);
     expect(key.map((c) => c.scope)).toContain('api-key');
   });

@@ -1,6 +1,12 @@
 import { accountIdOf, type Principal } from '../authentication/principal.interface';
 import { toMicroUsd } from '../persistence/column-types';
-import type { BudgetConfig, BudgetLimits, BudgetPeriod, BudgetScope, BudgetUnit } from '../policy-module-options.interface';
+import type {
+  BudgetConfig,
+  BudgetLimits,
+  BudgetPeriod,
+  BudgetScope,
+  BudgetUnit,
+} from '../policy-module-options.interface';
 import { BUDGET_PERIODS, budgetWindow } from './budget-periods';
 import type { BudgetCharge } from './budget.types';
 
@@ -52,7 +58,10 @@ export interface BudgetContext {
  * one): the same `sub` in two tenants is two people, and an API key spends its creator's principal budget unless the
  * policy gives keys budgets of their own (`apiKeys.limits: key`).
  */
-export function scopesFor(principal: Principal, context: BudgetContext = {}): Array<{ scope: BudgetScope; scopeId: string }> {
+export function scopesFor(
+  principal: Principal,
+  context: BudgetContext = {},
+): Array<{ scope: BudgetScope; scopeId: string }> {
   const tenant = principal.tenantId ? `t.${encodeURIComponent(principal.tenantId)}` : '-';
   const principalScopeId = `${tenant}:${accountIdOf(principal)}`;
   const scopes: Array<{ scope: BudgetScope; scopeId: string }> = [{ scope: 'principal', scopeId: principalScopeId }];

@@ -12,7 +12,9 @@ describe('budget pricing', () => {
 
   it('bills cached input tokens at the cached price, and at the input price when there is none', () => {
     expect(costMicroUsd({ inputTokens: 1_000, outputTokens: 0, cachedInputTokens: 800 }, price)).toBe(140);
-    expect(costMicroUsd({ inputTokens: 1_000, outputTokens: 0, cachedInputTokens: 800 }, { input: 0.5, output: 1 })).toBe(500);
+    expect(
+      costMicroUsd({ inputTokens: 1_000, outputTokens: 0, cachedInputTokens: 800 }, { input: 0.5, output: 1 }),
+    ).toBe(500);
   });
 
   it('rounds fractions of a micro-USD up, never down, and ignores float noise', () => {

@@ -5,7 +5,10 @@ import type { TokenUsage } from './budget.types';
  * The price of `model`, matched on the exact id. A model that is not in the table has no price: there is no
  * prefix or family guessing, so `gpt-4o-mini` never borrows the price of `gpt-4o`.
  */
-export function priceFor(pricing: Readonly<Record<string, ModelPrice>> | undefined, model: string): ModelPrice | undefined {
+export function priceFor(
+  pricing: Readonly<Record<string, ModelPrice>> | undefined,
+  model: string,
+): ModelPrice | undefined {
   if (!pricing || !Object.prototype.hasOwnProperty.call(pricing, model)) return undefined;
   return pricing[model];
 }

@@ -25,7 +25,8 @@ import { UsageLedgerService } from './usage-ledger.service';
 export const BUDGET_PROVIDERS: Provider[] = [
   {
     provide: BudgetStore,
-    useFactory: (redis: Redis | null, dataSource: DataSource) => (redis ? new RedisBudgetStore(redis) : new DatabaseBudgetStore(dataSource)),
+    useFactory: (redis: Redis | null, dataSource: DataSource) =>
+      redis ? new RedisBudgetStore(redis) : new DatabaseBudgetStore(dataSource),
     inject: [POLICY_REDIS, DataSource],
   },
   {
@@ -39,11 +40,25 @@ export const BUDGET_PROVIDERS: Provider[] = [
   },
   {
     provide: BudgetService,
-    useFactory: (store: BudgetStore, compiled: CompiledPolicy, clock: () => number, ledger: UsageLedgerService, events: PolicyEvents, metrics: PolicyMetrics) =>
-      new MeteredBudgetService(metrics, store, compiled.document.budgets ?? undefined, compiled.document.pricing ?? undefined, clock, {
-        ledger,
-        onEvent: (event) => void events.emit(event),
-      }),
+    useFactory: (
+      store: BudgetStore,
+      compiled: CompiledPolicy,
+      clock: () => number,
+      ledger: UsageLedgerService,
+      events: PolicyEvents,
+      metrics: PolicyMetrics,
+    ) =>
+      new MeteredBudgetService(
+        metrics,
+        store,
+        compiled.document.budgets ?? undefined,
+        compiled.document.pricing ?? undefined,
+        clock,
+        {
+          ledger,
+          onEvent: (event) => void events.emit(event),
+        },
+      ),
     inject: [BudgetStore, COMPILED_POLICY, POLICY_CLOCK, UsageLedgerService, POLICY_EVENTS, PolicyMetrics],
   },
   BudgetRouteValidator,

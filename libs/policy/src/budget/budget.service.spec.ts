@@ -37,7 +37,12 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
   let service: BudgetService;
 
   beforeAll(async () => {
-    dataSource = await new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: BUDGET_ENTITIES, migrations: BUDGET_MIGRATIONS }).initialize();
+    dataSource = await new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: BUDGET_ENTITIES,
+      migrations: BUDGET_MIGRATIONS,
+    }).initialize();
     await dataSource.runMigrations();
     store = new DatabaseBudgetStore(dataSource, { clock });
   });
@@ -54,7 +59,13 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
   it('reserves the estimate at the model price, settles to the actual usage and records it', async () => {
     const caller = principal();
     const spec = { model: 'echo-1' };
-    const reservation = await service.reserve(caller, spec, { inputTokens: 1_000, outputTokens: 2_000 }, 'req-1', 'event.create');
+    const reservation = await service.reserve(
+      caller,
+      spec,
+      { inputTokens: 1_000, outputTokens: 2_000 },
+      'req-1',
+      'event.create',
+    );
     expect(reservation.estimate).toEqual({ costMicro: 3_500, tokens: 3_000, requests: 1 });
     expect(reservation.counters.map((c) => [c.key, c.reserved])).toEqual([
       [`principal:t.tenant-1%3A${caller.id}:day:2026-11-23:cost`, 3_500],
@@ -65,13 +76,48 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
     expect(settled.charge).toEqual({ costMicro: 650, tokens: 1_100, requests: 1 });
     const { budgets } = await service.remaining(caller);
     expect(budgets).toEqual([
-      { scope: 'principal', period: 'day', unit: 'cost', limit: 0.01, used: 0.00065, reserved: 0, remaining: 0.00935, resetAt: '2026-11-24T00:00:00.000Z' },
-      { scope: 'principal', period: 'day', unit: 'requests', limit: 5, used: 1, reserved: 0, remaining: 4, resetAt: '2026-11-24T00:00:00.000Z' },
-      { scope: 'tenant', period: 'month', unit: 'tokens', limit: 100_000, used: 1_100, reserved: 0, remaining: 98_900, resetAt: '2026-12-01T00:00:00.000Z' },
+      {
+        scope: 'principal',
+        period: 'day',
+        unit: 'cost',
+        limit: 0.01,
+        used: 0.00065,
+        reserved: 0,
+        remaining: 0.00935,
+        resetAt: '2026-11-24T00:00:00.000Z',
+      },
+      {
+        scope: 'principal',
+        period: 'day',
+        unit: 'requests',
+        limit: 5,
+        used: 1,
+        reserved: 0,
+        remaining: 4,
+        resetAt: '2026-11-24T00:00:00.000Z',
+      },
+      {
+        scope: 'tenant',
+        period: 'month',
+        unit: 'tokens',
+        limit: 100_000,
+        used: 1_100,
+        reserved: 0,
+        remaining: 98_900,
+        resetAt: '2026-12-01T00:00:00.000Z',
+      },
     ]);
     expect(ledger).toEqual([
-      expect.objectContaining({ requestId: 'req-1', principalId: caller.id, tenantId: caller.tenantId, operation: 'event.create',
-        model: 'echo-1', inputTokens: 1_000, outputTokens: 100, costMicroUsd: 650 }),
+      expect.objectContaining({
+        requestId: 'req-1',
+        principalId: caller.id,
+        tenantId: caller.tenantId,
+        operation: 'event.create',
+        model: 'echo-1',
+        inputTokens: 1_000,
+        outputTokens: 100,
+        costMicroUsd: 650,
+      }),
     ]);
   });
 
@@ -79,7 +125,14 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
     const caller = principal();
     await expect(service.reserve(caller, { model: 'echo-1' }, { outputTokens: 7_000 }, null)).rejects.toMatchObject({
       status: 402,
-      response: { statusCode: 402, code: 'budget_exceeded', scope: 'principal', period: 'day', unit: 'cost', resetAt: '2026-11-24T00:00:00.000Z' },
+      response: {
+        statusCode: 402,
+        code: 'budget_exceeded',
+        scope: 'principal',
+        period: 'day',
+        unit: 'cost',
+        resetAt: '2026-11-24T00:00:00.000Z',
+      },
     });
     expect(events.map((e) => [e.type, e.scope, e.unit])).toEqual([['budget.exceeded', 'principal', 'cost']]);
     const { budgets } = await service.remaining(caller);
@@ -95,7 +148,12 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
   });
 
   it('charges the estimate when the handler reported nothing', async () => {
-    const reservation = await service.reserve(principal(), { model: 'echo-1' }, { inputTokens: 100, outputTokens: 100 }, null);
+    const reservation = await service.reserve(
+      principal(),
+      { model: 'echo-1' },
+      { inputTokens: 100, outputTokens: 100 },
+      null,
+    );
     expect((await service.settle(reservation, [])).charge).toEqual(reservation.estimate);
   });
 
@@ -105,7 +163,11 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
     await expect(service.reserve(caller, { model: 'free' }, {}, null)).rejects.toBeInstanceOf(BudgetExceededException);
     now = Date.parse('2026-11-24T00:00:00Z');
     const next = await service.reserve(caller, { model: 'free' }, {}, null);
-    expect(next.counters[1]).toMatchObject({ key: `principal:t.tenant-5%3A${caller.id}:day:2026-11-24:requests`, used: 0, reserved: 1 });
+    expect(next.counters[1]).toMatchObject({
+      key: `principal:t.tenant-5%3A${caller.id}:day:2026-11-24:requests`,
+      used: 0,
+      reserved: 1,
+    });
     await service.release(next);
   });
 
@@ -114,10 +176,16 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
     const caller = principal();
     let headers: Record<string, string> = {};
     for (let i = 0; i < 4; i++) {
-      const settled = await service.settle(await service.reserve(caller, { model: 'echo-1' }, { outputTokens: 100 }, null), []);
+      const settled = await service.settle(
+        await service.reserve(caller, { model: 'echo-1' }, { outputTokens: 100 }, null),
+        [],
+      );
       headers = service.headers(settled.counters);
       if (i === 0) {
-        expect(headers).toEqual({ 'X-Budget-Remaining': '4; unit=requests; scope=principal; period=day', 'X-Budget-Reset': '43200' });
+        expect(headers).toEqual({
+          'X-Budget-Remaining': '4; unit=requests; scope=principal; period=day',
+          'X-Budget-Reset': '43200',
+        });
       }
     }
     expect(headers).toEqual({
@@ -125,7 +193,9 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
       'X-Budget-Reset': '43200',
       'X-Budget-Warning': '80',
     });
-    expect(events.filter((e) => e.type === 'budget.soft_limit').map((e) => [e.unit, Math.round(e.percentUsed)])).toEqual([['requests', 80]]);
+    expect(
+      events.filter((e) => e.type === 'budget.soft_limit').map((e) => [e.unit, Math.round(e.percentUsed)]),
+    ).toEqual([['requests', 80]]);
   });
 
   it('fails closed with 503 when the store is down', async () => {
@@ -137,7 +207,9 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
       expireStale: () => Promise.resolve(0),
     };
     const down = new BudgetService(broken, config, pricing, clock);
-    await expect(down.reserve(principal(), { model: 'echo-1' }, {}, null)).rejects.toBeInstanceOf(PolicyUnavailableException);
+    await expect(down.reserve(principal(), { model: 'echo-1' }, {}, null)).rejects.toBeInstanceOf(
+      PolicyUnavailableException,
+    );
     await expect(down.remaining(principal())).rejects.toBeInstanceOf(PolicyUnavailableException);
   });
 

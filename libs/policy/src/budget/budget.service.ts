@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Principal } from '../authentication/principal.interface';
 import { fromMicroUsd, toMicroUsd } from '../persistence/column-types';
-import type { BudgetConfig, BudgetPeriod, BudgetScope, BudgetUnit, ModelPrice } from '../policy-module-options.interface';
+import type {
+  BudgetConfig,
+  BudgetPeriod,
+  BudgetScope,
+  BudgetUnit,
+  ModelPrice,
+} from '../policy-module-options.interface';
 import { BudgetExceededException, PolicyUnavailableException } from '../policy.exceptions';
 import type { BudgetStore } from './budget-store.interface';
 import { budgetHeaders, percentUsed, type CounterView } from './budget.headers';
@@ -124,7 +130,10 @@ export class BudgetService {
     } else if (spec.model !== undefined) {
       const price = priceFor(this.pricing, spec.model);
       if (!price) throw new Error(`pricing: model "${spec.model}" referenced by a budget is not priced`);
-      costMicro = costMicroUsd({ inputTokens: estimate.inputTokens ?? 0, outputTokens: estimate.outputTokens ?? 0 }, price);
+      costMicro = costMicroUsd(
+        { inputTokens: estimate.inputTokens ?? 0, outputTokens: estimate.outputTokens ?? 0 },
+        price,
+      );
     }
     return { costMicro, tokens, requests: Math.max(0, Math.floor(spec.requests ?? 1)) };
   }
@@ -144,14 +153,27 @@ export class BudgetService {
   ): Promise<BudgetReservation> {
     const charge = this.estimateCharge(spec, estimate);
     const plan = buildBudgetPlan(principal, this.config, this.clock(), charge, context);
-    const reservation = { id: randomUUID(), requestId, principal, model: spec.model ?? null, operation, estimate: charge };
+    const reservation = {
+      id: randomUUID(),
+      requestId,
+      principal,
+      model: spec.model ?? null,
+      operation,
+      estimate: charge,
+    };
     if (!plan.length) return { ...reservation, counters: [] };
     const attempt = async (shadowed: boolean) => {
       try {
         return await this.store.reserve({
           reservationId: reservation.id,
           ttlMs: (this.config?.reservationTtl ?? 300) * 1000,
-          counters: plan.map((c) => ({ key: c.key, limit: shadowed ? SHADOW_LIMIT : c.limit, amount: c.amount, unit: c.unit, expiresAt: c.resetAt })),
+          counters: plan.map((c) => ({
+            key: c.key,
+            limit: shadowed ? SHADOW_LIMIT : c.limit,
+            amount: c.amount,
+            unit: c.unit,
+            expiresAt: c.resetAt,
+          })),
         });
       } catch (error) {
         this.logger.error(`Budget store failed to reserve: ${String(error)}`);
@@ -180,12 +202,20 @@ export class BudgetService {
     if (!result.ok) {
       const failed = plan[result.failedIndex];
       throw new BudgetExceededException(
-        { scope: failed.scope, period: failed.period, unit: failed.unit, resetAt: new Date(failed.resetAt).toISOString() },
+        {
+          scope: failed.scope,
+          period: failed.period,
+          unit: failed.unit,
+          resetAt: new Date(failed.resetAt).toISOString(),
+        },
         `The ${failed.scope} ${failed.period} ${failed.unit} budget would be exceeded`,
       );
     }
     const states = result.counters;
-    return { ...reservation, counters: plan.map((c, i) => ({ ...c, used: states[i].used, reserved: states[i].reserved })) };
+    return {
+      ...reservation,
+      counters: plan.map((c, i) => ({ ...c, used: states[i].used, reserved: states[i].reserved })),
+    };
   }
 
   /**
@@ -205,7 +235,8 @@ export class BudgetService {
     minOutputTokens = 1,
   ): Promise<BudgetReservation> {
     const outputTokens = estimate?.outputTokens ?? 0;
-    if (!estimate || estimate.cost !== undefined || outputTokens <= 0) return this.reserve(principal, spec, estimate, requestId, operation, context);
+    if (!estimate || estimate.cost !== undefined || outputTokens <= 0)
+      return this.reserve(principal, spec, estimate, requestId, operation, context);
     // A reservation that another call beat to the last of a budget is tried again with what is left then.
     for (let attempt = 0; ; attempt++) {
       const plan = buildBudgetPlan(principal, this.config, this.clock(), undefined, context);
@@ -218,11 +249,21 @@ export class BudgetService {
           this.logger.error(`Budget store failed to answer: ${String(error)}`);
           throw new PolicyUnavailableException('The budget store is unavailable');
         }
-        const chargeOf = (output: number): BudgetCharge => this.estimateCharge(spec, { ...estimate, outputTokens: output });
-        fitted = largestOutputThatFits(plan, states, chargeOf, Math.min(minOutputTokens, outputTokens), outputTokens) ?? outputTokens;
+        const chargeOf = (output: number): BudgetCharge =>
+          this.estimateCharge(spec, { ...estimate, outputTokens: output });
+        fitted =
+          largestOutputThatFits(plan, states, chargeOf, Math.min(minOutputTokens, outputTokens), outputTokens) ??
+          outputTokens;
       }
       try {
-        return await this.reserve(principal, spec, { ...estimate, outputTokens: fitted }, requestId, operation, context);
+        return await this.reserve(
+          principal,
+          spec,
+          { ...estimate, outputTokens: fitted },
+          requestId,
+          operation,
+          context,
+        );
       } catch (error) {
         if (!(error instanceof BudgetExceededException) || fitted === outputTokens || attempt >= 4) throw error;
       }
@@ -244,7 +285,8 @@ export class BudgetService {
       else unpriced = model ?? '(no model)';
     }
     if (unpriced !== null) {
-      if (warnUnpriced) this.logger.warn(`Model "${unpriced}" has no price; its usage is charged the reserved estimate`);
+      if (warnUnpriced)
+        this.logger.warn(`Model "${unpriced}" has no price; its usage is charged the reserved estimate`);
       costMicro += reservation.estimate.costMicro;
     }
     const tokens = reports.reduce((sum, r) => sum + tokenCount(r), 0);
@@ -337,7 +379,9 @@ export class BudgetService {
   ): void {
     if (!this.options.ledger) return;
     const { principal } = reservation;
-    const models = [...new Set(reports.map((r) => r.model ?? reservation.model).filter((m): m is string => m !== null))];
+    const models = [
+      ...new Set(reports.map((r) => r.model ?? reservation.model).filter((m): m is string => m !== null)),
+    ];
     try {
       this.options.ledger.record({
         requestId: reservation.requestId,

@@ -8,14 +8,27 @@ import { DatabaseBudgetStore } from './database-budget.store';
 import { SettlementRetry } from './settlement.retry';
 import type { UsageLedgerEntry } from './usage-ledger.service';
 
-const caller: Principal = { id: 'u-retry', type: 'user', tenantId: 't-retry', roles: [], scopes: [], tier: null, tokenId: null };
+const caller: Principal = {
+  id: 'u-retry',
+  type: 'user',
+  tenantId: 't-retry',
+  roles: [],
+  scopes: [],
+  tier: null,
+  tokenId: null,
+};
 
 describe('BudgetService: a settlement the store refused (Redis failing over)', () => {
   let dataSource: DataSource;
   let store: DatabaseBudgetStore;
 
   beforeAll(async () => {
-    dataSource = await new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: BUDGET_ENTITIES, migrations: BUDGET_MIGRATIONS }).initialize();
+    dataSource = await new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: BUDGET_ENTITIES,
+      migrations: BUDGET_MIGRATIONS,
+    }).initialize();
     await dataSource.runMigrations();
     store = new DatabaseBudgetStore(dataSource);
   });
@@ -45,7 +58,9 @@ describe('BudgetService: a settlement the store refused (Redis failing over)', (
     expect(ledger).toHaveLength(0);
     for (let i = 0; i < 50 && ledger.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(settleCalls).toBe(3);
-    expect(ledger).toEqual([expect.objectContaining({ requestId: 'req-retry', principalId: 'u-retry', tenantId: 't-retry' })]);
+    expect(ledger).toEqual([
+      expect.objectContaining({ requestId: 'req-retry', principalId: 'u-retry', tenantId: 't-retry' }),
+    ]);
     const [requests] = (await service.remaining(caller)).budgets;
     expect(requests).toMatchObject({ used: 1, reserved: 0 });
   });

@@ -184,7 +184,8 @@ export class DatabaseBudgetStore implements BudgetStore {
     await whenNoTransaction(db);
     const execute = (op: SqlOp): SqlOutcome => {
       const statement = this.prepare(db, op.sql);
-      if (op.kind === 'all') return { rows: statement.all(...op.params) as Array<Record<string, unknown>>, affected: 0 };
+      if (op.kind === 'all')
+        return { rows: statement.all(...op.params) as Array<Record<string, unknown>>, affected: 0 };
       return { rows: [], affected: statement.run(...op.params).changes };
     };
     // Called inside the group's transaction, better-sqlite3 runs this in a SAVEPOINT, rolled back when it throws.
@@ -217,7 +218,10 @@ export class DatabaseBudgetStore implements BudgetStore {
         let step = tx.next();
         while (!step.done) {
           const result = await runner.query(this.sql(step.value.sql), step.value.params, true);
-          step = tx.next({ rows: (result.records ?? []) as Array<Record<string, unknown>>, affected: result.affected ?? 0 });
+          step = tx.next({
+            rows: (result.records ?? []) as Array<Record<string, unknown>>,
+            affected: result.affected ?? 0,
+          });
         }
         if (step.value.commit) await runner.commitTransaction();
         else await runner.rollbackTransaction();

@@ -44,12 +44,17 @@ function toState(row: Record<string, unknown> | undefined, key: string, limit: n
 }
 
 function* readCounters(keys: string[]): Generator<SqlOp, Map<string, Record<string, unknown>>, SqlOutcome> {
-  const { rows } = yield all(`SELECT "key", "used", "reserved" FROM ${COUNTERS} WHERE "key" IN (${marks(keys.length)})`, keys);
+  const { rows } = yield all(
+    `SELECT "key", "used", "reserved" FROM ${COUNTERS} WHERE "key" IN (${marks(keys.length)})`,
+    keys,
+  );
   return new Map(rows.map((row) => [String(row.key), row]));
 }
 
 /** Creates missing counters, in key order so that concurrent inserts cannot deadlock. */
-function* ensureCounters(counters: Array<{ key: string; limit: number; windowEnd: number }>): Generator<SqlOp, void, SqlOutcome> {
+function* ensureCounters(
+  counters: Array<{ key: string; limit: number; windowEnd: number }>,
+): Generator<SqlOp, void, SqlOutcome> {
   const unique = new Map(counters.map((c) => [c.key, c]));
   const sorted = [...unique.values()].sort(byKey((c) => c.key));
   if (!sorted.length) return;
@@ -70,7 +75,13 @@ export function* reserveTx(request: ReserveRequest, now: number): Tx<ReserveResu
   const { counters } = request;
   yield* ensureCounters(counters.map((c) => ({ key: c.key, limit: c.limit, windowEnd: c.expiresAt })));
   // The reservation row goes first so the counter rows stay locked for as short a time as possible.
-  const held: ReservedCounter[] = counters.map((c) => ({ k: c.key, a: c.amount, u: c.unit, e: c.expiresAt, l: c.limit }));
+  const held: ReservedCounter[] = counters.map((c) => ({
+    k: c.key,
+    a: c.amount,
+    u: c.unit,
+    e: c.expiresAt,
+    l: c.limit,
+  }));
   yield run(`INSERT INTO ${RESERVATIONS} ("id", "counters", "expires_at", "state") VALUES (?, ?, ?, 'reserved')`, [
     request.reservationId,
     JSON.stringify(held),
@@ -108,8 +119,17 @@ export type FinishMode = 'settle' | 'release' | 'expire';
  * `expire` give back what was held. A reservation already finished is left alone; `expire` only takes reservations
  * still open past their expiry. Answers whether it changed anything.
  */
-export function* finishTx(id: string, mode: FinishMode, actual: BudgetCharge, now: number, dialect: Dialect): Tx<boolean> {
-  const { rows } = yield all(`SELECT "state", "counters", "expires_at" FROM ${RESERVATIONS} WHERE "id" = ?${dialect.forUpdate}`, [id]);
+export function* finishTx(
+  id: string,
+  mode: FinishMode,
+  actual: BudgetCharge,
+  now: number,
+  dialect: Dialect,
+): Tx<boolean> {
+  const { rows } = yield all(
+    `SELECT "state", "counters", "expires_at" FROM ${RESERVATIONS} WHERE "id" = ?${dialect.forUpdate}`,
+    [id],
+  );
   const row = rows[0];
   if (!row) return { commit: true, value: false };
   const previous = String(row.state) as BudgetReservationState;
@@ -117,12 +137,17 @@ export function* finishTx(id: string, mode: FinishMode, actual: BudgetCharge, no
   if (mode === 'expire' && (!open || Number(row.expires_at) > now)) return { commit: true, value: false };
   if (mode !== 'expire' && previous !== 'reserved' && previous !== 'expired') return { commit: true, value: false };
   const next: BudgetReservationState = mode === 'settle' ? 'settled' : mode === 'release' ? 'released' : 'expired';
-  const { affected } = yield run(`UPDATE ${RESERVATIONS} SET "state" = ? WHERE "id" = ? AND "state" = ?`, [next, id, previous]);
+  const { affected } = yield run(`UPDATE ${RESERVATIONS} SET "state" = ? WHERE "id" = ? AND "state" = ?`, [
+    next,
+    id,
+    previous,
+  ]);
   if (affected !== 1) return { commit: false, value: false };
   const held = (JSON.parse(String(row.counters)) as ReservedCounter[]).sort(byKey((c) => c.k));
   for (const c of held) {
     const giveBack = open ? c.a : 0;
-    const charge = mode === 'settle' ? (c.u === 'cost' ? actual.costMicro : c.u === 'tokens' ? actual.tokens : actual.requests) : 0;
+    const charge =
+      mode === 'settle' ? (c.u === 'cost' ? actual.costMicro : c.u === 'tokens' ? actual.tokens : actual.requests) : 0;
     if (!giveBack && !charge) continue;
     const update = run(
       `UPDATE ${COUNTERS} SET "used" = "used" + ?, "reserved" = CASE WHEN "reserved" > ? THEN "reserved" - ? ELSE 0 END WHERE "key" = ?`,
@@ -149,7 +174,9 @@ export function staleReservationsQuery(now: number, max: number): SqlOp {
 /** Forgets finished reservations and idle counters of windows long over. */
 export function cleanupOps(now: number, tombstoneMs: number, counterGraceMs: number): SqlOp[] {
   return [
-    run(`DELETE FROM ${RESERVATIONS} WHERE "state" IN ('settled', 'released', 'expired') AND "expires_at" < ?`, [now - tombstoneMs]),
+    run(`DELETE FROM ${RESERVATIONS} WHERE "state" IN ('settled', 'released', 'expired') AND "expires_at" < ?`, [
+      now - tombstoneMs,
+    ]),
     run(`DELETE FROM ${COUNTERS} WHERE "window_end" < ? AND "reserved" = 0`, [now - counterGraceMs]),
   ];
 }

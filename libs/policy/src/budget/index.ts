@@ -28,7 +28,13 @@ export { Budget } from './budget.decorator';
  * ```
  * @throws Error from `setEstimate` once the estimate has been reserved.
  */
-export { BudgetUsage, BudgetUsageRecorder, budgetUsageOf, isUsageReport, BUDGET_USAGE_REQUEST_KEY } from './budget-usage.recorder';
+export {
+  BudgetUsage,
+  BudgetUsageRecorder,
+  budgetUsageOf,
+  isUsageReport,
+  BUDGET_USAGE_REQUEST_KEY,
+} from './budget-usage.recorder';
 
 /**
  * The usage meter of a streamed, budgeted call (type) and the parameter decorator that injects it (value). Record
@@ -67,7 +73,14 @@ export type { BudgetStreamEvent, BudgetStreamSummary } from './budget-stream.wri
  * @example
  * const spec: BudgetSpec<FastifyRequest> = { model: 'echo-1', estimate: (req) => ({ outputTokens: 256 }) };
  */
-export type { BudgetSpec, BudgetEstimate, BudgetEstimator, UsageReport, TokenUsage, BudgetCharge } from './budget.types';
+export type {
+  BudgetSpec,
+  BudgetEstimate,
+  BudgetEstimator,
+  UsageReport,
+  TokenUsage,
+  BudgetCharge,
+} from './budget.types';
 
 /**
  * Enforces `@Budget`: reserve, run the handler, settle, set `X-Budget-*` headers; release on error.
@@ -106,7 +119,13 @@ export type {
  * providers: [{ provide: BudgetStore, useFactory: (redis: Redis) => new RedisBudgetStore(redis), inject: [POLICY_REDIS] }]
  */
 export { BudgetStore } from './budget-store.interface';
-export type { ReserveRequest, ReserveCounter, ReserveResult, BudgetCounterState, BudgetCounterRef } from './budget-store.interface';
+export type {
+  ReserveRequest,
+  ReserveCounter,
+  ReserveResult,
+  BudgetCounterState,
+  BudgetCounterRef,
+} from './budget-store.interface';
 
 /**
  * Counters in Redis: one script per reservation across every counter, hash-tagged keys (Redis Cluster safe).
@@ -134,7 +153,13 @@ export type { DatabaseBudgetStoreOptions } from './database-budget.store';
  * @throws the database error from `flush()` when a batch cannot be written (it stays queued).
  */
 export { UsageLedgerService } from './usage-ledger.service';
-export type { UsageLedgerEntry, UsageLedgerStatus, UsageAggregateQuery, UsageAggregateRow, UsageLedgerOptions } from './usage-ledger.service';
+export type {
+  UsageLedgerEntry,
+  UsageLedgerStatus,
+  UsageAggregateQuery,
+  UsageAggregateRow,
+  UsageLedgerOptions,
+} from './usage-ledger.service';
 
 /**
  * TypeORM entities, migration and the arrays to register them with.

@@ -111,11 +111,20 @@ export class RedisBudgetStore implements BudgetStore {
     if (reply[0] !== 1) {
       const index = reply[1] - 1;
       const failed = counters[index];
-      return { ok: false, failedIndex: index, failed: { key: failed.key, limit: failed.limit, used: reply[2], reserved: reply[3] } };
+      return {
+        ok: false,
+        failedIndex: index,
+        failed: { key: failed.key, limit: failed.limit, used: reply[2], reserved: reply[3] },
+      };
     }
     return {
       ok: true,
-      counters: counters.map((c, i) => ({ key: c.key, limit: c.limit, used: reply[1 + i * 2], reserved: reply[2 + i * 2] })),
+      counters: counters.map((c, i) => ({
+        key: c.key,
+        limit: c.limit,
+        used: reply[1 + i * 2],
+        reserved: reply[2 + i * 2],
+      })),
     };
   }
 

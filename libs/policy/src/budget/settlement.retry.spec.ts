@@ -8,10 +8,14 @@ describe('SettlementRetry', () => {
     const retry = new SettlementRetry({ delaysMs: [10, 20, 40] });
     let calls = 0;
     const settled = jest.fn();
-    retry.schedule('r1', async () => {
-      calls++;
-      if (calls < 3) throw new Error('CLUSTERDOWN');
-    }, settled);
+    retry.schedule(
+      'r1',
+      async () => {
+        calls++;
+        if (calls < 3) throw new Error('CLUSTERDOWN');
+      },
+      settled,
+    );
     for (let i = 0; i < 5; i++) await jest.advanceTimersByTimeAsync(40);
     expect(calls).toBe(3);
     expect(settled).toHaveBeenCalledTimes(1);
@@ -31,9 +35,27 @@ describe('SettlementRetry', () => {
 
   it('keeps one retry per reservation and at most maxPending', async () => {
     const retry = new SettlementRetry({ delaysMs: [10], maxPending: 1 });
-    expect(retry.schedule('r1', async () => undefined, () => undefined)).toBe(true);
-    expect(retry.schedule('r1', async () => undefined, () => undefined)).toBe(false);
-    expect(retry.schedule('r2', async () => undefined, () => undefined)).toBe(false);
+    expect(
+      retry.schedule(
+        'r1',
+        async () => undefined,
+        () => undefined,
+      ),
+    ).toBe(true);
+    expect(
+      retry.schedule(
+        'r1',
+        async () => undefined,
+        () => undefined,
+      ),
+    ).toBe(false);
+    expect(
+      retry.schedule(
+        'r2',
+        async () => undefined,
+        () => undefined,
+      ),
+    ).toBe(false);
     retry.close();
     expect(retry.size).toBe(0);
   });

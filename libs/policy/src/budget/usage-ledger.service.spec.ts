@@ -9,7 +9,12 @@ describe('UsageLedgerService (SQLite :memory:)', () => {
   const day = (d: number, h = 12) => Date.UTC(2026, 10, d, h);
 
   beforeAll(async () => {
-    dataSource = await new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: BUDGET_ENTITIES, migrations: BUDGET_MIGRATIONS }).initialize();
+    dataSource = await new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: BUDGET_ENTITIES,
+      migrations: BUDGET_MIGRATIONS,
+    }).initialize();
     await dataSource.runMigrations();
   });
   afterAll(async () => dataSource?.destroy());
@@ -44,7 +49,8 @@ describe('UsageLedgerService (SQLite :memory:)', () => {
     );
     try {
       const ledger = new UsageLedgerService(dataSource, { batchSize: 100, flushIntervalMs: 60_000 });
-      for (const principalId of ['u1', 'u2', 'poison', 'u3', 'u\u0000', 'u4']) ledger.record({ principalId, inputTokens: 1, outputTokens: 1, costMicroUsd: 1 });
+      for (const principalId of ['u1', 'u2', 'poison', 'u3', 'u\u0000', 'u4'])
+        ledger.record({ principalId, inputTokens: 1, outputTokens: 1, costMicroUsd: 1 });
       await ledger.flush();
       expect(ledger.pending).toBe(0);
       const stored = await dataSource.getRepository(UsageLedgerEntity).find();
@@ -68,10 +74,42 @@ describe('UsageLedgerService (SQLite :memory:)', () => {
   it('aggregates per model, principal and UTC day, within [since, until) and per tenant', async () => {
     const ledger = new UsageLedgerService(dataSource);
     const rows = [
-      { principalId: 'u1', tenantId: 't1', model: 'echo-1', inputTokens: 100, outputTokens: 10, costMicroUsd: 1_500_000, createdAt: day(23, 0) },
-      { principalId: 'u1', tenantId: 't1', model: 'echo-2', inputTokens: 200, outputTokens: 20, costMicroUsd: 500_000, createdAt: day(23, 23) },
-      { principalId: 'u2', tenantId: 't2', model: 'echo-1', inputTokens: 300, outputTokens: 30, costMicroUsd: 250, createdAt: day(24) },
-      { principalId: 'u2', tenantId: 't2', model: 'echo-1', inputTokens: 1, outputTokens: 1, costMicroUsd: 1, createdAt: day(30) },
+      {
+        principalId: 'u1',
+        tenantId: 't1',
+        model: 'echo-1',
+        inputTokens: 100,
+        outputTokens: 10,
+        costMicroUsd: 1_500_000,
+        createdAt: day(23, 0),
+      },
+      {
+        principalId: 'u1',
+        tenantId: 't1',
+        model: 'echo-2',
+        inputTokens: 200,
+        outputTokens: 20,
+        costMicroUsd: 500_000,
+        createdAt: day(23, 23),
+      },
+      {
+        principalId: 'u2',
+        tenantId: 't2',
+        model: 'echo-1',
+        inputTokens: 300,
+        outputTokens: 30,
+        costMicroUsd: 250,
+        createdAt: day(24),
+      },
+      {
+        principalId: 'u2',
+        tenantId: 't2',
+        model: 'echo-1',
+        inputTokens: 1,
+        outputTokens: 1,
+        costMicroUsd: 1,
+        createdAt: day(30),
+      },
     ];
     for (const row of rows) ledger.record(row);
     await ledger.flush();

@@ -58,8 +58,19 @@ export interface UsageLedgerOptions {
 
 const DAY = 86_400_000;
 const COLUMNS: ReadonlyArray<keyof UsageLedgerEntity> = [
-  'id', 'requestId', 'principalId', 'apiKeyId', 'tenantId', 'operation', 'model', 'inputTokens', 'outputTokens',
-  'cachedInputTokens', 'costMicroUsd', 'status', 'createdAt',
+  'id',
+  'requestId',
+  'principalId',
+  'apiKeyId',
+  'tenantId',
+  'operation',
+  'model',
+  'inputTokens',
+  'outputTokens',
+  'cachedInputTokens',
+  'costMicroUsd',
+  'status',
+  'createdAt',
 ];
 const toMs = (value: number | Date): number => (value instanceof Date ? value.getTime() : value);
 
@@ -135,7 +146,9 @@ export class UsageLedgerService implements BeforeApplicationShutdown, OnApplicat
     try {
       await this.flush();
     } catch (error) {
-      this.logger.error(`Usage ledger: ${this.queue.length} entries could not be written before shutdown: ${String(error)}`);
+      this.logger.error(
+        `Usage ledger: ${this.queue.length} entries could not be written before shutdown: ${String(error)}`,
+      );
     }
   }
 
@@ -146,7 +159,9 @@ export class UsageLedgerService implements BeforeApplicationShutdown, OnApplicat
     try {
       await this.flush();
     } catch (error) {
-      this.logger.error(`Usage ledger: ${this.queue.length} entries could not be written at shutdown: ${String(error)}`);
+      this.logger.error(
+        `Usage ledger: ${this.queue.length} entries could not be written at shutdown: ${String(error)}`,
+      );
       throw error;
     }
   }
@@ -218,7 +233,9 @@ export class UsageLedgerService implements BeforeApplicationShutdown, OnApplicat
         return;
       }
       const [dropped] = this.queue.splice(0, 1);
-      this.logger.error(`Usage ledger entry ${dropped.id} (principal charge of ${dropped.costMicroUsd} micro-USD) was refused by the database and dropped: ${String(error)}`);
+      this.logger.error(
+        `Usage ledger entry ${dropped.id} (principal charge of ${dropped.costMicroUsd} micro-USD) was refused by the database and dropped: ${String(error)}`,
+      );
       return;
     }
     this.queue.splice(0, count);

@@ -18,11 +18,16 @@ function dataSourceOptions(url: string): DataSourceOptions {
     if (!database) throw new CliUsageError('--database-url sqlite: needs a file path (sqlite:<file>)');
     return { type: 'better-sqlite3', database, entities: AUDIT_ENTITIES, readonly: true, fileMustExist: true };
   }
-  if (/^postgres(ql)?:\/\//.test(url)) return { type: 'postgres', url, entities: AUDIT_ENTITIES, extra: { max: 2, connectionTimeoutMillis: 5000 } };
+  if (/^postgres(ql)?:\/\//.test(url))
+    return { type: 'postgres', url, entities: AUDIT_ENTITIES, extra: { max: 2, connectionTimeoutMillis: 5000 } };
   throw new CliUsageError('--database-url must be postgres://… or sqlite:<file>');
 }
 
-export async function runAuditVerify(args: readonly string[], io: CliOutput, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runAuditVerify(
+  args: readonly string[],
+  io: CliOutput,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,
@@ -36,7 +41,9 @@ export async function runAuditVerify(args: readonly string[], io: CliOutput, env
     await source.initialize();
   } catch (error) {
     // The URL may hold a password: name the failure, never the URL.
-    throw new CliUsageError(`cannot open the database (${(error as Error).message.split('\n')[0]?.replace(url, '<url>')})`);
+    throw new CliUsageError(
+      `cannot open the database (${(error as Error).message.split('\n')[0]?.replace(url, '<url>')})`,
+    );
   }
   try {
     const result = await new AuditService(new AuditWriter(source, null, { chainId: 'cli-verify' }), source).verify();

@@ -34,7 +34,10 @@ export async function runExplain(args: readonly string[], io: CliOutput): Promis
     throw new CliUsageError(`policy ${positionals[0]}: ${(error as Error).message}`);
   }
   const principal = fixturePrincipal({
-    roles: values.roles.split(',').map((r) => r.trim()).filter(Boolean),
+    roles: values.roles
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
     scopes: values.scope ?? '',
     ...(values.tenant ? { tenant: values.tenant } : {}),
   });
@@ -43,7 +46,8 @@ export async function runExplain(args: readonly string[], io: CliOutput): Promis
     io.out(JSON.stringify({ operation: values.operation, ...decision }, null, 2));
   } else {
     io.out(`${decision.outcome}${decision.outcome === 'ALLOW' ? '' : ` (${decision.code})`} for ${values.operation}`);
-    for (const reason of decision.reasons) io.out(`  ${reason.policy.padEnd(14)} ${reason.outcome.padEnd(16)} ${reason.reason}`);
+    for (const reason of decision.reasons)
+      io.out(`  ${reason.policy.padEnd(14)} ${reason.outcome.padEnd(16)} ${reason.reason}`);
     if (decision.outcome === 'ALLOW') io.out(`  record scope: ${JSON.stringify(decision.recordScope)}`);
   }
   return decision.outcome === 'ALLOW' ? EXIT.ok : EXIT.failed;

@@ -37,7 +37,9 @@ export async function decideOffline(
   requiredScopes: readonly string[],
 ): Promise<OfflineDecision> {
   const { policies, fastPath } = builtinPolicies(compiled);
-  const full = await new PolicyEngine(policies).useFastPath(fastPath).evaluate({ principal, operation, context: { requiredScopes } });
+  const full = await new PolicyEngine(policies)
+    .useFastPath(fastPath)
+    .evaluate({ principal, operation, context: { requiredScopes } });
   const { details: _details, ...decision } = full;
   return { ...decision, recordScope: decision.outcome === 'ALLOW' ? { ...decisionRecordScope(full, principal) } : {} };
 }

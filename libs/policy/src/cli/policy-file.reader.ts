@@ -16,6 +16,8 @@ export function readDataFile(path: string, what: string): unknown {
   try {
     return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
   } catch (error) {
-    throw new CliUsageError(`${what} ${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(error as Error).message.split('\n')[0]})`);
+    throw new CliUsageError(
+      `${what} ${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'} (${(error as Error).message.split('\n')[0]})`,
+    );
   }
 }

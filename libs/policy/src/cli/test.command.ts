@@ -40,7 +40,12 @@ export async function runTest(args: readonly string[], io: CliOutput): Promise<n
   let failed = 0;
   for (const [index, fixture] of fixtures.entries()) {
     const label = fixture.name ?? `fixtures[${index}]`;
-    const decision = await decideOffline(compiled, fixturePrincipal(fixture.principal), fixture.operation, fixture.scopes ?? []);
+    const decision = await decideOffline(
+      compiled,
+      fixturePrincipal(fixture.principal),
+      fixture.operation,
+      fixture.scopes ?? [],
+    );
     const code = decision.outcome === 'ALLOW' ? undefined : decision.code;
     const pass = decision.outcome === fixture.expect && (fixture.code === undefined || fixture.code === code);
     if (pass) {
@@ -48,7 +53,10 @@ export async function runTest(args: readonly string[], io: CliOutput): Promise<n
       continue;
     }
     failed += 1;
-    const why = decision.reasons.filter((r) => r.outcome !== 'ABSTAIN').map((r) => `${r.policy}: ${r.reason}`).join('; ');
+    const why = decision.reasons
+      .filter((r) => r.outcome !== 'ABSTAIN')
+      .map((r) => `${r.policy}: ${r.reason}`)
+      .join('; ');
     io.out(
       `FAIL ${label}: expected ${fixture.expect}${fixture.code ? ` (${fixture.code})` : ''}, got ${decision.outcome}${code ? ` (${code})` : ''} — ${why}`,
     );

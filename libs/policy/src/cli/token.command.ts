@@ -35,10 +35,12 @@ export function runToken(args: readonly string[], io: CliOutput, env: NodeJS.Pro
     },
   });
   if (positionals.length > 0) throw new CliUsageError(`token takes no arguments (got "${positionals[0]}")`);
-  if (env.NODE_ENV === 'production') throw new CliUsageError('token mints development tokens and is refused when NODE_ENV=production');
+  if (env.NODE_ENV === 'production')
+    throw new CliUsageError('token mints development tokens and is refused when NODE_ENV=production');
   if (!values.sub?.trim()) throw new CliUsageError('token needs --sub');
   const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
-  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) throw new CliUsageError(`--ttl must be a whole number of seconds from 1 to ${MAX_TTL}`);
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL)
+    throw new CliUsageError(`--ttl must be a whole number of seconds from 1 to ${MAX_TTL}`);
 
   let key: string | ReturnType<typeof createPrivateKey>;
   let algorithm: jwt.Algorithm;
@@ -63,7 +65,10 @@ export function runToken(args: readonly string[], io: CliOutput, env: NodeJS.Pro
   }
 
   const claims: Record<string, unknown> = { sub: values.sub.trim(), jti: randomUUID() };
-  const roles = (values.roles ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = (values.roles ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   if (roles.length) claims.roles = roles;
   if (values.scope?.trim()) claims.scope = values.scope.trim().split(/\s+/).join(' ');
   if (values.tenant) claims.tenant_id = values.tenant;

@@ -25,10 +25,13 @@ export function inputShapeProblem(value: unknown, maxDepth: number = DEFAULT_MAX
     }
     if (current === null || typeof current !== 'object') continue;
     if (depth >= maxDepth) return `${path || 'value'} is nested more than ${maxDepth} levels deep`;
-    const entries = Array.isArray(current) ? current.map((item, i) => [String(i), item] as const) : Object.entries(current);
+    const entries = Array.isArray(current)
+      ? current.map((item, i) => [String(i), item] as const)
+      : Object.entries(current);
     for (const [key, item] of entries) {
       if (key.includes('\u0000')) return `${path || 'value'} has a key with a NUL character`;
-      if (!Array.isArray(current) && PROTOTYPE_KEYS.has(key)) return `${path || 'value'} has a key "${key}", which is not accepted`;
+      if (!Array.isArray(current) && PROTOTYPE_KEYS.has(key))
+        return `${path || 'value'} has a key "${key}", which is not accepted`;
       stack.push({ value: item, path: path ? `${path}.${key}` : key, depth: depth + 1 });
     }
   }

@@ -23,7 +23,10 @@ describe('MicroBatch', () => {
       return items;
     }, 2);
     const pending = [1, 2, 3, 4, 5].map((n) => batch.add(n));
-    expect(sent).toEqual([[1, 2], [3, 4]]);
+    expect(sent).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     await Promise.all(pending);
     expect(sent).toEqual([[1, 2], [3, 4], [5]]);
   });

@@ -46,7 +46,9 @@ export class MicroBatch<T, R> {
     sent.then(
       (results) => {
         if (!Array.isArray(results) || results.length !== batch.length) {
-          const error = new Error(`A batch of ${batch.length} items got ${Array.isArray(results) ? results.length : 'no'} answers`);
+          const error = new Error(
+            `A batch of ${batch.length} items got ${Array.isArray(results) ? results.length : 'no'} answers`,
+          );
           for (const entry of batch) entry.reject(error);
           return;
         }

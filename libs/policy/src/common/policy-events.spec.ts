@@ -9,7 +9,12 @@ describe('PolicyEventBus', () => {
     const bus = new PolicyEventBus(null);
     const seen: string[] = [];
     const sync = { onPolicyEvent: (e: PolicyEvent) => void seen.push(`sync:${e.type}`) };
-    const slow = { onPolicyEvent: async (e: PolicyEvent) => { await new Promise((r) => setTimeout(r, 5)); seen.push(`async:${e.type}`); } };
+    const slow = {
+      onPolicyEvent: async (e: PolicyEvent) => {
+        await new Promise((r) => setTimeout(r, 5));
+        seen.push(`async:${e.type}`);
+      },
+    };
     bus.subscribe(sync);
     bus.subscribe(slow);
     bus.subscribe(sync);
@@ -20,11 +25,21 @@ describe('PolicyEventBus', () => {
   it('keeps going past a subscriber that throws, and logs it without the secret', async () => {
     const bus = new PolicyEventBus(null);
     const logged: string[] = [];
-    const spy = jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => void logged.push(String(message)));
+    const spy = jest
+      .spyOn(Logger.prototype, 'error')
+      .mockImplementation((message: unknown) => void logged.push(String(message)));
     try {
       const seen: PolicyEvent[] = [];
-      bus.subscribe({ onPolicyEvent: () => { throw new Error('failed with password=hunter2'); } });
-      bus.subscribe({ onPolicyEvent: async () => { throw new Error('rejected'); } });
+      bus.subscribe({
+        onPolicyEvent: () => {
+          throw new Error('failed with password=hunter2');
+        },
+      });
+      bus.subscribe({
+        onPolicyEvent: async () => {
+          throw new Error('rejected');
+        },
+      });
       bus.subscribe({ onPolicyEvent: (e) => void seen.push(e) });
       await expect(bus.emit(event)).resolves.toBeUndefined();
       expect(seen).toEqual([event]);

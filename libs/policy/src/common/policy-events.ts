@@ -45,7 +45,8 @@ export interface BudgetPolicyEvent extends BudgetEvent {
 }
 
 /** Everything the request path reports: decisions, limits, failed credentials, budgets. */
-export type PolicyEvent = AccessGrantedEvent | AccessDeniedEvent | RateLimitExceededEvent | AuthFailureEvent | BudgetPolicyEvent;
+export type PolicyEvent =
+  AccessGrantedEvent | AccessDeniedEvent | RateLimitExceededEvent | AuthFailureEvent | BudgetPolicyEvent;
 
 /**
  * The one sink of the request path's events. The guards, the approval gate and the budget service emit here; the
@@ -97,7 +98,8 @@ export class PolicyEventBus implements PolicyEvents, OnModuleInit {
     if (!this.discovery) return;
     for (const wrapper of this.discovery.getProviders({ metadataKey: PolicyEventSubscriber.KEY })) {
       const label = String(wrapper.name ?? 'unknown provider');
-      if (!wrapper.isDependencyTreeStatic()) throw new Error(`Policy event subscriber ${label} must be a singleton provider`);
+      if (!wrapper.isDependencyTreeStatic())
+        throw new Error(`Policy event subscriber ${label} must be a singleton provider`);
       const instance = wrapper.instance as Partial<PolicyEventListener> | undefined;
       if (!instance || typeof instance.onPolicyEvent !== 'function') {
         throw new Error(`Policy event subscriber ${label} needs an onPolicyEvent(event) method`);
@@ -117,7 +119,9 @@ export class PolicyEventBus implements PolicyEvents, OnModuleInit {
         const done = listener.onPolicyEvent(event);
         if (done) await done;
       } catch (error) {
-        this.logger.error(`A subscriber failed on ${event.type}: ${redactString(error instanceof Error ? error.message : String(error))}`);
+        this.logger.error(
+          `A subscriber failed on ${event.type}: ${redactString(error instanceof Error ? error.message : String(error))}`,
+        );
       }
     }
   }

@@ -78,7 +78,7 @@ export class PolicyExceptionFilter implements ExceptionFilter {
       // Body parser errors (bad JSON, too large, bad content type) of Express and Fastify.
       return { body: this.generic(status, undefined), headers: {} };
     }
-    this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     return { body: this.generic(HttpStatus.INTERNAL_SERVER_ERROR, undefined), headers: {} };
   }
 
@@ -87,7 +87,8 @@ export class PolicyExceptionFilter implements ExceptionFilter {
     const body: PolicyErrorBody = { statusCode: status, code, message: MESSAGE_BY_CODE[code] };
     // Validation messages from class-validator name fields and rules, never values: safe to pass on.
     const messages = (response as { message?: unknown } | undefined)?.message;
-    if (code === 'validation_failed' && Array.isArray(messages)) body.details = messages.filter((m) => typeof m === 'string');
+    if (code === 'validation_failed' && Array.isArray(messages))
+      body.details = messages.filter((m) => typeof m === 'string');
     return body;
   }
 

@@ -37,7 +37,8 @@ export class PolicyValidationPipe extends ValidationPipe {
       exceptionFactory: (errors) => new ValidationFailedException('Request validation failed', flatten(errors)),
     });
     const maxDepth = options.maxDepth ?? DEFAULT_MAX_INPUT_DEPTH;
-    if (!Number.isInteger(maxDepth) || maxDepth < 1) throw new Error(`maxDepth must be a positive integer (got ${String(maxDepth)})`);
+    if (!Number.isInteger(maxDepth) || maxDepth < 1)
+      throw new Error(`maxDepth must be a positive integer (got ${String(maxDepth)})`);
     this.maxDepth = maxDepth;
   }
 

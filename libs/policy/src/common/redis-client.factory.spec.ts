@@ -30,7 +30,10 @@ describe('parseRedisTarget', () => {
       password: 's@cret',
       tls: true,
     });
-    expect(parseRedisTarget('REDIS+CLUSTER://:only-pass@h:1')).toMatchObject({ username: undefined, password: 'only-pass' });
+    expect(parseRedisTarget('REDIS+CLUSTER://:only-pass@h:1')).toMatchObject({
+      username: undefined,
+      password: 'only-pass',
+    });
   });
 
   it.each([

@@ -7,7 +7,13 @@ export type PolicyRedisClient = Redis | Cluster;
 /** Where a Redis URL points: one server, or the seed nodes of a cluster. */
 export type RedisTarget =
   | { kind: 'server'; url: string }
-  | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; username?: string; password?: string; tls: boolean };
+  | {
+      kind: 'cluster';
+      nodes: Array<{ host: string; port: number }>;
+      username?: string;
+      password?: string;
+      tls: boolean;
+    };
 
 const CLUSTER_SCHEMES: Record<string, boolean> = { 'redis+cluster:': false, 'rediss+cluster:': true };
 
@@ -60,7 +66,11 @@ function parseNode(part: string): { host: string; port: number } {
  * @throws Error when a node is not host:port.
  */
 export function clusterUrlFromNodes(nodes: string): string {
-  const url = `redis+cluster://${nodes.split(',').map((n) => n.trim()).filter(Boolean).join(',')}`;
+  const url = `redis+cluster://${nodes
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean)
+    .join(',')}`;
   parseRedisTarget(url);
   return url;
 }
@@ -93,7 +103,10 @@ const CONNECTION_OPTIONS: RedisOptions = {
  */
 export function buildRedisClient(url: string): PolicyRedisClient {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- ioredis is an optional peer, loaded only when a Redis URL is configured
-  const ioredis = require('ioredis') as { default: new (url: string, options: RedisOptions) => Redis; Cluster: new (nodes: Array<{ host: string; port: number }>, options: ClusterOptions) => Cluster };
+  const ioredis = require('ioredis') as {
+    default: new (url: string, options: RedisOptions) => Redis;
+    Cluster: new (nodes: Array<{ host: string; port: number }>, options: ClusterOptions) => Cluster;
+  };
   const target = parseRedisTarget(url);
   if (target.kind === 'server') return new ioredis.default(url, { ...CONNECTION_OPTIONS, lazyConnect: true });
   return new ioredis.Cluster(target.nodes, {
@@ -128,7 +141,9 @@ export async function createRedisClient(url: string | undefined): Promise<Policy
   if (!url) return null;
   const client = buildRedisClient(url);
   client.on('error', () => undefined); // Errors surface on each command.
-  await client.connect().catch((err: Error) => new Logger('PolicyModule').warn(`Redis unreachable at boot: ${err.message}`));
+  await client
+    .connect()
+    .catch((err: Error) => new Logger('PolicyModule').warn(`Redis unreachable at boot: ${err.message}`));
   return client;
 }
 

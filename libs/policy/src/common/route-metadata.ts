@@ -43,7 +43,10 @@ export function routeMetadata<T>(reflector: Reflector, key: string, context: Exe
 const facts = new PerRoute<{ name: string; requiredScopes: readonly string[] }>();
 
 /** The route's name (`Class.method`) and `@RequireScopes`, read once per route. */
-export function routeFacts(reflector: Reflector, context: ExecutionContext): { name: string; requiredScopes: readonly string[] } {
+export function routeFacts(
+  reflector: Reflector,
+  context: ExecutionContext,
+): { name: string; requiredScopes: readonly string[] } {
   return facts.get(context, () => ({
     name: `${context.getClass().name}.${context.getHandler().name}`,
     requiredScopes: routeMetadata<string[]>(reflector, REQUIRE_SCOPES_KEY, context) ?? [],

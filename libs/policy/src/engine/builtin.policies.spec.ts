@@ -53,7 +53,11 @@ describe('the built-in policies and their compiled fast path', () => {
   it('gives the record scope of the allowing roles and the missing scopes', async () => {
     const own = await fast().evaluate({ principal: principal(['customer'], []), operation: 'session.read' });
     expect(decisionRecordScope(own, principal(['customer'], []))).toEqual({ tenantId: 't1', ownerId: 'user-1' });
-    const missing = await fast().evaluate({ principal: principal(['operator'], []), operation: 'agent.read', context: { requiredScopes: ['agents:read'] } });
+    const missing = await fast().evaluate({
+      principal: principal(['operator'], []),
+      operation: 'agent.read',
+      context: { requiredScopes: ['agents:read'] },
+    });
     expect(missing.code).toBe('insufficient_scope');
     expect(decisionMissingScopes(missing)).toEqual(['agents:read']);
   });
@@ -61,7 +65,11 @@ describe('the built-in policies and their compiled fast path', () => {
   it('leaves the fast path once another policy is registered', async () => {
     const { policies, fastPath } = builtinPolicies(compiled);
     const engine = new PolicyEngine(policies).useFastPath(fastPath);
-    const denyAll: Policy = { name: 'deny-all', priority: 500, evaluate: () => ({ outcome: 'DENY', reason: 'closed' }) };
+    const denyAll: Policy = {
+      name: 'deny-all',
+      priority: 500,
+      evaluate: () => ({ outcome: 'DENY', reason: 'closed' }),
+    };
     engine.register(denyAll);
     const decision = await engine.evaluate({ principal: principal(['admin'], []), operation: 'thing.list' });
     expect(decision).toMatchObject({ outcome: 'DENY', deniedBy: 'deny-all' });

@@ -37,9 +37,18 @@ export class RolePolicy implements Policy {
       ? {
           outcome: 'ALLOW',
           reason: `role ${allowing.map((r) => r.name).join(', ')} allows ${input.operation}`,
-          details: { recordScope: recordScopeFor(input.principal, allowing.every((role) => role.own)) },
+          details: {
+            recordScope: recordScopeFor(
+              input.principal,
+              allowing.every((role) => role.own),
+            ),
+          },
         }
-      : { outcome: 'DENY', reason: `no role of [${input.principal.roles.join(', ')}] allows ${input.operation}`, code: 'forbidden' };
+      : {
+          outcome: 'DENY',
+          reason: `no role of [${input.principal.roles.join(', ')}] allows ${input.operation}`,
+          code: 'forbidden',
+        };
   }
 }
 
@@ -59,7 +68,12 @@ export class ScopePolicy implements Policy {
     const missing = missingScopes(expandScopes(input.principal.scopes, this.compiled.scopes), required);
     return missing.length === 0
       ? { outcome: 'ALLOW', reason: `scopes cover ${required.join(' ')}` }
-      : { outcome: 'DENY', reason: `missing scope ${missing.join(' ')}`, code: 'insufficient_scope', details: { missing } };
+      : {
+          outcome: 'DENY',
+          reason: `missing scope ${missing.join(' ')}`,
+          code: 'insufficient_scope',
+          details: { missing },
+        };
   }
 }
 
@@ -76,7 +90,11 @@ export class ApprovalPolicy implements Policy {
 
   evaluate(input: PolicyInput): PolicyVerdict {
     return operationNeedsApproval(this.compiled, input.operation)
-      ? { outcome: 'REQUIRE_APPROVAL', reason: `${input.operation} requires a human approval`, code: 'approval_required' }
+      ? {
+          outcome: 'REQUIRE_APPROVAL',
+          reason: `${input.operation} requires a human approval`,
+          code: 'approval_required',
+        }
       : { outcome: 'ABSTAIN', reason: NO_APPROVAL_NEEDED };
   }
 }

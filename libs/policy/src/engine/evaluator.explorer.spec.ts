@@ -7,7 +7,15 @@ import { PolicyEngineModule } from './policy-engine.module';
 import { PolicyEvaluator } from './policy-evaluator.decorator';
 import type { Policy, PolicyInput, PolicyVerdict } from './policy.interface';
 
-const principal: Principal = { id: 'u', type: 'user', tenantId: null, roles: [], scopes: [], tier: null, tokenId: null };
+const principal: Principal = {
+  id: 'u',
+  type: 'user',
+  tenantId: null,
+  roles: [],
+  scopes: [],
+  tier: null,
+  tokenId: null,
+};
 
 @Injectable()
 class Greeting {
@@ -21,7 +29,9 @@ class AppPolicy implements Policy {
   readonly priority = 10;
   constructor(private readonly greeting: Greeting) {}
   evaluate(input: PolicyInput): PolicyVerdict {
-    return input.operation === 'agent.read' ? { outcome: 'ALLOW', reason: this.greeting.text } : { outcome: 'ABSTAIN', reason: 'not mine' };
+    return input.operation === 'agent.read'
+      ? { outcome: 'ALLOW', reason: this.greeting.text }
+      : { outcome: 'ABSTAIN', reason: 'not mine' };
   }
 }
 
@@ -31,7 +41,9 @@ class BlockDeletes implements Policy {
   readonly name = 'block-deletes';
   readonly priority = 1;
   evaluate(input: PolicyInput): PolicyVerdict {
-    return input.operation.endsWith('.delete') ? { outcome: 'DENY', reason: 'deletes are off', code: 'forbidden' } : { outcome: 'ABSTAIN', reason: 'not a delete' };
+    return input.operation.endsWith('.delete')
+      ? { outcome: 'DENY', reason: 'deletes are off', code: 'forbidden' }
+      : { outcome: 'ABSTAIN', reason: 'not a delete' };
   }
 }
 
@@ -40,7 +52,10 @@ class FeatureModule {}
 
 describe('EvaluatorExplorer', () => {
   it('registers every @PolicyEvaluator() provider of the app, from any module, by priority', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [PolicyEngineModule, FeatureModule], providers: [AppPolicy] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [PolicyEngineModule, FeatureModule],
+      providers: [AppPolicy],
+    }).compile();
     await moduleRef.init();
     const engine = moduleRef.get(PolicyEngine);
     expect(engine.policies.map((p) => p.name)).toEqual(['block-deletes', 'app-policy']);
@@ -52,12 +67,18 @@ describe('EvaluatorExplorer', () => {
         { policy: 'app-policy', outcome: 'ALLOW', reason: 'allowed by the app' },
       ],
     });
-    await expect(engine.evaluate({ principal, operation: 'agent.delete' })).resolves.toMatchObject({ outcome: 'DENY', deniedBy: 'block-deletes' });
+    await expect(engine.evaluate({ principal, operation: 'agent.delete' })).resolves.toMatchObject({
+      outcome: 'DENY',
+      deniedBy: 'block-deletes',
+    });
     await moduleRef.close();
   });
 
   it('lets a test replace an evaluator with overrideProvider', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [PolicyEngineModule], providers: [Greeting, AppPolicy] })
+    const moduleRef = await Test.createTestingModule({
+      imports: [PolicyEngineModule],
+      providers: [Greeting, AppPolicy],
+    })
       .overrideProvider(Greeting)
       .useValue({ text: 'overridden' })
       .compile();
@@ -70,7 +91,9 @@ describe('EvaluatorExplorer', () => {
   it('denies everything when the app registers no evaluator', async () => {
     const moduleRef = await Test.createTestingModule({ imports: [PolicyEngineModule] }).compile();
     await moduleRef.init();
-    await expect(moduleRef.get(PolicyEngine).evaluate({ principal, operation: 'agent.read' })).resolves.toMatchObject({ outcome: 'DENY' });
+    await expect(moduleRef.get(PolicyEngine).evaluate({ principal, operation: 'agent.read' })).resolves.toMatchObject({
+      outcome: 'DENY',
+    });
     await moduleRef.close();
   });
 
@@ -78,8 +101,13 @@ describe('EvaluatorExplorer', () => {
     @PolicyEvaluator()
     @Injectable()
     class NotAPolicy {}
-    const moduleRef = await Test.createTestingModule({ imports: [PolicyEngineModule], providers: [NotAPolicy] }).compile();
-    await expect(moduleRef.init()).rejects.toThrow(/NotAPolicy must have a "name", a numeric "priority" and an evaluate\(\) method/);
+    const moduleRef = await Test.createTestingModule({
+      imports: [PolicyEngineModule],
+      providers: [NotAPolicy],
+    }).compile();
+    await expect(moduleRef.init()).rejects.toThrow(
+      /NotAPolicy must have a "name", a numeric "priority" and an evaluate\(\) method/,
+    );
   });
 
   it('fails at init when an evaluator is request scoped', async () => {
@@ -92,7 +120,10 @@ describe('EvaluatorExplorer', () => {
         return { outcome: 'ALLOW', reason: 'x' };
       }
     }
-    const moduleRef = await Test.createTestingModule({ imports: [PolicyEngineModule], providers: [PerRequest] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [PolicyEngineModule],
+      providers: [PerRequest],
+    }).compile();
     await expect(moduleRef.init()).rejects.toThrow(/PerRequest must be a singleton provider/);
   });
 });

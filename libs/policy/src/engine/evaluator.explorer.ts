@@ -41,5 +41,9 @@ export class EvaluatorExplorer implements OnModuleInit {
 function isPolicy(value: unknown): value is Policy {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Partial<Policy>;
-  return typeof candidate.name === 'string' && typeof candidate.priority === 'number' && typeof candidate.evaluate === 'function';
+  return (
+    typeof candidate.name === 'string' &&
+    typeof candidate.priority === 'number' &&
+    typeof candidate.evaluate === 'function'
+  );
 }

@@ -4,7 +4,15 @@ import type { Principal } from '../authentication/principal.interface';
 import { ENGINE_POLICY_NAME, PolicyEngine } from './policy.engine';
 import type { Policy, PolicyInput, PolicyVerdict } from './policy.interface';
 
-const principal: Principal = { id: 'user-1', type: 'user', tenantId: 't1', roles: ['operator'], scopes: [], tier: null, tokenId: null };
+const principal: Principal = {
+  id: 'user-1',
+  type: 'user',
+  tenantId: 't1',
+  roles: ['operator'],
+  scopes: [],
+  tier: null,
+  tokenId: null,
+};
 const input: PolicyInput = { principal, operation: 'agent.update' };
 
 type Behaviour = 'ALLOW' | 'DENY' | 'REQUIRE_APPROVAL' | 'ABSTAIN' | 'throw' | 'async-throw';
@@ -18,7 +26,11 @@ function policy(name: string, priority: number, behaviour: Behaviour): Policy {
     evaluate(): PolicyVerdict | Promise<PolicyVerdict> {
       if (behaviour === 'throw') throw new Error(SECRET_ERROR);
       if (behaviour === 'async-throw') return Promise.reject(new Error(SECRET_ERROR));
-      const verdict: PolicyVerdict = { outcome: behaviour, reason: `${name} says ${behaviour}`, ...(behaviour === 'DENY' ? { code: 'insufficient_scope' } : {}) };
+      const verdict: PolicyVerdict = {
+        outcome: behaviour,
+        reason: `${name} says ${behaviour}`,
+        ...(behaviour === 'DENY' ? { code: 'insufficient_scope' } : {}),
+      };
       // Alternate sync and async answers so both paths are exercised.
       return priority % 2 === 0 ? Promise.resolve(verdict) : verdict;
     },
@@ -52,7 +64,8 @@ describe('PolicyEngine', () => {
     expect(listed).toEqual(strongest === 'ABSTAIN' ? [...ran, ENGINE_POLICY_NAME] : ran);
 
     if (expected === 'DENY') {
-      const denier = effective(first) === 'DENY' ? 'first' : effective(second) === 'DENY' ? 'second' : ENGINE_POLICY_NAME;
+      const denier =
+        effective(first) === 'DENY' ? 'first' : effective(second) === 'DENY' ? 'second' : ENGINE_POLICY_NAME;
       expect(decision.deniedBy).toBe(denier);
       const deniedBehaviour = denier === 'first' ? first : denier === 'second' ? second : 'ABSTAIN';
       expect(decision.code).toBe(deniedBehaviour === 'DENY' ? 'insufficient_scope' : 'forbidden');
@@ -72,7 +85,9 @@ describe('PolicyEngine', () => {
       outcome: 'DENY',
       deniedBy: ENGINE_POLICY_NAME,
       code: 'forbidden',
-      reasons: [{ policy: ENGINE_POLICY_NAME, outcome: 'DENY', reason: 'no policy allowed the operation', code: 'forbidden' }],
+      reasons: [
+        { policy: ENGINE_POLICY_NAME, outcome: 'DENY', reason: 'no policy allowed the operation', code: 'forbidden' },
+      ],
     });
   });
 
@@ -119,13 +134,21 @@ describe('PolicyEngine', () => {
     const broken = { name: 'broken', priority: 1, evaluate: () => answer as unknown as PolicyVerdict };
     const decision = await new PolicyEngine([broken, policy('allow', 2, 'ALLOW')]).evaluate(input);
     expect(decision).toMatchObject({ outcome: 'DENY', deniedBy: 'broken', code: 'forbidden' });
-    expect(decision.reasons).toEqual([{ policy: 'broken', outcome: 'DENY', reason: 'policy broken failed', code: 'forbidden' }]);
+    expect(decision.reasons).toEqual([
+      { policy: 'broken', outcome: 'DENY', reason: 'policy broken failed', code: 'forbidden' },
+    ]);
   });
 
   it('logs a failing policy without the secrets in its error', async () => {
     const log = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
-    const failing: Policy = { name: 'leaky', priority: 1, evaluate: () => { throw new Error(`bad token ${jwt}`); } };
+    const failing: Policy = {
+      name: 'leaky',
+      priority: 1,
+      evaluate: () => {
+        throw new Error(`bad token ${jwt}`);
+      },
+    };
     await new PolicyEngine([failing]).evaluate(input);
     const logged = log.mock.calls.map((call) => String(call[0])).join('\n');
     expect(logged).toContain('Policy "leaky" failed');
@@ -134,7 +157,11 @@ describe('PolicyEngine', () => {
 
   it.each([
     ['no name', { name: '', priority: 1, evaluate: () => ({ outcome: 'ALLOW', reason: '' }) }, /non-empty "name"/],
-    ['a NaN priority', { name: 'p', priority: Number.NaN, evaluate: () => ({ outcome: 'ALLOW', reason: '' }) }, /"p" needs a finite numeric "priority"/],
+    [
+      'a NaN priority',
+      { name: 'p', priority: Number.NaN, evaluate: () => ({ outcome: 'ALLOW', reason: '' }) },
+      /"p" needs a finite numeric "priority"/,
+    ],
     ['no evaluate', { name: 'p', priority: 1 }, /"p" has no evaluate/],
   ])('refuses a policy with %s', (_label, candidate, message) => {
     expect(() => new PolicyEngine().register(candidate as unknown as Policy)).toThrow(message);

@@ -1,7 +1,14 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { redactString } from '../audit/audit.redaction';
 import { POLICY_EVALUATORS } from './engine.constants';
-import type { Policy, PolicyDecision, PolicyInput, PolicyOutcome, PolicyReason, PolicyVerdict } from './policy.interface';
+import type {
+  Policy,
+  PolicyDecision,
+  PolicyInput,
+  PolicyOutcome,
+  PolicyReason,
+  PolicyVerdict,
+} from './policy.interface';
 
 /** Name under which the engine itself reports the fail-closed denial when no policy allowed. */
 export const ENGINE_POLICY_NAME = 'policy-engine';
@@ -73,7 +80,11 @@ export class PolicyEngine {
 
   private fastPathApplies(): boolean {
     const expected = this.fastPath?.policies;
-    return !!expected && expected.length === this.registered.length && this.registered.every(({ policy }) => expected.includes(policy));
+    return (
+      !!expected &&
+      expected.length === this.registered.length &&
+      this.registered.every(({ policy }) => expected.includes(policy))
+    );
   }
 
   /** The registered policies, in the order they run. */
@@ -98,19 +109,47 @@ export class PolicyEngine {
 
     for (const { policy } of this.registered) {
       const verdict = await this.runPolicy(policy, input);
-      reasons.push({ policy: policy.name, outcome: verdict.outcome, reason: verdict.reason, ...(verdict.code ? { code: verdict.code } : {}) });
+      reasons.push({
+        policy: policy.name,
+        outcome: verdict.outcome,
+        reason: verdict.reason,
+        ...(verdict.code ? { code: verdict.code } : {}),
+      });
       if (verdict.details) (details ??= {})[policy.name] = verdict.details;
       if (verdict.outcome === 'DENY') {
-        return { outcome: 'DENY', reasons, deniedBy: policy.name, code: verdict.code ?? 'forbidden', ...(details ? { details } : {}) };
+        return {
+          outcome: 'DENY',
+          reasons,
+          deniedBy: policy.name,
+          code: verdict.code ?? 'forbidden',
+          ...(details ? { details } : {}),
+        };
       }
       if (verdict.outcome === 'REQUIRE_APPROVAL') approval ??= verdict;
       if (verdict.outcome === 'ALLOW') allowed = true;
     }
 
-    if (approval) return { outcome: 'REQUIRE_APPROVAL', reasons, code: approval.code ?? 'approval_required', ...(details ? { details } : {}) };
+    if (approval)
+      return {
+        outcome: 'REQUIRE_APPROVAL',
+        reasons,
+        code: approval.code ?? 'approval_required',
+        ...(details ? { details } : {}),
+      };
     if (allowed) return { outcome: 'ALLOW', reasons, ...(details ? { details } : {}) };
-    reasons.push({ policy: ENGINE_POLICY_NAME, outcome: 'DENY', reason: 'no policy allowed the operation', code: 'forbidden' });
-    return { outcome: 'DENY', reasons, deniedBy: ENGINE_POLICY_NAME, code: 'forbidden', ...(details ? { details } : {}) };
+    reasons.push({
+      policy: ENGINE_POLICY_NAME,
+      outcome: 'DENY',
+      reason: 'no policy allowed the operation',
+      code: 'forbidden',
+    });
+    return {
+      outcome: 'DENY',
+      reasons,
+      deniedBy: ENGINE_POLICY_NAME,
+      code: 'forbidden',
+      ...(details ? { details } : {}),
+    };
   }
 
   /**

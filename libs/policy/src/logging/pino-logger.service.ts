@@ -42,10 +42,15 @@ export class PinoLoggerService implements LoggerService {
     this.write('fatal', message, rest);
   }
 
-  private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal', message: unknown, rest: unknown[]): void {
+  private write(
+    level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal',
+    message: unknown,
+    rest: unknown[],
+  ): void {
     // Nest passes the context last, and for errors a stack before it.
     const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
-    const stack = level === 'error' && rest.length > 1 && typeof rest[0] === 'string' ? redactString(rest[0]) : undefined;
+    const stack =
+      level === 'error' && rest.length > 1 && typeof rest[0] === 'string' ? redactString(rest[0]) : undefined;
     this.pino[level]({ context, ...(stack ? { stack } : {}) }, redactString(text(message)));
   }
 }

@@ -16,12 +16,23 @@ describe('requestLogLine', () => {
       200,
       1.23456,
     );
-    expect(line).toEqual({ requestId: 'r-1', principalId: 'user-1', tenantId: 't1', operation: 'customer.read', method: 'GET', route: '/customers/:id', status: 200, latencyMs: 1.235 });
+    expect(line).toEqual({
+      requestId: 'r-1',
+      principalId: 'user-1',
+      tenantId: 't1',
+      operation: 'customer.read',
+      method: 'GET',
+      route: '/customers/:id',
+      status: 200,
+      latencyMs: 1.235,
+    });
   });
 
   it('falls back to a well-formed X-Request-Id, else a new id, for requests the pipeline never saw', () => {
     expect(requestLogLine({ headers: { 'x-request-id': 'abc-1' } }, null, 404, 0).requestId).toBe('abc-1');
-    expect(requestLogLine({ headers: { 'x-request-id': 'bad id\n' } }, null, 404, 0).requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(requestLogLine({ headers: { 'x-request-id': 'bad id\n' } }, null, 404, 0).requestId).toMatch(
+      /^[0-9a-f-]{36}$/,
+    );
     expect(requestLogLine({}, null, 404, 0)).toMatchObject({ principalId: null, operation: null, route: null });
   });
 });

@@ -26,13 +26,18 @@ export class MeteredBudgetService extends BudgetService {
       throw error;
     }
     this.metrics.budgetReservations.inc({ outcome: 'reserved' });
-    for (const c of reservation.counters as readonly Counted[]) this.metrics.budgetReserved.inc({ scope: c.scope, unit: c.unit }, inUnit(c.unit, c.amount));
+    for (const c of reservation.counters as readonly Counted[])
+      this.metrics.budgetReserved.inc({ scope: c.scope, unit: c.unit }, inUnit(c.unit, c.amount));
     return reservation;
   }
 
   override async settle(...args: Parameters<BudgetService['settle']>): Promise<BudgetSettlement> {
     const settlement = await super.settle(...args);
-    const charged: Record<string, number> = { cost: settlement.charge.costMicro, tokens: settlement.charge.tokens, requests: settlement.charge.requests };
+    const charged: Record<string, number> = {
+      cost: settlement.charge.costMicro,
+      tokens: settlement.charge.tokens,
+      requests: settlement.charge.requests,
+    };
     for (const c of settlement.counters as readonly Counted[]) {
       this.metrics.budgetSpent.inc({ scope: c.scope, unit: c.unit }, inUnit(c.unit, charged[c.unit] ?? 0));
     }

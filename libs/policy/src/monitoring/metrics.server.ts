@@ -14,12 +14,18 @@ export function serveMetrics(metrics: PolicyMetrics, port: number, host = '0.0.0
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"statusCode":404,"code":"not_found","message":"Not found"}');
+      res
+        .writeHead(404, { 'Content-Type': 'application/json' })
+        .end('{"statusCode":404,"code":"not_found","message":"Not found"}');
       return;
     }
     metrics.metrics().then(
-      (text) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
-      () => res.writeHead(500, { 'Content-Type': 'application/json' }).end('{"statusCode":500,"code":"internal_error","message":"Internal server error"}'),
+      (text) =>
+        res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+      () =>
+        res
+          .writeHead(500, { 'Content-Type': 'application/json' })
+          .end('{"statusCode":500,"code":"internal_error","message":"Internal server error"}'),
     );
   });
   return new Promise((resolve, reject) => {

@@ -11,7 +11,11 @@ export class MetricsSubscriber implements PolicyEventListener {
   onPolicyEvent(event: PolicyEvent): void {
     switch (event.type) {
       case 'access.denied': {
-        const outcome = event.shadow ? 'SHADOW_DENY' : event.decision.code === 'approval_required' ? 'REQUIRE_APPROVAL' : 'DENY';
+        const outcome = event.shadow
+          ? 'SHADOW_DENY'
+          : event.decision.code === 'approval_required'
+            ? 'REQUIRE_APPROVAL'
+            : 'DENY';
         this.metrics.decisions.inc({ operation: event.operation, outcome });
         if (event.shadow) this.metrics.shadowDenials.inc({ control: 'role' });
         return;

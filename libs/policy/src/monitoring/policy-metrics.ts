@@ -135,7 +135,11 @@ export class PolicyMetrics {
     });
     collectDefaultMetrics({ register: this.registry });
     // Gauges that prom-client names `*_total`, which Prometheus' own lint (promtool check metrics) refuses.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
       this.registry.removeSingleMetric(name);
     }
   }

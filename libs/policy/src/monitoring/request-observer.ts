@@ -59,7 +59,12 @@ export function observeRequests(app: INestApplication, listener: Listener): void
   observers.set(instance, listeners);
   if (adapter.getType() === 'fastify') {
     (instance as FastifyLike).addHook('onResponse', (request, reply, done) => {
-      notify(listeners, { req: request, route: request.routeOptions?.url ?? null, status: reply.statusCode, latencyMs: reply.elapsedTime ?? 0 });
+      notify(listeners, {
+        req: request,
+        route: request.routeOptions?.url ?? null,
+        status: reply.statusCode,
+        latencyMs: reply.elapsedTime ?? 0,
+      });
       done();
     });
     return;
@@ -90,7 +95,10 @@ export function observeRequests(app: INestApplication, listener: Listener): void
  * installHttpMetrics(app, app.get(PolicyMetrics));
  * ```
  */
-export function installHttpMetrics(app: INestApplication, metrics: { httpDuration: { observe(labels: Record<string, string>, value: number): void } }): void {
+export function installHttpMetrics(
+  app: INestApplication,
+  metrics: { httpDuration: { observe(labels: Record<string, string>, value: number): void } },
+): void {
   // The label set of each (route, method, status) built once: routes, methods and statuses are few.
   const labelSets = new Map<string, Map<string, Map<number, Record<string, string>>>>();
   const labelsOf = (method: string, route: string, status: number): Record<string, string> => {
@@ -99,7 +107,11 @@ export function installHttpMetrics(app: INestApplication, metrics: { httpDuratio
     let byStatus = byMethod.get(method);
     if (!byStatus) byMethod.set(method, (byStatus = new Map()));
     let labels = byStatus.get(status);
-    if (!labels) byStatus.set(status, (labels = Object.freeze({ method, route, status_code: String(status) }) as Record<string, string>));
+    if (!labels)
+      byStatus.set(
+        status,
+        (labels = Object.freeze({ method, route, status_code: String(status) }) as Record<string, string>),
+      );
     return labels;
   };
   observeRequests(app, ({ req, route, status, latencyMs }) => {

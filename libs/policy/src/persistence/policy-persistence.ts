@@ -10,12 +10,22 @@ import { RevokedTokenEntity } from '../authentication/revoked-token.entity';
  * @example TypeOrmModule.forRoot({ ..., entities: [...POLICY_ENTITIES, ...appEntities] })
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own `entities` option is typed Function[]
-export const POLICY_ENTITIES: Function[] = [RevokedTokenEntity, ApiKeyEntity, ...AUDIT_ENTITIES, ...APPROVAL_ENTITIES, ...BUDGET_ENTITIES];
+export const POLICY_ENTITIES: Function[] = [
+  RevokedTokenEntity,
+  ApiKeyEntity,
+  ...AUDIT_ENTITIES,
+  ...APPROVAL_ENTITIES,
+  ...BUDGET_ENTITIES,
+];
 
 /**
  * The library's migrations, portable across SQLite and PostgreSQL. Run them with the app's own.
  * @example TypeOrmModule.forRoot({ ..., migrations: [...POLICY_MIGRATIONS, ...appMigrations], migrationsRun: true })
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own `migrations` option is typed Function[]
-export const POLICY_MIGRATIONS: Function[] = [CreateIdentityTables1763900000000, ...AUDIT_MIGRATIONS, ...APPROVAL_MIGRATIONS, ...BUDGET_MIGRATIONS];
-
+export const POLICY_MIGRATIONS: Function[] = [
+  CreateIdentityTables1763900000000,
+  ...AUDIT_MIGRATIONS,
+  ...APPROVAL_MIGRATIONS,
+  ...BUDGET_MIGRATIONS,
+];

@@ -42,6 +42,8 @@ describe('serializeSqliteTransactions', () => {
   });
 
   it('nests a transaction started inside another instead of waiting for itself', async () => {
-    await expect(dataSource.transaction(async () => dataSource.transaction(async (em) => em.query('SELECT 1')))).resolves.toBeDefined();
+    await expect(
+      dataSource.transaction(async () => dataSource.transaction(async (em) => em.query('SELECT 1'))),
+    ).resolves.toBeDefined();
   });
 });

@@ -12,17 +12,25 @@ describe('storableText', () => {
   });
 
   it('does the same to every string and key of a JSON value', () => {
-    expect(storableJson({ ['k\u0000']: ['v\ud800', 1, null, { n: 'a\u0000' }] })).toEqual({ 'k\ufffd': ['v\ufffd', 1, null, { n: 'a\ufffd' }] });
+    expect(storableJson({ ['k\u0000']: ['v\ud800', 1, null, { n: 'a\u0000' }] })).toEqual({
+      'k\ufffd': ['v\ufffd', 1, null, { n: 'a\ufffd' }],
+    });
   });
 });
 
 describe('isPermanentWriteError', () => {
-  it.each(['22021', '22P05', '22001', '23505', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_TOOBIG'])('%s is refused data: never retried', (code) => {
-    expect(isPermanentWriteError(failed(code))).toBe(true);
-  });
-  it.each(['08006', '57P01', '40001', '42P01', 'SQLITE_BUSY', 'ECONNREFUSED', undefined])('%s may pass on a retry', (code) => {
-    expect(isPermanentWriteError(failed(code))).toBe(false);
-  });
+  it.each(['22021', '22P05', '22001', '23505', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_TOOBIG'])(
+    '%s is refused data: never retried',
+    (code) => {
+      expect(isPermanentWriteError(failed(code))).toBe(true);
+    },
+  );
+  it.each(['08006', '57P01', '40001', '42P01', 'SQLITE_BUSY', 'ECONNREFUSED', undefined])(
+    '%s may pass on a retry',
+    (code) => {
+      expect(isPermanentWriteError(failed(code))).toBe(false);
+    },
+  );
   it('retries errors that are not query failures', () => {
     expect(isPermanentWriteError(new Error('connection reset'))).toBe(false);
   });

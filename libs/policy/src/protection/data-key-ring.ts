@@ -30,7 +30,8 @@ export class DataKeyRing {
     for (const k of keys) {
       if (!KID.test(k.kid)) throw new Error(`DATA_KEYS: key id "${k.kid}" must match ${KID}`);
       if (map.has(k.kid)) throw new Error(`DATA_KEYS: key id "${k.kid}" appears twice`);
-      if (k.key.length !== DATA_KEY_BYTES) throw new Error(`DATA_KEYS: key "${k.kid}" is ${k.key.length} bytes; AES-256 needs ${DATA_KEY_BYTES}`);
+      if (k.key.length !== DATA_KEY_BYTES)
+        throw new Error(`DATA_KEYS: key "${k.kid}" is ${k.key.length} bytes; AES-256 needs ${DATA_KEY_BYTES}`);
       map.set(k.kid, k);
     }
     this.byKid = map;
@@ -41,7 +42,10 @@ export class DataKeyRing {
    * @throws Error naming the entry or kid at fault (never the key material).
    */
   static parse(text: string): DataKeyRing {
-    const entries = text.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+    const entries = text
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e.length > 0);
     return new DataKeyRing(
       entries.map((entry, i) => {
         const colon = entry.indexOf(':');
@@ -79,7 +83,8 @@ export class DataKeyRing {
  */
 export function parseBlindIndexKey(text: string): Buffer {
   const key = decodeKey(text, 'BLIND_INDEX_KEY');
-  if (key.length < DATA_KEY_BYTES) throw new Error(`BLIND_INDEX_KEY is ${key.length} bytes; at least ${DATA_KEY_BYTES} are required`);
+  if (key.length < DATA_KEY_BYTES)
+    throw new Error(`BLIND_INDEX_KEY is ${key.length} bytes; at least ${DATA_KEY_BYTES} are required`);
   return key;
 }
 

@@ -56,7 +56,8 @@ export function decryptField(ring: DataKeyRing, stored: string, context: string)
   }
   const [, kid, ivText, tagText, ctText] = parts;
   const entry = ring.get(kid);
-  if (!entry) throw new FieldDecryptionError(`${context}: no data key for kid "${kid}" (add it to DATA_KEYS)`, context, kid);
+  if (!entry)
+    throw new FieldDecryptionError(`${context}: no data key for kid "${kid}" (add it to DATA_KEYS)`, context, kid);
   const iv = Buffer.from(ivText, 'base64url');
   const tag = Buffer.from(tagText, 'base64url');
   if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {

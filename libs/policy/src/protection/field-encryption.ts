@@ -50,7 +50,10 @@ export class FieldEncryption {
   }
 
   private current(): FieldEncryptionKeys {
-    if (!this.keys) throw new Error('Field encryption is not configured: call FieldEncryption.use() with the keys before using the database');
+    if (!this.keys)
+      throw new Error(
+        'Field encryption is not configured: call FieldEncryption.use() with the keys before using the database',
+      );
     return this.keys;
   }
 }

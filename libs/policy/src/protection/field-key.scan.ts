@@ -51,7 +51,11 @@ export class MissingDataKeyError extends Error {
  * or the wrong environment's keys).
  * @throws MissingDataKeyError naming every missing kid and where it was found.
  */
-export async function assertKeysForStoredData(ds: DataSource, ring: DataKeyRing, tables: EncryptedTable[]): Promise<void> {
+export async function assertKeysForStoredData(
+  ds: DataSource,
+  ring: DataKeyRing,
+  tables: EncryptedTable[],
+): Promise<void> {
   const missing = (await scanStoredKeyIds(ds, tables)).filter((s) => !ring.has(s.kid));
   if (missing.length === 0) return;
   const kids = [...new Set(missing.map((m) => m.kid))];

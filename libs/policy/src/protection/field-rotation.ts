@@ -43,7 +43,8 @@ export async function rotateEncryptedColumns(
   const primary = `${ENCRYPTED_PREFIX}${encryption.keyRing.primary.kid}:`;
   const report: RotationReport = { rows: 0, conflicts: 0, passes: 0 };
   for (;;) {
-    if (report.passes >= maxPasses) throw new Error(`data rotate: still finding rows to rotate after ${maxPasses} passes`);
+    if (report.passes >= maxPasses)
+      throw new Error(`data rotate: still finding rows to rotate after ${maxPasses} passes`);
     report.passes += 1;
     let touched = 0;
     for (const t of tables) {

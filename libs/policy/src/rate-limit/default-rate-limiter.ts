@@ -23,7 +23,11 @@ export class DefaultPolicyRateLimiter implements PolicyRateLimiter {
     const buckets = resolveBuckets(ctx.principal, operation, config, ipTracker(ctx.ip));
     if (ctx.routeLimit) {
       const first = buckets[0];
-      buckets[0] = { ...ctx.routeLimit, name: `route:${ctx.route ?? '-'}`, key: `route:${ctx.route ?? '-'}:${first.key}` };
+      buckets[0] = {
+        ...ctx.routeLimit,
+        name: `route:${ctx.route ?? '-'}`,
+        key: `route:${ctx.route ?? '-'}:${first.key}`,
+      };
     }
     return this.service.consume(buckets);
   }

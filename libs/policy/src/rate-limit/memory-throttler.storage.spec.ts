@@ -36,12 +36,21 @@ describe('MemoryThrottlerStorage', () => {
     const clock = fakeClock();
     storage = new MemoryThrottlerStorage({ strategy: 'fixed-window', now: clock.now });
     await storage.increment('a', 1000, 1, 10_000, 'default');
-    await expect(storage.increment('a', 1000, 1, 10_000, 'default')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 10 });
+    await expect(storage.increment('a', 1000, 1, 10_000, 'default')).resolves.toMatchObject({
+      isBlocked: true,
+      timeToBlockExpire: 10,
+    });
     await storage.increment('b', 1000, 1, 0, 'default');
-    await expect(storage.increment('b', 1000, 1, 0, 'default')).resolves.toMatchObject({ isBlocked: true, timeToBlockExpire: 1 });
+    await expect(storage.increment('b', 1000, 1, 0, 'default')).resolves.toMatchObject({
+      isBlocked: true,
+      timeToBlockExpire: 1,
+    });
     clock.advance(1000);
     await expect(storage.increment('a', 1000, 1, 10_000, 'default')).resolves.toMatchObject({ isBlocked: true });
-    await expect(storage.increment('b', 1000, 1, 0, 'default')).resolves.toMatchObject({ isBlocked: false, totalHits: 1 });
+    await expect(storage.increment('b', 1000, 1, 0, 'default')).resolves.toMatchObject({
+      isBlocked: false,
+      totalHits: 1,
+    });
   });
 
   it('counts each throttler name separately', async () => {
@@ -61,12 +70,20 @@ describe('MemoryThrottlerStorage', () => {
   });
 
   it.each(
-    (['fixed-window', 'sliding-window', 'token-bucket'] as const).flatMap((strategy) => [10, 1000, 100_000].map((limit) => [strategy, limit] as const)),
+    (['fixed-window', 'sliding-window', 'token-bucket'] as const).flatMap((strategy) =>
+      [10, 1000, 100_000].map((limit) => [strategy, limit] as const),
+    ),
   )('%s keeps the same five numbers per key at limit %i, whatever the traffic', async (strategy, limit) => {
     storage = new MemoryThrottlerStorage({ strategy });
     for (let i = 0; i < Math.min(limit, 5000); i++) await storage.increment('busy', 60_000, limit, 0, 'default');
     const entry = entryOf(storage, 'busy');
-    expect(Object.keys(entry ?? {}).sort()).toEqual(['blockedUntil', 'current', 'expiresAt', 'previous', 'windowStart']);
+    expect(Object.keys(entry ?? {}).sort()).toEqual([
+      'blockedUntil',
+      'current',
+      'expiresAt',
+      'previous',
+      'windowStart',
+    ]);
     expect(Object.values(entry ?? {}).every((v) => typeof v === 'number')).toBe(true);
   });
 

@@ -3,7 +3,14 @@ import type { OnModuleDestroy } from '@nestjs/common';
 import type { RateLimitStrategy } from '../policy-module-options.interface';
 import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
 import { RingHitLog } from './hit-log';
-import { applyHit, applyLogHit, freshState, logExpiresAt, normalizeStrategy, stateExpiresAt } from './rate-limit.strategies';
+import {
+  applyHit,
+  applyLogHit,
+  freshState,
+  logExpiresAt,
+  normalizeStrategy,
+  stateExpiresAt,
+} from './rate-limit.strategies';
 import type { HitResult, RateLimitRuleMs, RateLimitState, WindowStrategy } from './rate-limit.strategies';
 
 /**
@@ -98,12 +105,24 @@ export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModul
     return total;
   }
 
-  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     return toThrottlerRecord(this.hit(key, { ttlMs: ttl, limit, blockDurationMs: blockDuration }, throttlerName));
   }
 
   /** Like `increment` but counts nothing: `isBlocked` tells whether the next hit would be denied. */
-  async peek(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  async peek(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     const now = this.now();
     const rule: RateLimitRuleMs = { ttlMs: ttl, limit, blockDurationMs: blockDuration };
     const entry = this.entries.get(throttlerName)?.get(key);
@@ -114,7 +133,12 @@ export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModul
     }
     const state: RateLimitState =
       live instanceof MemoryEntry
-        ? { windowStart: live.windowStart, current: live.current, previous: live.previous, blockedUntil: live.blockedUntil }
+        ? {
+            windowStart: live.windowStart,
+            current: live.current,
+            previous: live.previous,
+            blockedUntil: live.blockedUntil,
+          }
         : freshState(this.strategy, now, limit);
     return toThrottlerRecord(applyHit(this.strategy, state, now, rule, 0));
   }

@@ -79,7 +79,15 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     // Nearly every route has no throttler decorator: it goes to the policy's buckets without the per-throttler lookups.
     if (!this.hasThrottlerMetadata(context)) {
-      return this.handleRequest({ context, limit: UNSET, ttl: UNSET, blockDuration: UNSET, throttler: this.throttlers[0]!, getTracker: this.commonOptions.getTracker!, generateKey: this.commonOptions.generateKey! });
+      return this.handleRequest({
+        context,
+        limit: UNSET,
+        ttl: UNSET,
+        blockDuration: UNSET,
+        throttler: this.throttlers[0]!,
+        getTracker: this.commonOptions.getTracker!,
+        generateKey: this.commonOptions.generateKey!,
+      });
     }
     return super.canActivate(context);
   }
@@ -91,7 +99,9 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     const base = state?.context(routeFacts(this.reflector, context));
     if (!base) throw new UnauthenticatedException();
     const ctx: PolicyContext =
-      limit >= 0 && ttl >= 0 ? { ...base, routeLimit: { limit, ttlMs: ttl, blockDurationMs: blockDuration >= 0 ? blockDuration : 0 } } : base;
+      limit >= 0 && ttl >= 0
+        ? { ...base, routeLimit: { limit, ttlMs: ttl, blockDurationMs: blockDuration >= 0 ? blockDuration : 0 } }
+        : base;
     // Authorization has not run yet: the route's own metadata names the operation (none on a public route).
     const operation = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)
       ? null
@@ -122,7 +132,9 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     const handler = context.getHandler();
     let known = this.decorated.get(handler);
     if (known === undefined) {
-      known = [handler, context.getClass()].some((target) => Reflect.getMetadataKeys(target).some((key) => typeof key === 'string' && key.startsWith(PREFIX)));
+      known = [handler, context.getClass()].some((target) =>
+        Reflect.getMetadataKeys(target).some((key) => typeof key === 'string' && key.startsWith(PREFIX)),
+      );
       this.decorated.set(handler, known);
     }
     return known;
@@ -133,11 +145,17 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
       const type = wrapper.metatype as (Target & { name: string; prototype: Record<string, unknown> }) | undefined;
       if (!type?.prototype) continue;
       const check = (target: Target, where: string) => {
-        const keys = Reflect.getOwnMetadataKeys(target).filter((key): key is string => typeof key === 'string' && key.startsWith(PREFIX));
+        const keys = Reflect.getOwnMetadataKeys(target).filter(
+          (key): key is string => typeof key === 'string' && key.startsWith(PREFIX),
+        );
         for (const key of keys) {
           const value: unknown = Reflect.getOwnMetadata(key, target);
           if (value === undefined || key.startsWith(SKIP)) continue;
-          const name = key.startsWith(LIMIT) ? key.slice(LIMIT.length) : key.startsWith(TTL) ? key.slice(TTL.length) : null;
+          const name = key.startsWith(LIMIT)
+            ? key.slice(LIMIT.length)
+            : key.startsWith(TTL)
+              ? key.slice(TTL.length)
+              : null;
           if (name !== null && name !== POLICY_THROTTLER_NAME) {
             throw new Error(
               `@Throttle() on ${where} names the throttler "${name}"; nest-agent-policy has one throttler, "${POLICY_THROTTLER_NAME}" ` +
@@ -145,17 +163,30 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
             );
           }
           if (UNSUPPORTED.some((prefix) => key.startsWith(prefix))) {
-            throw new Error(`@Throttle() on ${where}: getTracker and generateKey are not supported (calls are counted per principal)`);
+            throw new Error(
+              `@Throttle() on ${where}: getTracker and generateKey are not supported (calls are counted per principal)`,
+            );
           }
         }
         const limit: unknown = Reflect.getOwnMetadata(LIMIT + POLICY_THROTTLER_NAME, target);
         const ttl: unknown = Reflect.getOwnMetadata(TTL + POLICY_THROTTLER_NAME, target);
         if ((limit === undefined) !== (ttl === undefined)) {
-          throw new Error(`@Throttle() on ${where} needs both "limit" and "ttl" for the "${POLICY_THROTTLER_NAME}" throttler`);
+          throw new Error(
+            `@Throttle() on ${where} needs both "limit" and "ttl" for the "${POLICY_THROTTLER_NAME}" throttler`,
+          );
         }
-        for (const [option, given] of [['limit', limit], ['ttl', ttl]] as const) {
-          if (given !== undefined && typeof given !== 'function' && !(typeof given === 'number' && Number.isFinite(given) && given >= 0)) {
-            throw new Error(`@Throttle() on ${where}: "${option}" must be a non-negative number or a function, got ${JSON.stringify(given)}`);
+        for (const [option, given] of [
+          ['limit', limit],
+          ['ttl', ttl],
+        ] as const) {
+          if (
+            given !== undefined &&
+            typeof given !== 'function' &&
+            !(typeof given === 'number' && Number.isFinite(given) && given >= 0)
+          ) {
+            throw new Error(
+              `@Throttle() on ${where}: "${option}" must be a non-negative number or a function, got ${JSON.stringify(given)}`,
+            );
           }
         }
       };

@@ -43,7 +43,13 @@ describe('resolveBuckets', () => {
   it('limits anonymous callers per client IP with the anonymous rule', () => {
     const anon = principal({ id: 'ip:198.51.100.1', type: 'anonymous', tenantId: null });
     const buckets = resolveBuckets(anon, 'event.create', config, '198.51.100.1');
-    expect(buckets[0]).toEqual({ name: 'anonymous', key: 'anonymous:198.51.100.1', limit: 10, ttlMs: 30_000, blockDurationMs: 120_000 });
+    expect(buckets[0]).toEqual({
+      name: 'anonymous',
+      key: 'anonymous:198.51.100.1',
+      limit: 10,
+      ttlMs: 30_000,
+      blockDurationMs: 120_000,
+    });
     expect(buckets[1].key).toBe('operation:event.create:anonymous:198.51.100.1');
     expect(resolveBuckets(anon, null, config, '198.51.100.2')[0].key).not.toBe(buckets[0].key);
   });
@@ -51,8 +57,12 @@ describe('resolveBuckets', () => {
   it('scales every limit by the tier multiplier, rounded down, at least 1', () => {
     const pro = resolveBuckets(principal({ tier: 'pro' }), 'event.create', config, '::1');
     expect(pro.map((b) => b.limit)).toEqual([500, 150]);
-    expect(resolveBuckets(principal({ tier: 'trial' }), 'event.create', config, '::1').map((b) => b.limit)).toEqual([1, 1]);
-    expect(resolveBuckets(principal({ tier: 'half' }), 'event.create', config, '::1').map((b) => b.limit)).toEqual([50, 15]);
+    expect(resolveBuckets(principal({ tier: 'trial' }), 'event.create', config, '::1').map((b) => b.limit)).toEqual([
+      1, 1,
+    ]);
+    expect(resolveBuckets(principal({ tier: 'half' }), 'event.create', config, '::1').map((b) => b.limit)).toEqual([
+      50, 15,
+    ]);
     expect(resolveBuckets(principal({ tier: 'unknown' }), null, config, '::1')[0].limit).toBe(100);
   });
 
@@ -60,7 +70,10 @@ describe('resolveBuckets', () => {
     expect(resolveBuckets(principal(), 'event.create', {}, '::1')).toEqual([
       { name: 'default', key: 'principal:t1:user-1', limit: 600, ttlMs: 60_000, blockDurationMs: 0 },
     ]);
-    expect(resolveBuckets(principal({ type: 'anonymous' }), null, {}, '::1')[0]).toMatchObject({ limit: 60, ttlMs: 60_000 });
+    expect(resolveBuckets(principal({ type: 'anonymous' }), null, {}, '::1')[0]).toMatchObject({
+      limit: 60,
+      ttlMs: 60_000,
+    });
   });
 });
 

@@ -41,12 +41,19 @@ function tierMultiplier(principal: Principal, config: RateLimitConfig): number {
  * // [{ name: 'default', key: 'principal:t1:user-1', limit: 600, ttlMs: 60000, blockDurationMs: 0 },
  * //  { name: 'operation:event.create', key: 'operation:event.create:principal:t1:user-1', limit: 30, ... }]
  */
-export function resolveBuckets(principal: Principal, operation: string | null, config: RateLimitConfig, clientIp: string): RateLimitBucket[] {
+export function resolveBuckets(
+  principal: Principal,
+  operation: string | null,
+  config: RateLimitConfig,
+  clientIp: string,
+): RateLimitBucket[] {
   const multiplier = tierMultiplier(principal, config);
   const anonymous = principal.type === 'anonymous';
   // Tenants issue their own subjects, so the same `sub` in two tenants is two callers. An API key counts under its
   // creator's id unless the policy gives keys limits of their own (`accountId`).
-  const subject = anonymous ? `anonymous:${clientIp}` : `principal:${principal.tenantId ?? '-'}:${accountIdOf(principal)}`;
+  const subject = anonymous
+    ? `anonymous:${clientIp}`
+    : `principal:${principal.tenantId ?? '-'}:${accountIdOf(principal)}`;
   const buckets = [
     anonymous
       ? toBucket('anonymous', subject, config.anonymous ?? DEFAULT_ANONYMOUS_RATE_LIMIT_RULE, multiplier)

@@ -44,7 +44,13 @@ export interface RateLimitOutcome {
  * const record = await storage.peek('auth-failures:203.0.113.7', 60_000, 5, 0, 'auth-failures');
  */
 export interface PeekableThrottlerStorage extends ThrottlerStorage {
-  peek(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord>;
+  peek(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord>;
 }
 
 /**

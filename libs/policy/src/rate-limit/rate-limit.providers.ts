@@ -18,12 +18,14 @@ export const RATE_LIMIT_PROVIDERS: Provider[] = [
   { provide: getOptionsToken(), useValue: POLICY_THROTTLER_OPTIONS },
   {
     provide: getStorageToken(),
-    useFactory: (redis: Redis | null, compiled: CompiledPolicy) => createThrottlerStorage({ redis, config: compiled.document.rateLimits ?? {} }),
+    useFactory: (redis: Redis | null, compiled: CompiledPolicy) =>
+      createThrottlerStorage({ redis, config: compiled.document.rateLimits ?? {} }),
     inject: [POLICY_REDIS, COMPILED_POLICY],
   },
   {
     provide: RateLimitService,
-    useFactory: (storage: ThrottlerStorage, compiled: CompiledPolicy) => new RateLimitService(storage, compiled.document.rateLimits ?? {}),
+    useFactory: (storage: ThrottlerStorage, compiled: CompiledPolicy) =>
+      new RateLimitService(storage, compiled.document.rateLimits ?? {}),
     inject: [getStorageToken(), COMPILED_POLICY],
   },
   { provide: PolicyRateLimiter, useClass: DefaultPolicyRateLimiter },

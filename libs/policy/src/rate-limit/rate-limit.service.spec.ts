@@ -36,7 +36,15 @@ describe('RateLimitService', () => {
     const buckets = [bucket('default', 100), bucket('operation:event.create', 4)];
     await s.consume(buckets);
     const outcome = await s.consume(buckets);
-    expect(outcome).toEqual({ allowed: true, limit: 4, remaining: 2, resetSeconds: 60, retryAfterSeconds: 0, bucket: 'operation:event.create', windowSeconds: 60 });
+    expect(outcome).toEqual({
+      allowed: true,
+      limit: 4,
+      remaining: 2,
+      resetSeconds: 60,
+      retryAfterSeconds: 0,
+      bucket: 'operation:event.create',
+      windowSeconds: 60,
+    });
     expect(await storage.peek('user-1:default', 60_000, 100, 0, 'default')).toMatchObject({ totalHits: 2 });
   });
 
@@ -86,7 +94,11 @@ describe('RateLimitService', () => {
     const moduleRef = await Test.createTestingModule({
       providers: [
         { provide: 'RATE_LIMIT_STORAGE', useFactory: () => createThrottlerStorage({ config }) },
-        { provide: RateLimitService, useFactory: (st: ThrottlerStorage) => new RateLimitService(st, config), inject: ['RATE_LIMIT_STORAGE'] },
+        {
+          provide: RateLimitService,
+          useFactory: (st: ThrottlerStorage) => new RateLimitService(st, config),
+          inject: ['RATE_LIMIT_STORAGE'],
+        },
       ],
     }).compile();
     const s = moduleRef.get(RateLimitService);
@@ -99,8 +111,19 @@ describe('RateLimitService', () => {
 
 describe('rateLimitHeaders', () => {
   it('sets the X-RateLimit headers, and Retry-After only when denied', () => {
-    const allowed = { allowed: true, limit: 10, remaining: 3, resetSeconds: 42, retryAfterSeconds: 0, bucket: 'default' };
-    expect(rateLimitHeaders(allowed)).toEqual({ 'X-RateLimit-Limit': '10', 'X-RateLimit-Remaining': '3', 'X-RateLimit-Reset': '42' });
+    const allowed = {
+      allowed: true,
+      limit: 10,
+      remaining: 3,
+      resetSeconds: 42,
+      retryAfterSeconds: 0,
+      bucket: 'default',
+    };
+    expect(rateLimitHeaders(allowed)).toEqual({
+      'X-RateLimit-Limit': '10',
+      'X-RateLimit-Remaining': '3',
+      'X-RateLimit-Reset': '42',
+    });
     expect(rateLimitHeaders({ ...allowed, allowed: false, remaining: 0, retryAfterSeconds: 7 })).toMatchObject({
       'X-RateLimit-Remaining': '0',
       'Retry-After': '7',

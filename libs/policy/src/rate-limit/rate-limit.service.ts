@@ -4,7 +4,12 @@ import type { RateLimitConfig } from '../policy-module-options.interface';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { authFailureBucket } from './rate-limit.buckets';
 import { isPeekable } from './rate-limit.interfaces';
-import type { PeekableThrottlerStorage, RateLimitBucket, RateLimitOutcome, ThrottlerStorageRecord } from './rate-limit.interfaces';
+import type {
+  PeekableThrottlerStorage,
+  RateLimitBucket,
+  RateLimitOutcome,
+  ThrottlerStorageRecord,
+} from './rate-limit.interfaces';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 import { ResilientThrottlerStorage } from './resilient-throttler.storage';
 
@@ -72,7 +77,10 @@ export class RateLimitService {
   }
 }
 
-function reportOutcome(buckets: readonly RateLimitBucket[], records: readonly ThrottlerStorageRecord[]): RateLimitOutcome {
+function reportOutcome(
+  buckets: readonly RateLimitBucket[],
+  records: readonly ThrottlerStorageRecord[],
+): RateLimitOutcome {
   let chosen = 0;
   let denied = false;
   let chosenScore = Infinity;
@@ -119,7 +127,10 @@ function sfString(value: string): string {
  * @example
  * for (const [name, value] of Object.entries(rateLimitHeaders(outcome))) response.setHeader(name, value);
  */
-export function rateLimitHeaders(outcome: RateLimitOutcome, style: RateLimitHeaderStyle = 'x-ratelimit'): Record<string, string> {
+export function rateLimitHeaders(
+  outcome: RateLimitOutcome,
+  style: RateLimitHeaderStyle = 'x-ratelimit',
+): Record<string, string> {
   const headers: Record<string, string> = {};
   if (style !== 'ietf') {
     headers['X-RateLimit-Limit'] = String(outcome.limit);

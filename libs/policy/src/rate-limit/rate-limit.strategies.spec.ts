@@ -1,7 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { WindowStrategy as RateLimitStrategy } from './rate-limit.strategies';
 import { RingHitLog } from './hit-log';
-import { applyHit, applyLogHit, freshState, logExpiresAt, normalizeStrategy, stateExpiresAt } from './rate-limit.strategies';
+import {
+  applyHit,
+  applyLogHit,
+  freshState,
+  logExpiresAt,
+  normalizeStrategy,
+  stateExpiresAt,
+} from './rate-limit.strategies';
 import type { HitResult, RateLimitRuleMs, RateLimitState } from './rate-limit.strategies';
 
 /** A key driven on a fake clock. */
@@ -24,7 +31,13 @@ describe('fixed-window', () => {
     const k = key('fixed-window', rule);
     expect([k.hit(0), k.hit(100), k.hit(200)].map((r) => r.remaining)).toEqual([2, 1, 0]);
     const denied = k.hit(300);
-    expect(denied).toMatchObject({ isBlocked: true, remaining: 0, totalHits: 4, timeToBlockExpireMs: 700, timeToExpireMs: 700 });
+    expect(denied).toMatchObject({
+      isBlocked: true,
+      remaining: 0,
+      totalHits: 4,
+      timeToBlockExpireMs: 700,
+      timeToExpireMs: 700,
+    });
     expect(k.hit(999).isBlocked).toBe(true);
     expect(k.hit(1000)).toMatchObject({ isBlocked: false, totalHits: 1, remaining: 2, timeToExpireMs: 1000 });
   });
@@ -204,7 +217,13 @@ describe('sliding-log (exact, the default)', () => {
   it('counts each hit for exactly ttl after it', () => {
     const k = logKey({ ttlMs: 1000, limit: 3, blockDurationMs: 0 });
     expect([k.hit(0), k.hit(300), k.hit(600)].map((r) => r.remaining)).toEqual([2, 1, 0]);
-    expect(k.hit(999)).toMatchObject({ isBlocked: true, totalHits: 4, remaining: 0, timeToBlockExpireMs: 1, timeToExpireMs: 1 });
+    expect(k.hit(999)).toMatchObject({
+      isBlocked: true,
+      totalHits: 4,
+      remaining: 0,
+      timeToBlockExpireMs: 1,
+      timeToExpireMs: 1,
+    });
     // The hit at 0 stops counting at 1000, the one at 300 at 1300.
     expect(k.hit(1000)).toMatchObject({ isBlocked: false, totalHits: 3, remaining: 0, timeToExpireMs: 300 });
     expect(k.hit(1299)).toMatchObject({ isBlocked: true, timeToBlockExpireMs: 1 });
@@ -217,12 +236,24 @@ describe('sliding-log (exact, the default)', () => {
     const exact = logKey(rule);
     expect([0, 900, 950, 1400, 1450].map((t) => exact.hit(t).isBlocked)).toEqual([false, false, false, false, true]);
     const approximate = key('sliding-window', rule);
-    expect([0, 900, 950, 1400, 1450].map((t) => approximate.hit(t).isBlocked)).toEqual([false, false, false, false, false]);
+    expect([0, 900, 950, 1400, 1450].map((t) => approximate.hit(t).isBlocked)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it('reports a first hit like @nestjs/throttler: 1 hit, expiring in ttl', () => {
     const k = logKey({ ttlMs: 1000, limit: 1, blockDurationMs: 0 });
-    expect(k.hit(0)).toEqual({ totalHits: 1, isBlocked: false, remaining: 0, timeToExpireMs: 1000, timeToBlockExpireMs: 0 });
+    expect(k.hit(0)).toEqual({
+      totalHits: 1,
+      isBlocked: false,
+      remaining: 0,
+      timeToExpireMs: 1000,
+      timeToBlockExpireMs: 0,
+    });
   });
 
   it('never admits more than `limit` in any ttl window, and admits whatever the definition admits', () => {
@@ -242,13 +273,14 @@ describe('sliding-log (exact, the default)', () => {
       const admittedAt: number[] = [];
       let now = 0;
       for (let i = 0; i < 5000; i++) {
-        now += Math.floor(random() * random() * (3 * ttl) / limit);
+        now += Math.floor((random() * random() * (3 * ttl)) / limit);
         const admitted = !k.hit(now).isBlocked;
         expect(admitted).toBe(reference(now));
         if (admitted) admittedAt.push(now);
         expect(k.log.size).toBeLessThanOrEqual(limit);
       }
-      for (let i = limit; i < admittedAt.length; i++) expect(admittedAt[i] - admittedAt[i - limit]).toBeGreaterThanOrEqual(ttl);
+      for (let i = limit; i < admittedAt.length; i++)
+        expect(admittedAt[i] - admittedAt[i - limit]).toBeGreaterThanOrEqual(ttl);
     }
   });
 
@@ -300,7 +332,9 @@ describe('sliding-log (exact, the default)', () => {
     // Three of the four must expire before one more fits under 2: the one at 200 stops counting at 1200.
     expect(lowered).toMatchObject({ isBlocked: true, timeToBlockExpireMs: 800 });
     expect(applyLogHit(k.log, 1_000_000 + 1199, { ttlMs: 1000, limit: 2, blockDurationMs: 0 }, 1).isBlocked).toBe(true);
-    expect(applyLogHit(k.log, 1_000_000 + 1200, { ttlMs: 1000, limit: 2, blockDurationMs: 0 }, 1).isBlocked).toBe(false);
+    expect(applyLogHit(k.log, 1_000_000 + 1200, { ttlMs: 1000, limit: 2, blockDurationMs: 0 }, 1).isBlocked).toBe(
+      false,
+    );
   });
 
   it('holds at most `limit` entries and grows only with use', () => {

@@ -124,7 +124,13 @@ export function applyLogHit(log: HitLog, now: number, rule: RateLimitRuleMs, cos
   const ttl = Math.max(1, rule.ttlMs);
   const limit = Math.max(0, Math.floor(rule.limit));
   if (log.blockedUntil > now) {
-    return { totalHits: limit + cost, isBlocked: true, remaining: 0, timeToExpireMs: log.blockedUntil - now, timeToBlockExpireMs: log.blockedUntil - now };
+    return {
+      totalHits: limit + cost,
+      isBlocked: true,
+      remaining: 0,
+      timeToExpireMs: log.blockedUntil - now,
+      timeToBlockExpireMs: log.blockedUntil - now,
+    };
   }
   if (log.blockedUntil !== 0) {
     log.clear();
@@ -142,7 +148,13 @@ export function applyLogHit(log: HitLog, now: number, rule: RateLimitRuleMs, cos
   }
   const expireMs = log.size > 0 ? log.at(0) - now : ttl;
   if (!denied) {
-    return { totalHits: count, isBlocked: false, remaining: limit - count, timeToExpireMs: expireMs, timeToBlockExpireMs: 0 };
+    return {
+      totalHits: count,
+      isBlocked: false,
+      remaining: limit - count,
+      timeToExpireMs: expireMs,
+      timeToBlockExpireMs: 0,
+    };
   }
   // A slot frees when the live hits drop below the limit (the limit may have been lowered since they were counted).
   let retryMs = limit > 0 ? log.at(count - limit) - now : ttl;
@@ -150,7 +162,13 @@ export function applyLogHit(log: HitLog, now: number, rule: RateLimitRuleMs, cos
     log.blockedUntil = now + rule.blockDurationMs;
     retryMs = rule.blockDurationMs;
   }
-  return { totalHits: count + cost, isBlocked: true, remaining: 0, timeToExpireMs: expireMs, timeToBlockExpireMs: Math.max(1, retryMs) };
+  return {
+    totalHits: count + cost,
+    isBlocked: true,
+    remaining: 0,
+    timeToExpireMs: expireMs,
+    timeToBlockExpireMs: Math.max(1, retryMs),
+  };
 }
 
 /**
@@ -169,7 +187,12 @@ export function logExpiresAt(log: HitLog): number {
  * freshState('token-bucket', Date.now(), 10); // { windowStart: now, current: 10, previous: 0, blockedUntil: 0 }
  */
 export function freshState(strategy: WindowStrategy, now: number, limit: number): RateLimitState {
-  return { windowStart: now, current: strategy === 'token-bucket' ? Math.max(0, limit) : 0, previous: 0, blockedUntil: 0 };
+  return {
+    windowStart: now,
+    current: strategy === 'token-bucket' ? Math.max(0, limit) : 0,
+    previous: 0,
+    blockedUntil: 0,
+  };
 }
 
 function resetState(state: RateLimitState, strategy: WindowStrategy, now: number, limit: number): void {
@@ -208,11 +231,23 @@ function slidingRetryMs(state: RateLimitState, now: number, ttl: number, limit: 
  * const state = freshState('fixed-window', 0, 2);
  * applyHit('fixed-window', state, 10, { ttlMs: 1000, limit: 2, blockDurationMs: 0 }, 1).isBlocked; // false
  */
-export function applyHit(strategy: WindowStrategy, state: RateLimitState, now: number, rule: RateLimitRuleMs, cost: 0 | 1): HitResult {
+export function applyHit(
+  strategy: WindowStrategy,
+  state: RateLimitState,
+  now: number,
+  rule: RateLimitRuleMs,
+  cost: 0 | 1,
+): HitResult {
   const ttl = Math.max(1, rule.ttlMs);
   const limit = Math.max(0, Math.floor(rule.limit));
   if (state.blockedUntil > now) {
-    return { totalHits: limit + cost, isBlocked: true, remaining: 0, timeToExpireMs: state.blockedUntil - now, timeToBlockExpireMs: state.blockedUntil - now };
+    return {
+      totalHits: limit + cost,
+      isBlocked: true,
+      remaining: 0,
+      timeToExpireMs: state.blockedUntil - now,
+      timeToBlockExpireMs: state.blockedUntil - now,
+    };
   }
   if (state.blockedUntil !== 0) resetState(state, strategy, now, limit);
 
@@ -244,13 +279,25 @@ export function applyHit(strategy: WindowStrategy, state: RateLimitState, now: n
   }
 
   if (!denied) {
-    return { totalHits: count, isBlocked: false, remaining: Math.max(0, limit - count), timeToExpireMs: expireMs, timeToBlockExpireMs: 0 };
+    return {
+      totalHits: count,
+      isBlocked: false,
+      remaining: Math.max(0, limit - count),
+      timeToExpireMs: expireMs,
+      timeToBlockExpireMs: 0,
+    };
   }
   if (cost === 1 && rule.blockDurationMs > 0) {
     state.blockedUntil = now + rule.blockDurationMs;
     retryMs = rule.blockDurationMs;
   }
-  return { totalHits: count + cost, isBlocked: true, remaining: 0, timeToExpireMs: expireMs, timeToBlockExpireMs: Math.max(1, retryMs) };
+  return {
+    totalHits: count + cost,
+    isBlocked: true,
+    remaining: 0,
+    timeToExpireMs: expireMs,
+    timeToBlockExpireMs: Math.max(1, retryMs),
+  };
 }
 
 /**

@@ -104,12 +104,24 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
     return `${this.keyPrefix}{${key}}:${throttlerName}`;
   }
 
-  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     return this.run(this.redisKey(key, throttlerName), ttl, limit, blockDuration, 1);
   }
 
   /** Like `increment` but counts nothing: `isBlocked` tells whether the next hit would be denied. */
-  peek(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  peek(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     return this.run(this.redisKey(key, throttlerName), ttl, limit, blockDuration, 0);
   }
 
@@ -117,7 +129,7 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
   loadScript(force = false): Promise<void> {
     if (this.loading === undefined || force) {
       this.loaded = false;
-      this.loading = (this.redis.script('LOAD', RATE_LIMIT_LUA)).then(
+      this.loading = this.redis.script('LOAD', RATE_LIMIT_LUA).then(
         () => {
           this.loaded = true;
         },
@@ -130,14 +142,23 @@ export class RedisThrottlerStorage implements PeekableThrottlerStorage, OnModule
     return this.loading;
   }
 
-  private async run(redisKey: string, ttl: number, limit: number, blockDuration: number, cost: 0 | 1): Promise<ThrottlerStorageRecord> {
+  private async run(
+    redisKey: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    cost: 0 | 1,
+  ): Promise<ThrottlerStorageRecord> {
     const args = [Math.ceil(ttl), limit, Math.max(0, Math.ceil(blockDuration)), this.strategy, cost] as const;
     return toRecord(await this.checks.add({ redisKey, args }));
   }
 
   /** One script call for a batch of checks. */
   private async send(batch: Check[]): Promise<unknown[]> {
-    const keys = this.strategy === 'sliding-log' ? batch.flatMap((check) => [`${check.redisKey}:log`, `${check.redisKey}:block`]) : batch.flatMap((check) => [check.redisKey, check.redisKey]);
+    const keys =
+      this.strategy === 'sliding-log'
+        ? batch.flatMap((check) => [`${check.redisKey}:log`, `${check.redisKey}:block`])
+        : batch.flatMap((check) => [check.redisKey, check.redisKey]);
     const args = batch.flatMap((check) => check.args);
     if (!this.loaded) await this.loadScript();
     let reply: unknown;

@@ -64,11 +64,23 @@ export class ResilientThrottlerStorage implements PeekableThrottlerStorage, OnMo
     return this.downSince !== null;
   }
 
-  increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     return this.run((storage) => storage.increment(key, ttl, limit, blockDuration, throttlerName));
   }
 
-  peek(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+  peek(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     return this.run((storage) => storage.peek(key, ttl, limit, blockDuration, throttlerName));
   }
 
@@ -103,7 +115,8 @@ export class ResilientThrottlerStorage implements PeekableThrottlerStorage, OnMo
     if (this.downSince !== null) return;
     this.downSince = now;
     const reason = error instanceof Error ? error.message : String(error);
-    const consequence = this.failMode === 'open' ? 'limiting per process until it is back' : 'answering 503 until it is back';
+    const consequence =
+      this.failMode === 'open' ? 'limiting per process until it is back' : 'answering 503 until it is back';
     this.logger.error(`Rate-limit store failed (${reason}); ${consequence}`);
   }
 

@@ -18,5 +18,12 @@ export { RunGuard, toolCallKey } from './run.guard';
  * @example
  * const limits: RunLimits = { maxSteps: 20, maxCost: 0.5, maxRepeats: 3, onLimit: 'approval' };
  */
-export type { RunLimits, RunOnLimit, RunLimitName, RunStopReason, RunStatus, RunVerdict, RunGuardState } from './run.types';
-
+export type {
+  RunLimits,
+  RunOnLimit,
+  RunLimitName,
+  RunStopReason,
+  RunStatus,
+  RunVerdict,
+  RunGuardState,
+} from './run.types';

@@ -18,7 +18,11 @@ describe('RunGuard', () => {
     expect(guard.recordToolCall('search', { n: 1, q: 'x' })).toEqual({ ok: true });
     expect(guard.recordToolCall('search', { q: 'y', n: 1 })).toEqual({ ok: true });
     expect(guard.recordToolCall('other', { n: 1, q: 'x' })).toEqual({ ok: true });
-    expect(guard.recordToolCall('search', { q: 'x', n: 1 })).toMatchObject({ ok: false, reason: 'loop_detected', onLimit: 'approval' });
+    expect(guard.recordToolCall('search', { q: 'x', n: 1 })).toMatchObject({
+      ok: false,
+      reason: 'loop_detected',
+      onLimit: 'approval',
+    });
     expect(guard.state.toolCalls).toBe(4);
   });
 
@@ -58,7 +62,9 @@ describe('RunGuard', () => {
   });
 
   it('keys tool calls by canonical JSON', () => {
-    expect(toolCallKey('t', { b: [1, { d: 1, c: 2 }], a: null })).toBe(toolCallKey('t', { a: null, b: [1, { c: 2, d: 1 }] }));
+    expect(toolCallKey('t', { b: [1, { d: 1, c: 2 }], a: null })).toBe(
+      toolCallKey('t', { a: null, b: [1, { c: 2, d: 1 }] }),
+    );
     expect(toolCallKey('t', { a: 1 })).not.toBe(toolCallKey('u', { a: 1 }));
   });
 });
@@ -67,11 +73,15 @@ describe('the runs section of the policy schema', () => {
   const document = (runs: unknown) => ({ roles: { admin: { operations: ['*'] } }, runs });
 
   it('accepts the documented keys and names the key at fault', () => {
-    expect(() => assertPolicyDocument(document({ maxSteps: 5, maxCost: 0.5, maxRepeats: 3, onLimit: 'approval' }))).not.toThrow();
+    expect(() =>
+      assertPolicyDocument(document({ maxSteps: 5, maxCost: 0.5, maxRepeats: 3, onLimit: 'approval' })),
+    ).not.toThrow();
     expect(() => assertPolicyDocument(document({ maxSteps: 0 }))).toThrow(/runs\.maxSteps/);
     expect(() => assertPolicyDocument(document({ maxSteps: 1.5 }))).toThrow(/runs\.maxSteps/);
     expect(() => assertPolicyDocument(document({ maxCost: -1 }))).toThrow(/runs\.maxCost/);
     expect(() => assertPolicyDocument(document({ onLimit: 'pause' }))).toThrow(/runs\.onLimit/);
-    expect(() => assertPolicyDocument(document({ maxStep: 1 }))).toThrow(/runs\.maxStep: unknown key \(did you mean "maxSteps"\?\)/);
+    expect(() => assertPolicyDocument(document({ maxStep: 1 }))).toThrow(
+      /runs\.maxStep: unknown key \(did you mean "maxSteps"\?\)/,
+    );
   });
 });

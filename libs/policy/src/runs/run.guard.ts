@@ -79,7 +79,8 @@ export class RunGuard {
     ];
     for (const [name, used, inUnits] of checks) {
       const limit = this.limit(name);
-      if (limit !== undefined && used >= inUnits(limit)) return this.refuse(name, `the run reached its ${name} of ${limit}`);
+      if (limit !== undefined && used >= inUnits(limit))
+        return this.refuse(name, `the run reached its ${name} of ${limit}`);
     }
     return { ok: true };
   }
@@ -110,7 +111,10 @@ export class RunGuard {
     const seen = this.current.repeats[key] ?? 0;
     const maxRepeats = this.limit('maxRepeats');
     if (maxRepeats !== undefined && seen >= maxRepeats) {
-      return this.refuse('maxRepeats', `tool "${name}" was called ${seen} times with the same arguments (maxRepeats ${maxRepeats})`);
+      return this.refuse(
+        'maxRepeats',
+        `tool "${name}" was called ${seen} times with the same arguments (maxRepeats ${maxRepeats})`,
+      );
     }
     this.current.repeats[key] = seen + 1;
     this.current.toolCalls += 1;

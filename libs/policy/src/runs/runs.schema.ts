@@ -10,7 +10,9 @@ export const RunLimitsSchema = StrictObject(
     maxTokens: Type.Optional(PositiveInteger({ description: 'Tokens (input plus output) a run may use.' })),
     maxSeconds: Type.Optional(PositiveNumber({ description: 'Wall-clock seconds a run may last.' })),
     maxRepeats: Type.Optional(
-      PositiveInteger({ description: 'Calls of one tool with the same (canonical JSON) arguments a run may make; one more is a loop.' }),
+      PositiveInteger({
+        description: 'Calls of one tool with the same (canonical JSON) arguments a run may make; one more is a loop.',
+      }),
     ),
     onLimit: Type.Optional(
       StringEnum(['stop', 'approval'] as const, {

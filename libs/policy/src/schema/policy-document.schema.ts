@@ -30,7 +30,8 @@ export const POLICY_SECTIONS = {
 export const PolicyDocumentSchema = StrictObject(POLICY_SECTIONS, {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   title: 'nest-agent-policy policy document',
-  description: 'Roles, scopes, rate limits, budgets, prices, approvals, audit settings, run guards and anomaly alerts of nest-agent-policy.',
+  description:
+    'Roles, scopes, rate limits, budgets, prices, approvals, audit settings, run guards and anomaly alerts of nest-agent-policy.',
 });
 
 /** The policy document: what the app's policy file holds (JSON or YAML), validated at boot. */

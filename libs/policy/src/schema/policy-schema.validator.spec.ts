@@ -45,7 +45,14 @@ const valid = (): Record<string, unknown> => ({
   },
   pricing: { 'echo-1': { input: 0.5, output: 1.5, cachedInput: 0.1 } },
   approvals: { operations: ['agent.delete'], ttl: 900, maxPendingPerPrincipal: 20 },
-  audit: { grants: false, hashIpSalt: 'salt', batchSize: 200, flushIntervalMs: 200, maxQueue: 10000, anchorIntervalMs: 5000 },
+  audit: {
+    grants: false,
+    hashIpSalt: 'salt',
+    batchSize: 200,
+    flushIntervalMs: 200,
+    maxQueue: 10000,
+    anchorIntervalMs: 5000,
+  },
   apiKeys: { limits: 'creator', defaultTtl: 86400, maxTtl: 31536000, maxPerCreator: 100 },
   alerts: {
     mode: 'enforce',
@@ -80,23 +87,51 @@ const MISSPELLINGS: [string[], string | undefined, string][] = [
   [['roles', 'operator', 'inherit'], 'inherits', 'roles.operator.inherit: unknown key (did you mean "inherits"?)'],
   [['roles', 'customer', 'owns'], 'own', 'roles.customer.owns: unknown key (did you mean "own"?)'],
   [['roles', 'admin', 'operation'], undefined, 'roles.admin.operation: unknown key (did you mean "operations"?)'],
-  [['scopes', 'agents:write', 'implied'], 'implies', 'scopes.agents:write.implied: unknown key (did you mean "implies"?)'],
+  [
+    ['scopes', 'agents:write', 'implied'],
+    'implies',
+    'scopes.agents:write.implied: unknown key (did you mean "implies"?)',
+  ],
   [['rateLimits', 'defualt'], 'default', 'rateLimits.defualt: unknown key (did you mean "default"?)'],
   [['rateLimits', 'anonymus'], 'anonymous', 'rateLimits.anonymus: unknown key (did you mean "anonymous"?)'],
   [['rateLimits', 'stategy'], 'strategy', 'rateLimits.stategy: unknown key (did you mean "strategy"?)'],
   [['rateLimits', 'failmode'], 'failMode', 'rateLimits.failmode: unknown key (did you mean "failMode"?)'],
   [['rateLimits', 'default', 'limt'], 'limit', 'rateLimits.default.limt: unknown key (did you mean "limit"?)'],
   [['rateLimits', 'default', 'tll'], 'ttl', 'rateLimits.default.tll: unknown key (did you mean "ttl"?)'],
-  [['rateLimits', 'anonymous', 'blockDurration'], undefined, 'rateLimits.anonymous.blockDurration: unknown key (did you mean "blockDuration"?)'],
-  [['rateLimits', 'operations', 'event.create', 'limits'], 'limit', 'rateLimits.operations.event.create.limits: unknown key (did you mean "limit"?)'],
-  [['rateLimits', 'tiers', 'pro', 'multipler'], 'multiplier', 'rateLimits.tiers.pro.multipler: unknown key (did you mean "multiplier"?)'],
-  [['budgets', 'softLimitPercentage'], 'softLimitPercent', 'budgets.softLimitPercentage: unknown key (did you mean "softLimitPercent"?)'],
+  [
+    ['rateLimits', 'anonymous', 'blockDurration'],
+    undefined,
+    'rateLimits.anonymous.blockDurration: unknown key (did you mean "blockDuration"?)',
+  ],
+  [
+    ['rateLimits', 'operations', 'event.create', 'limits'],
+    'limit',
+    'rateLimits.operations.event.create.limits: unknown key (did you mean "limit"?)',
+  ],
+  [
+    ['rateLimits', 'tiers', 'pro', 'multipler'],
+    'multiplier',
+    'rateLimits.tiers.pro.multipler: unknown key (did you mean "multiplier"?)',
+  ],
+  [
+    ['budgets', 'softLimitPercentage'],
+    'softLimitPercent',
+    'budgets.softLimitPercentage: unknown key (did you mean "softLimitPercent"?)',
+  ],
   [['budgets', 'principle'], 'principal', 'budgets.principle: unknown key (did you mean "principal"?)'],
   [['budgets', 'tenant', 'monthly'], 'month', 'budgets.tenant.monthly: unknown key (did you mean "month"?)'],
   [['budgets', 'principal', 'day', 'cots'], 'cost', 'budgets.principal.day.cots: unknown key (did you mean "cost"?)'],
-  [['budgets', 'global', 'month', 'token'], undefined, 'budgets.global.month.token: unknown key (did you mean "tokens"?)'],
+  [
+    ['budgets', 'global', 'month', 'token'],
+    undefined,
+    'budgets.global.month.token: unknown key (did you mean "tokens"?)',
+  ],
   [['pricing', 'echo-1', 'inputs'], 'input', 'pricing.echo-1.inputs: unknown key (did you mean "input"?)'],
-  [['pricing', 'echo-1', 'cachedinput'], 'cachedInput', 'pricing.echo-1.cachedinput: unknown key (did you mean "cachedInput"?)'],
+  [
+    ['pricing', 'echo-1', 'cachedinput'],
+    'cachedInput',
+    'pricing.echo-1.cachedinput: unknown key (did you mean "cachedInput"?)',
+  ],
   [['approvals', 'operation'], 'operations', 'approvals.operation: unknown key (did you mean "operations"?)'],
   [['approvals', 'tll'], 'ttl', 'approvals.tll: unknown key (did you mean "ttl"?)'],
   [['audit', 'grant'], 'grants', 'audit.grant: unknown key (did you mean "grants"?)'],
@@ -109,7 +144,11 @@ const MISSPELLINGS: [string[], string | undefined, string][] = [
   [['alerts', 'blockSecond'], 'blockSeconds', 'alerts.blockSecond: unknown key (did you mean "blockSeconds"?)'],
   [['alerts', 'webhookURL'], 'webhookUrl', 'alerts.webhookURL: unknown key (did you mean "webhookUrl"?)'],
   [['alerts', 'zscore'], 'zScore', 'alerts.zscore: unknown key (did you mean "zScore"?)'],
-  [['audit', 'colour'], undefined, 'audit.colour: unknown key (known keys: grants, hashIpSalt, batchSize, flushIntervalMs, maxQueue, maxWaitMs, anchorKey, anchorIntervalMs)'],
+  [
+    ['audit', 'colour'],
+    undefined,
+    'audit.colour: unknown key (known keys: grants, hashIpSalt, batchSize, flushIntervalMs, maxQueue, maxWaitMs, anchorKey, anchorIntervalMs)',
+  ],
 ];
 
 /** [a path, a value of the wrong type or range, the message expected]. */
@@ -127,10 +166,18 @@ const WRONG_VALUES: [(string | number)[], unknown, string][] = [
   [['roles', 'operator', 'inherits'], 'admin', 'roles.operator.inherits must be a list of non-empty strings'],
   [['roles', 'customer', 'own'], 'yes', 'roles.customer.own must be true or false'],
   [['scopes', 'agents:write', 'implies', 0], 5, 'scopes.agents:write.implies[0] must be a non-empty string'],
-  [['rateLimits', 'strategy'], 'leaky-bucket', 'rateLimits.strategy must be one of "sliding-log", "exact", "fixed-window", "sliding-window", "token-bucket"'],
+  [
+    ['rateLimits', 'strategy'],
+    'leaky-bucket',
+    'rateLimits.strategy must be one of "sliding-log", "exact", "fixed-window", "sliding-window", "token-bucket"',
+  ],
   [['rateLimits', 'default', 'limit'], 1.5, 'rateLimits.default.limit must be an integer >= 1'],
   [['rateLimits', 'default', 'ttl'], '60', 'rateLimits.default.ttl must be a number > 0'],
-  [['rateLimits', 'operations', 'event.create'], 30, 'rateLimits.operations.event.create must be an object with limit, ttl'],
+  [
+    ['rateLimits', 'operations', 'event.create'],
+    30,
+    'rateLimits.operations.event.create must be an object with limit, ttl',
+  ],
   [['rateLimits', 'tiers', 'pro', 'multiplier'], 0, 'rateLimits.tiers.pro.multiplier must be a number > 0'],
   [['rateLimits', 'failMode'], 'sometimes', 'rateLimits.failMode must be one of "closed", "open"'],
   [['budgets', 'softLimitPercent'], 120, 'budgets.softLimitPercent must be a number > 0 and <= 100'],
@@ -188,7 +235,11 @@ describe('policy document schema', () => {
   });
 
   it('reports every problem of a document at once, unknown keys first', () => {
-    const doc = { roles: { a: { operations: ['*'], inherit: ['b'] } }, rateLimits: { default: { limit: 0, ttl: 1 } }, rolez: {} };
+    const doc = {
+      roles: { a: { operations: ['*'], inherit: ['b'] } },
+      rateLimits: { default: { limit: 0, ttl: 1 } },
+      rolez: {},
+    };
     const message = bootError(doc);
     expect(message.split('; ')).toEqual([
       'rolez: unknown policy key (did you mean "roles"?)',
@@ -198,11 +249,18 @@ describe('policy document schema', () => {
   });
 
   it('keeps the semantic checks, after the schema, with their messages', () => {
-    expect(bootError({ roles: { a: { operations: ['*'], inherits: ['ghost'] } } })).toBe('roles.a.inherits[0]: unknown role "ghost"');
-    expect(bootError({ roles: { a: { operations: ['agnt.*'] } } })).toBe('roles.a.operations[0]: "agnt.*" matches no known operation');
-    expect(bootError({ roles: { a: { operations: ['*'] } }, rateLimits: { operations: { 'agent.fly': { limit: 1, ttl: 1 } } } })).toBe(
-      'rateLimits.operations.agent.fly: unknown operation',
+    expect(bootError({ roles: { a: { operations: ['*'], inherits: ['ghost'] } } })).toBe(
+      'roles.a.inherits[0]: unknown role "ghost"',
     );
+    expect(bootError({ roles: { a: { operations: ['agnt.*'] } } })).toBe(
+      'roles.a.operations[0]: "agnt.*" matches no known operation',
+    );
+    expect(
+      bootError({
+        roles: { a: { operations: ['*'] } },
+        rateLimits: { operations: { 'agent.fly': { limit: 1, ttl: 1 } } },
+      }),
+    ).toBe('rateLimits.operations.agent.fly: unknown operation');
     // A schema error wins over a semantic one: the shape is checked before its meaning.
     expect(bootError({ roles: { a: { operations: ['*'], inherits: ['ghost'], owns: true } } })).toBe(
       'roles.a.owns: unknown key (did you mean "own"?)',
@@ -211,7 +269,11 @@ describe('policy document schema', () => {
 });
 
 describe('PolicyModule.forRoot options', () => {
-  const base = (): PolicyModuleOptions => ({ ...(valid() as unknown as PolicyDocument), mode: 'development', jwt: { secret: 'x'.repeat(40) } });
+  const base = (): PolicyModuleOptions => ({
+    ...(valid() as unknown as PolicyDocument),
+    mode: 'development',
+    jwt: { secret: 'x'.repeat(40) },
+  });
   const optionsError = (patch: Record<string, unknown>, jwt?: Record<string, unknown>): string => {
     const options = { ...base(), ...patch } as Record<string, unknown>;
     if (jwt) options.jwt = { ...(options.jwt as object), ...jwt };
@@ -224,7 +286,12 @@ describe('PolicyModule.forRoot options', () => {
   };
 
   it('accepts every option', () => {
-    expect(optionsError({ trustProxy: ['10.0.0.0/8'], redisUrl: undefined, providers: [], policy: undefined }, { issuer: 'i', audience: ['a'], algorithms: ['HS256'], clockTolerance: 5 })).toBe('accepted');
+    expect(
+      optionsError(
+        { trustProxy: ['10.0.0.0/8'], redisUrl: undefined, providers: [], policy: undefined },
+        { issuer: 'i', audience: ['a'], algorithms: ['HS256'], clockTolerance: 5 },
+      ),
+    ).toBe('accepted');
   });
 
   it.each([
@@ -236,7 +303,11 @@ describe('PolicyModule.forRoot options', () => {
     [{}, { algorithm: ['HS256'] }, 'jwt.algorithm: unknown key (did you mean "algorithms"?)'],
     [{}, { algorithms: ['none'] }, 'jwt.algorithms[0] must be one of "HS256", "RS256", "ES256"'],
     [{}, { audience: 5 }, 'jwt.audience must be a string or a list of strings'],
-    [{ trustProxy: { hops: 1 } }, undefined, 'trustProxy must be true or false or a number or a string or a list of strings'],
+    [
+      { trustProxy: { hops: 1 } },
+      undefined,
+      'trustProxy must be true or false or a number or a string or a list of strings',
+    ],
   ])('rejects %j (jwt %j): %s', (patch, jwt, message) => {
     expect(optionsError(patch, jwt)).toContain(message);
   });
@@ -270,7 +341,9 @@ describe('shipped and documented policies', () => {
 
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   // Policy examples only: a block starting with `fixtures:` is a CLI fixtures file (test/cli checks those).
-  const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => !/^fixtures:/.test(b));
+  const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
+    .map((m) => m[1])
+    .filter((b) => !/^fixtures:/.test(b));
   // Multi-line option objects (an inline `forRoot({ ...options })` is a fragment, not an example to boot).
   const forRootBlocks = [...readme.matchAll(/PolicyModule\.forRoot\((\{\n[\s\S]*?\n\s*\})\)/g)].map((m) => m[1]);
 

@@ -20,11 +20,17 @@ function redactPath(value: unknown, path: readonly string[]): unknown {
   const [head, ...rest] = path;
   if (Array.isArray(value)) {
     if (head !== '*' && !/^\d+$/.test(head)) return value;
-    return (value as unknown[]).map((item, i) => (head === '*' || String(i) === head ? (rest.length ? redactPath(item, rest) : REDACTED) : item));
+    return (value as unknown[]).map((item, i) =>
+      head === '*' || String(i) === head ? (rest.length ? redactPath(item, rest) : REDACTED) : item,
+    );
   }
   const record = value as Record<string, unknown>;
   const copy: Record<string, unknown> = { ...record };
-  for (const key of head === '*' ? Object.keys(record) : Object.prototype.hasOwnProperty.call(record, head) ? [head] : []) {
+  for (const key of head === '*'
+    ? Object.keys(record)
+    : Object.prototype.hasOwnProperty.call(record, head)
+      ? [head]
+      : []) {
     copy[key] = rest.length ? redactPath(record[key], rest) : REDACTED;
   }
   return copy;
@@ -39,10 +45,14 @@ export const AUDIT_STRING_LIMIT = 1024;
  */
 export function boundForAudit(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') {
-    return value.length > AUDIT_STRING_LIMIT ? `${value.slice(0, AUDIT_STRING_LIMIT)}…[+${value.length - AUDIT_STRING_LIMIT} chars]` : value;
+    return value.length > AUDIT_STRING_LIMIT
+      ? `${value.slice(0, AUDIT_STRING_LIMIT)}…[+${value.length - AUDIT_STRING_LIMIT} chars]`
+      : value;
   }
   if (value === null || typeof value !== 'object') return value;
   if (depth >= 16) return '[too deep]';
   if (Array.isArray(value)) return value.map((item) => boundForAudit(item, depth + 1));
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, boundForAudit(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, boundForAudit(v, depth + 1)]),
+  );
 }

@@ -6,11 +6,18 @@ export type SanitizeMode = 'text' | 'html';
 const TEXT_ONLY: sanitizeHtml.IOptions = { allowedTags: [], allowedAttributes: {}, disallowedTagsMode: 'discard' };
 // sanitize-html's defaults: formatting and structure tags, `href` on links (http, https, ftp, mailto, tel), no
 // script, style, iframe, form, image or event-handler attribute.
-const SAFE_HTML: sanitizeHtml.IOptions = { ...sanitizeHtml.defaults, allowedSchemesAppliedToAttributes: ['href', 'src', 'cite'] };
+const SAFE_HTML: sanitizeHtml.IOptions = {
+  ...sanitizeHtml.defaults,
+  allowedSchemesAppliedToAttributes: ['href', 'src', 'cite'],
+};
 
 // sanitize-html escapes only these four characters in the text it keeps.
 const unescape = (text: string): string =>
-  text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+  text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 
 /**
  * Plain text: every tag is removed, and the content of `script`, `style` and similar elements with it. The result

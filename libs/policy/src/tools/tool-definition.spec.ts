@@ -6,13 +6,15 @@ const base = { name: 'ok_tool', description: 'd', input: { type: 'object' } };
 
 describe('tool definitions', () => {
   it('checks names and options, naming the tool', () => {
-    expect(() => defineTool({ ...base, name: 'Bad-Name' }, 'X.m')).toThrow('@AgentTool on X.m: name "Bad-Name" must match');
+    expect(() => defineTool({ ...base, name: 'Bad-Name' }, 'X.m')).toThrow(
+      '@AgentTool on X.m: name "Bad-Name" must match',
+    );
     expect(() => defineTool({ ...base, name: 'a'.repeat(65) }, 'X.m')).toThrow('must match');
     expect(() => defineTool({ ...base, name: '9lives' }, 'X.m')).toThrow('must match');
     expect(defineTool({ ...base, name: 'a'.repeat(64) }, 'X.m').name).toHaveLength(64);
-    expect(() => defineTool({ ...base, input: { type: 'object', properties: { a: { type: 'nope' } } } }, 'X.m')).toThrow(
-      '@AgentTool ok_tool (X.m): invalid input schema',
-    );
+    expect(() =>
+      defineTool({ ...base, input: { type: 'object', properties: { a: { type: 'nope' } } } }, 'X.m'),
+    ).toThrow('@AgentTool ok_tool (X.m): invalid input schema');
     expect(() => defineTool({ ...base, timeoutMs: 0 }, 'X.m')).toThrow('timeoutMs must be a positive integer');
     expect(() => defineTool({ ...base, maxConcurrent: 1.5 }, 'X.m')).toThrow('maxConcurrent');
     expect(() => defineTool({ ...base, cost: { usd: -1 } }, 'X.m')).toThrow('cost.usd');
@@ -21,7 +23,12 @@ describe('tool definitions', () => {
 
   it('fills defaults', () => {
     const tool = defineTool({ ...base, sandbox: {}, cost: { usd: 0.5 } }, 'X.m');
-    expect(tool).toMatchObject({ timeoutMs: 10_000, maxConcurrent: null, approval: false, cost: { requests: 1, usd: 0.5 } });
+    expect(tool).toMatchObject({
+      timeoutMs: 10_000,
+      maxConcurrent: null,
+      approval: false,
+      cost: { requests: 1, usd: 0.5 },
+    });
     expect(tool.sandbox).toEqual({ env: [], memoryMb: 128, readPaths: [] });
   });
 
@@ -58,7 +65,10 @@ describe('argument redaction', () => {
   });
 
   it('cuts long strings for the audit log', () => {
-    const out = boundForAudit({ text: 'x'.repeat(AUDIT_STRING_LIMIT + 10), list: ['short'] }) as { text: string; list: string[] };
+    const out = boundForAudit({ text: 'x'.repeat(AUDIT_STRING_LIMIT + 10), list: ['short'] }) as {
+      text: string;
+      list: string[];
+    };
     expect(out.text).toBe(`${'x'.repeat(AUDIT_STRING_LIMIT)}…[+10 chars]`);
     expect(out.list).toEqual(['short']);
   });

@@ -33,7 +33,8 @@ const stringList = (value: unknown, key: string, label: string): string[] => {
 
 const positiveInteger = (value: unknown, key: string, label: string): number | undefined => {
   if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || (value as number) < 1) throw new Error(`${label}: ${key} must be a positive integer`);
+  if (!Number.isSafeInteger(value) || (value as number) < 1)
+    throw new Error(`${label}: ${key} must be a positive integer`);
   return value as number;
 };
 
@@ -48,7 +49,8 @@ export function defineTool(options: AgentToolOptions, owner: string): ToolDefini
     throw new Error(`@AgentTool on ${owner}: name "${String(name)}" must match ${TOOL_NAME_PATTERN.source}`);
   }
   const label = `@AgentTool ${name} (${owner})`;
-  if (typeof options.description !== 'string' || options.description.trim() === '') throw new Error(`${label}: description is required`);
+  if (typeof options.description !== 'string' || options.description.trim() === '')
+    throw new Error(`${label}: description is required`);
   let schema: CompiledToolSchema;
   try {
     schema = compileToolSchema(options.input);
@@ -60,14 +62,18 @@ export function defineTool(options: AgentToolOptions, owner: string): ToolDefini
   let cost: ToolDefinition['cost'] = null;
   if (options.cost !== undefined) {
     const { requests, usd } = options.cost ?? {};
-    if (usd !== undefined && !(typeof usd === 'number' && usd >= 0 && Number.isFinite(usd))) throw new Error(`${label}: cost.usd must be zero or more`);
-    if (requests !== undefined && !(Number.isSafeInteger(requests) && requests >= 0)) throw new Error(`${label}: cost.requests must be zero or more`);
+    if (usd !== undefined && !(typeof usd === 'number' && usd >= 0 && Number.isFinite(usd)))
+      throw new Error(`${label}: cost.usd must be zero or more`);
+    if (requests !== undefined && !(Number.isSafeInteger(requests) && requests >= 0))
+      throw new Error(`${label}: cost.requests must be zero or more`);
     cost = { requests: requests ?? 1, usd: usd ?? 0 };
   }
-  if (options.approval !== undefined && typeof options.approval !== 'boolean') throw new Error(`${label}: approval must be true or false`);
+  if (options.approval !== undefined && typeof options.approval !== 'boolean')
+    throw new Error(`${label}: approval must be true or false`);
   let sandbox: ToolDefinition['sandbox'] = null;
   if (options.sandbox !== undefined) {
-    if (typeof options.sandbox !== 'object' || options.sandbox === null) throw new Error(`${label}: sandbox must be an object`);
+    if (typeof options.sandbox !== 'object' || options.sandbox === null)
+      throw new Error(`${label}: sandbox must be an object`);
     sandbox = {
       env: stringList(options.sandbox.env, 'sandbox.env', label),
       memoryMb: positiveInteger(options.sandbox.memoryMb, 'sandbox.memoryMb', label) ?? DEFAULT_SANDBOX_MEMORY_MB,
@@ -96,7 +102,8 @@ export function defineTool(options: AgentToolOptions, owner: string): ToolDefini
  * @throws Error when the source is native code (a bound or built-in function cannot be sent).
  */
 export function functionSource(source: string): string {
-  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) throw new Error('a native or bound function cannot run in a sandbox');
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source))
+    throw new Error('a native or bound function cannot run in a sandbox');
   try {
     // Parses without running: is it already an expression?
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled to check the syntax, never called

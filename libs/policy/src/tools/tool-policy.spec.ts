@@ -47,15 +47,24 @@ describe('tool policy', () => {
   });
 
   it('denies a role without tool.invoke even when it lists the tool, and a role listing no tool', () => {
-    expect(decideToolAccess(compiled, tools, principal(['listsToolsOnly']), 'search_kb', true)).toMatchObject({ allowed: false });
-    expect(decideToolAccess(compiled, tools, principal(['noTools']), 'search_kb', true)).toMatchObject({ allowed: false });
+    expect(decideToolAccess(compiled, tools, principal(['listsToolsOnly']), 'search_kb', true)).toMatchObject({
+      allowed: false,
+    });
+    expect(decideToolAccess(compiled, tools, principal(['noTools']), 'search_kb', true)).toMatchObject({
+      allowed: false,
+    });
     expect(decideToolAccess(compiled, tools, principal([]), 'search_kb', true)).toMatchObject({ allowed: false });
     // Listing the tool on one role and tool.invoke on another is not enough.
-    expect(decideToolAccess(compiled, tools, principal(['listsToolsOnly', 'noTools']), 'search_kb', true).allowed).toBe(false);
+    expect(decideToolAccess(compiled, tools, principal(['listsToolsOnly', 'noTools']), 'search_kb', true).allowed).toBe(
+      false,
+    );
   });
 
   it('denies an unknown tool even for a role allowing every tool', () => {
-    expect(decideToolAccess(compiled, tools, principal(['admin']), 'nope', false)).toEqual({ allowed: false, reasons: ['unknown tool'] });
+    expect(decideToolAccess(compiled, tools, principal(['admin']), 'nope', false)).toEqual({
+      allowed: false,
+      reasons: ['unknown tool'],
+    });
   });
 
   it('needs approval when the tool declares it or approvals.tools lists it', () => {
@@ -65,25 +74,38 @@ describe('tool policy', () => {
   });
 
   it("charges the principal's buckets plus the tool's own, scaled by tier", () => {
-    const buckets = toolBuckets(principal(['admin'], { tier: 'pro' }), 'run_js', document.rateLimits!, tools, '203.0.113.1');
+    const buckets = toolBuckets(
+      principal(['admin'], { tier: 'pro' }),
+      'run_js',
+      document.rateLimits!,
+      tools,
+      '203.0.113.1',
+    );
     expect(buckets.map((b) => b.name)).toEqual(['default', 'tool:run_js']);
     expect(buckets[1]).toMatchObject({ key: 'tool:run_js:principal:t1:u1', limit: 15, ttlMs: 60_000 });
-    expect(toolBuckets(principal(['admin']), 'search_kb', document.rateLimits!, tools, 'ip').map((b) => b.name)).toEqual(['default']);
+    expect(
+      toolBuckets(principal(['admin']), 'search_kb', document.rateLimits!, tools, 'ip').map((b) => b.name),
+    ).toEqual(['default']);
   });
 
   it('fails on policy keys naming tools that are not registered, naming the key', () => {
-    expect(() => compileToolPolicy({ roles: { r: { operations: ['tool.invoke'], tools: ['refund'] } } }, TOOLS)).toThrow(
-      'roles.r.tools[0]: "refund" matches no registered tool',
+    expect(() =>
+      compileToolPolicy({ roles: { r: { operations: ['tool.invoke'], tools: ['refund'] } } }, TOOLS),
+    ).toThrow('roles.r.tools[0]: "refund" matches no registered tool');
+    expect(() =>
+      compileToolPolicy({ roles: {}, rateLimits: { tools: { refund: { limit: 1, ttl: 1 } } } }, TOOLS),
+    ).toThrow('rateLimits.tools.refund: unknown tool "refund"');
+    expect(() => compileToolPolicy({ roles: {}, approvals: { tools: ['refund_*'] } }, TOOLS)).toThrow(
+      'approvals.tools[0]',
     );
-    expect(() => compileToolPolicy({ roles: {}, rateLimits: { tools: { refund: { limit: 1, ttl: 1 } } } }, TOOLS)).toThrow(
-      'rateLimits.tools.refund: unknown tool "refund"',
-    );
-    expect(() => compileToolPolicy({ roles: {}, approvals: { tools: ['refund_*'] } }, TOOLS)).toThrow('approvals.tools[0]');
-    expect(() => compileToolPolicy({ roles: {}, rateLimits: { tools: { run_js: { limit: 0, ttl: 1 } } } }, TOOLS)).toThrow(
-      'rateLimits.tools.run_js.limit',
-    );
-    expect(() => compileToolPolicy({ roles: { r: { operations: ['tool.invoke'], tools: 'search_kb' as unknown as string[] } } }, TOOLS)).toThrow(
-      'roles.r.tools must be a list',
-    );
+    expect(() =>
+      compileToolPolicy({ roles: {}, rateLimits: { tools: { run_js: { limit: 0, ttl: 1 } } } }, TOOLS),
+    ).toThrow('rateLimits.tools.run_js.limit');
+    expect(() =>
+      compileToolPolicy(
+        { roles: { r: { operations: ['tool.invoke'], tools: 'search_kb' as unknown as string[] } } },
+        TOOLS,
+      ),
+    ).toThrow('roles.r.tools must be a list');
   });
 });

@@ -24,7 +24,10 @@ export interface ToolAccessDecision {
 
 /** `ticket_*` → /^ticket_[a-z0-9_]*$/; `*` matches every tool. */
 export function toolPattern(pattern: string): RegExp {
-  const body = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[a-z0-9_]*');
+  const body = pattern
+    .split('*')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[a-z0-9_]*');
   return new RegExp(`^${body}$`);
 }
 
@@ -47,7 +50,8 @@ function checkRule(rule: unknown, key: string): RateLimitRule {
   if (!isObject(rule)) throw new Error(`${key} must be an object with limit and ttl`);
   const { limit, ttl, blockDuration } = rule;
   if (!Number.isInteger(limit) || (limit as number) < 1) throw new Error(`${key}.limit must be a positive integer`);
-  if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) throw new Error(`${key}.ttl must be a positive number of seconds`);
+  if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl))
+    throw new Error(`${key}.ttl must be a positive number of seconds`);
   if (blockDuration !== undefined && !(typeof blockDuration === 'number' && blockDuration >= 0)) {
     throw new Error(`${key}.blockDuration must be zero or more seconds`);
   }
@@ -62,7 +66,8 @@ function checkRule(rule: unknown, key: string): RateLimitRule {
 export function compileToolPolicy(document: PolicyDocument, tools: readonly string[]): CompiledToolPolicy {
   const roles = document.roles ?? {};
   const own = new Map<string, RegExp[]>();
-  for (const [name, role] of Object.entries(roles)) own.set(name, patternList(role?.tools, `roles.${name}.tools`, tools));
+  for (const [name, role] of Object.entries(roles))
+    own.set(name, patternList(role?.tools, `roles.${name}.tools`, tools));
   const roleTools = new Map<string, RegExp[]>();
   // Inheritance cycles and unknown parents are rejected by the role compiler before this runs.
   const flatten = (name: string, seen: Set<string>): RegExp[] => {
@@ -73,7 +78,7 @@ export function compileToolPolicy(document: PolicyDocument, tools: readonly stri
   for (const name of own.keys()) roleTools.set(name, flatten(name, new Set()));
 
   const rateLimits: Record<string, RateLimitRule> = {};
-  const configured = (document.rateLimits)?.tools;
+  const configured = document.rateLimits?.tools;
   if (configured !== undefined && configured !== null) {
     if (!isObject(configured)) throw new Error('rateLimits.tools must map tool names to { limit, ttl }');
     for (const [tool, rule] of Object.entries(configured)) {
@@ -102,7 +107,8 @@ export function decideToolAccess(
     return { allowed: false, reasons: [`no role of [${principal.roles.join(', ')}] allows ${TOOL_INVOKE_OPERATION}`] };
   }
   const allowing = invoking.filter((role) => (tools.roleTools.get(role.name) ?? []).some((p) => p.test(tool)));
-  if (allowing.length === 0) return { allowed: false, reasons: [`no role of [${principal.roles.join(', ')}] allows tool ${tool}`] };
+  if (allowing.length === 0)
+    return { allowed: false, reasons: [`no role of [${principal.roles.join(', ')}] allows tool ${tool}`] };
   return { allowed: true, reasons: [`role ${allowing.map((r) => r.name).join(', ')} allows tool ${tool}`] };
 }
 

@@ -4,14 +4,20 @@ describe('tool input schemas', () => {
   it('closes objects unless the schema opens them, not inside combinators', () => {
     const closed = closeObjectSchemas({
       type: 'object',
-      properties: { a: { type: 'object', properties: { b: { type: 'string' } } }, open: { type: 'object', additionalProperties: true } },
+      properties: {
+        a: { type: 'object', properties: { b: { type: 'string' } } },
+        open: { type: 'object', additionalProperties: true },
+      },
       anyOf: [{ properties: { x: { type: 'string' } } }],
     }) as Record<string, any>;
     expect(closed.additionalProperties).toBeUndefined();
     expect(closed.properties.a.additionalProperties).toBe(false);
     expect(closed.properties.open.additionalProperties).toBe(true);
     expect(closed.anyOf[0].additionalProperties).toBeUndefined();
-    const plain = closeObjectSchemas({ type: 'object', properties: { items: { type: 'array', items: { type: 'object' } } } }) as Record<string, any>;
+    const plain = closeObjectSchemas({
+      type: 'object',
+      properties: { items: { type: 'array', items: { type: 'object' } } },
+    }) as Record<string, any>;
     expect(plain.additionalProperties).toBe(false);
     expect(plain.properties.items.items.additionalProperties).toBe(false);
   });
@@ -20,7 +26,10 @@ describe('tool input schemas', () => {
     type: 'object',
     properties: {
       name: { type: 'string', maxLength: 5 },
-      tags: { type: 'array', items: { type: 'object', properties: { label: { type: 'string', 'x-sanitize': 'text' } }, required: ['label'] } },
+      tags: {
+        type: 'array',
+        items: { type: 'object', properties: { label: { type: 'string', 'x-sanitize': 'text' } }, required: ['label'] },
+      },
       count: { type: 'integer', default: 3 },
       email: { type: 'string', format: 'email' },
     },
@@ -52,8 +61,14 @@ describe('tool input schemas', () => {
   it('refuses a schema that is not an object schema, or has unknown keywords or formats', () => {
     expect(() => compileToolSchema({ type: 'string' })).toThrow('type "object"');
     expect(() => compileToolSchema({ type: 'object', properties: { a: { type: 'strin' } } })).toThrow();
-    expect(() => compileToolSchema({ type: 'object', properties: { a: { type: 'string', maxLenght: 3 } } })).toThrow(/maxLenght/);
-    expect(() => compileToolSchema({ type: 'object', properties: { a: { type: 'string', format: 'nope' } } })).toThrow(/nope/);
-    expect(() => compileToolSchema({ type: 'object', properties: { a: { type: 'string', 'x-sanitize': 'markdown' } } })).toThrow();
+    expect(() => compileToolSchema({ type: 'object', properties: { a: { type: 'string', maxLenght: 3 } } })).toThrow(
+      /maxLenght/,
+    );
+    expect(() => compileToolSchema({ type: 'object', properties: { a: { type: 'string', format: 'nope' } } })).toThrow(
+      /nope/,
+    );
+    expect(() =>
+      compileToolSchema({ type: 'object', properties: { a: { type: 'string', 'x-sanitize': 'markdown' } } }),
+    ).toThrow();
   });
 });

@@ -18,7 +18,14 @@ export interface CompiledToolSchema {
 
 const COMBINATORS = ['allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else'];
 const SUBSCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
-const SUBSCHEMAS = ['items', 'additionalItems', 'contains', 'propertyNames', 'unevaluatedItems', 'additionalProperties'];
+const SUBSCHEMAS = [
+  'items',
+  'additionalItems',
+  'contains',
+  'propertyNames',
+  'unevaluatedItems',
+  'additionalProperties',
+];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -45,7 +52,10 @@ export function closeObjectSchemas(schema: unknown): unknown {
 }
 
 // A property name from the caller, safe to print in an error (no markup, no huge keys).
-const printable = (name: unknown): string => String(name).replace(/[^\w.$-]/g, '?').slice(0, 64);
+const printable = (name: unknown): string =>
+  String(name)
+    .replace(/[^\w.$-]/g, '?')
+    .slice(0, 64);
 const escapePointer = (name: string): string => name.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /** `/priority must be equal to one of: low, normal, high`: one line per error, the JSON path first. Pure. */
@@ -63,20 +73,34 @@ export function describeSchemaError(error: ErrorObject): { path: string; message
   }
   const path = base || '/';
   if (error.keyword === 'enum' && Array.isArray(params.allowedValues)) {
-    return { path, message: `${path} must be one of: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+    return {
+      path,
+      message: `${path} must be one of: ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`,
+    };
   }
   return { path, message: `${path} ${error.message ?? 'is invalid'}` };
 }
 
 function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ strict: true, allErrors: false, useDefaults: true, allowUnionTypes: true, coerceTypes: false });
+  const ajv = new Ajv2020({
+    strict: true,
+    allErrors: false,
+    useDefaults: true,
+    allowUnionTypes: true,
+    coerceTypes: false,
+  });
   addFormats(ajv);
   ajv.addKeyword({
     keyword: 'x-sanitize',
     type: 'string',
     modifying: true,
     metaSchema: { enum: ['text', 'html'] },
-    validate: (mode: SanitizeMode, data: string, _parent?: unknown, cxt?: { parentData: Record<string | number, unknown>; parentDataProperty: string | number }) => {
+    validate: (
+      mode: SanitizeMode,
+      data: string,
+      _parent?: unknown,
+      cxt?: { parentData: Record<string | number, unknown>; parentDataProperty: string | number },
+    ) => {
       if (cxt && cxt.parentData !== undefined) cxt.parentData[cxt.parentDataProperty] = sanitizeContent(mode, data);
       return true;
     },

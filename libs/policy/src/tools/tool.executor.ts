@@ -88,7 +88,12 @@ export class ToolExecutor {
       .map((tool) => this.registry.describe(tool));
   }
 
-  async invoke<T = unknown>(principal: Principal, name: string, args: unknown, ctx: ToolInvokeContext = {}): Promise<ToolInvocationResult<T>> {
+  async invoke<T = unknown>(
+    principal: Principal,
+    name: string,
+    args: unknown,
+    ctx: ToolInvokeContext = {},
+  ): Promise<ToolInvocationResult<T>> {
     const tool = this.registry.get(name);
     const call: CallState = { principal, name, tool, args, ctx };
     let value: Record<string, unknown>;
@@ -96,7 +101,13 @@ export class ToolExecutor {
     try {
       value = await this.admit(call);
       reservation = tool!.cost
-        ? await this.budgets.reserve(principal, { requests: tool!.cost.requests }, { cost: tool!.cost.usd }, ctx.requestId ?? null, TOOL_INVOKE_OPERATION)
+        ? await this.budgets.reserve(
+            principal,
+            { requests: tool!.cost.requests },
+            { cost: tool!.cost.usd },
+            ctx.requestId ?? null,
+            TOOL_INVOKE_OPERATION,
+          )
         : null;
     } catch (error) {
       throw this.denied(call, error);
@@ -145,17 +156,21 @@ export class ToolExecutor {
 
     if (policyApproval || toolNeedsApproval(this.registry.policy, name, tool.approval)) await this.checkApproval(call);
     // A sandboxed tool never runs in process: without a sandbox it is refused before anything is spent.
-    if (tool.sandbox && !this.sandbox) throw new PolicyUnavailableException(`Tool ${name} needs a sandbox and none is configured`);
+    if (tool.sandbox && !this.sandbox)
+      throw new PolicyUnavailableException(`Tool ${name} needs a sandbox and none is configured`);
 
     const checked = tool.schema.check(args);
     if (!checked.ok) {
-      throw new ValidationFailedException(`Invalid arguments for tool ${name}: ${checked.errors[0]}`, [...checked.errors]);
+      throw new ValidationFailedException(`Invalid arguments for tool ${name}: ${checked.errors[0]}`, [
+        ...checked.errors,
+      ]);
     }
     return checked.value;
   }
 
   private async checkApproval({ principal, name, args, ctx }: CallState): Promise<void> {
-    if (!this.approvals) throw new PolicyForbiddenException('This tool requires approval and no approval store is configured');
+    if (!this.approvals)
+      throw new PolicyForbiddenException('This tool requires approval and no approval store is configured');
     await this.approvals.pass({
       principal,
       operation: TOOL_INVOKE_OPERATION,
@@ -179,10 +194,13 @@ export class ToolExecutor {
     let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller?.abort();
-        reject(new ToolTimedOut());
-      }, tool.sandbox ? tool.timeoutMs + SANDBOX_GRACE_MS : tool.timeoutMs);
+      timer = setTimeout(
+        () => {
+          controller?.abort();
+          reject(new ToolTimedOut());
+        },
+        tool.sandbox ? tool.timeoutMs + SANDBOX_GRACE_MS : tool.timeoutMs,
+      );
     });
     let outcome: AuditOutcome = 'SUCCESS';
     try {
@@ -202,7 +220,10 @@ export class ToolExecutor {
           );
       const result = (await Promise.race([work, timeout])) as T;
       const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-      if (reservation) await this.budgets.settle(reservation, []).catch((e: unknown) => this.logger.error(`Tool budget settlement failed: ${String(e)}`));
+      if (reservation)
+        await this.budgets
+          .settle(reservation, [])
+          .catch((e: unknown) => this.logger.error(`Tool budget settlement failed: ${String(e)}`));
       this.record(call, outcome, durationMs);
       return { tool: tool.name, result, durationMs };
     } catch (error) {
@@ -217,7 +238,9 @@ export class ToolExecutor {
       this.record(call, outcome, durationMs);
       // A tool may refuse on purpose with a 4xx (e.g. a record outside the caller's reach is a 404).
       if (error instanceof HttpException && error.getStatus() < 500) throw error;
-      this.logger.warn(`Tool ${tool.name} failed: ${redactString(error instanceof Error ? error.message : String(error))}`);
+      this.logger.warn(
+        `Tool ${tool.name} failed: ${redactString(error instanceof Error ? error.message : String(error))}`,
+      );
       throw new ToolFailedException(`Tool ${tool.name} failed`);
     } finally {
       clearTimeout(timer);
@@ -226,7 +249,8 @@ export class ToolExecutor {
   }
 
   private runSandboxed(tool: RegisteredTool, args: Record<string, unknown>): Promise<unknown> {
-    if (!this.sandbox || !tool.source || !tool.sandbox) return Promise.reject(new Error(`Tool ${tool.name} has no sandbox`));
+    if (!this.sandbox || !tool.source || !tool.sandbox)
+      return Promise.reject(new Error(`Tool ${tool.name} has no sandbox`));
     return this.sandbox.run({ source: tool.source, args, timeoutMs: tool.timeoutMs, limits: { ...tool.sandbox } });
   }
 
@@ -234,7 +258,9 @@ export class ToolExecutor {
   private denied(call: CallState, error: unknown): unknown {
     let answer: unknown = error;
     if (!(error instanceof HttpException)) {
-      this.logger.error(`Tool decision failed, denying: ${redactString(error instanceof Error ? error.message : String(error))}`);
+      this.logger.error(
+        `Tool decision failed, denying: ${redactString(error instanceof Error ? error.message : String(error))}`,
+      );
       answer = new PolicyForbiddenException();
     }
     const response = (answer as HttpException).getResponse() as { code?: string; message?: string };
@@ -250,10 +276,22 @@ export class ToolExecutor {
   }
 
   private record(call: CallState, outcome: AuditOutcome, durationMs: number): void {
-    this.write({ type: 'tool.invoked', outcome, call, reasons: [`tool ${call.name} ${outcome.toLowerCase()}`], extra: { durationMs } });
+    this.write({
+      type: 'tool.invoked',
+      outcome,
+      call,
+      reasons: [`tool ${call.name} ${outcome.toLowerCase()}`],
+      extra: { durationMs },
+    });
   }
 
-  private write(event: { type: 'tool.invoked' | 'tool.denied'; outcome: AuditOutcome; call: CallState; reasons: string[]; extra: Record<string, unknown> }): void {
+  private write(event: {
+    type: 'tool.invoked' | 'tool.denied';
+    outcome: AuditOutcome;
+    call: CallState;
+    reasons: string[];
+    extra: Record<string, unknown>;
+  }): void {
     const { principal, name, tool, args, ctx } = event.call;
     // An unknown name is not a label value: callers choose it, and every new value is a new series.
     this.metrics?.toolInvocations.inc({ tool: tool ? name : 'unknown', outcome: metricOutcome(event.outcome) });

@@ -9,7 +9,11 @@ import { ToolRegistry } from './tool.registry';
 
 @Injectable()
 class SearchTools {
-  @AgentTool({ name: 'search_kb', description: 'Search', input: { type: 'object', properties: { q: { type: 'string' } } } })
+  @AgentTool({
+    name: 'search_kb',
+    description: 'Search',
+    input: { type: 'object', properties: { q: { type: 'string' } } },
+  })
   search(args: { q: string }) {
     return args.q;
   }
@@ -62,7 +66,9 @@ describe('ToolRegistry', () => {
   });
 
   it('fails the boot on a name clash, naming both', async () => {
-    await expect(boot([SearchTools, OtherSearch])).rejects.toThrow('@AgentTool search_kb: declared twice, by SearchTools.search and OtherSearch.find');
+    await expect(boot([SearchTools, OtherSearch])).rejects.toThrow(
+      '@AgentTool search_kb: declared twice, by SearchTools.search and OtherSearch.find',
+    );
   });
 
   it('fails the boot on a bad input schema, naming the tool', async () => {
@@ -70,11 +76,11 @@ describe('ToolRegistry', () => {
   });
 
   it('fails the boot when the policy names a tool nobody registered', async () => {
-    await expect(boot([SearchTools], { roles: { support: { operations: ['tool.invoke'], tools: ['search_kb', 'refund'] } } })).rejects.toThrow(
-      'roles.support.tools[1]: "refund" matches no registered tool',
-    );
-    await expect(boot([SearchTools], { roles: DOC.roles, rateLimits: { tools: { refund: { limit: 1, ttl: 60 } } } })).rejects.toThrow(
-      'rateLimits.tools.refund',
-    );
+    await expect(
+      boot([SearchTools], { roles: { support: { operations: ['tool.invoke'], tools: ['search_kb', 'refund'] } } }),
+    ).rejects.toThrow('roles.support.tools[1]: "refund" matches no registered tool');
+    await expect(
+      boot([SearchTools], { roles: DOC.roles, rateLimits: { tools: { refund: { limit: 1, ttl: 60 } } } }),
+    ).rejects.toThrow('rateLimits.tools.refund');
   });
 });

@@ -9,6 +9,10 @@ import { ToolRegistry } from './tool.registry';
  * tools declared with `sandbox` (a `ProcessToolSandbox`, whose processes start on the first sandboxed call; replace
  * it by providing `ToolSandbox`).
  */
-export const TOOL_PROVIDERS: Provider[] = [ToolRegistry, ToolExecutor, { provide: ToolSandbox, useFactory: () => new ProcessToolSandbox() }];
+export const TOOL_PROVIDERS: Provider[] = [
+  ToolRegistry,
+  ToolExecutor,
+  { provide: ToolSandbox, useFactory: () => new ProcessToolSandbox() },
+];
 /** What the tools capability exports to the app. */
 export const TOOL_EXPORTS: Provider[] = [ToolRegistry, ToolExecutor];

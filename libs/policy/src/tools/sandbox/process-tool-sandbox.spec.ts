@@ -3,7 +3,11 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { countingServer, describeWhenConfinable, measureResponsiveness } from '../../../../../test/sandbox/sandbox.support';
+import {
+  countingServer,
+  describeWhenConfinable,
+  measureResponsiveness,
+} from '../../../../../test/sandbox/sandbox.support';
 import { ProcessToolSandbox } from './process-tool-sandbox';
 import { SandboxFailedError, SandboxTimeoutError } from './sandbox.errors';
 import type { SandboxTask } from './tool-sandbox.interface';
@@ -37,20 +41,40 @@ describeWhenConfinable('ProcessToolSandbox', () => {
 
   describe('running tasks', () => {
     it('answers the JSON result of a sync or async function of its arguments', async () => {
-      await expect(sandbox.run(task('(args) => ({ sum: args.a + args.b, tags: args.tags })', { args: { a: 2, b: 3, tags: ['x'] } }))).resolves.toEqual({ sum: 5, tags: ['x'] });
-      await expect(sandbox.run(task('async ({ n }) => { await null; return n * 2; }', { args: { n: 21 } }))).resolves.toBe(42);
+      await expect(
+        sandbox.run(
+          task('(args) => ({ sum: args.a + args.b, tags: args.tags })', { args: { a: 2, b: 3, tags: ['x'] } }),
+        ),
+      ).resolves.toEqual({ sum: 5, tags: ['x'] });
+      await expect(
+        sandbox.run(task('async ({ n }) => { await null; return n * 2; }', { args: { n: 21 } })),
+      ).resolves.toBe(42);
       await expect(sandbox.run(task('() => undefined'))).resolves.toBeUndefined();
     });
 
     it('evaluates code through eval inside the task, as a run_js tool does', async () => {
-      await expect(sandbox.run(task('({ code }) => (0, eval)(code)', { args: { code: '[1, 2, 3].map((x) => x * x)' } }))).resolves.toEqual([1, 4, 9]);
+      await expect(
+        sandbox.run(task('({ code }) => (0, eval)(code)', { args: { code: '[1, 2, 3].map((x) => x * x)' } })),
+      ).resolves.toEqual([1, 4, 9]);
     });
 
     it('rejects with reason error and the thrown message when the function throws or rejects', async () => {
-      await expect(sandbox.run(task('() => { throw new TypeError("bad input") }'))).rejects.toMatchObject({ reason: 'error', message: 'TypeError: bad input' });
-      await expect(sandbox.run(task('async () => { throw new Error("later") }'))).rejects.toMatchObject({ reason: 'error', message: 'Error: later' });
-      await expect(sandbox.run(task('42'))).rejects.toMatchObject({ reason: 'error', message: expect.stringMatching(/not.*function/) });
-      await expect(sandbox.run(task('(a) => {'))).rejects.toMatchObject({ reason: 'error', message: expect.stringMatching(/^SyntaxError/) });
+      await expect(sandbox.run(task('() => { throw new TypeError("bad input") }'))).rejects.toMatchObject({
+        reason: 'error',
+        message: 'TypeError: bad input',
+      });
+      await expect(sandbox.run(task('async () => { throw new Error("later") }'))).rejects.toMatchObject({
+        reason: 'error',
+        message: 'Error: later',
+      });
+      await expect(sandbox.run(task('42'))).rejects.toMatchObject({
+        reason: 'error',
+        message: expect.stringMatching(/not.*function/),
+      });
+      await expect(sandbox.run(task('(a) => {'))).rejects.toMatchObject({
+        reason: 'error',
+        message: expect.stringMatching(/^SyntaxError/),
+      });
     });
 
     it('rejects a result that is not JSON or is too large with reason output', async () => {
@@ -60,7 +84,10 @@ describeWhenConfinable('ProcessToolSandbox', () => {
 
     it('gives each task a fresh context: globals left by one task are gone for the next', async () => {
       await sandbox.run(task('() => { globalThis.leak = "caller A"; Object.prototype.polluted = true; return 1; }'));
-      await expect(sandbox.run(task('() => [typeof globalThis.leak, ({}).polluted === undefined]'))).resolves.toEqual(['undefined', true]);
+      await expect(sandbox.run(task('() => [typeof globalThis.leak, ({}).polluted === undefined]'))).resolves.toEqual([
+        'undefined',
+        true,
+      ]);
     });
 
     it.each([
@@ -74,21 +101,33 @@ describeWhenConfinable('ProcessToolSandbox', () => {
       ['a relative read path', { limits: { readPaths: ['data/app.sqlite'] } }],
       ['a missing read path', { limits: { readPaths: ['/nonexistent/app.sqlite'] } }],
     ])('rejects a task with %s with reason invalid', async (_label, extra) => {
-      await expect(sandbox.run(task('() => 1', extra as Partial<SandboxTask>))).rejects.toMatchObject({ reason: 'invalid' });
+      await expect(sandbox.run(task('() => 1', extra as Partial<SandboxTask>))).rejects.toMatchObject({
+        reason: 'invalid',
+      });
     });
   });
 
   describe('escapes tried from the task source', () => {
     it('the task sees no process, require, module or timers, and none of the known ways out of the context works', async () => {
-      const seen = await sandbox.run(task(`async () => { ${REACH}
+      const seen = await sandbox.run(
+        task(`async () => { ${REACH}
         const imported = await import('node:fs').then(() => 'imported', (e) => e.code || e.name);
         return { process: typeof process, require: typeof require, module: typeof module, setTimeout: typeof setTimeout, reached: typeof reach(), imported };
-      }`));
-      expect(seen).toEqual({ process: 'undefined', require: 'undefined', module: 'undefined', setTimeout: 'undefined', reached: 'undefined', imported: expect.not.stringMatching(/^imported$/) });
+      }`),
+      );
+      expect(seen).toEqual({
+        process: 'undefined',
+        require: 'undefined',
+        module: 'undefined',
+        setTimeout: 'undefined',
+        reached: 'undefined',
+        imported: expect.not.stringMatching(/^imported$/),
+      });
     });
 
     it('a thenable result cannot reach the runner’s process through the resolve function', async () => {
-      const source = '() => ({ then(resolve) { let p; try { p = resolve.constructor("return process")(); } catch (e) {} resolve(p && p.env ? Object.keys(p.env) : "no process"); } })';
+      const source =
+        '() => ({ then(resolve) { let p; try { p = resolve.constructor("return process")(); } catch (e) {} resolve(p && p.env ? Object.keys(p.env) : "no process"); } })';
       await expect(sandbox.run(task(source, { limits: { env: [] } }))).resolves.toBe('no process');
     });
 
@@ -107,7 +146,12 @@ describeWhenConfinable('ProcessToolSandbox', () => {
     it('trying to connect to a port of the server fails and the server sees no connection', async () => {
       const server = await countingServer({ port: 0, host: '127.0.0.1' });
       try {
-        const run = sandbox.run(task(`(args) => { ${REACH} const net = (reach() || globalThis.process).mainModule.require('net'); return new Promise((resolve) => net.connect(args.port, '127.0.0.1').on('connect', () => resolve('connected'))); }`, { args: { port: server.address } }));
+        const run = sandbox.run(
+          task(
+            `(args) => { ${REACH} const net = (reach() || globalThis.process).mainModule.require('net'); return new Promise((resolve) => net.connect(args.port, '127.0.0.1').on('connect', () => resolve('connected'))); }`,
+            { args: { port: server.address } },
+          ),
+        );
         await expect(run).rejects.toMatchObject({ reason: 'error' });
         expect(server.connections()).toBe(0);
       } finally {
@@ -119,7 +163,9 @@ describeWhenConfinable('ProcessToolSandbox', () => {
   describe('limits', () => {
     it('kills an infinite loop at timeoutMs while the server keeps answering', async () => {
       const started = performance.now();
-      const { outcome, ticks, maxGapMs } = await measureResponsiveness(() => sandbox.run(task('() => { while (true) {} }', { timeoutMs: 800 })));
+      const { outcome, ticks, maxGapMs } = await measureResponsiveness(() =>
+        sandbox.run(task('() => { while (true) {} }', { timeoutMs: 800 })),
+      );
       const elapsed = performance.now() - started;
       expect(outcome.status).toBe('rejected');
       expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(SandboxTimeoutError);
@@ -130,12 +176,22 @@ describeWhenConfinable('ProcessToolSandbox', () => {
     });
 
     it('kills a task allocating 1 GB of buffers, with reason memory', async () => {
-      await expect(sandbox.run(task('() => { const b = new Uint8Array(1024 * 1024 * 1024); b.fill(1); return b.length; }', { timeoutMs: 20_000 }))).rejects.toMatchObject({ reason: 'memory' });
+      await expect(
+        sandbox.run(
+          task('() => { const b = new Uint8Array(1024 * 1024 * 1024); b.fill(1); return b.length; }', {
+            timeoutMs: 20_000,
+          }),
+        ),
+      ).rejects.toMatchObject({ reason: 'memory' });
     });
 
     it('kills a heap memory bomb with reason memory while the server keeps answering', async () => {
       const { outcome, ticks, maxGapMs } = await measureResponsiveness(() =>
-        sandbox.run(task('() => { const keep = []; for (;;) keep.push({ s: "x".repeat(64) + Math.random() }); }', { timeoutMs: 30_000 })),
+        sandbox.run(
+          task('() => { const keep = []; for (;;) keep.push({ s: "x".repeat(64) + Math.random() }); }', {
+            timeoutMs: 30_000,
+          }),
+        ),
       );
       expect(outcome.status).toBe('rejected');
       expect((outcome as PromiseRejectedResult).reason).toMatchObject({ reason: 'memory' });
@@ -145,7 +201,9 @@ describeWhenConfinable('ProcessToolSandbox', () => {
 
     it('honours a larger per-task cap: 160 MB of buffers pass with memoryMb 256, not with the default 128', async () => {
       const source = '() => { const b = new Uint8Array(160 * 1024 * 1024); b.fill(1); return b.length; }';
-      await expect(sandbox.run(task(source, { timeoutMs: 20_000, limits: { memoryMb: 256 } }))).resolves.toBe(160 * 1024 * 1024);
+      await expect(sandbox.run(task(source, { timeoutMs: 20_000, limits: { memoryMb: 256 } }))).resolves.toBe(
+        160 * 1024 * 1024,
+      );
       await expect(sandbox.run(task(source, { timeoutMs: 20_000 }))).rejects.toMatchObject({ reason: 'memory' });
     });
   });

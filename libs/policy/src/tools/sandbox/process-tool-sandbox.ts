@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSandboxCommand, type SandboxMount } from './sandbox-command';
-import { hostTools, missingHostFeatures, permissionFlag, planReadMounts, realNodePath, sandboxEnvironment, systemMounts } from './sandbox-host';
+import {
+  hostTools,
+  missingHostFeatures,
+  permissionFlag,
+  planReadMounts,
+  realNodePath,
+  sandboxEnvironment,
+  systemMounts,
+} from './sandbox-host';
 import { SandboxProcess } from './sandbox-process';
 import { SandboxPool } from './sandbox.pool';
 import { SandboxFailedError } from './sandbox.errors';
@@ -85,9 +93,12 @@ export class ProcessToolSandbox implements ToolSandbox {
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
     this.maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
     this.cpuSeconds = options.cpuSecondsBackstop ?? 300;
-    if (!Number.isInteger(this.poolSize) || this.poolSize < 0) throw new Error('ProcessToolSandbox: poolSize must be an integer ≥ 0');
-    if (!Number.isInteger(this.maxStarting) || this.maxStarting < 1) throw new Error('ProcessToolSandbox: maxStarting must be an integer ≥ 1');
-    if (!Number.isInteger(this.cpuSeconds) || this.cpuSeconds < 1) throw new Error('ProcessToolSandbox: cpuSecondsBackstop must be an integer ≥ 1');
+    if (!Number.isInteger(this.poolSize) || this.poolSize < 0)
+      throw new Error('ProcessToolSandbox: poolSize must be an integer ≥ 0');
+    if (!Number.isInteger(this.maxStarting) || this.maxStarting < 1)
+      throw new Error('ProcessToolSandbox: maxStarting must be an integer ≥ 1');
+    if (!Number.isInteger(this.cpuSeconds) || this.cpuSeconds < 1)
+      throw new Error('ProcessToolSandbox: cpuSecondsBackstop must be an integer ≥ 1');
     const problem = memoryProblem(this.defaultMemoryMb);
     if (problem) throw new Error(`ProcessToolSandbox: defaultMemoryMb ${problem}`);
   }
@@ -95,7 +106,8 @@ export class ProcessToolSandbox implements ToolSandbox {
   /** Runs `task` in a confined process; resolves with the function's JSON result. */
   async run(task: SandboxTask): Promise<unknown> {
     const { source, timeoutMs } = task ?? ({} as SandboxTask);
-    if (typeof source !== 'string' || source.trim() === '') throw new SandboxFailedError('invalid', 'task source must be a non-empty string');
+    if (typeof source !== 'string' || source.trim() === '')
+      throw new SandboxFailedError('invalid', 'task source must be a non-empty string');
     if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
       throw new SandboxFailedError('invalid', 'task timeoutMs must be a positive number of milliseconds');
     }
@@ -174,7 +186,10 @@ export class ProcessToolSandbox implements ToolSandbox {
     if (this.host) return this.host;
     const missing = missingHostFeatures();
     if (missing.length > 0) {
-      throw new SandboxFailedError('unavailable', `this host cannot confine sandboxed tools; missing: ${missing.join('; ')}`);
+      throw new SandboxFailedError(
+        'unavailable',
+        `this host cannot confine sandboxed tools; missing: ${missing.join('; ')}`,
+      );
     }
     const nodePath = realNodePath();
     this.host = {
@@ -187,7 +202,8 @@ export class ProcessToolSandbox implements ToolSandbox {
   }
 
   private prepare(limits: SandboxLimits | undefined): PreparedLimits {
-    if (limits === null || typeof limits !== 'object') throw new SandboxFailedError('invalid', 'task limits must be an object');
+    if (limits === null || typeof limits !== 'object')
+      throw new SandboxFailedError('invalid', 'task limits must be an object');
     const env = [...new Set(limits.env ?? [])].sort();
     for (const name of env) {
       if (typeof name !== 'string' || !ENV_NAME.test(name)) {
@@ -210,6 +226,12 @@ export class ProcessToolSandbox implements ToolSandbox {
 }
 
 function memoryProblem(memoryMb: unknown): string | undefined {
-  if (typeof memoryMb === 'number' && Number.isInteger(memoryMb) && memoryMb >= MIN_MEMORY_MB && memoryMb <= MAX_MEMORY_MB) return undefined;
+  if (
+    typeof memoryMb === 'number' &&
+    Number.isInteger(memoryMb) &&
+    memoryMb >= MIN_MEMORY_MB &&
+    memoryMb <= MAX_MEMORY_MB
+  )
+    return undefined;
   return `must be an integer between ${MIN_MEMORY_MB} and ${MAX_MEMORY_MB}`;
 }

@@ -40,7 +40,9 @@ describe('buildSandboxCommand', () => {
   it('starts the setup in new mount, network, PID, IPC and UTS namespaces that die with their parent', () => {
     const { args } = buildSandboxCommand(input);
     const unshare = args.slice(args.indexOf('/usr/bin/unshare'), args.indexOf('/bin/sh'));
-    expect(unshare).toEqual(expect.arrayContaining(['--mount', '--net', '--pid', '--ipc', '--uts', '--fork', '--kill-child']));
+    expect(unshare).toEqual(
+      expect.arrayContaining(['--mount', '--net', '--pid', '--ipc', '--uts', '--fork', '--kill-child']),
+    );
   });
 
   it('passes the mounts to the setup script, read paths after system ones, each as a (kind, path, target) triple', () => {
@@ -48,9 +50,15 @@ describe('buildSandboxCommand', () => {
     const start = args.indexOf('sandbox-setup') + 1;
     expect(args.slice(start, args.indexOf('/usr/bin/setpriv'))).toEqual([
       '/tmp/tool-sandbox-x',
-      'dir', '/usr', '-',
-      'link', '/lib', 'usr/lib',
-      'dir', '/srv/data', '-',
+      'dir',
+      '/usr',
+      '-',
+      'link',
+      '/lib',
+      'usr/lib',
+      'dir',
+      '/srv/data',
+      '-',
       '--',
     ]);
   });
@@ -58,14 +66,19 @@ describe('buildSandboxCommand', () => {
   it('starts Node through setpriv with every capability dropped and no way to regain one', () => {
     const { args } = buildSandboxCommand(input);
     const setpriv = args.slice(args.indexOf('/usr/bin/setpriv'), args.indexOf('/usr/bin/node'));
-    expect(setpriv).toEqual(expect.arrayContaining(['--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs']));
+    expect(setpriv).toEqual(
+      expect.arrayContaining(['--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--no-new-privs']),
+    );
     expect(setpriv.find((a) => a.startsWith('--securebits='))).toMatch(/\+noroot,\+noroot_locked/);
   });
 
   it('runs Node under the permission model granting only reads of readPaths, with the heap capped', () => {
     const node = nodeArgs(buildSandboxCommand(input).args);
     expect(node[1]).toBe('--experimental-permission');
-    expect(node.filter((a) => a.startsWith('--allow-'))).toEqual(['--allow-fs-read=/srv/data', '--allow-fs-read=/srv/data/kb.json']);
+    expect(node.filter((a) => a.startsWith('--allow-'))).toEqual([
+      '--allow-fs-read=/srv/data',
+      '--allow-fs-read=/srv/data/kb.json',
+    ]);
     expect(node).toContain('--max-old-space-size=96');
     expect(node[node.length - 2]).toBe('-e');
   });

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { countingServer, describeWhenConfinable } from '../../../../../test/sandbox/sandbox.support';
 import { buildSandboxCommand } from './sandbox-command';
-import { hostTools, permissionFlag, planReadMounts, realNodePath, sandboxEnvironment, systemMounts } from './sandbox-host';
+import {
+  hostTools,
+  permissionFlag,
+  planReadMounts,
+  realNodePath,
+  sandboxEnvironment,
+  systemMounts,
+} from './sandbox-host';
 import { SandboxProcess } from './sandbox-process';
 import { SANDBOX_RUNNER_SOURCE } from './sandbox-runner.script';
 
@@ -19,7 +26,11 @@ const HANDED_RUNNER = SANDBOX_RUNNER_SOURCE.replace('await fn(args)', 'await fn(
 describeWhenConfinable('sandbox confinement, with process and require in the task’s hands', () => {
   let rootDir: string;
   let work: string;
-  const secrets = { JWT_SECRET: 'jwt-secret-value', DATABASE_URL: 'postgres://user:pw@db/app', SANDBOX_VISIBLE: 'visible' };
+  const secrets = {
+    JWT_SECRET: 'jwt-secret-value',
+    DATABASE_URL: 'postgres://user:pw@db/app',
+    SANDBOX_VISIBLE: 'visible',
+  };
 
   beforeAll(() => {
     expect(HANDED_RUNNER).not.toBe(SANDBOX_RUNNER_SOURCE);
@@ -36,7 +47,10 @@ describeWhenConfinable('sandbox confinement, with process and require in the tas
   });
 
   /** Runs `body` (the inside of an async function with `process`, `require` and `args` in scope) confined. */
-  async function runHanded(body: string, options: { env?: string[]; readPaths?: string[]; args?: unknown } = {}): Promise<unknown> {
+  async function runHanded(
+    body: string,
+    options: { env?: string[]; readPaths?: string[]; args?: unknown } = {},
+  ): Promise<unknown> {
     const nodePath = realNodePath();
     const system = systemMounts(nodePath);
     const read = planReadMounts(options.readPaths ?? [], system);
@@ -66,10 +80,13 @@ describeWhenConfinable('sandbox confinement, with process and require in the tas
   const attempt = `const attempt = (fn) => { try { const r = fn(); return r === undefined ? 'done' : r; } catch (e) { return e.code || e.message; } };`;
 
   it('process.env holds only the allowlisted variables: no JWT_SECRET, DATABASE_URL or PATH', async () => {
-    const seen = (await runHanded(`${attempt} return {
+    const seen = (await runHanded(
+      `${attempt} return {
       env: { ...process.env },
       environ: attempt(() => require('fs').readFileSync('/proc/self/environ', 'utf8')),
-    };`, { env: ['SANDBOX_VISIBLE', 'NOT_SET_ANYWHERE'] })) as { env: Record<string, string>; environ: string };
+    };`,
+      { env: ['SANDBOX_VISIBLE', 'NOT_SET_ANYWHERE'] },
+    )) as { env: Record<string, string>; environ: string };
     expect(seen.env).toEqual({ SANDBOX_VISIBLE: 'visible' });
     expect(seen.environ).toBe('ERR_ACCESS_DENIED');
   });
@@ -77,23 +94,29 @@ describeWhenConfinable('sandbox confinement, with process and require in the tas
   it('cannot write to disk anywhere, even under a read path', async () => {
     const marker = `sandbox-escape-${randomUUID()}`;
     const targets = [join(tmpdir(), marker), join(work, marker), join(work, 'kb', marker)];
-    const codes = await runHanded(`${attempt} const fs = require('fs'); return args.targets.flatMap((t) => [
+    const codes = await runHanded(
+      `${attempt} const fs = require('fs'); return args.targets.flatMap((t) => [
       attempt(() => fs.writeFileSync(t, 'x')),
       attempt(() => fs.mkdirSync(t + '.d')),
       attempt(() => fs.appendFileSync(args.kb, 'x')),
-    ]);`, { readPaths: [join(work, 'kb')], args: { targets, kb: join(work, 'kb', 'faq.json') } });
+    ]);`,
+      { readPaths: [join(work, 'kb')], args: { targets, kb: join(work, 'kb', 'faq.json') } },
+    );
     expect(codes).toEqual(Array(9).fill('ERR_ACCESS_DENIED'));
     for (const t of targets) expect(existsSync(t) || existsSync(`${t}.d`)).toBe(false);
   });
 
   it('reads only under readPaths: the app’s SQLite file, /etc/passwd and /proc fail, the read path works', async () => {
-    const result = await runHanded(`${attempt} const fs = require('fs'); return {
+    const result = await runHanded(
+      `${attempt} const fs = require('fs'); return {
       sqlite: attempt(() => fs.readFileSync(args.sqlite, 'utf8')),
       passwd: attempt(() => fs.readFileSync('/etc/passwd', 'utf8')),
       proc: attempt(() => fs.readFileSync('/proc/self/status', 'utf8')),
       listRoot: attempt(() => fs.readdirSync('/')),
       kb: attempt(() => fs.readFileSync(args.kb, 'utf8')),
-    };`, { readPaths: [join(work, 'kb')], args: { sqlite: join(work, 'app.sqlite'), kb: join(work, 'kb', 'faq.json') } });
+    };`,
+      { readPaths: [join(work, 'kb')], args: { sqlite: join(work, 'app.sqlite'), kb: join(work, 'kb', 'faq.json') } },
+    );
     expect(result).toEqual({
       sqlite: 'ERR_ACCESS_DENIED',
       passwd: 'ERR_ACCESS_DENIED',
@@ -130,7 +153,8 @@ describeWhenConfinable('sandbox confinement, with process and require in the tas
     const tcp = await countingServer({ port: 0, host: '127.0.0.1' });
     const unix = await countingServer({ path: join(work, 'app.sock') });
     try {
-      const result = await runHanded(`const net = require('net');
+      const result = await runHanded(
+        `const net = require('net');
         const attempt = (target) => new Promise((resolve) => {
           const socket = net.connect(target);
           socket.on('connect', () => { socket.destroy(); resolve('connected'); });
@@ -139,7 +163,8 @@ describeWhenConfinable('sandbox confinement, with process and require in the tas
         });
         const dns = await new Promise((resolve) => require('dns').lookup('example.com', (e) => resolve(e ? e.code : 'resolved')));
         return { tcp: await attempt({ host: '127.0.0.1', port: args.port }), unix: await attempt(args.path), dns };`,
-        { args: { port: tcp.address, path: unix.address } });
+        { args: { port: tcp.address, path: unix.address } },
+      );
       expect(result).toEqual({
         tcp: expect.not.stringMatching(/^(connected|timeout)$/),
         unix: expect.not.stringMatching(/^(connected|timeout)$/),
@@ -164,10 +189,13 @@ describeWhenConfinable('sandbox confinement, with process and require in the tas
   });
 
   it('cannot signal or see the server process', async () => {
-    const result = await runHanded(`${attempt} return {
+    const result = await runHanded(
+      `${attempt} return {
       signal: attempt(() => process.kill(args.pid, 0)),
       ppid: process.ppid,
-    };`, { args: { pid: process.pid } });
+    };`,
+      { args: { pid: process.pid } },
+    );
     expect(result).toEqual({ signal: 'ESRCH', ppid: 1 });
   });
 });

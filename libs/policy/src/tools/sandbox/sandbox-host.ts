@@ -35,7 +35,12 @@ export function missingHostFeatures(): string[] {
 
 /** Absolute paths of the programs `buildSandboxCommand` runs; call after `missingHostFeatures()` came back empty. */
 export function hostTools(): SandboxHostTools {
-  return { prlimit: findProgram('prlimit')!, unshare: findProgram('unshare')!, sh: findProgram('sh')!, setpriv: findProgram('setpriv')! };
+  return {
+    prlimit: findProgram('prlimit')!,
+    unshare: findProgram('unshare')!,
+    sh: findProgram('sh')!,
+    setpriv: findProgram('setpriv')!,
+  };
 }
 
 /** The flag turning Node's permission model on, by Node version; undefined when this Node has none. */
@@ -77,10 +82,14 @@ export function realNodePath(): string {
  * Checks `readPaths` (absolute, existing) and plans their mounts: one per path not already visible under a system
  * directory or another read path. Throws a plain Error naming the bad path.
  */
-export function planReadMounts(readPaths: string[], system: SandboxMount[]): { paths: string[]; mounts: SandboxMount[] } {
+export function planReadMounts(
+  readPaths: string[],
+  system: SandboxMount[],
+): { paths: string[]; mounts: SandboxMount[] } {
   const paths: string[] = [];
   for (const raw of readPaths) {
-    if (typeof raw !== 'string' || !isAbsolute(raw)) throw new Error(`readPaths entry ${JSON.stringify(raw)} is not an absolute path`);
+    if (typeof raw !== 'string' || !isAbsolute(raw))
+      throw new Error(`readPaths entry ${JSON.stringify(raw)} is not an absolute path`);
     const path = resolve(raw);
     if (path === '/') throw new Error('readPaths may not contain the root directory');
     if (!paths.includes(path)) paths.push(path);

@@ -20,8 +20,14 @@ describeWhenConfinable('SandboxProcess fails closed', () => {
   afterAll(() => rmSync(rootDir, { recursive: true, force: true }));
 
   it('refuses a runner started without namespaces or permission model (it would run unconfined)', async () => {
-    const unconfined = new SandboxProcess({ ...options, command: { file: process.execPath, args: ['-e', SANDBOX_RUNNER_SOURCE] } });
-    await expect(unconfined.ready).rejects.toMatchObject({ reason: 'unavailable', message: expect.stringMatching(/not confined/) });
+    const unconfined = new SandboxProcess({
+      ...options,
+      command: { file: process.execPath, args: ['-e', SANDBOX_RUNNER_SOURCE] },
+    });
+    await expect(unconfined.ready).rejects.toMatchObject({
+      reason: 'unavailable',
+      message: expect.stringMatching(/not confined/),
+    });
     await expect(unconfined.run('{"source":"() => 1","args":"null"}', 1000)).rejects.toMatchObject({ reason: 'crash' });
   });
 
@@ -39,7 +45,10 @@ describeWhenConfinable('SandboxProcess fails closed', () => {
       cpuSeconds: 30,
     });
     const child = new SandboxProcess({ ...options, command });
-    await expect(child.ready).rejects.toMatchObject({ reason: 'unavailable', message: expect.stringMatching(/permission model/) });
+    await expect(child.ready).rejects.toMatchObject({
+      reason: 'unavailable',
+      message: expect.stringMatching(/permission model/),
+    });
   });
 
   it('reports the setup’s own error when the confinement cannot be set up', async () => {
@@ -56,11 +65,18 @@ describeWhenConfinable('SandboxProcess fails closed', () => {
       cpuSeconds: 30,
     });
     const child = new SandboxProcess({ ...options, command });
-    await expect(child.ready).rejects.toMatchObject({ reason: 'unavailable', message: expect.stringMatching(/could not start confined: .*mount/) });
+    await expect(child.ready).rejects.toMatchObject({
+      reason: 'unavailable',
+      message: expect.stringMatching(/could not start confined: .*mount/),
+    });
   });
 
   it('answers start when a process does not become ready in time', async () => {
-    const slow = new SandboxProcess({ ...options, startTimeoutMs: 200, command: { file: '/bin/sh', args: ['-c', 'sleep 5'] } });
+    const slow = new SandboxProcess({
+      ...options,
+      startTimeoutMs: 200,
+      command: { file: '/bin/sh', args: ['-c', 'sleep 5'] },
+    });
     await expect(slow.ready).rejects.toMatchObject({ reason: 'start' });
   });
 });

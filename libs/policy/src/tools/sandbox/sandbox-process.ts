@@ -20,7 +20,8 @@ export interface SandboxProcessOptions {
 }
 
 const STDERR_TAIL = 4096;
-const MEMORY_SIGNS = /heap out of memory|allocation failed|out of memory|reached heap limit|Cannot allocate memory|bad_alloc/i;
+const MEMORY_SIGNS =
+  /heap out of memory|allocation failed|out of memory|reached heap limit|Cannot allocate memory|bad_alloc/i;
 /**
  * Exit statuses of a Node killed by SIGABRT, SIGBUS or SIGSEGV (the setup shell passes on 128 + signal). Plain
  * JavaScript cannot make Node die so: it happens when an allocation fails at the memory limit (RLIMIT_DATA) before
@@ -96,7 +97,8 @@ export class SandboxProcess {
 
   /** Runs one task (`payload` is one JSON line for the runner); the process is spent afterwards. */
   run(payload: string, timeoutMs: number): Promise<unknown> {
-    if (this.used || this.exited) return Promise.reject(new SandboxFailedError('crash', 'sandbox process is no longer usable'));
+    if (this.used || this.exited)
+      return Promise.reject(new SandboxFailedError('crash', 'sandbox process is no longer usable'));
     this.used = true;
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -139,7 +141,11 @@ export class SandboxProcess {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.terminate();
-        done(() => reject(new SandboxFailedError('start', `sandbox process did not start within ${this.options.startTimeoutMs} ms`)));
+        done(() =>
+          reject(
+            new SandboxFailedError('start', `sandbox process did not start within ${this.options.startTimeoutMs} ms`),
+          ),
+        );
       }, this.options.startTimeoutMs);
       let settled = false;
       const done = (fn: () => void): void => {
@@ -161,18 +167,30 @@ export class SandboxProcess {
           const problem = selfCheckProblem(check);
           if (!problem) return resolve();
           this.terminate();
-          reject(new SandboxFailedError('unavailable', `sandbox process is not confined: ${problem}; refusing to run tasks`));
+          reject(
+            new SandboxFailedError('unavailable', `sandbox process is not confined: ${problem}; refusing to run tasks`),
+          );
         });
       this.onExit = () =>
         done(() => {
           const detail = this.stderrTail.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
-          reject(new SandboxFailedError('unavailable', `sandbox process could not start confined${detail ? `: ${detail}` : ''}`));
+          reject(
+            new SandboxFailedError(
+              'unavailable',
+              `sandbox process could not start confined${detail ? `: ${detail}` : ''}`,
+            ),
+          );
         });
     });
   }
 
   private answer(line: string, resolve: (value: unknown) => void, reject: (err: Error) => void): void {
-    type Answer = { ok: boolean; value?: unknown; output?: boolean; error?: { name: string; message: string; memory?: boolean } };
+    type Answer = {
+      ok: boolean;
+      value?: unknown;
+      output?: boolean;
+      error?: { name: string; message: string; memory?: boolean };
+    };
     let answer: Answer;
     try {
       answer = JSON.parse(line) as Answer;
@@ -181,8 +199,10 @@ export class SandboxProcess {
     }
     if (answer.ok === true) return resolve(answer.value);
     const error = answer.error ?? { name: 'Error', message: 'task failed' };
-    if (error.memory) return reject(new SandboxFailedError('memory', `sandboxed task ran out of memory: ${error.message}`));
-    if (answer.output) return reject(new SandboxFailedError('output', `sandboxed task result is not JSON: ${error.message}`));
+    if (error.memory)
+      return reject(new SandboxFailedError('memory', `sandboxed task ran out of memory: ${error.message}`));
+    if (answer.output)
+      return reject(new SandboxFailedError('output', `sandboxed task result is not JSON: ${error.message}`));
     reject(new SandboxFailedError('error', `${error.name}: ${error.message}`));
   }
 
@@ -191,7 +211,8 @@ export class SandboxProcess {
       return new SandboxFailedError('output', `sandboxed task answered more than ${this.options.maxOutputBytes} bytes`);
     }
     if (this.killedByOwner) return new SandboxFailedError('closed', 'the sandbox was closed while the task ran');
-    if (MEMORY_SIGNS.test(this.stderrTail) || (this.exitCode !== null && MEMORY_EXIT_CODES.has(this.exitCode))) return new SandboxFailedError('memory', 'sandboxed task ran out of memory and was killed');
+    if (MEMORY_SIGNS.test(this.stderrTail) || (this.exitCode !== null && MEMORY_EXIT_CODES.has(this.exitCode)))
+      return new SandboxFailedError('memory', 'sandboxed task ran out of memory and was killed');
     return new SandboxFailedError('crash', 'sandbox process died before answering');
   }
 
@@ -223,6 +244,7 @@ export class SandboxProcess {
   /** A sandbox process must not keep the server's event loop alive (a running task's deadline timer does). */
   private unref(): void {
     this.child.unref();
-    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+    for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr])
+      (stream as unknown as { unref?: () => void }).unref?.();
   }
 }

@@ -10,7 +10,8 @@
  *   permission model); nothing runs unconfined;
  * - `closed`: the sandbox was closed.
  */
-export type SandboxFailureReason = 'error' | 'memory' | 'crash' | 'output' | 'invalid' | 'start' | 'unavailable' | 'closed';
+export type SandboxFailureReason =
+  'error' | 'memory' | 'crash' | 'output' | 'invalid' | 'start' | 'unavailable' | 'closed';
 
 /** The task ran past its `timeoutMs`; its process was killed. */
 export class SandboxTimeoutError extends Error {

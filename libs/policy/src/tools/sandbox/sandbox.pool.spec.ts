@@ -38,11 +38,15 @@ const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 function pool(size: number, maxStarting = 4) {
   const started: FakeProcess[] = [];
-  const p = new SandboxPool(() => {
-    const f = new FakeProcess();
-    started.push(f);
-    return f;
-  }, size, maxStarting);
+  const p = new SandboxPool(
+    () => {
+      const f = new FakeProcess();
+      started.push(f);
+      return f;
+    },
+    size,
+    maxStarting,
+  );
   return { p, started };
 }
 
