@@ -12,7 +12,7 @@
  * bare route and the PostgreSQL part alone.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -290,7 +290,7 @@ async function createDatabase(
 
 /** Grant events stored, and whether their chain verifies. */
 async function storedGrants(database: DataSourceOptions): Promise<{ grants: number; valid: boolean }> {
-  const source = await new DataSource({ ...database, entities: [...AUDIT_ENTITIES] } as DataSourceOptions).initialize();
+  const source = await new DataSource({ ...database, entities: [...AUDIT_ENTITIES] }).initialize();
   try {
     const [row] = await source.query<Array<{ n: number }>>(
       "SELECT COUNT(*) AS n FROM policy_audit_events WHERE type = 'access.granted'",
@@ -374,7 +374,7 @@ async function perEventCost(database: WriterDatabase): Promise<EventCost> {
     entities: [...AUDIT_ENTITIES],
     migrations: [...AUDIT_MIGRATIONS],
     migrationsRun: true,
-  } as DataSourceOptions).initialize();
+  }).initialize();
   try {
     const writer = new TimedAuditWriter(source, { maxQueue: n + 1 });
     start = performance.now();

@@ -39,11 +39,11 @@ async function interleaved(
   for (const v of variants) await load({ ...v.options(), duration: 2 });
   const runs = variants.map(() => [] as LoadResult[]);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, v] of variants.entries()) runs[i]!.push(await load({ ...v.options(), duration, pid: v.pid }));
+    for (const [i, v] of variants.entries()) runs[i].push(await load({ ...v.options(), duration, pid: v.pid }));
   }
   return {
     rows: variants.map((v, i) => {
-      const r = runs[i]!;
+      const r = runs[i];
       return {
         name: v.name,
         rps: median(r.map((x) => x.requests)),
@@ -151,9 +151,9 @@ export async function monitoringBench(options: { rounds: number; duration: numbe
     }
     const { rows, perRound, cpuPerRequest } = await interleaved(variants, options.rounds, options.duration);
     // The median over rounds of (variant b's req/s ÷ variant a's req/s in that same round).
-    const ratio = (a: number, b: number) => median(perRound[b]!.map((rps, round) => rps / perRound[a]![round]!));
+    const ratio = (a: number, b: number) => median(perRound[b].map((rps, round) => rps / perRound[a][round]));
     const cpu = (i: number) => {
-      const values = cpuPerRequest[i]!.filter((v): v is number => v !== null);
+      const values = cpuPerRequest[i].filter((v): v is number => v !== null);
       return values.length ? median(values) : NaN;
     };
     const kept = (a: number, b: number) => `**${(ratio(a, b) * 100).toFixed(1)}%**`;
@@ -161,7 +161,7 @@ export async function monitoringBench(options: { rounds: number; duration: numbe
       Number.isNaN(cpu(a))
         ? ''
         : `; server CPU per request ${cpu(a).toFixed(0)} → ${cpu(b).toFixed(0)} µs (${(((cpu(b) - cpu(a)) / cpu(a)) * 100).toFixed(1)}%)`;
-    const p99 = (a: number, b: number) => `p99 ${rows[a]!.p99} → ${rows[b]!.p99} ms`;
+    const p99 = (a: number, b: number) => `p99 ${rows[a].p99} → ${rows[b].p99} ms`;
     const lines = [
       table(
         'Metrics, JSON logs and alerts, GET /agents/:id with a JWT (Express, 10 connections, medians of interleaved rounds)',
@@ -210,7 +210,7 @@ async function alertsInProcess(redisUrl: string): Promise<string> {
     ({ id, type: 'user', tenantId: 't1', roles: [], scopes: [], tier: null, tokenId: null, apiKeyId: null }) as never;
   const make = (alerts: Record<string, unknown> | undefined, redis: unknown = null) =>
     new AnomalyAlerts({ document: alerts ? { alerts } : {} } as never, audit, redis as never);
-  const cpuNsPer = async (n: number, body: (i: number) => unknown | Promise<unknown>) => {
+  const cpuNsPer = async (n: number, body: (i: number) => unknown) => {
     const started = process.cpuUsage();
     for (let i = 0; i < n; i++) await body(i);
     const used = process.cpuUsage(started);
@@ -224,9 +224,9 @@ async function alertsInProcess(redisUrl: string): Promise<string> {
   for (let round = 0; round < 3; round++) {
     const off = make(undefined);
     const on = make({});
-    results.off!.push(await cpuNsPer(N, (i) => off.observeDecision(principals[i % 10_000]!, false, origin)));
-    results.one!.push(await cpuNsPer(N, () => on.observeDecision(principals[0]!, false, origin)));
-    results.many!.push(await cpuNsPer(N, (i) => on.observeDecision(principals[i % 10_000]!, i % 10 === 0, origin)));
+    results.off.push(await cpuNsPer(N, (i) => off.observeDecision(principals[i % 10_000], false, origin)));
+    results.one.push(await cpuNsPer(N, () => on.observeDecision(principals[0], false, origin)));
+    results.many.push(await cpuNsPer(N, (i) => on.observeDecision(principals[i % 10_000], i % 10 === 0, origin)));
     on.onModuleDestroy();
   }
   rows.push(
@@ -234,9 +234,9 @@ async function alertsInProcess(redisUrl: string): Promise<string> {
     '',
     '| counting | ns per request |',
     '|---|---:|',
-    `| alerts off | ${median(results.off!).toFixed(0)} |`,
-    `| memory, one principal | ${median(results.one!).toFixed(0)} |`,
-    `| memory, 10,000 principals, 1 in 10 denied | ${median(results.many!).toFixed(0)} |`,
+    `| alerts off | ${median(results.off).toFixed(0)} |`,
+    `| memory, one principal | ${median(results.one).toFixed(0)} |`,
+    `| memory, 10,000 principals, 1 in 10 denied | ${median(results.many).toFixed(0)} |`,
   );
   if (redisUrl) {
     const redis = new Redis(redisUrl);
@@ -253,11 +253,11 @@ async function alertsInProcess(redisUrl: string): Promise<string> {
       const script = client.napAnomalyCount;
       let calls = 0;
       client.napAnomalyCount = (...args: unknown[]) => (calls++, script.apply(redis, args));
-      idle.push(await cpuNsPer(M, async (i) => (off.observeDecision(principals[i % 100]!, false, origin), turn())));
+      idle.push(await cpuNsPer(M, async (i) => (off.observeDecision(principals[i % 100], false, origin), turn())));
       await redis.ping();
       const started = process.cpuUsage();
       for (let i = 0; i < M; i++) {
-        on.observeDecision(principals[i % 100]!, false, origin);
+        on.observeDecision(principals[i % 100], false, origin);
         await turn();
       }
       await new Promise((resolve) => setTimeout(resolve, 150)); // the last window goes out

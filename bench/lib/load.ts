@@ -219,7 +219,7 @@ function autocannonLoad(options: LoadOptions): Promise<Measured> {
         requests: setupRequest ? [{ setupRequest: setupRequest as never }] : undefined,
       },
       (err, result) => {
-        if (err) return reject(err);
+        if (err) return reject(err as Error);
         resolve({
           total: result.requests.total,
           result: {

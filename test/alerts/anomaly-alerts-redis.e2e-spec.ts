@@ -56,10 +56,10 @@ describe('anomaly alerts across two instances sharing Redis', () => {
     const headers = { Authorization: `Bearer ${signToken({ sub, ...ADMIN })}` };
     const [a, b] = apps as [Harness, Harness];
     let turn = 0;
-    await paced(3, 5, () => apps[turn++ % 2]!.http().get('/agents').set(headers));
+    await paced(3, 5, () => apps[turn++ % 2].http().get('/agents').set(headers));
     await nextBucket();
     const burst = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => apps[i % 2]!.http().get('/agents').set(headers)),
+      Array.from({ length: 30 }, (_, i) => apps[i % 2].http().get('/agents').set(headers)),
     );
     // Counting is asynchronous: the requests that brought the count to the anomaly were served, the block applies
     // to requests counted after it.
@@ -72,7 +72,7 @@ describe('anomaly alerts across two instances sharing Redis', () => {
     });
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ type: 'security.anomaly', outcome: 'DENY', principalId: sub });
-    expect(found[0]!.details.metric).toBe('requests');
+    expect(found[0].details.metric).toBe('requests');
 
     // Each instance refuses the principal at the latest once it has counted one more of its requests.
     for (const h of [a, b]) {
@@ -91,7 +91,7 @@ describe('anomaly alerts across two instances sharing Redis', () => {
     expect(verifyAlertSignature(WEBHOOK_SECRET, delivery.body, delivery.headers['x-policy-signature'] as string)).toBe(
       true,
     );
-    expect(JSON.parse(delivery.body)).toMatchObject({ id: found[0]!.id, subject: { principalId: sub } });
+    expect(JSON.parse(delivery.body)).toMatchObject({ id: found[0].id, subject: { principalId: sub } });
 
     // Once the block is over, the principal is served by both again, and still only one event was raised.
     for (const h of [a, b])

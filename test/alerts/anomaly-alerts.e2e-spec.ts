@@ -36,7 +36,7 @@ async function baselineThenBurst(h: Harness, headers: Record<string, string>, pa
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** `n` reads at 8 a second (under minCount: the reader never raises an anomaly itself), each one timed. */
@@ -83,34 +83,34 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
         return found.length ? found : null;
       });
       expect(event).toMatchObject({ type: 'security.anomaly', outcome: 'WARNING', principalId: `burst-${adapter}` });
-      expect(event!.details.metric).toBe('requests');
-      expect(event!.details.observed).toBeGreaterThanOrEqual(10);
-      expect(event!.details.baselineMean).toBeGreaterThan(1);
-      expect(event!.details.baselineMean).toBeLessThan(6);
-      expect(event!.details.z).toBeGreaterThanOrEqual(4);
+      expect(event.details.metric).toBe('requests');
+      expect(event.details.observed).toBeGreaterThanOrEqual(10);
+      expect(event.details.baselineMean).toBeGreaterThan(1);
+      expect(event.details.baselineMean).toBeLessThan(6);
+      expect(event.details.z).toBeGreaterThanOrEqual(4);
 
       const [delivery] = await poll('the webhook delivery', () =>
         receiver.deliveries.length ? receiver.deliveries : null,
       );
-      expect(delivery!.headers['content-type']).toBe('application/json');
-      expect(delivery!.headers['x-policy-delivery']).toBe(event!.id);
+      expect(delivery.headers['content-type']).toBe('application/json');
+      expect(delivery.headers['x-policy-delivery']).toBe(event.id);
       expect(
-        verifyAlertSignature(WEBHOOK_SECRET, delivery!.body, delivery!.headers['x-policy-signature'] as string),
+        verifyAlertSignature(WEBHOOK_SECRET, delivery.body, delivery.headers['x-policy-signature'] as string),
       ).toBe(true);
       expect(
         verifyAlertSignature(
           'not-the-webhook-secret-000',
-          delivery!.body,
-          delivery!.headers['x-policy-signature'] as string,
+          delivery.body,
+          delivery.headers['x-policy-signature'] as string,
         ),
       ).toBe(false);
-      const body = JSON.parse(delivery!.body) as AnomalyEvent;
+      const body = JSON.parse(delivery.body) as AnomalyEvent;
       expect(body).toMatchObject({
         type: 'security.anomaly',
-        id: event!.id,
+        id: event.id,
         metric: 'requests',
         subject: { kind: 'principal', principalId: `burst-${adapter}`, tenantId: null },
-        observed: event!.details.observed,
+        observed: event.details.observed,
         blockedUntil: null,
         mode: 'enforce',
       });
@@ -157,7 +157,7 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
           const found = await anomalies(h, sub);
           return found.length ? found : null;
         });
-        const attempts = () => receiver.deliveries.filter((d) => d.headers['x-policy-delivery'] === event!.id);
+        const attempts = () => receiver.deliveries.filter((d) => d.headers['x-policy-delivery'] === event.id);
         await poll('three delivery attempts', () => attempts().length >= 3, 15_000);
         expect(receiver.deliveries).toHaveLength(3);
         expect(
@@ -166,7 +166,7 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
           ),
         ).toBe(true);
         // The attempts came after every request of the burst had its answer: nothing waited for them.
-        expect(attempts()[2]!.at).toBeGreaterThan(burstAnswered);
+        expect(attempts()[2].at).toBeGreaterThan(burstAnswered);
         // Generous: a request that waited for one hanging attempt would take ≥ 500 ms.
         expect(median(during)).toBeLessThan(Math.max(3 * median(before), median(before) + 100));
         expect(Math.max(...during)).toBeLessThan(500);
@@ -220,8 +220,8 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
         const found = await anomalies(h, sub);
         return found.length ? found : null;
       });
-      expect(event!.outcome).toBe('DENY');
-      expect(typeof event!.details.blockedUntil).toBe('string');
+      expect(event.outcome).toBe('DENY');
+      expect(typeof event.details.blockedUntil).toBe('string');
       const allowed = await poll(
         'the block to expire',
         async () => {
@@ -296,8 +296,8 @@ describe.each(['express', 'fastify'] as const)('anomaly alerts (%s)', (adapter) 
         const found = await anomalies(h, sub);
         return found.length ? found : null;
       });
-      expect(event!.outcome).toBe('SHADOW_DENY');
-      expect(event!.details.blockedUntil).toBeNull();
+      expect(event.outcome).toBe('SHADOW_DENY');
+      expect(event.details.blockedUntil).toBeNull();
       const delivery = await poll('the delivery', () => receiver.deliveries[0]);
       expect(JSON.parse(delivery.body)).toMatchObject({ mode: 'shadow', blockedUntil: null });
       for (let i = 0; i < 5; i++) expect((await h.http().get(path).set(headers)).status).toBe(200);

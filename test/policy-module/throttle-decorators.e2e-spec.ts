@@ -47,7 +47,7 @@ class NamedThrottlerController {
 @RequireOperation('report.read')
 class LimitWithoutTtlController {
   @Get()
-  @Throttle({ default: { limit: 3 } as { limit: number; ttl: number } })
+  @Throttle({ default: { limit: 3 } })
   list() {
     return { ok: true };
   }

@@ -119,7 +119,7 @@ describe('Redis Cluster failover under load', () => {
     const callers = [...pickCallers('closed'), ...pickCallers('open')];
     const hits = new Map<Caller, Hit[]>(callers.map((c) => [c, []]));
     // A budget caller on the closed pair whose own buckets live on the surviving masters: its 503s are the budget's.
-    let budgetSub = '';
+    let budgetSub: string;
     let budgetAuth: Record<string, string> = {};
     for (;;) {
       budgetSub = `fo-budget-${randomUUID()}`;

@@ -180,7 +180,7 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
         const instance = live[turn++ % live.length];
         const requestId = `soak-${kind}-${randomUUID()}`;
         const at = Date.now();
-        let answer: { status: number; last?: string } = { status: 0 };
+        let answer: { status: number; last?: string };
         try {
           answer = await go(all[instance].url, { 'X-Request-Id': requestId });
         } catch {
@@ -459,12 +459,10 @@ describe('two instances on PostgreSQL + Redis under mixed traffic', () => {
       let events: Array<{ requestId: string | null; type: string }>;
       let chains: Array<{ chain: string; n: string }>;
       try {
-        events = (await source.query(
-          'SELECT request_id AS "requestId", type FROM policy_audit_events',
-        )) as typeof events;
-        chains = (await source.query(
+        events = await source.query<typeof events>('SELECT request_id AS "requestId", type FROM policy_audit_events');
+        chains = await source.query<typeof chains>(
           'SELECT chain_id AS chain, COUNT(*) AS n FROM policy_audit_events GROUP BY chain_id',
-        )) as typeof chains;
+        );
       } finally {
         await source.destroy();
       }

@@ -53,7 +53,7 @@ export class PolicyModule {
     if (options.useFactory) {
       providers.push({ provide: POLICY_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] });
     } else {
-      const factoryClass = (options.useClass ?? options.useExisting) as Type<PolicyOptionsFactory> | undefined;
+      const factoryClass = options.useClass ?? options.useExisting;
       if (!factoryClass) throw new Error('PolicyModule.forRootAsync: give useFactory, useClass or useExisting');
       if (options.useClass) providers.push({ provide: options.useClass, useClass: options.useClass });
       providers.push({

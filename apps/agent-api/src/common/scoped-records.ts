@@ -29,7 +29,7 @@ function preparedRead<T extends ObjectLiteral>(
   scope: RecordScopeFilter,
 ): PreparedRead {
   let byShape = preparedReads.get(repo);
-  if (!byShape) preparedReads.set(repo, (byShape = new Map()));
+  if (!byShape) preparedReads.set(repo, (byShape = new Map<string, PreparedRead>()));
   const shape = `${alias}|${scope.tenantId !== undefined ? 'tenant' : ''}|${scope.ownerId !== undefined ? 'owner' : ''}`;
   let read = byShape.get(shape);
   if (!read) {
@@ -59,7 +59,7 @@ export async function findScoped<T extends ObjectLiteral>(
   if (scope.ownerId !== undefined) parameters.scopeOwner = scope.ownerId;
   const driver = repo.manager.connection.driver;
   const [sql, values] = driver.escapeQueryWithParameters(read.sql, parameters);
-  const raw = (await repo.query(sql, values)) as unknown[];
+  const raw = await repo.query<unknown[]>(sql, values);
   const mainAlias = read.qb.expressionMap.mainAlias!;
   const [found] = new RawSqlResultsToEntityTransformer(read.qb.expressionMap, driver, [], undefined).transform(
     raw,

@@ -42,7 +42,7 @@ describe('AnomalyCounter', () => {
     const findings = drive(new AnomalyCounter(t), [3, 3, 3, 3, 3, 3, 30, 3]);
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ bucket: 6, mean: 3 });
-    expect(findings[0]!.observed).toBeGreaterThanOrEqual(10);
+    expect(findings[0].observed).toBeGreaterThanOrEqual(10);
   });
 
   it('keeps one episode while consecutive buckets stay anomalous and opens a new one after a quiet bucket', () => {

@@ -36,10 +36,10 @@ export function scoreBucket(
 ): BucketScore {
   const n = baseline.length;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += baseline[i]!;
+  for (let i = 0; i < n; i++) sum += baseline[i];
   const mean = n ? sum / n : 0;
   let squares = 0;
-  for (let i = 0; i < n; i++) squares += (baseline[i]! - mean) ** 2;
+  for (let i = 0; i < n; i++) squares += (baseline[i] - mean) ** 2;
   const stdDev = n ? Math.sqrt(squares / n) : 0;
   const z = (observed - mean) / Math.max(stdDev, t.minDeviation, Math.sqrt(mean));
   return { observed, mean, stdDev, z, anomalous: observed >= t.minCount && z >= t.zScore };
@@ -119,7 +119,7 @@ export class AnomalyCounter {
     // A completed bucket after the last anomalous one, not anomalous itself: the episode is over.
     if (s.episodeBucket >= 0 && bucket > s.episodeBucket + 1) s.episodeBucket = -1;
     const slot = bucket % slots;
-    const observed = (s.counts[slot] = s.counts[slot]! + n);
+    const observed = (s.counts[slot] = s.counts[slot] + n);
     // A subject's first bucket is partial (it started somewhere inside it): its baseline starts with the next one,
     // so its first two buckets have nothing to be compared with.
     if (observed < this.t.minCount || bucket < s.first + 2) return null;

@@ -108,7 +108,7 @@ export class ApprovalService extends ApprovalStore {
     if (same) return this.toView(same, now);
     const pending = await mine.clone().orderBy('a.expiresAt', 'ASC').limit(this.maxPending).getMany();
     if (pending.length >= this.maxPending) {
-      const retryAfter = Math.max(1, Math.ceil((pending[0]!.expiresAt - now) / 1000));
+      const retryAfter = Math.max(1, Math.ceil((pending[0].expiresAt - now) / 1000));
       throw new RateLimitedException(
         retryAfter,
         `Too many pending approvals (at most ${this.maxPending}); wait for a decision`,
@@ -270,7 +270,7 @@ export class ApprovalService extends ApprovalStore {
     if (!match) return principalId;
     const key = await this.dataSource
       .getRepository(ApiKeyEntity)
-      .findOne({ where: { id: match[1]! }, select: { id: true, createdBy: true } });
+      .findOne({ where: { id: match[1] }, select: { id: true, createdBy: true } });
     return key?.createdBy ?? null;
   }
 

@@ -56,7 +56,7 @@ export abstract class AuthorizationPolicy {
     const rateLimit = await this.checkRateLimit(ctx, operation);
     if (rateLimit && !rateLimit.allowed) throw new RateLimitedException(rateLimit.retryAfterSeconds);
     if (needsApproval) {
-      const approvalId = await approvals!.pass({
+      const approvalId = await approvals.pass({
         principal: ctx.principal,
         operation,
         request: { method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body },

@@ -30,7 +30,7 @@ function expectAcceptedOrNamed(run: () => unknown, key: RegExp): void {
   }
 }
 
-const withExtra = (extra: Record<string, unknown>): PolicyDocument => ({ ...base(), ...extra }) as PolicyDocument;
+const withExtra = (extra: Record<string, unknown>): PolicyDocument => ({ ...base(), ...extra });
 
 describe('compilePolicy', () => {
   it('compiles the shipped example document', () => {

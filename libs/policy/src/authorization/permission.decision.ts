@@ -61,8 +61,8 @@ export function decidePermission(
       tenantId: principal.tenantId,
       set: roleSetOf(index, roles),
       unknownRole: hasUnknownRole(index, roles),
-      required: new Array(index.operationCount),
-      decisions: new Array(index.operationCount),
+      required: new Array<readonly string[] | undefined>(index.operationCount),
+      decisions: new Array<PermissionDecision | undefined>(index.operationCount),
     };
     index.principals.set(id, slot);
   }

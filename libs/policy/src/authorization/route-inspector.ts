@@ -32,8 +32,8 @@ export class RouteInspector implements OnApplicationBootstrap {
           continue;
         const targets = [handler, wrapper.metatype as () => unknown];
         const covered =
-          this.reflector.getAllAndOverride(IS_PUBLIC_KEY, targets) ||
-          this.reflector.getAllAndOverride(REQUIRE_OPERATION_KEY, targets);
+          this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC_KEY, targets) ||
+          this.reflector.getAllAndOverride<unknown>(REQUIRE_OPERATION_KEY, targets);
         if (!covered) this.unguarded.push(`${wrapper.metatype.name}.${name}`);
       }
     }

@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { PolicyRequest } from '../common/policy-request';
 import { PRINCIPAL_REQUEST_KEY } from '../policy.constants';
+import type { Principal } from '../authentication/principal.interface';
 import type { RecordScope as RecordScopeFilter } from '../authorization/tenant.rules';
 
 /**
@@ -8,7 +9,7 @@ import type { RecordScope as RecordScopeFilter } from '../authorization/tenant.r
  * @example @Get() list(@CurrentPrincipal() principal: Principal) {}
  */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
-  return ctx.switchToHttp().getRequest()[PRINCIPAL_REQUEST_KEY];
+  return ctx.switchToHttp().getRequest<Record<string, Principal | undefined>>()[PRINCIPAL_REQUEST_KEY];
 });
 
 /**

@@ -55,7 +55,7 @@ describe('PolicyEngine', () => {
     const engine = new PolicyEngine([policy('second', 2, second), policy('first', 1, first)]);
     const decision = await engine.evaluate(input);
 
-    const strongest = [effective(first), effective(second)].sort((a, b) => RANK[b] - RANK[a])[0]!;
+    const strongest = [effective(first), effective(second)].sort((a, b) => RANK[b] - RANK[a])[0];
     const expected = strongest === 'ABSTAIN' ? 'DENY' : strongest;
     expect(decision.outcome).toBe(expected);
 

@@ -103,9 +103,9 @@ export function installHttpMetrics(
   const labelSets = new Map<string, Map<string, Map<number, Record<string, string>>>>();
   const labelsOf = (method: string, route: string, status: number): Record<string, string> => {
     let byMethod = labelSets.get(route);
-    if (!byMethod) labelSets.set(route, (byMethod = new Map()));
+    if (!byMethod) labelSets.set(route, (byMethod = new Map<string, Map<number, Record<string, string>>>()));
     let byStatus = byMethod.get(method);
-    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    if (!byStatus) byMethod.set(method, (byStatus = new Map<number, Record<string, string>>()));
     let labels = byStatus.get(status);
     if (!labels)
       byStatus.set(

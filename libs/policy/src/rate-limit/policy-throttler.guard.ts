@@ -84,7 +84,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
         limit: UNSET,
         ttl: UNSET,
         blockDuration: UNSET,
-        throttler: this.throttlers[0]!,
+        throttler: this.throttlers[0],
         getTracker: this.commonOptions.getTracker!,
         generateKey: this.commonOptions.generateKey!,
       });
