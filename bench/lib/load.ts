@@ -175,7 +175,7 @@ function wrk(options: LoadOptions): Promise<Measured> {
   args.push(options.url);
   return new Promise((resolve, reject) => {
     execFile(WRK, args, (err, stdout) => {
-      if (err) return reject(err);
+      if (err) return reject(new Error(`wrk failed: ${err.message}`, { cause: err }));
       const ms = (value: string | undefined): number => {
         const m = /^([\d.]+)(us|ms|s|m)$/.exec(value ?? '');
         if (!m) return Number.NaN;
