@@ -144,7 +144,9 @@ describe('rolesAllowing', () => {
     [['operator'], 'customer.read', []],
     [['customer'], 'session.read', ['customer']],
     [['customer'], 'session.delete', []],
-    [['customer', 'operator'], 'session.read', ['customer', 'operator']],
+    // In the policy's order (operator is declared before customer), whatever the token's order.
+    [['customer', 'operator'], 'session.read', ['operator', 'customer']],
+    [['operator', 'customer'], 'session.read', ['operator', 'customer']],
     [['customer', 'operator'], 'agent.read', ['operator']],
     [['admin'], 'audit.read', ['admin']],
     [[], 'agent.read', []],

@@ -60,10 +60,10 @@ export function rolesAllowing(
   held: readonly string[],
   operation: string,
 ): CompiledRole[] {
+  // In the policy's order, as the compiled fast path names them (the principal's order is the token's, not ours).
   const allowing: CompiledRole[] = [];
-  for (const name of held) {
-    const role = compiled.get(name);
-    if (role && role.patterns.some((p) => matchesOperation(p, operation))) allowing.push(role);
+  for (const role of compiled.values()) {
+    if (held.includes(role.name) && role.patterns.some((p) => matchesOperation(p, operation))) allowing.push(role);
   }
   return allowing;
 }
