@@ -12,7 +12,7 @@ import { AuditWriter, type AuditWriterOptions } from './audit/audit.writer';
 import { AUDIT_CONFIG, AUDIT_WRITER_OPTIONS } from './audit/audit.constants';
 import { AuthFailureCounter } from './authentication/auth-failure.counter';
 import type { CompiledPolicy } from './authorization/compiled-policy';
-import { BUDGET_EXPORTS, BUDGET_GUARDS, BUDGET_PROVIDERS } from './budget/budget.providers';
+import { BUDGET_ADMISSION_GUARDS, BUDGET_EXPORTS, BUDGET_GUARDS, BUDGET_PROVIDERS } from './budget/budget.providers';
 import { POLICY_EVENTS, PolicyEventBus } from './common/policy-events';
 import { builtinPolicies } from './engine/builtin.policies';
 import { EvaluatorExplorer } from './engine/evaluator.explorer';
@@ -67,6 +67,11 @@ export function featureProviders(): Provider[] {
     EvaluatorExplorer,
     ...BUDGET_PROVIDERS,
   ];
+}
+
+/** Guards that run after the authorization guard allowed the call: the budget admission of `@Sse()` routes. */
+export function guardsAfterAuthorization(): Provider[] {
+  return [...BUDGET_ADMISSION_GUARDS];
 }
 
 /** Guards and interceptors after authentication, in pipeline order (the authorization guard follows them). */

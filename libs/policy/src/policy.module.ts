@@ -16,7 +16,12 @@ import type {
   PolicyModuleOptions,
   PolicyOptionsFactory,
 } from './policy-module-options.interface';
-import { featureGuards, featureProviders, FEATURE_EXPORTS } from './policy-features.providers';
+import {
+  featureGuards,
+  featureProviders,
+  FEATURE_EXPORTS,
+  guardsAfterAuthorization,
+} from './policy-features.providers';
 import { RedisCloser } from './common/redis-closer';
 import { TOOL_EXPORTS, TOOL_PROVIDERS } from './tools/tools.providers';
 
@@ -104,6 +109,8 @@ export class PolicyModule {
       // Rate limits count before authorization decides, so denied attempts are limited too.
       ...featureGuards(),
       { provide: APP_GUARD, useClass: AuthorizationGuard },
+      // A budgeted @Sse() call is admitted (reserved) only once it is allowed.
+      ...guardsAfterAuthorization(),
       { provide: APP_FILTER, useClass: PolicyExceptionFilter },
       RedisCloser,
       ...extra,

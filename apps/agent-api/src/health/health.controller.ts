@@ -55,12 +55,18 @@ export class HealthController {
     return body;
   }
 
+  /** Each dependency answers within {@link READY_TIMEOUT_MS} or counts as down: a hung one never hangs the probe. */
   private async checkLiveness(): Promise<Liveness> {
-    const database = await this.dataSource.query('SELECT 1').then(
+    const database = await within(this.dataSource.query('SELECT 1'), READY_TIMEOUT_MS).then(
       (): 'up' => 'up',
       (): 'down' => 'down',
     );
-    const redis: CheckState = this.redis ? ((await redisReady(this.redis)) ? 'up' : 'down') : 'disabled';
+    const redis: CheckState = this.redis
+      ? await within(redisReady(this.redis), READY_TIMEOUT_MS).then(
+          (ok): CheckState => (ok ? 'up' : 'down'),
+          (): CheckState => 'down',
+        )
+      : 'disabled';
     return { status: database === 'up' && redis !== 'down' ? 'ok' : 'degraded', database, redis };
   }
 

@@ -134,7 +134,8 @@ export class WebhookSender {
         },
         body: job.body,
       });
-      await response.arrayBuffer().catch(() => undefined);
+      // The answer's body is never read: a receiver's endless or huge body costs nothing here.
+      await response.body?.cancel().catch(() => undefined);
       if (response.status < 200 || response.status >= 300) failure = `HTTP ${response.status}`;
     } catch (error) {
       failure = controller.signal.aborted ? 'timed out' : (error as Error).message;

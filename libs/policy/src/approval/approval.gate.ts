@@ -83,6 +83,16 @@ export class ApprovalGate {
   }
 
   /**
+   * Gives back an approval {@link check} spent for `principal` on a call that was refused afterwards, before it ran
+   * (the budget interceptor after the authorization guard spent it): the same call may present it again. False when
+   * the store cannot give it back (it stays spent).
+   */
+  async giveBack(approvalId: string, principal: Principal): Promise<boolean> {
+    if (!this.store) return false;
+    return this.store.restore(approvalId, principal);
+  }
+
+  /**
    * {@link check}, throwing the refusal.
    * @throws ApprovalRequiredException (403 `approval_required`) with the id of the approval stored for the call;
    * PolicyForbiddenException when the presented approval cannot be spent or no store is configured.

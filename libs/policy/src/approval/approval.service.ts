@@ -264,6 +264,21 @@ export class ApprovalService extends ApprovalStore {
     return result.affected === 1;
   }
 
+  /** Gives back an approval spent by a call refused before it ran: approved again, while its deadline has not passed. */
+  override async restore(id: string, principal: Principal): Promise<boolean> {
+    const result = await this.repository
+      .createQueryBuilder()
+      .update(ApprovalEntity)
+      .set({ status: 'approved', consumedAt: null })
+      .where("id = :id AND status = 'consumed' AND principal_id = :principalId AND expires_at > :now", {
+        id,
+        principalId: principal.id,
+        now: this.clock(),
+      })
+      .execute();
+    return result.affected === 1;
+  }
+
   /** The person behind a requesting principal id: an API key's creator, anyone else's own id; null when unknown. */
   private async personBehind(principalId: string): Promise<string | null> {
     const match = /^apikey:([0-9a-f]{16})$/.exec(principalId);

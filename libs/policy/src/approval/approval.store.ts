@@ -40,4 +40,12 @@ export abstract class ApprovalStore {
   abstract create(input: CreateApprovalInput): Promise<ApprovalView>;
   /** Spends an approved approval for exactly this principal, operation and request digest: true at most once. */
   abstract consume(id: string, principal: Principal, operation: string, digest: string): Promise<boolean>;
+  /**
+   * Gives back an approval {@link consume} spent for `principal` on a call that was then refused before it ran (a
+   * budget refusal): it is approved again, until its deadline. True when it was given back. A store that cannot give
+   * approvals back keeps this default: the approval stays spent (fails closed).
+   */
+  restore(_id: string, _principal: Principal): Promise<boolean> {
+    return Promise.resolve(false);
+  }
 }

@@ -84,3 +84,79 @@ describe('RevocationService', () => {
     await expect(recovered).resolves.toBe(false);
   });
 });
+
+/** Instances sharing one table, each with its own clock: `find` honours the `revokedAt >=` watermark. */
+function sharedTable() {
+  const rows: Row[] = [];
+  const dataSource = {
+    getRepository: () => ({
+      find: ({ where }: { where: { revokedAt: { value: number } } }) =>
+        Promise.resolve(rows.filter((row) => row.revokedAt >= where.revokedAt.value).map((row) => ({ ...row }))),
+    }),
+    createQueryBuilder: () => {
+      const chain = {
+        insert: () => chain,
+        into: () => chain,
+        values: (row: Row) => {
+          if (!rows.some((r) => r.jti === row.jti)) rows.push({ ...row });
+          return chain;
+        },
+        orIgnore: () => chain,
+        execute: () => Promise.resolve(),
+      };
+      return chain;
+    },
+  } as unknown as DataSource;
+  const instance = (clock: { now: number }) => {
+    const service = new RevocationService(dataSource, null, () => clock.now);
+    (service as unknown as { logger: { warn: () => void } }).logger = { warn: () => undefined };
+    return service;
+  };
+  return { rows, instance };
+}
+
+describe('RevocationService on instances whose clocks differ', () => {
+  it('sees a revocation written by an instance whose clock is behind, through the table poll', async () => {
+    const table = sharedTable();
+    const ahead = { now: 10_000_000 };
+    const behind = { now: ahead.now - 30_000 };
+    const a = table.instance(ahead);
+    const b = table.instance(behind);
+    const advance = (ms: number) => {
+      ahead.now += ms;
+      behind.now += ms;
+    };
+
+    // The instance ahead revokes a token; both read the table.
+    await a.revoke('first', null, 'admin');
+    expect(await a.isRevoked('first')).toBe(true);
+    expect(await b.isRevoked('first')).toBe(true);
+
+    advance(a.refreshMs + 1);
+    // The instance behind revokes another; the instance ahead must learn it from its next polls.
+    await b.revoke('second', null, 'admin');
+    for (let i = 0; i < 3; i++) {
+      await a.isRevoked('second');
+      await new Promise((resolve) => setImmediate(resolve));
+      advance(a.refreshMs + 1);
+    }
+    expect(await a.isRevoked('second')).toBe(true);
+  });
+
+  it('sees it too when the instance behind writes before it has read the table once', async () => {
+    const table = sharedTable();
+    const ahead = { now: 10_000_000 };
+    const behind = { now: ahead.now - 30_000 };
+    const a = table.instance(ahead);
+    await a.revoke('first', null, 'admin');
+    expect(await a.isRevoked('first')).toBe(true);
+    const b = table.instance(behind);
+    await b.revoke('second', null, 'admin');
+    for (let i = 0; i < 3; i++) {
+      ahead.now += a.refreshMs + 1;
+      await a.isRevoked('second');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await a.isRevoked('second')).toBe(true);
+  });
+});

@@ -85,8 +85,14 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
     revokedBy: string | null,
     origin: AuditOrigin = {},
   ): Promise<void> {
-    const revokedAt = this.now();
-    const expiresAt = this.keepUntil(requestedExpiresAt, revokedAt);
+    // The table is polled by `revoked_at` from the newest row an instance has seen (minus an overlap), and each
+    // instance stamps rows with its own clock: a row stamped by a clock behind the others' would fall below every
+    // other instance's watermark and never reach them. So the stamp is never older than the newest row this instance
+    // knows of, read just now.
+    await this.refresh().catch(this.onBackgroundFailure);
+    const now = this.now();
+    const revokedAt = Math.max(now, this.highWater);
+    const expiresAt = this.keepUntil(requestedExpiresAt, now);
     await this.dataSource
       .createQueryBuilder()
       .insert()

@@ -62,8 +62,10 @@ export class AuthorizationGuard implements CanActivate {
       this.logger.error(`Permission check for ${operation} failed; denying: ${(err as Error).message}`);
       decision = { allowed: false, code: 'forbidden', reasons: ['policy error'], recordScope: {} };
     }
-    if (decision.code === 'approval_required' && !decision.approval)
+    if (decision.code === 'approval_required' && !decision.approval) {
       decision = await this.approve(ctx, operation, decision);
+      if (decision.allowed && ctx.approvalId) state.spentApprovalId = ctx.approvalId;
+    }
     if (!decision.allowed) {
       // A role in shadow mode: what it would refuse passes, audited as SHADOW_DENY, still held to the tenant.
       const shadowScope = this.compiled

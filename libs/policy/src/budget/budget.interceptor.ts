@@ -130,15 +130,21 @@ export class BudgetInterceptor implements NestInterceptor {
     const request = http.getRequest<PolicyHttpRequest>();
     const principal = this.getPrincipal(request);
     const usage = budgetUsageOf(request);
-    const estimate = await this.resolveEstimate(spec, request);
-    usage.seal();
     const declared: unknown = routeMetadata(this.reflector, REQUIRE_OPERATION_KEY, context);
     const operation = typeof declared === 'string' ? declared : null;
     const requestId = this.getRequestId(request);
-    const scopeIds = spec.context ? spec.context(request) : {};
-    const reservation = this.isStreamingRequest(request, context)
-      ? await this.budget.reserveStreaming(principal, spec, estimate, requestId, operation, scopeIds)
-      : await this.budget.reserve(principal, spec, estimate, requestId, operation, scopeIds);
+    let reservation: BudgetReservation;
+    try {
+      const estimate = await this.resolveEstimate(spec, request);
+      usage.seal();
+      const scopeIds = spec.context ? spec.context(request) : {};
+      reservation = this.isStreamingRequest(request, context)
+        ? await this.budget.reserveStreaming(principal, spec, estimate, requestId, operation, scopeIds)
+        : await this.budget.reserve(principal, spec, estimate, requestId, operation, scopeIds);
+    } catch (error) {
+      await this.giveBackApproval(request, principal);
+      throw error;
+    }
 
     const pastThreshold = this.budget.pastApprovalThreshold(reservation);
     if (pastThreshold) {
@@ -233,6 +239,20 @@ export class BudgetInterceptor implements NestInterceptor {
       approvalId: headerValue(request, 'x-approval-id'),
       reason: `the call would take the ${counter.scope} ${counter.period} ${counter.unit} budget past ${this.budget.approvalAbovePercent}%`,
       origin: { requestId: reservation.requestId, ip: PolicyRequest.of(request)?.ip },
+    });
+  }
+
+  /**
+   * The call is refused before it runs: an approval the authorization guard spent for it is given back, so that
+   * only a call that runs spends one. A failure to give it back leaves it spent (logged).
+   */
+  private async giveBackApproval(request: PolicyHttpRequest, principal: Principal): Promise<void> {
+    const state = PolicyRequest.of(request);
+    const approvalId = state?.spentApprovalId;
+    if (!state || !approvalId || !this.approvals) return;
+    state.spentApprovalId = undefined;
+    await this.approvals.giveBack(approvalId, principal).catch((error: unknown) => {
+      this.logger.error(`Approval ${approvalId} could not be given back after a budget refusal: ${String(error)}`);
     });
   }
 

@@ -64,11 +64,16 @@ export const BUDGET_PROVIDERS: Provider[] = [
   BudgetRouteValidator,
 ];
 
-/** The `@Budget()` interceptor, and the guard that admits budgeted `@Sse()` routes before Nest commits their headers. */
+/** The `@Budget()` interceptor. */
 export const BUDGET_GUARDS: Provider[] = [
   BudgetInterceptor,
-  { provide: APP_GUARD, useClass: BudgetSseAdmissionGuard },
   { provide: APP_INTERCEPTOR, useExisting: BudgetInterceptor },
 ];
+
+/**
+ * The guard that admits budgeted `@Sse()` routes before Nest commits their headers. Registered after the
+ * authorization guard: a call authorization refuses reserves nothing (nor learns anything of the budgets).
+ */
+export const BUDGET_ADMISSION_GUARDS: Provider[] = [{ provide: APP_GUARD, useClass: BudgetSseAdmissionGuard }];
 
 export const BUDGET_EXPORTS: Provider[] = [BudgetService, UsageLedgerService, BudgetStore as unknown as Provider];

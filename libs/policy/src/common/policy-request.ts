@@ -26,6 +26,11 @@ export class PolicyRequest {
   operation: string | null = null;
   /** The records the call may reach, set once the call is allowed. */
   recordScope?: RecordScope;
+  /**
+   * The approval the authorization guard spent to allow the call: given back when the call is refused before it
+   * runs (a budget refusal), so that only a call that runs spends it.
+   */
+  spentApprovalId?: string;
   private decisionContext?: PolicyContext;
 
   private constructor(

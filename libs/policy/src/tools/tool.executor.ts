@@ -49,8 +49,9 @@ interface CallState {
 /**
  * The one way to run a tool, from a route, a model's reply or a run. In order: the principal's roles allow
  * `tool.invoke` and the tool → scopes (`tools:write` and the tool's own, through the `AuthorizationPolicy`, so
- * custom evaluators apply) → rate limits → approval → arguments (validated, sanitized) → budget → run with a
- * timeout and a per-principal concurrency cap. Every call is audited (`tool.invoked`, `tool.denied`).
+ * custom evaluators apply) → rate limits → arguments (validated, sanitized) → budget → a slot of the per-principal
+ * concurrency cap → approval (last, so that a call refused for any other reason neither spends nor stores one) → run
+ * with a timeout. Every call is audited (`tool.invoked`, `tool.denied`).
  *
  * @example
  * const { result } = await tools.invoke(principal, 'search_kb', { query: 'refund' }, { sessionId, requestId });
@@ -97,9 +98,10 @@ export class ToolExecutor {
     const tool = this.registry.get(name);
     const call: CallState = { principal, name, tool, args, ctx };
     let value: Record<string, unknown>;
+    let needsApproval: boolean;
     let reservation: BudgetReservation | null;
     try {
-      value = await this.admit(call);
+      ({ value, needsApproval } = await this.admit(call));
       reservation = tool!.cost
         ? await this.budgets.reserve(
             principal,
@@ -118,11 +120,23 @@ export class ToolExecutor {
       if (reservation) await this.budgets.release(reservation).catch(() => undefined);
       throw this.denied(call, new RateLimitedException(1, `Too many concurrent calls of tool ${name}`));
     }
+    if (needsApproval) {
+      try {
+        await this.checkApproval(call);
+      } catch (error) {
+        release();
+        if (reservation) await this.budgets.release(reservation).catch(() => undefined);
+        throw this.denied(call, error);
+      }
+    }
     return this.execute<T>(call, tool!, value, reservation, release);
   }
 
-  /** Roles, scopes, rate limits, approval and arguments; answers the cleaned arguments. */
-  private async admit(call: CallState): Promise<Record<string, unknown>> {
+  /**
+   * Roles, scopes, rate limits and arguments; answers the cleaned arguments and whether the call needs an approval
+   * (asked for or spent once everything else, budget and concurrency included, allowed it).
+   */
+  private async admit(call: CallState): Promise<{ value: Record<string, unknown>; needsApproval: boolean }> {
     const { principal, name, tool, args, ctx } = call;
     const access = decideToolAccess(this.compiled, this.registry.policy, principal, name, tool !== undefined);
     if (!access.allowed || !tool) {
@@ -154,7 +168,7 @@ export class ToolExecutor {
     );
     if (!outcome.allowed) throw new RateLimitedException(outcome.retryAfterSeconds);
 
-    if (policyApproval || toolNeedsApproval(this.registry.policy, name, tool.approval)) await this.checkApproval(call);
+    const needsApproval = policyApproval || toolNeedsApproval(this.registry.policy, name, tool.approval);
     // A sandboxed tool never runs in process: without a sandbox it is refused before anything is spent.
     if (tool.sandbox && !this.sandbox)
       throw new PolicyUnavailableException(`Tool ${name} needs a sandbox and none is configured`);
@@ -165,7 +179,7 @@ export class ToolExecutor {
         ...checked.errors,
       ]);
     }
-    return checked.value;
+    return { value: checked.value, needsApproval };
   }
 
   private async checkApproval({ principal, name, args, ctx }: CallState): Promise<void> {
