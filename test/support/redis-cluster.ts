@@ -44,11 +44,25 @@ export function assertRedisBinaries(): void {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+export interface RedisClusterOptions {
+  /** `cluster-node-timeout` in ms (default 2000). */
+  nodeTimeoutMs?: number;
+  /**
+   * `cluster-require-full-coverage` (Redis's default `true`): while a master is flagged failed and no replica has
+   * taken over, every node refuses every command (CLUSTERDOWN). With `false` the surviving masters keep serving
+   * their own slots.
+   */
+  requireFullCoverage?: boolean;
+}
+
 /**
  * Starts a 3-master, 3-replica cluster on `basePort` … `basePort + 5`.
  * @throws when redis-server or redis-cli is missing, a port is taken, or the cluster does not form in time.
  */
-export async function startRedisCluster(basePort = 7300, nodeTimeoutMs = 2000): Promise<LocalRedisCluster> {
+export async function startRedisCluster(
+  basePort = 7300,
+  { nodeTimeoutMs = 2000, requireFullCoverage = true }: RedisClusterOptions = {},
+): Promise<LocalRedisCluster> {
   assertRedisBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-'));
   const ports = Array.from({ length: 6 }, (_, i) => basePort + i);
@@ -87,6 +101,8 @@ export async function startRedisCluster(basePort = 7300, nodeTimeoutMs = 2000): 
           join(dir, `nodes-${port}.conf`),
           '--cluster-node-timeout',
           String(nodeTimeoutMs),
+          '--cluster-require-full-coverage',
+          requireFullCoverage ? 'yes' : 'no',
           '--dir',
           dir,
           '--dbfilename',
