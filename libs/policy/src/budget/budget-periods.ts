@@ -86,8 +86,20 @@ function label(period: BudgetPeriod, start: number): string {
   }
 }
 
+/** The last window computed per period: calls in the same window (nearly all of them) reuse it. */
+const lastWindow = new Map<BudgetPeriod, BudgetWindow>();
+
 /** The window of `period` containing `now` (epoch ms), aligned to the UTC calendar. */
 export function budgetWindow(period: BudgetPeriod, now: number): BudgetWindow {
+  const last = lastWindow.get(period);
+  if (last && now >= last.start && now < last.end) return last;
   const start = windowStart(period, now);
-  return { period, start, end: windowEnd(period, now), label: label(period, start) };
+  const window: BudgetWindow = Object.freeze({
+    period,
+    start,
+    end: windowEnd(period, now),
+    label: label(period, start),
+  });
+  lastWindow.set(period, window);
+  return window;
 }

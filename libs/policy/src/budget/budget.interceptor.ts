@@ -12,7 +12,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { SSE_METADATA } from '@nestjs/common/constants';
 import { StreamableFile } from '@nestjs/common';
-import { defer, from, lastValueFrom, mergeMap, type Observable } from 'rxjs';
+import { defer, from, lastValueFrom, mergeMap, Observable } from 'rxjs';
 import type { Principal } from '../authentication/principal.interface';
 import { BUDGET_KEY, COMPILED_POLICY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
 import { ApprovalGate } from '../approval/approval.gate';
@@ -86,7 +86,16 @@ export class BudgetInterceptor implements NestInterceptor {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http') return next.handle();
     if (this.isSseRoute(context)) return this.runSse(context, next, spec);
-    return defer(() => from(this.run(context, next, spec)));
+    // One plain observable over the admission's promise (runs on subscription, like `defer(() => from(…))`).
+    return new Observable((subscriber) => {
+      this.run(context, next, spec).then(
+        (value) => {
+          subscriber.next(value);
+          subscriber.complete();
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+    });
   }
 
   /** The caller the budget is charged to. Override to take it from elsewhere. */

@@ -28,6 +28,23 @@ export interface ReservedCounterState extends PlannedCounter {
   reserved: number;
 }
 
+/** A planned counter with its state (a literal of one shape: spreading the counter costs more on the hot path). */
+function withState(c: PlannedCounter, used: number, reserved: number): ReservedCounterState {
+  return {
+    scope: c.scope,
+    scopeId: c.scopeId,
+    period: c.period,
+    unit: c.unit,
+    key: c.key,
+    limit: c.limit,
+    amount: c.amount,
+    windowStart: c.windowStart,
+    resetAt: c.resetAt,
+    used,
+    reserved,
+  };
+}
+
 /** An open reservation, as returned by {@link BudgetService.reserve}. */
 export interface BudgetReservation {
   readonly id: string;
@@ -212,10 +229,7 @@ export class BudgetService {
       );
     }
     const states = result.counters;
-    return {
-      ...reservation,
-      counters: plan.map((c, i) => ({ ...c, used: states[i].used, reserved: states[i].reserved })),
-    };
+    return { ...reservation, counters: plan.map((c, i) => withState(c, states[i].used, states[i].reserved)) };
   }
 
   /**
@@ -317,11 +331,9 @@ export class BudgetService {
         throw error;
       }
     }
-    const counters = reservation.counters.map((c) => ({
-      ...c,
-      used: c.used + amountFor(c.unit, charge),
-      reserved: Math.max(0, c.reserved - c.amount),
-    }));
+    const counters = reservation.counters.map((c) =>
+      withState(c, c.used + amountFor(c.unit, charge), Math.max(0, c.reserved - c.amount)),
+    );
     this.recordLedger(reservation, reports, charge, options.status ?? 'settled');
     this.emitSoftLimit(reservation, counters);
     return { charge, counters };
