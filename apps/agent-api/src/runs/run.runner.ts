@@ -273,31 +273,27 @@ export class RunRunner implements OnModuleDestroy {
 
   /** Saves what the run did so far, unless it was ended meanwhile (a cancel through another instance). */
   private async progress(run: RunEntity): Promise<void> {
-    await this.runs.update({ id: run.id, status: In(LIVE) }, {
-      status: run.status,
-      stopReason: run.stopReason,
-      approvalId: run.approvalId,
-      steps: run.steps,
-      toolCalls: run.toolCalls,
-      usage: run.usage,
-      guardState: run.guardState,
-      updatedAt: Date.now(),
-    } as never);
+    await this.runs.update({ id: run.id, status: In(LIVE) }, savedState(run));
   }
 
   private async finish(run: RunEntity, status: RunEntity['status'], stopReason: RunStopReason | null): Promise<void> {
     run.status = status;
     run.stopReason = stopReason;
     run.approvalId = status === 'awaiting_approval' ? run.approvalId : null;
-    await this.runs.update({ id: run.id }, {
-      status,
-      stopReason,
-      approvalId: run.approvalId,
-      steps: run.steps,
-      toolCalls: run.toolCalls,
-      usage: run.usage,
-      guardState: run.guardState,
-      updatedAt: Date.now(),
-    } as never);
+    await this.runs.update({ id: run.id }, savedState(run));
   }
+}
+
+/** The columns a step changes, as they are on `run` now. */
+function savedState(run: RunEntity): Parameters<Repository<RunEntity>['update']>[1] {
+  return {
+    status: run.status,
+    stopReason: run.stopReason,
+    approvalId: run.approvalId,
+    steps: run.steps,
+    toolCalls: run.toolCalls,
+    usage: run.usage,
+    guardState: run.guardState,
+    updatedAt: Date.now(),
+  } as Parameters<Repository<RunEntity>['update']>[1];
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional, type HttpException } from '@nestjs/common
 import type { AuditOrigin } from '../audit/audit-event.interface';
 import type { Principal } from '../authentication/principal.interface';
 import { approvalTtlMs, type CompiledPolicy } from '../authorization/compiled-policy';
+import type { PolicyContext } from '../authorization/policy-context.interface';
 import { COMPILED_POLICY } from '../policy.constants';
 import { ApprovalRequiredException, PolicyForbiddenException } from '../policy.exceptions';
 import { ApprovalStore } from './approval.store';
@@ -20,6 +21,18 @@ export interface ApprovalCall {
   readonly reason: string;
   /** The request that asked, for the `approval.requested` audit event. */
   readonly origin?: AuditOrigin;
+}
+
+/** The approval call of an operation that needs a human approval (`approvals.operations`), from its context. */
+export function operationApprovalCall(ctx: PolicyContext, operation: string): ApprovalCall {
+  return {
+    principal: ctx.principal,
+    operation,
+    request: { method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body },
+    approvalId: ctx.approvalId,
+    reason: `${operation} requires a human approval`,
+    origin: { requestId: ctx.requestId, ip: ctx.ip },
+  };
 }
 
 /** What the gate made of a call: passed (an approval was spent), or refused with the error to answer. */

@@ -29,6 +29,25 @@ export interface AuditChainRecord extends AuditChainFields {
   readonly hash: string;
 }
 
+/** Every column of a stored audit event, in one order: what the writer inserts and the chain reader selects. */
+export const AUDIT_RECORD_COLUMNS: ReadonlyArray<keyof AuditChainRecord> = [
+  'id',
+  'seq',
+  'chainId',
+  'type',
+  'outcome',
+  'principalId',
+  'tenantId',
+  'operation',
+  'reasons',
+  'requestId',
+  'ip',
+  'details',
+  'createdAt',
+  'prevHash',
+  'hash',
+];
+
 /** Result of a chain verification. */
 export interface ChainVerification {
   readonly valid: boolean;

@@ -10,7 +10,7 @@ import {
   type AuditEventView,
   type AuditVerification,
 } from './audit-event.interface';
-import { ChainVerifier, earlier, type AuditChainRecord } from './audit.chain';
+import { AUDIT_RECORD_COLUMNS, ChainVerifier, earlier, type AuditChainRecord } from './audit.chain';
 import { decodeCursor, encodeCursor, pageLimit, timeBound } from './audit.cursor';
 import { AuditWriter } from './audit.writer';
 import { AuditAnchorEntity } from './audit-anchor.entity';
@@ -223,25 +223,8 @@ export class AuditService {
 
   /** Reads stored columns verbatim (JSON as text), so that verification sees exactly what is in the table. */
   private async readChainPage(chainId: string, afterSeq: number, size: number): Promise<AuditChainRecord[]> {
-    const columns = [
-      'id',
-      'chainId',
-      'seq',
-      'type',
-      'outcome',
-      'principalId',
-      'tenantId',
-      'operation',
-      'reasons',
-      'requestId',
-      'ip',
-      'details',
-      'createdAt',
-      'prevHash',
-      'hash',
-    ];
     const builder = this.dataSource.createQueryBuilder().from(AuditEventEntity, 'e');
-    columns.forEach((column, index) =>
+    AUDIT_RECORD_COLUMNS.forEach((column, index) =>
       index === 0 ? builder.select(`e.${column}`, column) : builder.addSelect(`e.${column}`, column),
     );
     const raw: Array<Record<string, unknown>> = await builder

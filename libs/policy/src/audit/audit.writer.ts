@@ -11,7 +11,13 @@ import { DataSource } from 'typeorm';
 import type { AuditConfig } from '../policy-module-options.interface';
 import { AuditEventEntity } from './audit-event.entity';
 import { AUDIT_EVENT_TYPES, type AuditEventDraft } from './audit-event.interface';
-import { GENESIS_HASH, hashEvent, type AuditChainFields, type AuditChainRecord } from './audit.chain';
+import {
+  AUDIT_RECORD_COLUMNS,
+  GENESIS_HASH,
+  hashEvent,
+  type AuditChainFields,
+  type AuditChainRecord,
+} from './audit.chain';
 import {
   AUDIT_CONFIG,
   AUDIT_WRITER_OPTIONS,
@@ -40,23 +46,6 @@ type ChainHead = { readonly seq: number; readonly hash: string };
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(AUDIT_EVENT_TYPES);
 const MAX_RETRY_DELAY_MS = 5_000;
-const INSERT_COLUMNS: ReadonlyArray<keyof AuditChainRecord> = [
-  'id',
-  'seq',
-  'chainId',
-  'type',
-  'outcome',
-  'principalId',
-  'tenantId',
-  'operation',
-  'reasons',
-  'requestId',
-  'ip',
-  'details',
-  'createdAt',
-  'prevHash',
-  'hash',
-];
 
 /**
  * Writes audit events off the request path. `record()` redacts the event and queues it; a background loop writes
@@ -186,7 +175,7 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
 
   /** Writes one batch in one transaction. Protected so that a subclass can observe or decorate writes. */
   protected async writeBatch(rows: readonly AuditChainRecord[]): Promise<void> {
-    this.insert ??= createBulkInsert<AuditChainRecord>(this.dataSource, AuditEventEntity, INSERT_COLUMNS);
+    this.insert ??= createBulkInsert<AuditChainRecord>(this.dataSource, AuditEventEntity, AUDIT_RECORD_COLUMNS);
     await this.insert(rows);
   }
 

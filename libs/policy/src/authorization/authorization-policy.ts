@@ -5,7 +5,7 @@ import {
   PolicyNotFoundException,
   RateLimitedException,
 } from '../policy.exceptions';
-import type { ApprovalGate } from '../approval/approval.gate';
+import { operationApprovalCall, type ApprovalGate } from '../approval/approval.gate';
 import type { PermissionDecision, PolicyContext, RateLimitDecision } from './policy-context.interface';
 
 /** The outcome of {@link AuthorizationPolicy.authorize}: both decisions, when both allowed. */
@@ -56,14 +56,7 @@ export abstract class AuthorizationPolicy {
     const rateLimit = await this.checkRateLimit(ctx, operation);
     if (rateLimit && !rateLimit.allowed) throw new RateLimitedException(rateLimit.retryAfterSeconds);
     if (needsApproval) {
-      const approvalId = await approvals.pass({
-        principal: ctx.principal,
-        operation,
-        request: { method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body },
-        approvalId: ctx.approvalId,
-        reason: `${operation} requires a human approval`,
-        origin: { requestId: ctx.requestId, ip: ctx.ip },
-      });
+      const approvalId = await approvals.pass(operationApprovalCall(ctx, operation));
       permission = {
         allowed: true,
         reasons: [...permission.reasons, `approval ${approvalId} used`],

@@ -8,7 +8,7 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApprovalGate } from '../approval/approval.gate';
+import { ApprovalGate, operationApprovalCall } from '../approval/approval.gate';
 import { httpRequest } from '../common/http-context';
 import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
 import { PolicyRequest } from '../common/policy-request';
@@ -88,14 +88,7 @@ export class AuthorizationGuard implements CanActivate {
     decision: PermissionDecision,
   ): Promise<PermissionDecision> {
     if (!this.approvals) return { ...decision, code: 'forbidden', reasons: [...decision.reasons, 'no approval store'] };
-    const result = await this.approvals.check({
-      principal: ctx.principal,
-      operation,
-      request: { method: ctx.method ?? '', path: ctx.path ?? '', body: ctx.body },
-      approvalId: ctx.approvalId,
-      reason: `${operation} requires a human approval`,
-      origin: { requestId: ctx.requestId, ip: ctx.ip },
-    });
+    const result = await this.approvals.check(operationApprovalCall(ctx, operation));
     if (result.passed)
       return {
         allowed: true,

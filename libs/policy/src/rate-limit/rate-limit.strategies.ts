@@ -106,6 +106,17 @@ export interface HitLog {
   clear(): void;
 }
 
+/** The answer while a key's block lasts: every hit denied, nothing counted. */
+function stillBlocked(limit: number, cost: 0 | 1, leftMs: number): HitResult {
+  return {
+    totalHits: limit + cost,
+    isBlocked: true,
+    remaining: 0,
+    timeToExpireMs: leftMs,
+    timeToBlockExpireMs: leftMs,
+  };
+}
+
 /**
  * The exact strategy (`sliding-log`): applies one hit (`cost` 1) or a peek (`cost` 0) to `log`, in place.
  *
@@ -123,15 +134,7 @@ export interface HitLog {
 export function applyLogHit(log: HitLog, now: number, rule: RateLimitRuleMs, cost: 0 | 1): HitResult {
   const ttl = Math.max(1, rule.ttlMs);
   const limit = Math.max(0, Math.floor(rule.limit));
-  if (log.blockedUntil > now) {
-    return {
-      totalHits: limit + cost,
-      isBlocked: true,
-      remaining: 0,
-      timeToExpireMs: log.blockedUntil - now,
-      timeToBlockExpireMs: log.blockedUntil - now,
-    };
-  }
+  if (log.blockedUntil > now) return stillBlocked(limit, cost, log.blockedUntil - now);
   if (log.blockedUntil !== 0) {
     log.clear();
     log.blockedUntil = 0;
@@ -240,15 +243,7 @@ export function applyHit(
 ): HitResult {
   const ttl = Math.max(1, rule.ttlMs);
   const limit = Math.max(0, Math.floor(rule.limit));
-  if (state.blockedUntil > now) {
-    return {
-      totalHits: limit + cost,
-      isBlocked: true,
-      remaining: 0,
-      timeToExpireMs: state.blockedUntil - now,
-      timeToBlockExpireMs: state.blockedUntil - now,
-    };
-  }
+  if (state.blockedUntil > now) return stillBlocked(limit, cost, state.blockedUntil - now);
   if (state.blockedUntil !== 0) resetState(state, strategy, now, limit);
 
   let count: number;
