@@ -4,10 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { In, type Repository } from 'typeorm';
 import {
   ApprovalEntity,
-  ApprovalService,
+  ApprovalGate,
   BudgetExceededException,
   BudgetService,
   RunGuard,
+  type ApprovalCall,
   type Principal,
   type RunGuardState,
   type RunLimits,
@@ -69,7 +70,7 @@ export class RunRunner implements OnModuleDestroy {
     @InjectRepository(RunEntity) private readonly runs: Repository<RunEntity>,
     private readonly model: EchoModel,
     private readonly budget: BudgetService,
-    private readonly approvals: ApprovalService,
+    private readonly approvals: ApprovalGate,
     @Inject(RUN_LIMITS) private readonly limits: RunLimits,
     @Inject(RUN_TOOL_EXECUTOR) private readonly tools: RunToolExecutor,
   ) {}
@@ -229,26 +230,30 @@ export class RunRunner implements OnModuleDestroy {
     verdict: Extract<RunVerdict, { ok: false }>,
     active: ActiveRun,
   ): Promise<boolean | null> {
-    const digest = this.approvals.requestDigest({
-      method: 'POST',
-      path: `/runs/${run.id}/limits/${verdict.limit}`,
-      body: { steps: run.steps.length, toolCalls: run.toolCalls.length },
-    });
-    const approval = await this.approvals.create({
+    // The approval gate stores the pending approval (bound to this limit of this run at this step) and, once a
+    // human granted it, spends it: the same gate as an HTTP call's, presented here by the run itself.
+    const call: ApprovalCall = {
       principal,
       operation: 'run.create',
-      digest,
+      request: {
+        method: 'POST',
+        path: `/runs/${run.id}/limits/${verdict.limit}`,
+        body: { steps: run.steps.length, toolCalls: run.toolCalls.length },
+      },
       reason: `run ${run.id}: ${verdict.message}`,
-    });
+    };
+    const asked = await this.approvals.check(call);
+    if (asked.passed || !asked.approval) throw asked.passed ? new Error('an approval passed unasked') : asked.error;
+    const approvalId = asked.approval.id;
     run.status = 'awaiting_approval';
-    run.approvalId = approval.id;
+    run.approvalId = approvalId;
     run.stopReason = verdict.reason;
     await this.progress(run);
     const approvalRows = this.runs.manager.getRepository(ApprovalEntity);
     for (;;) {
       if (await this.shouldStop(run, active)) return null;
-      if (await this.approvals.consume(approval.id, principal, 'run.create', digest)) break;
-      const row = await approvalRows.findOneBy({ id: approval.id });
+      if ((await this.approvals.check({ ...call, approvalId })).passed) break;
+      const row = await approvalRows.findOneBy({ id: approvalId });
       if (!row || row.status === 'denied' || row.status === 'expired' || Number(row.expiresAt) <= Date.now())
         return false;
       await sleep(APPROVAL_POLL_MS);
