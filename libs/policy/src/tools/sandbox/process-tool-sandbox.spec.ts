@@ -12,6 +12,9 @@ import { ProcessToolSandbox } from './process-tool-sandbox';
 import { SandboxFailedError, SandboxTimeoutError } from './sandbox.errors';
 import type { SandboxTask } from './tool-sandbox.interface';
 
+/** The longest the server's event loop may go without a tick while a task runs in the sandbox. */
+const RESPONSIVE_GAP_MS = 500;
+
 /** Every way the task's source might get hold of the sandbox process's `process`, tried in turn. */
 const REACH = `const reach = () => {
   const tries = [
@@ -172,7 +175,9 @@ describeWhenConfinable('ProcessToolSandbox', () => {
       expect(elapsed).toBeGreaterThanOrEqual(790);
       expect(elapsed).toBeLessThan(5000);
       expect(ticks).toBeGreaterThan(20);
-      expect(maxGapMs).toBeLessThan(250);
+      // A loop run on the server's own event loop would hold it for the whole task (≥ 800 ms); the bound leaves
+      // room for the scheduling and GC pauses of a loaded 2-core machine (seen up to ~300 ms), never for that.
+      expect(maxGapMs).toBeLessThan(RESPONSIVE_GAP_MS);
     });
 
     it('kills a task allocating 1 GB of buffers, with reason memory', async () => {
@@ -196,7 +201,7 @@ describeWhenConfinable('ProcessToolSandbox', () => {
       expect(outcome.status).toBe('rejected');
       expect((outcome as PromiseRejectedResult).reason).toMatchObject({ reason: 'memory' });
       expect(ticks).toBeGreaterThan(5);
-      expect(maxGapMs).toBeLessThan(250);
+      expect(maxGapMs).toBeLessThan(RESPONSIVE_GAP_MS);
     });
 
     it('honours a larger per-task cap: 160 MB of buffers pass with memoryMb 256, not with the default 128', async () => {
