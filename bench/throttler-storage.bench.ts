@@ -17,6 +17,7 @@ import {
   compare,
   cpuRatios,
   loadGenerator,
+  placement,
   ratios,
   startServer,
   type AdapterName,
@@ -92,7 +93,7 @@ export async function throttlerStorageBench(options: { rounds: number; duration:
   const variants = available.filter((v) => v === 'a' || !wanted || wanted.includes(v));
   const servers = new Map<string, ServerHandle>();
   const lines = [
-    `### Rate-limit storages (plain ThrottlerModule apps, medians of interleaved rounds; ttl ${TTL_MS / 1000}s, limit never reached; load: ${loadGenerator()})`,
+    `### Rate-limit storages (plain ThrottlerModule apps, medians of interleaved rounds; ttl ${TTL_MS / 1000}s, limit never reached; load: ${loadGenerator()}, ${placement()})`,
     '',
     '| adapter | conn. | trackers | variant | req/s | range of rounds | vs (a) | CPU µs/req | CPU vs (a) | (e) vs (c) | p50 ms | p99 ms | max ms | non-2xx / errors |',
     '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

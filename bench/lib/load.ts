@@ -5,10 +5,14 @@
  *
  * Environment: BENCH_ADAPTERS (default `express,fastify`) and BENCH_CONNECTIONS (default `10,50`) say which HTTP
  * adapters and connection counts every HTTP bench measures; BENCH_LOAD=autocannon forces autocannon.
+ *
+ * CPU pinning (BENCH_PIN, default on where `taskset` exists and the machine has 2 or more CPUs; BENCH_PIN=0 turns it
+ * off): every server runs on CPU 0 and wrk on the others, so a round no longer depends on whether the scheduler put
+ * the generator on the server's core (on 2 shared cores that alone moved req/s by ±30% between rounds).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 
@@ -44,6 +48,26 @@ export interface LoadResult {
   non2xx: number;
 }
 
+let pinning: { server: string[]; load: string[] } | null | undefined;
+/** `taskset` prefixes for servers (CPU 0) and the load generator (the other CPUs), or null when not pinning. */
+function pins(): { server: string[]; load: string[] } | null {
+  if (pinning !== undefined) return pinning;
+  const cpus = availableParallelism();
+  const wanted = process.env.BENCH_PIN !== '0';
+  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  pinning =
+    wanted && cpus >= 2 && taskset
+      ? { server: ['taskset', '-c', '0'], load: ['taskset', '-c', cpus === 2 ? '1' : `1-${cpus - 1}`] }
+      : null;
+  return pinning;
+}
+
+/** How servers and the load generator are placed, for the report. */
+export function placement(): string {
+  const p = pins();
+  return p ? `servers pinned to CPU 0, wrk to CPU ${p.load[2]}` : 'not pinned';
+}
+
 const WRK = '/usr/bin/wrk';
 function wrkAvailable(): boolean {
   if (process.env.BENCH_LOAD === 'autocannon') return false;
@@ -73,7 +97,9 @@ export function startServer(
   args: string[] = [],
 ): Promise<ServerHandle> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...args, script], {
+    // taskset execs node in its own process, so `child.pid` stays the server's.
+    const [command, ...prefix] = [...(pins()?.server ?? []), process.execPath];
+    const child = spawn(command, [...prefix, ...args, script], {
       env: { ...process.env, NODE_ENV: 'production', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -174,7 +200,8 @@ function wrk(options: LoadOptions): Promise<Measured> {
   }
   args.push(options.url);
   return new Promise((resolve, reject) => {
-    execFile(WRK, args, (err, stdout) => {
+    const pinned = pins()?.load;
+    execFile(pinned ? pinned[0] : WRK, pinned ? [...pinned.slice(1), WRK, ...args] : args, (err, stdout) => {
       if (err) return reject(new Error(`wrk failed: ${err.message}`, { cause: err }));
       const ms = (value: string | undefined): number => {
         const m = /^([\d.]+)(us|ms|s|m)$/.exec(value ?? '');
@@ -325,7 +352,7 @@ export function table(title: string, rows: VariantSummary[]): string {
   const lines = [
     `### ${title}`,
     '',
-    `load: ${loadGenerator()}; each row's ratios are to the first row of its group ("vs bare": req/s; "CPU vs bare": the baseline's server CPU µs per request over the row's)`,
+    `load: ${loadGenerator()} (${placement()}); each row's ratios are to the first row of its group ("vs bare": req/s; "CPU vs bare": the baseline's server CPU µs per request over the row's)`,
     '',
     '| group | variant | req/s (median) | range of rounds | vs bare | CPU µs/req | CPU vs bare | p50 ms | p99 ms | max ms | non-2xx / errors |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
