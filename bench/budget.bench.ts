@@ -4,6 +4,9 @@
  * with the database budget store (SQLite) and once with the Redis store. Each budgeted call reserves its estimate
  * on four counters, settles to the reported usage and queues a usage-ledger row. The baseline of each table is the
  * same route without `@Budget` on the same server (so with Redis, rate limits go through Redis on both rows).
+ *
+ * BENCH_BUDGET_BASE=<another checkout, built with its benches> adds that build's Redis server to the same run, its
+ * rows interleaved with this build's: an A/B of the budget path between two versions under the same load.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -49,8 +52,17 @@ export async function budgetBench(options: { rounds?: number; duration?: number 
       body: MESSAGE,
     });
     const variants: Variant[] = [];
+    const base = process.env.BENCH_BUDGET_BASE;
     for (const adapter of benchAdapters()) {
       const env = { JWT_SECRET: SECRET, NO_COLOR: '1', BENCH_ADAPTER: adapter };
+      const other = base
+        ? await startServer(join(base, 'dist/bench/servers/budget.server.js'), {
+            ...env,
+            BENCH_SQLITE: join(dir, `base-redis-store-${adapter}.sqlite`),
+            REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+          })
+        : null;
+      if (other) servers.push(other);
       const database = await startServer(script, {
         ...env,
         BENCH_SQLITE: join(dir, `database-store-${adapter}.sqlite`),
@@ -76,6 +88,20 @@ export async function budgetBench(options: { rounds?: number; duration?: number 
             name: '@Budget, Redis store',
             options: at(post(redis, 'budgeted')),
           },
+          ...(other
+            ? [
+                {
+                  group: `Redis store, ${adapter}, ${connections} conn., BENCH_BUDGET_BASE`,
+                  name: 'without @Budget (Redis server), base build',
+                  options: at(post(other, 'unbudgeted')),
+                },
+                {
+                  group: `Redis store, ${adapter}, ${connections} conn., BENCH_BUDGET_BASE`,
+                  name: '@Budget, Redis store, base build',
+                  options: at(post(other, 'budgeted')),
+                },
+              ]
+            : []),
           {
             group: `SQLite store, ${adapter}, ${connections} conn.`,
             name: 'without @Budget (database server)',
