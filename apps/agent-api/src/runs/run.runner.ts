@@ -242,8 +242,10 @@ export class RunRunner implements OnModuleDestroy {
       },
       reason: `run ${run.id}: ${verdict.message}`,
     };
+    // No approval id is presented, so the gate stores a pending approval, or refuses (no approval store).
     const asked = await this.approvals.check(call);
-    if (asked.passed || !asked.approval) throw asked.passed ? new Error('an approval passed unasked') : asked.error;
+    if (asked.passed) throw new Error('The approval gate passed a call that presented no approval');
+    if (!asked.approval) throw asked.error;
     const approvalId = asked.approval.id;
     run.status = 'awaiting_approval';
     run.approvalId = approvalId;
@@ -289,8 +291,10 @@ export class RunRunner implements OnModuleDestroy {
   }
 }
 
+type RunUpdate = Parameters<Repository<RunEntity>['update']>[1];
+
 /** The columns a step changes, as they are on `run` now. */
-function savedState(run: RunEntity): Parameters<Repository<RunEntity>['update']>[1] {
+function savedState(run: RunEntity): RunUpdate {
   return {
     status: run.status,
     stopReason: run.stopReason,
@@ -300,5 +304,5 @@ function savedState(run: RunEntity): Parameters<Repository<RunEntity>['update']>
     usage: run.usage,
     guardState: run.guardState,
     updatedAt: Date.now(),
-  } as Parameters<Repository<RunEntity>['update']>[1];
+  } as RunUpdate;
 }
