@@ -10,7 +10,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import type { BudgetConfig, RunLimits } from 'nest-agent-policy';
+import {
+  ApprovalGate,
+  ApprovalStore,
+  type ApprovalView,
+  type BudgetConfig,
+  type CreateApprovalInput,
+  type Principal,
+  type RunLimits,
+} from 'nest-agent-policy';
 import { signToken, startAgentApi, type Harness } from '../support/agent-api.harness';
 import { UNLIMITED_RATES, call, newSession } from '../budget-http/budget-http.fixtures';
 
@@ -277,6 +285,71 @@ describe.each(['express', 'fastify'] as const)('agent runs (%s)', (adapter) => {
       const run = await waitFor(h, owner.headers, id, ended);
       expect(run).toMatchObject({ status: 'completed', approvalId: null });
       expect(run.steps).toHaveLength(3);
+    });
+
+    it("waits on an app's own ApprovalStore too, one that cannot report an approval's status", async () => {
+      // The app's own store (in memory here, outside the library's table, answering no status: the store's default)
+      // is the one the gate asks: the paused run must keep waiting on it and continue once it is approved there.
+      const held = new Map<string, { principalId: string; operation: string; digest: string; status: string }>();
+      class OwnStore extends ApprovalStore {
+        create(input: CreateApprovalInput): Promise<ApprovalView> {
+          const id = randomUUID();
+          const now = Date.now();
+          held.set(id, {
+            principalId: input.principal.id,
+            operation: input.operation,
+            digest: input.digest,
+            status: 'pending',
+          });
+          return Promise.resolve({
+            id,
+            principalId: input.principal.id,
+            tenantId: input.principal.tenantId,
+            operation: input.operation,
+            requestDigest: input.digest,
+            reason: input.reason ?? null,
+            status: 'pending',
+            decidedBy: null,
+            decidedAt: null,
+            expiresAt: new Date(now + 60_000).toISOString(),
+            createdAt: new Date(now).toISOString(),
+            consumedAt: null,
+          });
+        }
+        consume(id: string, principal: Principal, operation: string, digest: string): Promise<boolean> {
+          const entry = held.get(id);
+          const ok =
+            entry?.status === 'approved' &&
+            entry.principalId === principal.id &&
+            entry.operation === operation &&
+            entry.digest === digest;
+          if (ok) entry.status = 'consumed';
+          return Promise.resolve(ok);
+        }
+      }
+      // The gate's store, swapped for this test only (an app binds its own with `{ provide: ApprovalStore, … }`).
+      const gate: ApprovalGate = h.app.get(ApprovalGate);
+      const slot = gate as unknown as { store: ApprovalStore };
+      const original = slot.store;
+      slot.store = new OwnStore();
+      try {
+        const { owner } = callers();
+        const message =
+          'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen';
+        const id = await startRun(h, owner.headers, { steps: [{ message }], repeat: 3 });
+        const paused = await waitFor(h, owner.headers, id, (r) => r.status !== 'running');
+        expect(paused).toMatchObject({ status: 'awaiting_approval', stopReason: 'max_cost' });
+        // Still waiting a few polls later, with nothing decided.
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        expect(await getRun(h, owner.headers, id)).toMatchObject({ status: 'awaiting_approval' });
+
+        held.get(paused.approvalId!)!.status = 'approved';
+        const run = await waitFor(h, owner.headers, id, ended);
+        expect(run).toMatchObject({ status: 'completed', approvalId: null });
+        expect([...held.values()].map((e) => e.status)).toEqual(['consumed']);
+      } finally {
+        slot.store = original;
+      }
     });
   });
 

@@ -3,7 +3,6 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { In, type Repository } from 'typeorm';
 import {
-  ApprovalEntity,
   ApprovalGate,
   BudgetExceededException,
   BudgetService,
@@ -251,12 +250,14 @@ export class RunRunner implements OnModuleDestroy {
     run.approvalId = approvalId;
     run.stopReason = verdict.reason;
     await this.progress(run);
-    const approvalRows = this.runs.manager.getRepository(ApprovalEntity);
+    // Whichever store holds approvals (the database, or one an app provides) says when it was denied or expired;
+    // a store that cannot tell leaves the run waiting until the approval's deadline.
+    const deadline = Date.parse(asked.approval.expiresAt);
     for (;;) {
       if (await this.shouldStop(run, active)) return null;
       if ((await this.approvals.check({ ...call, approvalId })).passed) break;
-      const row = await approvalRows.findOneBy({ id: approvalId });
-      if (!row || row.status === 'denied' || row.status === 'expired' || Number(row.expiresAt) <= Date.now())
+      const status = await this.approvals.status(approvalId);
+      if (status === 'denied' || status === 'expired' || status === 'consumed' || !(Date.now() < deadline))
         return false;
       await sleep(APPROVAL_POLL_MS);
     }

@@ -5,6 +5,7 @@ import { approvalTtlMs, type CompiledPolicy } from '../authorization/compiled-po
 import type { PolicyContext } from '../authorization/policy-context.interface';
 import { COMPILED_POLICY } from '../policy.constants';
 import { ApprovalRequiredException, PolicyForbiddenException } from '../policy.exceptions';
+import type { ApprovalStatus } from './approval.entity';
 import { ApprovalStore } from './approval.store';
 import { requestDigest, type ApprovalRequestShape } from './request-digest';
 
@@ -103,6 +104,11 @@ export class ApprovalGate {
   async giveBack(approvalId: string, principal: Principal): Promise<boolean> {
     if (!this.store) return false;
     return this.store.restore(approvalId, principal);
+  }
+
+  /** The status of an approval as its store knows it; null when unknown (or without a store). */
+  async status(approvalId: string): Promise<ApprovalStatus | null> {
+    return this.store ? this.store.status(approvalId) : null;
   }
 
   /**

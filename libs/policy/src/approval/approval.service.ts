@@ -279,6 +279,14 @@ export class ApprovalService extends ApprovalStore {
     return result.affected === 1;
   }
 
+  /** The stored status of an approval (`expired` once its deadline passed undecided or unspent), or null. */
+  override async status(id: string): Promise<ApprovalStatus | null> {
+    const row = await this.repository.findOneBy({ id });
+    if (!row) return null;
+    const open = row.status === 'pending' || row.status === 'approved';
+    return open && Number(row.expiresAt) <= this.clock() ? 'expired' : row.status;
+  }
+
   /** The person behind a requesting principal id: an API key's creator, anyone else's own id; null when unknown. */
   private async personBehind(principalId: string): Promise<string | null> {
     const match = /^apikey:([0-9a-f]{16})$/.exec(principalId);

@@ -48,4 +48,12 @@ export abstract class ApprovalStore {
   restore(_id: string, _principal: Principal): Promise<boolean> {
     return Promise.resolve(false);
   }
+
+  /**
+   * The status of an approval, for a caller that waits on one (a run paused at a limit): null when unknown. A store
+   * that cannot tell keeps this default; the waiter then waits until the approval's deadline or until it is spent.
+   */
+  status(_id: string): Promise<ApprovalStatus | null> {
+    return Promise.resolve(null);
+  }
 }
