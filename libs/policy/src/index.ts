@@ -37,6 +37,7 @@ export { DevelopmentAuthorizationPolicy } from './authorization/development-auth
 export { ProductionAuthorizationPolicy } from './authorization/production-authorization.policy';
 export { AuthorizationGuard } from './authorization/authorization.guard';
 export { RouteInspector } from './authorization/route-inspector';
+export { PolicyGuard } from './policy.guard';
 export { compilePolicy, type CompiledPolicy } from './authorization/compiled-policy';
 export { decidePermission } from './authorization/permission.decision';
 export { matchesOperation } from './authorization/operation-matcher';

@@ -1,6 +1,5 @@
 import type { Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { APP_GUARD } from '@nestjs/core';
 import { AnomalyAlerts } from './alerts/anomaly-alerts.service';
 import { AnomalyAlertsSubscriber } from './alerts/anomaly-alerts.subscriber';
 import { AnomalyBlockGuard } from './alerts/anomaly-block.guard';
@@ -12,7 +11,7 @@ import { AuditWriter, type AuditWriterOptions } from './audit/audit.writer';
 import { AUDIT_CONFIG, AUDIT_WRITER_OPTIONS } from './audit/audit.constants';
 import { AuthFailureCounter } from './authentication/auth-failure.counter';
 import type { CompiledPolicy } from './authorization/compiled-policy';
-import { BUDGET_ADMISSION_GUARDS, BUDGET_EXPORTS, BUDGET_GUARDS, BUDGET_PROVIDERS } from './budget/budget.providers';
+import { BUDGET_EXPORTS, BUDGET_PROVIDERS } from './budget/budget.providers';
 import { POLICY_EVENTS, PolicyEventBus } from './common/policy-events';
 import { builtinPolicies } from './engine/builtin.policies';
 import { EvaluatorExplorer } from './engine/evaluator.explorer';
@@ -69,15 +68,10 @@ export function featureProviders(): Provider[] {
   ];
 }
 
-/** Guards that run after the authorization guard allowed the call: the budget admission of `@Sse()` routes. */
-export function guardsAfterAuthorization(): Provider[] {
-  return [...BUDGET_ADMISSION_GUARDS];
-}
-
-/** Guards and interceptors after authentication, in pipeline order (the authorization guard follows them). */
+/** The features' steps of the library's guard, as providers: `PolicyGuard` runs them after authentication. */
 export function featureGuards(): Provider[] {
   // A principal blocked after an anomaly is refused before its request is counted anywhere.
-  return [{ provide: APP_GUARD, useClass: AnomalyBlockGuard }, ...RATE_LIMIT_GUARDS, ...BUDGET_GUARDS];
+  return [AnomalyBlockGuard, ...RATE_LIMIT_GUARDS];
 }
 
 export const FEATURE_EXPORTS: Provider[] = [

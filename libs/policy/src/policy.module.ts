@@ -16,12 +16,8 @@ import type {
   PolicyModuleOptions,
   PolicyOptionsFactory,
 } from './policy-module-options.interface';
-import {
-  featureGuards,
-  featureProviders,
-  FEATURE_EXPORTS,
-  guardsAfterAuthorization,
-} from './policy-features.providers';
+import { featureGuards, featureProviders, FEATURE_EXPORTS } from './policy-features.providers';
+import { PolicyGuard } from './policy.guard';
 import { RedisCloser } from './common/redis-closer';
 import { TOOL_EXPORTS, TOOL_PROVIDERS } from './tools/tools.providers';
 
@@ -105,12 +101,13 @@ export class PolicyModule {
       ...featureProviders(),
       ...TOOL_PROVIDERS,
       RouteInspector,
-      { provide: APP_GUARD, useClass: AuthenticationGuard },
-      // Rate limits count before authorization decides, so denied attempts are limited too.
+      // One global guard runs the steps in order: authentication, then the features' guards (the anomaly block,
+      // rate limits: they count before authorization decides, so denied attempts are limited too), then
+      // authorization. `@Budget()` adds the budget's own guard and interceptor to its routes only.
+      AuthenticationGuard,
       ...featureGuards(),
-      { provide: APP_GUARD, useClass: AuthorizationGuard },
-      // A budgeted @Sse() call is admitted (reserved) only once it is allowed.
-      ...guardsAfterAuthorization(),
+      AuthorizationGuard,
+      { provide: APP_GUARD, useClass: PolicyGuard },
       { provide: APP_FILTER, useClass: PolicyExceptionFilter },
       RedisCloser,
       ...extra,

@@ -45,7 +45,7 @@ export class AuthenticationGuard implements CanActivate {
     this.tokens = new VerifiedTokenCache(10_000, (options.jwt?.clockTolerance ?? 0) * 1000);
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.open(req, (r) => clientIp(rawRequest(r), this.trust));
     const isPublic = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context);
@@ -59,6 +59,15 @@ export class AuthenticationGuard implements CanActivate {
 
     // An IP blocked after an anomaly of failed authentications has its credentials refused before they are checked.
     this.alerts?.refuseIfBlocked(ipSubject(state.ip));
+    return this.verify(req, state, apiKey, authorization);
+  }
+
+  private async verify(
+    req: PolicyHttpRequest,
+    state: PolicyRequest,
+    apiKey: string | undefined,
+    authorization: string | undefined,
+  ): Promise<boolean> {
     if (this.failures) await this.failures.beforeAttempt(state.ip);
     const principal = await this.authenticate(req, apiKey, authorization);
     if (!principal) {

@@ -38,8 +38,12 @@ export class AuthorizationGuard implements CanActivate {
     @Optional() @Inject(ApprovalGate) private readonly approvals: ApprovalGate | null = null,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
+    return this.decide(context);
+  }
+
+  private async decide(context: ExecutionContext): Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.of(req);
     const ctx = state?.context(routeFacts(this.reflector, context));

@@ -43,6 +43,14 @@ interface HttpResponse {
   raw?: HttpResponse;
 }
 
+/** Set on a request once a `BudgetInterceptor` meters it: another one on the same call passes it through. */
+const INTERCEPTED = Symbol('POLICY:BUDGET_INTERCEPTED');
+
+/** Whether a `BudgetInterceptor` already meters this request. */
+export function budgetIntercepted(request: object): boolean {
+  return (request as Record<symbol, unknown>)[INTERCEPTED] === true;
+}
+
 interface Admission {
   reservation: BudgetReservation;
   meter: ReservationBudgetMeter;
@@ -85,6 +93,11 @@ export class BudgetInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http') return next.handle();
+    // Registered twice on one call (an app's global interceptor and `@Budget()`'s, or a class's and a method's
+    // `@Budget()`): the first meters it, once.
+    const request = context.switchToHttp().getRequest<Record<symbol, unknown>>();
+    if (request[INTERCEPTED] === true) return next.handle();
+    request[INTERCEPTED] = true;
     if (this.isSseRoute(context)) return this.runSse(context, next, spec);
     // One plain observable over the admission's promise (runs on subscription, like `defer(() => from(…))`).
     return new Observable((subscriber) => {
@@ -178,7 +191,8 @@ export class BudgetInterceptor implements NestInterceptor {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http' || !this.isSseRoute(context)) return true;
     const request = context.switchToHttp().getRequest<object>();
-    this.admitted.set(request, this.admit(context, spec));
+    // A class's and a method's `@Budget()` both put the admission guard on the route: it admits once.
+    if (!this.admitted.has(request)) this.admitted.set(request, this.admit(context, spec));
     await this.admitted.get(request);
     return true;
   }

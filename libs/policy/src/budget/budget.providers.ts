@@ -1,5 +1,4 @@
 import type { Provider } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { CompiledPolicy } from '../authorization/compiled-policy';
@@ -9,7 +8,6 @@ import { PolicyMetrics } from '../monitoring/policy-metrics';
 import { serializeSqliteTransactions } from '../persistence/sqlite-connection';
 import { COMPILED_POLICY, POLICY_CLOCK, POLICY_REDIS } from '../policy.constants';
 import { BudgetRouteValidator } from './budget-route.validator';
-import { BudgetSseAdmissionGuard } from './budget-sse-admission.guard';
 import { BudgetStore } from './budget-store.interface';
 import { BudgetInterceptor } from './budget.interceptor';
 import { BudgetService } from './budget.service';
@@ -62,18 +60,13 @@ export const BUDGET_PROVIDERS: Provider[] = [
     inject: [BudgetStore, COMPILED_POLICY, POLICY_CLOCK, UsageLedgerService, POLICY_EVENTS, PolicyMetrics],
   },
   BudgetRouteValidator,
-];
-
-/** The `@Budget()` interceptor. */
-export const BUDGET_GUARDS: Provider[] = [
+  // `@Budget()` routes hand their calls to it (replace it with `overrideProvider(BudgetInterceptor)`).
   BudgetInterceptor,
-  { provide: APP_INTERCEPTOR, useExisting: BudgetInterceptor },
 ];
 
-/**
- * The guard that admits budgeted `@Sse()` routes before Nest commits their headers. Registered after the
- * authorization guard: a call authorization refuses reserves nothing (nor learns anything of the budgets).
- */
-export const BUDGET_ADMISSION_GUARDS: Provider[] = [{ provide: APP_GUARD, useClass: BudgetSseAdmissionGuard }];
-
-export const BUDGET_EXPORTS: Provider[] = [BudgetService, UsageLedgerService, BudgetStore as unknown as Provider];
+export const BUDGET_EXPORTS: Provider[] = [
+  BudgetService,
+  UsageLedgerService,
+  BudgetStore as unknown as Provider,
+  BudgetInterceptor,
+];

@@ -84,7 +84,9 @@ export type {
 
 /**
  * Enforces `@Budget`: reserve, run the handler, settle, set `X-Budget-*` headers; release on error.
- * Express and Fastify alike.
+ * Express and Fastify alike. `PolicyModule` provides it and `@Budget()` routes hand their calls to it (replace it with
+ * `overrideProvider(BudgetInterceptor)`); without `PolicyModule`, register it yourself (a call it already meters is
+ * not metered twice).
  * @example
  * providers: [{ provide: APP_INTERCEPTOR, useClass: BudgetInterceptor }]
  * @throws BudgetExceededException (402), PolicyUnavailableException (503) when the store is down.

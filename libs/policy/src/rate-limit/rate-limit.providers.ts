@@ -1,5 +1,4 @@
 import type { Provider } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { getOptionsToken, getStorageToken, type ThrottlerStorage } from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import type { CompiledPolicy } from '../authorization/compiled-policy';
@@ -32,6 +31,6 @@ export const RATE_LIMIT_PROVIDERS: Provider[] = [
 ];
 
 /** The rate-limit guard, counting before the authorization guard decides (denied attempts count too). */
-export const RATE_LIMIT_GUARDS: Provider[] = [{ provide: APP_GUARD, useClass: PolicyThrottlerGuard }];
+export const RATE_LIMIT_GUARDS: Provider[] = [PolicyThrottlerGuard];
 
 export const RATE_LIMIT_EXPORTS: Provider[] = [RateLimitService, getStorageToken() as unknown as Provider];
