@@ -28,8 +28,11 @@ export class AuthFailureCounter implements PolicyEventListener {
     @Optional() @Inject(POLICY_CLOCK) private readonly clock: (() => number) | null,
   ) {}
 
-  /** Throws (429) when the IP has used up its failed attempts. */
-  async beforeAttempt(ip: string): Promise<void> {
+  /**
+   * Throws (429) when the IP has used up its failed attempts. Answers at once (a replacement may answer a promise,
+   * which the authentication guard awaits).
+   */
+  beforeAttempt(ip: string): void | Promise<void> {
     const tracker = ipTracker(ip);
     const until = this.blockedUntil.get(tracker);
     if (until === undefined) return;

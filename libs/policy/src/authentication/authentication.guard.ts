@@ -59,7 +59,14 @@ export class AuthenticationGuard implements CanActivate {
 
     // An IP blocked after an anomaly of failed authentications has its credentials refused before they are checked.
     this.alerts?.refuseIfBlocked(ipSubject(state.ip));
-    return this.verify(req, state, apiKey, authorization);
+    const attempt = this.failures?.beforeAttempt(state.ip);
+    // A JWT verified before, still valid and not revoked: no promise (the common case of a client's next call).
+    const known = attempt || apiKey ? undefined : this.knownToken(authorization);
+    if (known) {
+      state.principal = known;
+      return true;
+    }
+    return this.verify(req, state, apiKey, authorization, attempt);
   }
 
   private async verify(
@@ -67,8 +74,9 @@ export class AuthenticationGuard implements CanActivate {
     state: PolicyRequest,
     apiKey: string | undefined,
     authorization: string | undefined,
+    attempt: void | Promise<void>,
   ): Promise<boolean> {
-    if (this.failures) await this.failures.beforeAttempt(state.ip);
+    await attempt;
     const principal = await this.authenticate(req, apiKey, authorization);
     if (!principal) {
       if (this.events) {
@@ -88,6 +96,19 @@ export class AuthenticationGuard implements CanActivate {
     return true;
   }
 
+  /**
+   * The principal of a bearer token this guard verified before, while it is valid and known not to be revoked
+   * without reading the revocation table; undefined otherwise (and whenever `authenticate` is overridden).
+   */
+  private knownToken(authorization: string | undefined): Principal | undefined {
+    if (!this.jwtStrategy || !authorization || this.authenticate !== AuthenticationGuard.prototype.authenticate)
+      return undefined;
+    const token = bearerToken(authorization);
+    const cached = token === null ? undefined : this.tokens.get(token, Date.now());
+    if (!cached) return undefined;
+    return cached.tokenId === null || this.revocations.revokedNow(cached.tokenId) === false ? cached : undefined;
+  }
+
   /** Answers the principal of valid credentials, or null. Override to add a credential type. */
   protected async authenticate(
     req: PolicyHttpRequest,
@@ -98,8 +119,8 @@ export class AuthenticationGuard implements CanActivate {
       const result = await this.apiKeys.verify(apiKey);
       return typeof result === 'string' ? null : result;
     }
-    if (!this.jwtStrategy || !authorization || !/^Bearer\s+\S+$/i.test(authorization)) return null;
-    const token = authorization.replace(/^Bearer\s+/i, '');
+    const token = authorization ? bearerToken(authorization) : null;
+    if (!this.jwtStrategy || token === null) return null;
     const now = Date.now();
     const cached = this.tokens.get(token, now);
     if (cached) {
@@ -110,4 +131,11 @@ export class AuthenticationGuard implements CanActivate {
     if (principal && window) this.tokens.set(token, principal, window.expMs, window.nbfMs);
     return principal;
   }
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+function bearerToken(authorization: string): string | null {
+  return BEARER.exec(authorization)?.[1] ?? null;
 }

@@ -120,9 +120,20 @@ export class RevocationService implements OnModuleInit, OnModuleDestroy {
    * read), and throws when that read fails (the caller denies).
    */
   async isRevoked(jti: string): Promise<boolean> {
+    const known = this.revokedNow(jti);
+    if (known !== undefined) return known;
+    await this.refresh();
+    return this.revoked.has(jti);
+  }
+
+  /**
+   * {@link isRevoked} without a promise while the in-memory copy is younger than `maxStaleMs` (a re-read starts in the
+   * background past `refreshMs`); undefined when the answer needs the table read first.
+   */
+  revokedNow(jti: string): boolean | undefined {
     const age = this.now() - this.lastRefresh;
-    if (age >= this.maxStaleMs) await this.refresh();
-    else if (age >= this.refreshMs) void this.refresh().catch(this.onBackgroundFailure);
+    if (age >= this.maxStaleMs) return undefined;
+    if (age >= this.refreshMs) void this.refresh().catch(this.onBackgroundFailure);
     return this.revoked.has(jti);
   }
 

@@ -43,12 +43,46 @@ interface HttpResponse {
   raw?: HttpResponse;
 }
 
-/** Set on a request once a `BudgetInterceptor` meters it: another one on the same call passes it through. */
+/**
+ * Set on a request while a `BudgetInterceptor` meters a run of its handler: another one inside that run (an app's
+ * global interceptor and `@Budget()`'s, or a class's and a method's `@Budget()`) passes it through. Cleared before
+ * the run's outcome goes on, so a run started again (an app interceptor's `retry()`) is metered again.
+ */
 const INTERCEPTED = Symbol('POLICY:BUDGET_INTERCEPTED');
+/** The admission the budget's guard made for an `@Sse()` call, taken by the interceptor that meters it. */
+const ADMITTED = Symbol('POLICY:BUDGET_ADMITTED');
 
-/** Whether a `BudgetInterceptor` already meters this request. */
+type BudgetRequest = Record<symbol, unknown>;
+
+/** Whether a `BudgetInterceptor` is metering this request now. */
 export function budgetIntercepted(request: object): boolean {
-  return (request as Record<symbol, unknown>)[INTERCEPTED] === true;
+  return (request as BudgetRequest)[INTERCEPTED] === true;
+}
+
+/** Runs `source` with the request marked as metered: the mark is cleared before its outcome is passed on. */
+function meteredRun(request: BudgetRequest, source: () => Observable<unknown>): Observable<unknown> {
+  return new Observable((subscriber) => {
+    request[INTERCEPTED] = true;
+    let active = true;
+    const done = () => {
+      if (active) request[INTERCEPTED] = active = false;
+    };
+    const inner = source().subscribe({
+      next: (value) => subscriber.next(value),
+      error: (error: unknown) => {
+        done();
+        subscriber.error(error);
+      },
+      complete: () => {
+        done();
+        subscriber.complete();
+      },
+    });
+    return () => {
+      done();
+      inner.unsubscribe();
+    };
+  });
 }
 
 interface Admission {
@@ -80,9 +114,6 @@ interface Admission {
 @Injectable()
 export class BudgetInterceptor implements NestInterceptor {
   private readonly logger = new Logger(BudgetInterceptor.name);
-  /** Admissions of `@Sse()` calls made before the interceptor ran (see {@link admitBeforeSse}). */
-  private readonly admitted = new WeakMap<object, Promise<Admission>>();
-
   constructor(
     private readonly budget: BudgetService,
     private readonly reflector: Reflector,
@@ -93,21 +124,31 @@ export class BudgetInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http') return next.handle();
-    // Registered twice on one call (an app's global interceptor and `@Budget()`'s, or a class's and a method's
-    // `@Budget()`): the first meters it, once.
-    const request = context.switchToHttp().getRequest<Record<symbol, unknown>>();
-    if (request[INTERCEPTED] === true) return next.handle();
-    request[INTERCEPTED] = true;
-    if (this.isSseRoute(context)) return this.runSse(context, next, spec);
-    // One plain observable over the admission's promise (runs on subscription, like `defer(() => from(…))`).
+    const request = context.switchToHttp().getRequest<BudgetRequest>();
     return new Observable((subscriber) => {
+      // Registered twice on one call (an app's global interceptor and `@Budget()`'s, or a class's and a method's
+      // `@Budget()`): the outer one meters the run, the inner one passes it through.
+      if (request[INTERCEPTED] === true) return next.handle().subscribe(subscriber);
+      if (this.isSseRoute(context))
+        return meteredRun(request, () => this.runSse(context, next, spec)).subscribe(subscriber);
+      // One plain observable over the run's promise, marked as in the helper above.
+      request[INTERCEPTED] = true;
+      let active = true;
+      const done = () => {
+        if (active) request[INTERCEPTED] = active = false;
+      };
       this.run(context, next, spec).then(
         (value) => {
+          done();
           subscriber.next(value);
           subscriber.complete();
         },
-        (error: unknown) => subscriber.error(error),
+        (error: unknown) => {
+          done();
+          subscriber.error(error);
+        },
       );
+      return done;
     });
   }
 
@@ -190,17 +231,23 @@ export class BudgetInterceptor implements NestInterceptor {
   async admitBeforeSse(context: ExecutionContext): Promise<boolean> {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http' || !this.isSseRoute(context)) return true;
-    const request = context.switchToHttp().getRequest<object>();
-    // A class's and a method's `@Budget()` both put the admission guard on the route: it admits once.
-    if (!this.admitted.has(request)) this.admitted.set(request, this.admit(context, spec));
-    await this.admitted.get(request);
+    const request = context.switchToHttp().getRequest<BudgetRequest>();
+    // A class's and a method's `@Budget()` both put the admission guard on the route: it admits once, and whichever
+    // interceptor meters the call (this one, or an app's own) takes that admission.
+    request[ADMITTED] ??= this.admit(context, spec);
+    await request[ADMITTED];
     return true;
   }
 
   /** An `@Sse()` route: its events are metered and the stream settles when it ends, fails or the client leaves. */
   private runSse(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Observable<unknown> {
-    const request = context.switchToHttp().getRequest<object>();
-    return defer(() => from(this.admitted.get(request) ?? this.admit(context, spec))).pipe(
+    const request = context.switchToHttp().getRequest<BudgetRequest>();
+    return defer(() => {
+      // The guard's admission serves one run: a run started again reserves again.
+      const admitted = request[ADMITTED] as Promise<Admission> | undefined;
+      request[ADMITTED] = undefined;
+      return from(admitted ?? this.admit(context, spec));
+    }).pipe(
       mergeMap(({ reservation, meter }) =>
         meterEventObservable(next.handle(), meter, {
           summary: (settled) => this.summary(settled?.counters ?? reservation.counters),

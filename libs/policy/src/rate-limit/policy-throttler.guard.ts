@@ -36,6 +36,9 @@ const SKIP = 'THROTTLER:SKIP';
 const UNSUPPORTED = ['THROTTLER:TRACKER', 'THROTTLER:KEY_GENERATOR'];
 
 type Target = object;
+/** How a route meets the guard: the policy's buckets only, skipped (`@SkipThrottle()`), or through `@Throttle()`. */
+type RouteMode = 'policy' | 'skipped' | 'decorated';
+const SKIPPED = Promise.resolve(true);
 
 /**
  * The rate-limit guard: `@nestjs/throttler`'s `ThrottlerGuard`, through its hooks, with the limits of
@@ -54,8 +57,8 @@ type Target = object;
 @Injectable()
 export class PolicyThrottlerGuard extends ThrottlerGuard {
   private readonly policyLogger = new Logger('PolicyThrottlerGuard');
-  /** Routes with throttler metadata (handler → has any), read once per route. */
-  private readonly decorated = new WeakMap<Target, boolean>();
+  /** Each route's {@link RouteMode} (by handler), read once from its metadata. */
+  private readonly routes = new WeakMap<Target, RouteMode>();
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -76,9 +79,10 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     if (this.discovery && this.scanner) this.checkRoutes(this.discovery, this.scanner);
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  override canActivate(context: ExecutionContext): Promise<boolean> {
+    const mode = this.routeMode(context);
     // Nearly every route has no throttler decorator: it goes to the policy's buckets without the per-throttler lookups.
-    if (!this.hasThrottlerMetadata(context)) {
+    if (mode === 'policy') {
       return this.handleRequest({
         context,
         limit: UNSET,
@@ -89,6 +93,8 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
         generateKey: this.commonOptions.generateKey!,
       });
     }
+    // `@SkipThrottle()` on the library's one throttler: what the base guard would answer, without its lookups.
+    if (mode === 'skipped') return SKIPPED;
     return super.canActivate(context);
   }
 
@@ -128,16 +134,23 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     return true;
   }
 
-  private hasThrottlerMetadata(context: ExecutionContext): boolean {
+  private routeMode(context: ExecutionContext): RouteMode {
     const handler = context.getHandler();
-    let known = this.decorated.get(handler);
-    if (known === undefined) {
-      known = [handler, context.getClass()].some((target) =>
+    let mode = this.routes.get(handler);
+    if (mode === undefined) {
+      const classRef = context.getClass();
+      const decorated = [handler, classRef].some((target) =>
         Reflect.getMetadataKeys(target).some((key) => typeof key === 'string' && key.startsWith(PREFIX)),
       );
-      this.decorated.set(handler, known);
+      // A skip is static metadata (`@SkipThrottle()`, or `{ default: false }` on a method of a skipped class).
+      const skipped =
+        decorated &&
+        this.reflector.getAllAndOverride<unknown>(SKIP + POLICY_THROTTLER_NAME, [handler, classRef]) === true &&
+        !this.commonOptions.skipIf;
+      mode = skipped ? 'skipped' : decorated ? 'decorated' : 'policy';
+      this.routes.set(handler, mode);
     }
-    return known;
+    return mode;
   }
 
   private checkRoutes(discovery: DiscoveryService, scanner: MetadataScanner): void {
