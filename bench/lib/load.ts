@@ -65,7 +65,17 @@ function pins(): { server: string[]; load: string[] } | null {
 /** How servers and the load generator are placed, for the report. */
 export function placement(): string {
   const p = pins();
-  return p ? `servers pinned to CPU 0, wrk to CPU ${p.load[2]}` : 'not pinned';
+  const flags = serverNodeFlags();
+  return `${p ? `servers pinned to CPU 0, wrk to CPU ${p.load[2]}` : 'not pinned'}; server node flags: ${flags.length ? flags.join(' ') : 'none'}`;
+}
+
+/**
+ * Node flags of every server process, baselines included (`BENCH_NODE_FLAGS`, space-separated; none by default), e.g.
+ * `--max-semi-space-size=64` to see what a larger young generation changes.
+ */
+export function serverNodeFlags(): string[] {
+  const given = process.env.BENCH_NODE_FLAGS ?? '';
+  return given.split(/\s+/).filter(Boolean);
 }
 
 const WRK = '/usr/bin/wrk';
@@ -99,7 +109,7 @@ export function startServer(
   return new Promise((resolve, reject) => {
     // taskset execs node in its own process, so `child.pid` stays the server's.
     const [command, ...prefix] = [...(pins()?.server ?? []), process.execPath];
-    const child = spawn(command, [...prefix, ...args, script], {
+    const child = spawn(command, [...prefix, ...serverNodeFlags(), ...args, script], {
       env: { ...process.env, NODE_ENV: 'production', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
