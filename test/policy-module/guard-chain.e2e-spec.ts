@@ -32,11 +32,15 @@ import {
   DatabaseBudgetStore,
   PolicyGuard,
   PolicyModule,
+  ProductionAuthorizationPolicy,
   PRINCIPAL_REQUEST_KEY,
   RequireOperation,
   RequireScopes,
+  type PermissionDecision,
+  type PolicyContext,
   type PolicyModuleOptions,
   type Principal,
+  type RateLimitDecision,
   type ReserveRequest,
   type ReserveResult,
 } from 'nest-agent-policy';
@@ -91,6 +95,24 @@ class ObservableAuthorization implements CanActivate {
   answer = true;
   canActivate() {
     return of(this.answer);
+  }
+}
+
+/** Overrides the decision: the fast lane of its parent must step aside. */
+@Injectable()
+class NoReportsPolicy extends ProductionAuthorizationPolicy {
+  override async checkPermission(ctx: PolicyContext, operation: string): Promise<PermissionDecision> {
+    if (operation === 'report.read')
+      return { allowed: false, code: 'forbidden', reasons: ['no reports'], recordScope: {} };
+    return super.checkPermission(ctx, operation);
+  }
+}
+
+/** Overrides the buckets: never limited, whatever the document says. */
+@Injectable()
+class UnlimitedPolicy extends ProductionAuthorizationPolicy {
+  protected override defaultLimiter(): Promise<RateLimitDecision | null> {
+    return Promise.resolve(null);
   }
 }
 
@@ -163,6 +185,45 @@ describe('the library guard', () => {
       expect((await request(server).get('/reports').set('Authorization', auth())).status).toBe(403);
       // Authentication still runs first: no credentials is 401 before the replaced step is asked.
       expect((await request(server).get('/reports')).status).toBe(401);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('the decision fast lanes step aside for an override', () => {
+  it('a ProductionAuthorizationPolicy subclass overriding checkPermission decides', async () => {
+    const app = await boot({ policy: NoReportsPolicy });
+    try {
+      const server = app.getHttpServer();
+      expect((await request(server).get('/reports').set('Authorization', auth())).status).toBe(403);
+      expect((await request(server).get('/reports/agents').set('Authorization', auth())).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a subclass overriding defaultLimiter decides the limits (memory storage)', async () => {
+    const app = await boot({ policy: UnlimitedPolicy, rateLimits: { default: { limit: 1, ttl: 60 } } });
+    try {
+      const server = app.getHttpServer();
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await request(server).get('/reports').set('Authorization', auth())).status);
+      expect(statuses).toEqual([200, 200, 200]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('without an override, the same limit refuses the second call', async () => {
+    const app = await boot({ rateLimits: { default: { limit: 1, ttl: 60 } } });
+    try {
+      const server = app.getHttpServer();
+      const statuses: number[] = [];
+      for (let i = 0; i < 2; i++)
+        statuses.push((await request(server).get('/reports').set('Authorization', auth())).status);
+      expect(statuses).toEqual([200, 429]);
     } finally {
       await app.close();
     }

@@ -24,7 +24,14 @@ export class PolicyGuard implements CanActivate {
     rateLimits: PolicyThrottlerGuard,
     authorization: AuthorizationGuard,
   ) {
-    this.steps = [authentication, anomalies, rateLimits, authorization];
+    // The library's rate-limit guard answers without a promise when it can (`activate`); a replacement that only
+    // implements `canActivate`, or overrides it, is asked there.
+    const limits: CanActivate =
+      rateLimits instanceof PolicyThrottlerGuard &&
+      rateLimits.canActivate === PolicyThrottlerGuard.prototype.canActivate
+        ? { canActivate: (context) => rateLimits.activate(context) }
+        : rateLimits;
+    this.steps = [authentication, anomalies, limits, authorization];
   }
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {

@@ -21,11 +21,12 @@ export class AuditDecisionSubscriber implements PolicyEventListener {
     this.grants = options.audit?.grants === true;
   }
 
-  async onPolicyEvent(event: PolicyEvent): Promise<void> {
+  /** Answers a promise only for an event it records (a grant with `audit.grants` off costs none). */
+  onPolicyEvent(event: PolicyEvent): Promise<unknown> | undefined {
     switch (event.type) {
       case 'access.denied': {
         const { ctx, decision } = event;
-        await this.audit.record({
+        return this.audit.record({
           type: 'access.denied',
           outcome: event.shadow ? 'SHADOW_DENY' : decision.code === 'approval_required' ? 'REQUIRE_APPROVAL' : 'DENY',
           principal: ctx.principal,
@@ -39,11 +40,10 @@ export class AuditDecisionSubscriber implements PolicyEventListener {
             approvalId: decision.approval?.id ?? null,
           },
         });
-        return;
       }
       case 'access.granted':
         if (!this.grants) return;
-        await this.audit.record({
+        return this.audit.record({
           type: 'access.granted',
           outcome: 'ALLOW',
           principal: event.ctx.principal,
@@ -52,10 +52,9 @@ export class AuditDecisionSubscriber implements PolicyEventListener {
           requestId: event.ctx.requestId,
           ip: event.ctx.ip,
         });
-        return;
       case 'rate_limit.exceeded': {
         const { ctx, decision } = event;
-        await this.audit.record({
+        return this.audit.record({
           type: 'rate_limit.exceeded',
           outcome: event.shadow ? 'SHADOW_DENY' : 'DENY',
           principal: ctx.principal,
@@ -65,10 +64,9 @@ export class AuditDecisionSubscriber implements PolicyEventListener {
           ip: ctx.ip,
           details: { bucket: decision.bucket, limit: decision.limit, retryAfterSeconds: decision.retryAfterSeconds },
         });
-        return;
       }
       case 'auth.failure':
-        await this.audit.record({
+        return this.audit.record({
           type: 'auth.failure',
           outcome: 'DENY',
           principalId: null,
@@ -78,10 +76,9 @@ export class AuditDecisionSubscriber implements PolicyEventListener {
           ip: event.ip,
           details: { credential: event.credential },
         });
-        return;
       case 'budget.exceeded':
       case 'budget.soft_limit':
-        await this.audit.record({
+        return this.audit.record({
           type: event.type,
           outcome: event.type === 'budget.exceeded' ? (event.shadow ? 'SHADOW_DENY' : 'DENY') : 'WARNING',
           principal: event.principal,
@@ -90,7 +87,7 @@ export class AuditDecisionSubscriber implements PolicyEventListener {
           reasons: [`${event.scope} ${event.period} ${event.unit} budget at ${event.percentUsed}%`],
           details: { scope: event.scope, period: event.period, unit: event.unit, percentUsed: event.percentUsed },
         });
-        return;
     }
+    return undefined;
   }
 }

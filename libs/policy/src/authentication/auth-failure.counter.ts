@@ -44,8 +44,8 @@ export class AuthFailureCounter implements PolicyEventListener {
     throw new RateLimitedException(Math.ceil((until - now) / 1000), 'Too many failed authentication attempts');
   }
 
-  async onPolicyEvent(event: PolicyEvent): Promise<void> {
-    if (event.type === 'auth.failure') await this.recordFailure(event.ip);
+  onPolicyEvent(event: PolicyEvent): Promise<void> | undefined {
+    return event.type === 'auth.failure' ? this.recordFailure(event.ip) : undefined;
   }
 
   /** Counts one failed attempt of `ip`, blocking it once its attempts are used up. */

@@ -37,6 +37,20 @@ export abstract class AuthorizationPolicy {
   abstract checkRateLimit(ctx: PolicyContext, operation: string | null): Promise<RateLimitDecision | null>;
 
   /**
+   * Optional fast lane of {@link checkPermission}: the same decision without a promise, or undefined when this policy
+   * cannot answer at once (the guards then call `checkPermission`). The default answers undefined, so a policy that
+   * only implements `checkPermission` is asked there.
+   */
+  checkPermissionNow(_ctx: PolicyContext, _operation: string): PermissionDecision | undefined {
+    return undefined;
+  }
+
+  /** Optional fast lane of {@link checkRateLimit}, as {@link checkPermissionNow}. */
+  checkRateLimitNow(_ctx: PolicyContext, _operation: string | null): RateLimitDecision | null | undefined {
+    return undefined;
+  }
+
+  /**
    * Runs the permission and the rate-limit checks together, for callers outside the HTTP pipeline
    * (a tool call inside a handler, a WebSocket message). Given the `ApprovalGate`, a REQUIRE_APPROVAL decision is
    * handed to it once the rate limits allowed the call (the approval in `ctx.approvalId` is spent, or a pending one

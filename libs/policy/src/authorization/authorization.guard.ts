@@ -10,7 +10,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { ApprovalGate, operationApprovalCall } from '../approval/approval.gate';
 import { httpRequest } from '../common/http-context';
-import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
+import { POLICY_EVENTS, PolicyEventBus, type PolicyEvent, type PolicyEvents } from '../common/policy-events';
 import { PolicyRequest } from '../common/policy-request';
 import { routeFacts, routeMetadata } from '../common/route-metadata';
 import { COMPILED_POLICY, IS_PUBLIC_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
@@ -40,10 +40,6 @@ export class AuthorizationGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
-    return this.decide(context);
-  }
-
-  private async decide(context: ExecutionContext): Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.of(req);
     const ctx = state?.context(routeFacts(this.reflector, context));
@@ -58,9 +54,30 @@ export class AuthorizationGuard implements CanActivate {
     }
     state.operation = operation;
 
+    // The policy's fast lane (the engine's compiled decision) answers a grant without a promise.
+    let now: PermissionDecision | undefined;
+    try {
+      now = this.policy.checkPermissionNow(ctx, operation);
+    } catch {
+      now = undefined; // checkPermission decides, and denies if it fails too
+    }
+    if (now?.allowed) {
+      state.recordScope = now.recordScope;
+      const emitted = this.emit({ type: 'access.granted', ctx, operation, decision: now });
+      return emitted ? emitted.then(() => true) : true;
+    }
+    return this.decide(state, ctx, operation, now);
+  }
+
+  private async decide(
+    state: PolicyRequest,
+    ctx: PolicyContext,
+    operation: string,
+    known: PermissionDecision | undefined,
+  ): Promise<boolean> {
     let decision: PermissionDecision;
     try {
-      decision = await this.policy.checkPermission(ctx, operation);
+      decision = known ?? (await this.policy.checkPermission(ctx, operation));
     } catch (err) {
       if (err instanceof HttpException) throw err;
       this.logger.error(`Permission check for ${operation} failed; denying: ${(err as Error).message}`);
@@ -75,14 +92,21 @@ export class AuthorizationGuard implements CanActivate {
       const shadowScope = this.compiled
         ? shadowRecordScope(this.compiled, ctx.principal, operation, decision.code)
         : null;
-      await this.events?.emit({ type: 'access.denied', ctx, operation, decision, shadow: shadowScope !== null });
+      await this.emit({ type: 'access.denied', ctx, operation, decision, shadow: shadowScope !== null });
       if (!shadowScope) throw this.policy.permissionError(decision);
       state.recordScope = shadowScope;
       return true;
     }
     state.recordScope = decision.recordScope;
-    await this.events?.emit({ type: 'access.granted', ctx, operation, decision });
+    await this.emit({ type: 'access.granted', ctx, operation, decision });
     return true;
+  }
+
+  /** Emits on the sink: the default sink answers no promise while its subscribers take the event at once. */
+  private emit(event: PolicyEvent): Promise<void> | undefined {
+    const events = this.events;
+    if (!events) return undefined;
+    return events instanceof PolicyEventBus ? events.emitNow(event) : events.emit(event);
   }
 
   /** Spends the presented approval (the call is then allowed) or stores a pending one (still `approval_required`). */

@@ -6,6 +6,11 @@ import type { PolicyContext, RateLimitDecision } from './policy-context.interfac
  */
 export interface PolicyRateLimiter {
   limit(ctx: PolicyContext, operation: string | null): Promise<RateLimitDecision | null>;
+  /**
+   * Optional: the same decision without a promise when the limiter can count at once (the library's does with the
+   * memory storage); undefined when it cannot, and `limit` is called instead.
+   */
+  limitNow?(ctx: PolicyContext, operation: string | null): RateLimitDecision | null | undefined;
 }
 export const PolicyRateLimiter = Symbol('PolicyRateLimiter');
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { decisionMissingScopes, decisionRecordScope } from '../engine/builtin.policies';
 import { PolicyEngine } from '../engine/policy.engine';
+import type { PolicyDecision, PolicyInput } from '../engine/policy.interface';
 import { COMPILED_POLICY } from '../policy.constants';
 import { AuthorizationPolicy } from './authorization-policy';
 import type { CompiledPolicy } from './compiled-policy';
@@ -46,18 +47,18 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
   }
 
   async checkPermission(ctx: PolicyContext, operation: string): Promise<PermissionDecision> {
-    const decision = await this.engine.evaluate({
-      principal: ctx.principal,
-      operation,
-      request: ctx.method ? { method: ctx.method, path: ctx.path ?? '' } : undefined,
-      context: {
-        requiredScopes: ctx.requiredScopes,
-        approvalId: ctx.approvalId,
-        body: ctx.body,
-        requestId: ctx.requestId,
-        ip: ctx.ip,
-      },
-    });
+    return this.permission(ctx, await this.engine.evaluate(engineInput(ctx, operation)));
+  }
+
+  /** The engine's compiled fast path, without a promise; undefined when `checkPermission` is overridden. */
+  override checkPermissionNow(ctx: PolicyContext, operation: string): PermissionDecision | undefined {
+    if (this.checkPermission !== ProductionAuthorizationPolicy.prototype.checkPermission) return undefined;
+    const decision = this.engine.evaluateNow(engineInput(ctx, operation));
+    return decision && this.permission(ctx, decision);
+  }
+
+  /** The engine's decision as a permission decision. */
+  private permission(ctx: PolicyContext, decision: PolicyDecision): PermissionDecision {
     const reasons = decision.reasons.map((r) => `${r.policy}: ${r.reason}`);
     if (decision.outcome === 'ALLOW')
       return { allowed: true, reasons, recordScope: decisionRecordScope(decision, ctx.principal) };
@@ -80,8 +81,38 @@ export class ProductionAuthorizationPolicy extends AuthorizationPolicy {
     return specific ? specific(ctx, operation) : this.defaultLimiter(ctx, operation);
   }
 
+  /**
+   * The document's buckets counted without a promise when the limiter can (the memory storage); undefined when an
+   * operation has a limiter of its own, when `checkRateLimit` or `defaultLimiter` is overridden, or on Redis.
+   */
+  override checkRateLimitNow(ctx: PolicyContext, operation: string | null): RateLimitDecision | null | undefined {
+    if (
+      (operation !== null && this.specificLimiters[operation]) ||
+      this.checkRateLimit !== ProductionAuthorizationPolicy.prototype.checkRateLimit ||
+      this.defaultLimiter !== ProductionAuthorizationPolicy.prototype.defaultLimiter
+    )
+      return undefined;
+    return this.rateLimiter.limitNow?.(ctx, operation);
+  }
+
   /** The document's buckets for this principal and operation. */
   protected defaultLimiter(ctx: PolicyContext, operation: string | null): Promise<RateLimitDecision | null> {
     return this.rateLimiter.limit(ctx, operation);
   }
+}
+
+/** What the engine decides on: the principal, the operation, the request and its context. */
+function engineInput(ctx: PolicyContext, operation: string): PolicyInput {
+  return {
+    principal: ctx.principal,
+    operation,
+    request: ctx.method ? { method: ctx.method, path: ctx.path ?? '' } : undefined,
+    context: {
+      requiredScopes: ctx.requiredScopes,
+      approvalId: ctx.approvalId,
+      body: ctx.body,
+      requestId: ctx.requestId,
+      ip: ctx.ip,
+    },
+  };
 }

@@ -49,4 +49,36 @@ describe('PolicyEventBus', () => {
       spy.mockRestore();
     }
   });
+
+  it('emitNow answers no promise while every subscriber takes the event at once', () => {
+    const bus = new PolicyEventBus(null);
+    const seen: string[] = [];
+    bus.subscribe({ onPolicyEvent: () => void seen.push('a') });
+    bus.subscribe({ onPolicyEvent: () => undefined });
+    expect(bus.emitNow(event)).toBeUndefined();
+    expect(seen).toEqual(['a']);
+  });
+
+  it('emitNow answers a promise from the first asynchronous subscriber, and calls the later ones after it', async () => {
+    const bus = new PolicyEventBus(null);
+    const seen: string[] = [];
+    let release!: () => void;
+    bus.subscribe({ onPolicyEvent: () => void seen.push('first') });
+    bus.subscribe({
+      onPolicyEvent: () =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            seen.push('slow');
+            resolve();
+          };
+        }),
+    });
+    bus.subscribe({ onPolicyEvent: () => void seen.push('last') });
+    const pending = bus.emitNow(event);
+    expect(pending).toBeInstanceOf(Promise);
+    expect(seen).toEqual(['first']);
+    release();
+    await pending;
+    expect(seen).toEqual(['first', 'slow', 'last']);
+  });
 });

@@ -63,7 +63,8 @@ export const POLICY_EVENTS = Symbol('POLICY:EVENTS');
 
 /** A subscriber of the {@link PolicyEvents} sink. */
 export interface PolicyEventListener {
-  onPolicyEvent(event: PolicyEvent): void | Promise<void>;
+  /** May answer a promise (of anything): the sink awaits it before the next subscriber gets the event. */
+  onPolicyEvent(event: PolicyEvent): void | Promise<unknown>;
 }
 
 /**
@@ -114,15 +115,45 @@ export class PolicyEventBus implements PolicyEvents, OnModuleInit {
   }
 
   async emit(event: PolicyEvent): Promise<void> {
-    for (const listener of this.listeners) {
-      try {
-        const done = listener.onPolicyEvent(event);
-        if (done) await done;
-      } catch (error) {
-        this.logger.error(
-          `A subscriber failed on ${event.type}: ${redactString(error instanceof Error ? error.message : String(error))}`,
-        );
-      }
+    await this.emitNow(event);
+  }
+
+  /**
+   * {@link emit} without a promise while every subscriber takes the event synchronously (the metrics, the anomaly
+   * counters, and the audit log for the events it does not record): a promise only once a subscriber answers one,
+   * the rest then called after it, in order.
+   */
+  emitNow(event: PolicyEvent): Promise<void> | undefined {
+    const listeners = this.listeners;
+    for (let i = 0; i < listeners.length; i++) {
+      const pending = this.deliver(listeners[i], event);
+      if (pending) return this.deliverFrom(i + 1, event, pending);
+    }
+    return undefined;
+  }
+
+  private async deliverFrom(next: number, event: PolicyEvent, pending: Promise<void>): Promise<void> {
+    await pending;
+    const listeners = this.listeners;
+    for (let i = next; i < listeners.length; i++) await this.deliver(listeners[i], event);
+  }
+
+  /** Hands one subscriber the event; a failure (thrown or rejected) is logged, never passed on. */
+  private deliver(listener: PolicyEventListener, event: PolicyEvent): Promise<void> | undefined {
+    try {
+      const done = listener.onPolicyEvent(event);
+      return done ? Promise.resolve(done).then(ignore, (error: unknown) => this.failed(event, error)) : undefined;
+    } catch (error) {
+      this.failed(event, error);
+      return undefined;
     }
   }
+
+  private failed(event: PolicyEvent, error: unknown): void {
+    this.logger.error(
+      `A subscriber failed on ${event.type}: ${redactString(error instanceof Error ? error.message : String(error))}`,
+    );
+  }
 }
+
+function ignore(): void {}

@@ -92,6 +92,20 @@ export class PolicyEngine {
     return this.registered.map((entry) => entry.policy);
   }
 
+  /**
+   * The decision of the compiled fast path, without a promise, while no other evaluator is registered; undefined
+   * when it does not apply or cannot decide (then {@link evaluate}, which runs the policies, answers).
+   */
+  evaluateNow(input: PolicyInput): PolicyDecision | undefined {
+    if (!this.fastPathActive) return undefined;
+    try {
+      return this.fastPath!.decide(input) ?? undefined;
+    } catch {
+      // evaluate() logs the failure and runs the policies one by one.
+      return undefined;
+    }
+  }
+
   /** Runs the policies over `input` and combines their verdicts. Never rejects. */
   async evaluate(input: PolicyInput): Promise<PolicyDecision> {
     if (this.fastPathActive) {

@@ -5,6 +5,7 @@ import type { PolicyContext, RateLimitDecision } from '../authorization/policy-c
 import type { PolicyRateLimiter } from '../authorization/policy-rate-limiter.interface';
 import { COMPILED_POLICY } from '../policy.constants';
 import { resolveBuckets } from './rate-limit.buckets';
+import type { RateLimitBucket } from './rate-limit.interfaces';
 import { RateLimitService } from './rate-limit.service';
 
 /**
@@ -19,6 +20,15 @@ export class DefaultPolicyRateLimiter implements PolicyRateLimiter {
   ) {}
 
   limit(ctx: PolicyContext, operation: string | null): Promise<RateLimitDecision | null> {
+    return this.service.consume(this.buckets(ctx, operation));
+  }
+
+  /** {@link limit} without a promise when the storage counts in the process (memory); undefined otherwise. */
+  limitNow(ctx: PolicyContext, operation: string | null): RateLimitDecision | null | undefined {
+    return this.service.consumeNow(this.buckets(ctx, operation));
+  }
+
+  private buckets(ctx: PolicyContext, operation: string | null): RateLimitBucket[] {
     const config = this.compiled.document.rateLimits ?? {};
     const buckets = resolveBuckets(ctx.principal, operation, config, ipTracker(ctx.ip));
     if (ctx.routeLimit) {
@@ -29,6 +39,6 @@ export class DefaultPolicyRateLimiter implements PolicyRateLimiter {
         key: `route:${ctx.route ?? '-'}:${first.key}`,
       };
     }
-    return this.service.consume(buckets);
+    return buckets;
   }
 }

@@ -1,7 +1,11 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { OnModuleDestroy } from '@nestjs/common';
 import type { RateLimitStrategy } from '../policy-module-options.interface';
-import type { PeekableThrottlerStorage, ThrottlerStorageRecord } from './rate-limit.interfaces';
+import type {
+  ImmediateThrottlerStorage,
+  PeekableThrottlerStorage,
+  ThrottlerStorageRecord,
+} from './rate-limit.interfaces';
 import { RingHitLog } from './hit-log';
 import {
   applyHit,
@@ -78,7 +82,7 @@ export function toThrottlerRecord(result: HitResult): ThrottlerStorageRecord {
  *   storage: new MemoryThrottlerStorage(),
  * });
  */
-export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModuleDestroy {
+export class MemoryThrottlerStorage implements PeekableThrottlerStorage, ImmediateThrottlerStorage, OnModuleDestroy {
   readonly strategy: 'sliding-log' | WindowStrategy;
   private readonly now: () => number;
   private readonly sweepIntervalMs: number;
@@ -112,6 +116,35 @@ export class MemoryThrottlerStorage implements PeekableThrottlerStorage, OnModul
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
+    return this.count(key, ttl, limit, blockDuration, throttlerName);
+  }
+
+  /**
+   * Whether {@link incrementNow} counts as `increment` does: false once `increment` is replaced (a subclass, a spy),
+   * so that the library's guard then calls `increment`.
+   */
+  get immediate(): boolean {
+    return this.increment === MemoryThrottlerStorage.prototype.increment;
+  }
+
+  /** {@link increment}, answered without a promise. */
+  incrementNow(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord {
+    return this.count(key, ttl, limit, blockDuration, throttlerName);
+  }
+
+  private count(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord {
     return toThrottlerRecord(this.hit(key, { ttlMs: ttl, limit, blockDurationMs: blockDuration }, throttlerName));
   }
 

@@ -38,7 +38,6 @@ const UNSUPPORTED = ['THROTTLER:TRACKER', 'THROTTLER:KEY_GENERATOR'];
 type Target = object;
 /** How a route meets the guard: the policy's buckets only, skipped (`@SkipThrottle()`), or through `@Throttle()`. */
 type RouteMode = 'policy' | 'skipped' | 'decorated';
-const SKIPPED = Promise.resolve(true);
 
 /**
  * The rate-limit guard: `@nestjs/throttler`'s `ThrottlerGuard`, through its hooks, with the limits of
@@ -80,10 +79,24 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
   }
 
   override canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      const outcome = this.activate(context);
+      return typeof outcome === 'boolean' ? Promise.resolve(outcome) : outcome;
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * {@link canActivate}, answering without a promise when the limiter counts at once (the memory storage) and the
+   * call is allowed. `PolicyGuard` calls it; a subclass that overrides `canActivate` or `handleRequest` is called
+   * through them instead.
+   */
+  activate(context: ExecutionContext): boolean | Promise<boolean> {
     const mode = this.routeMode(context);
     // Nearly every route has no throttler decorator: it goes to the policy's buckets without the per-throttler lookups.
     if (mode === 'policy') {
-      return this.handleRequest({
+      const request: ThrottlerRequest = {
         context,
         limit: UNSET,
         ttl: UNSET,
@@ -91,15 +104,22 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
         throttler: this.throttlers[0],
         getTracker: this.commonOptions.getTracker!,
         generateKey: this.commonOptions.generateKey!,
-      });
+      };
+      return this.handleRequest === PolicyThrottlerGuard.prototype.handleRequest
+        ? this.check(request)
+        : this.handleRequest(request);
     }
     // `@SkipThrottle()` on the library's one throttler: what the base guard would answer, without its lookups.
-    if (mode === 'skipped') return SKIPPED;
+    if (mode === 'skipped') return true;
     return super.canActivate(context);
   }
 
   /** One throttler's check, with `limit`/`ttl`/`blockDuration` resolved by the base guard (functions included). */
-  protected override async handleRequest({ context, limit, ttl, blockDuration }: ThrottlerRequest): Promise<boolean> {
+  protected override async handleRequest(request: ThrottlerRequest): Promise<boolean> {
+    return this.check(request);
+  }
+
+  private check({ context, limit, ttl, blockDuration }: ThrottlerRequest): boolean | Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.of(req);
     const base = state?.context(routeFacts(this.reflector, context));
@@ -112,25 +132,60 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     const operation = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)
       ? null
       : (routeMetadata<string>(this.reflector, REQUIRE_OPERATION_KEY, context) ?? null);
+    let decision: RateLimitDecision | null | undefined;
+    try {
+      decision = this.policy.checkRateLimitNow(ctx, operation);
+    } catch (err) {
+      this.limiterFailed(err);
+    }
+    if (decision === undefined) return this.checkLater(context, ctx, operation);
+    return this.apply(context, ctx, operation, decision);
+  }
+
+  private async checkLater(context: ExecutionContext, ctx: PolicyContext, operation: string | null): Promise<boolean> {
     let decision: RateLimitDecision | null;
     try {
       decision = await this.policy.checkRateLimit(ctx, operation);
     } catch (err) {
-      if (err instanceof HttpException) throw err;
-      this.policyLogger.error(`Rate limit check failed; denying: ${(err as Error).message}`);
-      throw new PolicyUnavailableException();
+      this.limiterFailed(err);
     }
+    return this.apply(context, ctx, operation, decision);
+  }
+
+  /** A limiter error that is not an HTTP error denies with 503 (fail closed). */
+  private limiterFailed(err: unknown): never {
+    if (err instanceof HttpException) throw err;
+    this.policyLogger.error(`Rate limit check failed; denying: ${(err as Error).message}`);
+    throw new PolicyUnavailableException();
+  }
+
+  /** Sets the headers of the decision; an allowed call passes at once, a refused one after its event is emitted. */
+  private apply(
+    context: ExecutionContext,
+    ctx: PolicyContext,
+    operation: string | null,
+    decision: RateLimitDecision | null,
+  ): boolean | Promise<boolean> {
     if (!decision) return true;
     const res = context.switchToHttp().getResponse<PolicyHttpResponse>();
     const config = this.compiled?.document.rateLimits;
     // In shadow mode a refusal is audited (SHADOW_DENY) and the request passes, with the headers of an allowed one.
     const shadow = !decision.allowed && config?.mode === 'shadow';
     const shown = shadow ? { ...decision, allowed: true, retryAfterSeconds: 0 } : decision;
-    for (const [name, value] of Object.entries(rateLimitHeaders(shown, config?.headers))) setHeader(res, name, value);
-    if (!decision.allowed) {
-      await this.events?.emit({ type: 'rate_limit.exceeded', ctx, operation, decision, shadow });
-      if (!shadow) throw new RateLimitedException(decision.retryAfterSeconds);
-    }
+    const headers = rateLimitHeaders(shown, config?.headers);
+    for (const name in headers) setHeader(res, name, headers[name]);
+    if (decision.allowed) return true;
+    return this.refuse(ctx, operation, decision, shadow);
+  }
+
+  private async refuse(
+    ctx: PolicyContext,
+    operation: string | null,
+    decision: RateLimitDecision,
+    shadow: boolean,
+  ): Promise<boolean> {
+    await this.events?.emit({ type: 'rate_limit.exceeded', ctx, operation, decision, shadow });
+    if (!shadow) throw new RateLimitedException(decision.retryAfterSeconds);
     return true;
   }
 

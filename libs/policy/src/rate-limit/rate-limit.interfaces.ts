@@ -68,3 +68,25 @@ export type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increm
 export function isPeekable(storage: ThrottlerStorage): storage is PeekableThrottlerStorage {
   return typeof (storage as Partial<PeekableThrottlerStorage>).peek === 'function';
 }
+
+/**
+ * A `ThrottlerStorage` that counts in the process and can answer a hit without a promise (the memory storage): the
+ * library's rate-limit guard then decides without one.
+ */
+export interface ImmediateThrottlerStorage extends ThrottlerStorage {
+  /** Whether `incrementNow` counts as `increment` does now (false once `increment` is overridden). */
+  readonly immediate: boolean;
+  incrementNow(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord;
+}
+
+/** Whether `storage` answers hits without a promise, counting them as its `increment` would. */
+export function isImmediate(storage: ThrottlerStorage): storage is ImmediateThrottlerStorage {
+  const candidate = storage as Partial<ImmediateThrottlerStorage>;
+  return typeof candidate.incrementNow === 'function' && candidate.immediate === true;
+}

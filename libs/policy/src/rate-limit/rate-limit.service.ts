@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { RateLimitConfig } from '../policy-module-options.interface';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import { authFailureBucket } from './rate-limit.buckets';
-import { isPeekable } from './rate-limit.interfaces';
+import { isImmediate, isPeekable } from './rate-limit.interfaces';
 import type {
   PeekableThrottlerStorage,
   RateLimitBucket,
@@ -48,6 +48,15 @@ export class RateLimitService {
     const records = await Promise.all(
       buckets.map((b) => this.storage.increment(b.key, b.ttlMs, b.limit, b.blockDurationMs, b.name)),
     );
+    return reportOutcome(buckets, records);
+  }
+
+  /** {@link consume} without a promise when the storage counts in the process; undefined otherwise. */
+  consumeNow(buckets: readonly RateLimitBucket[]): RateLimitOutcome | undefined {
+    const storage = this.storage;
+    if (!isImmediate(storage)) return undefined;
+    if (buckets.length === 0) throw new TypeError('consume() needs at least one bucket');
+    const records = buckets.map((b) => storage.incrementNow(b.key, b.ttlMs, b.limit, b.blockDurationMs, b.name));
     return reportOutcome(buckets, records);
   }
 
