@@ -12,7 +12,9 @@ type Outcome = ReturnType<CanActivate['canActivate']>;
  * rate limits, authorization — and stops at the first that refuses or throws. Each step is a provider of its own
  * class, so an app replaces one with `overrideProvider(AuthorizationGuard)` (or its module's `providers`) and the
  * chain runs the replacement. A step that answers synchronously costs no promise; the chain awaits only the steps
- * that answer a promise (or an observable), one after the other, as Nest would run them as separate guards.
+ * that answer a promise (or an observable), one after the other, as Nest would run them as separate guards. A step
+ * passes only with `true` (or a promise or observable of `true`): any other answer refuses, where Nest would let a
+ * truthy value through (fail closed).
  */
 @Injectable()
 export class PolicyGuard implements CanActivate {

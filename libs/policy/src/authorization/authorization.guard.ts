@@ -102,11 +102,16 @@ export class AuthorizationGuard implements CanActivate {
     return true;
   }
 
-  /** Emits on the sink: the default sink answers no promise while its subscribers take the event at once. */
+  /**
+   * Emits on the sink: the default sink answers no promise while its subscribers take the event at once. A sink whose
+   * `emit` is its own (another class, or a subclass overriding it) is handed every event through `emit`.
+   */
   private emit(event: PolicyEvent): Promise<void> | undefined {
     const events = this.events;
     if (!events) return undefined;
-    return events instanceof PolicyEventBus ? events.emitNow(event) : events.emit(event);
+    return events instanceof PolicyEventBus && events.emit === PolicyEventBus.prototype.emit
+      ? events.emitNow(event)
+      : events.emit(event);
   }
 
   /** Spends the presented approval (the call is then allowed) or stores a pending one (still `approval_required`). */

@@ -5,7 +5,8 @@ import { REQUIRE_SCOPES_KEY } from '../policy.constants';
 type Target = object;
 
 /** A value remembered per route (controller class × handler). */
-class PerRoute<T> {
+/** A value computed once per route (controller class × handler: a handler inherited by two controllers is two routes). */
+export class PerRoute<T> {
   private readonly cache = new WeakMap<Target, WeakMap<Target, T>>();
 
   get(context: ExecutionContext, compute: () => T): T {

@@ -23,8 +23,12 @@ export class DefaultPolicyRateLimiter implements PolicyRateLimiter {
     return this.service.consume(this.buckets(ctx, operation));
   }
 
-  /** {@link limit} without a promise when the storage counts in the process (memory); undefined otherwise. */
+  /**
+   * {@link limit} without a promise when the storage counts in the process (memory); undefined otherwise, and when
+   * `limit` is overridden.
+   */
   limitNow(ctx: PolicyContext, operation: string | null): RateLimitDecision | null | undefined {
+    if (this.limit !== DefaultPolicyRateLimiter.prototype.limit) return undefined;
     return this.service.consumeNow(this.buckets(ctx, operation));
   }
 

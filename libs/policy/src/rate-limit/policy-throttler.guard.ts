@@ -14,7 +14,7 @@ import type { PolicyContext, RateLimitDecision } from '../authorization/policy-c
 import { httpRequest, setHeader, type PolicyHttpResponse } from '../common/http-context';
 import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
 import { PolicyRequest } from '../common/policy-request';
-import { routeFacts, routeMetadata } from '../common/route-metadata';
+import { PerRoute, routeFacts, routeMetadata } from '../common/route-metadata';
 import { COMPILED_POLICY, IS_PUBLIC_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
 import { PolicyUnavailableException, RateLimitedException, UnauthenticatedException } from '../policy.exceptions';
 import { rateLimitHeaders } from './rate-limit.service';
@@ -56,8 +56,8 @@ type RouteMode = 'policy' | 'skipped' | 'decorated';
 @Injectable()
 export class PolicyThrottlerGuard extends ThrottlerGuard {
   private readonly policyLogger = new Logger('PolicyThrottlerGuard');
-  /** Each route's {@link RouteMode} (by handler), read once from its metadata. */
-  private readonly routes = new WeakMap<Target, RouteMode>();
+  /** Each route's {@link RouteMode} (controller × handler), read once from its metadata. */
+  private readonly routes = new PerRoute<RouteMode>();
 
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
@@ -190,9 +190,8 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
   }
 
   private routeMode(context: ExecutionContext): RouteMode {
-    const handler = context.getHandler();
-    let mode = this.routes.get(handler);
-    if (mode === undefined) {
+    return this.routes.get(context, () => {
+      const handler = context.getHandler();
       const classRef = context.getClass();
       const decorated = [handler, classRef].some((target) =>
         Reflect.getMetadataKeys(target).some((key) => typeof key === 'string' && key.startsWith(PREFIX)),
@@ -202,10 +201,8 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
         decorated &&
         this.reflector.getAllAndOverride<unknown>(SKIP + POLICY_THROTTLER_NAME, [handler, classRef]) === true &&
         !this.commonOptions.skipIf;
-      mode = skipped ? 'skipped' : decorated ? 'decorated' : 'policy';
-      this.routes.set(handler, mode);
-    }
-    return mode;
+      return skipped ? 'skipped' : decorated ? 'decorated' : 'policy';
+    });
   }
 
   private checkRoutes(discovery: DiscoveryService, scanner: MetadataScanner): void {

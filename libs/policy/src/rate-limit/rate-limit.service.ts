@@ -51,10 +51,13 @@ export class RateLimitService {
     return reportOutcome(buckets, records);
   }
 
-  /** {@link consume} without a promise when the storage counts in the process; undefined otherwise. */
+  /**
+   * {@link consume} without a promise when the storage counts in the process; undefined otherwise, and whenever
+   * `consume` is overridden (a subclass, a spy), which is then asked instead.
+   */
   consumeNow(buckets: readonly RateLimitBucket[]): RateLimitOutcome | undefined {
     const storage = this.storage;
-    if (!isImmediate(storage)) return undefined;
+    if (this.consume !== RateLimitService.prototype.consume || !isImmediate(storage)) return undefined;
     if (buckets.length === 0) throw new TypeError('consume() needs at least one bucket');
     const records = buckets.map((b) => storage.incrementNow(b.key, b.ttlMs, b.limit, b.blockDurationMs, b.name));
     return reportOutcome(buckets, records);
