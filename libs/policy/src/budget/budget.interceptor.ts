@@ -228,15 +228,14 @@ export class BudgetInterceptor implements NestInterceptor {
    * Nest commits SSE headers one tick after subscribing to the interceptors): a refusal is a plain JSON answer.
    * Answers true for every other route, which the interceptor admits itself.
    */
-  async admitBeforeSse(context: ExecutionContext): Promise<boolean> {
+  admitBeforeSse(context: ExecutionContext): boolean | Promise<boolean> {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http' || !this.isSseRoute(context)) return true;
     const request = context.switchToHttp().getRequest<BudgetRequest>();
     // A class's and a method's `@Budget()` both put the admission guard on the route: it admits once, and whichever
     // interceptor meters the call (this one, or an app's own) takes that admission.
-    request[ADMITTED] ??= this.admit(context, spec);
-    await request[ADMITTED];
-    return true;
+    const admission = (request[ADMITTED] ??= this.admit(context, spec)) as Promise<Admission>;
+    return admission.then(() => true);
   }
 
   /** An `@Sse()` route: its events are metered and the stream settles when it ends, fails or the client leaves. */

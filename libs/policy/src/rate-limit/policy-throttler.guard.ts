@@ -173,7 +173,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     const shadow = !decision.allowed && config?.mode === 'shadow';
     const shown = shadow ? { ...decision, allowed: true, retryAfterSeconds: 0 } : decision;
     const headers = rateLimitHeaders(shown, config?.headers);
-    for (const name in headers) setHeader(res, name, headers[name]);
+    for (const name of Object.keys(headers)) setHeader(res, name, headers[name]);
     if (decision.allowed) return true;
     return this.refuse(ctx, operation, decision, shadow);
   }
