@@ -17,25 +17,18 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { Test } from '@nestjs/testing';
 import jwt from 'jsonwebtoken';
 import { interval, map, retry, take, type Observable } from 'rxjs';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
 import {
   Budget,
   BudgetInterceptor,
   BudgetMeter,
-  BudgetStore,
-  DatabaseBudgetStore,
-  PolicyModule,
   RequireOperation,
   RequireScopes,
   type PolicyModuleOptions,
-  type ReserveRequest,
-  type ReserveResult,
 } from 'nest-agent-policy';
-import { BASE_OPTIONS, PolicyTestAppModule, SECRET } from '../policy-module/policy-test.app';
+import { bootPolicyApp, recordBudgetStore, SECRET, type RecordingBudgetStore } from '../policy-module/policy-test.app';
 
 const auth = () =>
   `Bearer ${jwt.sign({ sub: 'u1', roles: ['reader'], scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
@@ -80,31 +73,14 @@ class FeedController {
   }
 }
 
-class RecordingBudgetStore extends DatabaseBudgetStore {
-  reserves = 0;
-  override reserve(req: ReserveRequest): Promise<ReserveResult> {
-    this.reserves++;
-    return super.reserve(req);
-  }
-}
-
 let store: RecordingBudgetStore;
-async function boot(options: Partial<PolicyModuleOptions>, providers: Provider[] = []): Promise<INestApplication> {
-  const ref = await Test.createTestingModule({
-    imports: [
-      PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, ...options }), providers, [
-        FlakyController,
-        FeedController,
-      ]),
-    ],
-  })
-    .overrideProvider(BudgetStore)
-    .useFactory({ factory: (ds: DataSource) => (store = new RecordingBudgetStore(ds)), inject: [DataSource] })
-    .compile();
-  const app = ref.createNestApplication({ logger: false });
-  await app.listen(0, '127.0.0.1');
-  return app;
-}
+const boot = (options: Partial<PolicyModuleOptions>, providers: Provider[] = []): Promise<INestApplication> =>
+  bootPolicyApp(
+    options,
+    [FlakyController, FeedController],
+    recordBudgetStore((made) => (store = made)),
+    providers,
+  );
 
 describe('@Budget() route interceptor holes', () => {
   it('meters the attempt that runs when an app interceptor retries the call', async () => {

@@ -4,21 +4,18 @@
  * sink (`POLICY_EVENTS`), with `overrideProvider` in a testing module or the module's `providers` option. Each test
  * proves the replacement is the one the requests use.
  */
-import { Controller, Get, Injectable, type INestApplication, type Provider } from '@nestjs/common';
+import { Controller, Get, Injectable, type Provider } from '@nestjs/common';
 import { getStorageToken } from '@nestjs/throttler';
-import { Test, type TestingModuleBuilder } from '@nestjs/testing';
+import { type TestingModuleBuilder } from '@nestjs/testing';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { DataSource } from 'typeorm';
 import {
   ApprovalStore,
   Budget,
   BudgetStore,
-  DatabaseBudgetStore,
   MemoryThrottlerStorage,
   POLICY_EVENTS,
   PolicyEventSubscriber,
-  PolicyModule,
   RequireOperation,
   RequireScopes,
   type ApprovalView,
@@ -28,10 +25,14 @@ import {
   type PolicyEvents,
   type PolicyModuleOptions,
   type Principal,
-  type ReserveRequest,
-  type ReserveResult,
 } from 'nest-agent-policy';
-import { BASE_OPTIONS, PolicyTestAppModule, ReportsController, SECRET } from './policy-test.app';
+import {
+  bootPolicyApp,
+  recordBudgetStore,
+  ReportsController,
+  SECRET,
+  type RecordingBudgetStore,
+} from './policy-test.app';
 
 const auth = (roles = ['reader']) =>
   `Bearer ${jwt.sign({ sub: 'u1', roles, scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
@@ -44,14 +45,6 @@ class BudgetedController {
   @Budget({ requests: 1 })
   run() {
     return { ok: true };
-  }
-}
-
-class RecordingBudgetStore extends DatabaseBudgetStore {
-  reserves = 0;
-  override reserve(request: ReserveRequest): Promise<ReserveResult> {
-    this.reserves++;
-    return super.reserve(request);
   }
 }
 
@@ -109,32 +102,18 @@ class DenialCounter implements PolicyEventListener {
   }
 }
 
-async function boot(
+const boot = (
   options: Partial<PolicyModuleOptions>,
   configure?: (b: TestingModuleBuilder) => void,
-  providers: Provider[] = [],
-): Promise<INestApplication> {
-  const builder = Test.createTestingModule({
-    imports: [
-      PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, ...options }), providers, [
-        ReportsController,
-        BudgetedController,
-      ]),
-    ],
-  });
-  configure?.(builder);
-  const app = (await builder.compile()).createNestApplication({ logger: false });
-  await app.listen(0, '127.0.0.1');
-  return app;
-}
+  providers?: Provider[],
+) => bootPolicyApp(options, [ReportsController, BudgetedController], configure, providers);
 
 describe('backends replaced by token', () => {
   it('BudgetStore, with overrideProvider', async () => {
     let store: RecordingBudgetStore | undefined;
-    const app = await boot({ budgets: { principal: { day: { requests: 100 } } } }, (b) =>
-      b
-        .overrideProvider(BudgetStore)
-        .useFactory({ factory: (ds: DataSource) => (store = new RecordingBudgetStore(ds)), inject: [DataSource] }),
+    const app = await boot(
+      { budgets: { principal: { day: { requests: 100 } } } },
+      recordBudgetStore((made) => (store = made)),
     );
     try {
       const res = await request(app.getHttpServer()).get('/budgeted').set('Authorization', auth());

@@ -6,15 +6,7 @@
  * by two budget interceptors (a class's and a method's `@Budget()`, or an app's own global one as well) reserves
  * once; a `@Budget()` route with no budget interceptor anywhere refuses rather than runs unmetered.
  */
-import {
-  Controller,
-  Get,
-  Injectable,
-  type CanActivate,
-  type ExecutionContext,
-  type INestApplication,
-  type Provider,
-} from '@nestjs/common';
+import { Controller, Get, Injectable, type CanActivate, type ExecutionContext, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR, ApplicationConfig } from '@nestjs/core';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import jwt from 'jsonwebtoken';
@@ -28,10 +20,8 @@ import {
   BUDGET_MIGRATIONS,
   BudgetInterceptor,
   BudgetService,
-  BudgetStore,
   DatabaseBudgetStore,
   PolicyGuard,
-  PolicyModule,
   ProductionAuthorizationPolicy,
   PRINCIPAL_REQUEST_KEY,
   RequireOperation,
@@ -41,10 +31,14 @@ import {
   type PolicyModuleOptions,
   type Principal,
   type RateLimitDecision,
-  type ReserveRequest,
-  type ReserveResult,
 } from 'nest-agent-policy';
-import { BASE_OPTIONS, PolicyTestAppModule, ReportsController, SECRET } from './policy-test.app';
+import {
+  bootPolicyApp,
+  recordBudgetStore,
+  ReportsController,
+  SECRET,
+  type RecordingBudgetStore,
+} from './policy-test.app';
 
 const auth = (roles = ['reader']) =>
   `Bearer ${jwt.sign({ sub: 'u1', roles, scope: 'reports:read' }, SECRET, { algorithm: 'HS256', expiresIn: 600 })}`;
@@ -66,14 +60,6 @@ class MeteredController {
   @RequireScopes('reports:read')
   once() {
     return { ok: true };
-  }
-}
-
-class RecordingBudgetStore extends DatabaseBudgetStore {
-  reserves = 0;
-  override reserve(request: ReserveRequest): Promise<ReserveResult> {
-    this.reserves++;
-    return super.reserve(request);
   }
 }
 
@@ -117,29 +103,13 @@ class UnlimitedPolicy extends ProductionAuthorizationPolicy {
 }
 
 let storeMade: RecordingBudgetStore | undefined;
-const recordingStore = (b: TestingModuleBuilder) =>
-  b
-    .overrideProvider(BudgetStore)
-    .useFactory({ factory: (ds: DataSource) => (storeMade = new RecordingBudgetStore(ds)), inject: [DataSource] });
+const recordingStore = recordBudgetStore((made) => (storeMade = made));
 
-async function boot(
+const boot = (
   options: Partial<PolicyModuleOptions>,
   configure?: (b: TestingModuleBuilder) => void,
-  providers: Provider[] = [],
-): Promise<INestApplication> {
-  const builder = Test.createTestingModule({
-    imports: [
-      PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, ...options }), providers, [
-        ReportsController,
-        MeteredController,
-      ]),
-    ],
-  });
-  configure?.(builder);
-  const app = (await builder.compile()).createNestApplication({ logger: false });
-  await app.listen(0, '127.0.0.1');
-  return app;
-}
+  providers?: Provider[],
+) => bootPolicyApp(options, [ReportsController, MeteredController], configure, providers);
 
 describe('the library guard', () => {
   it('is the only global guard, and the library adds no global interceptor', async () => {

@@ -1,9 +1,23 @@
 /** A small app that uses the library exactly as a user would, for the PolicyModule suites. */
-import { Controller, Get, Injectable, Module, type DynamicModule, type Provider, type Type } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type INestApplication,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import {
   AuthorizationPolicy,
+  BudgetStore,
   CurrentPrincipal,
+  DatabaseBudgetStore,
+  PolicyModule,
   POLICY_ENTITIES,
   POLICY_MIGRATIONS,
   Public,
@@ -13,6 +27,8 @@ import {
   type PolicyModuleOptions,
   type Principal,
   type RateLimitDecision,
+  type ReserveRequest,
+  type ReserveResult,
 } from 'nest-agent-policy';
 
 export const SECRET = 'policy-module-test-secret-0123456789abcdef';
@@ -104,3 +120,45 @@ export class PolicyTestAppModule {
     return { module: PolicyTestAppModule, imports: [database(), policyModule], controllers, providers };
   }
 }
+
+/**
+ * Boots {@link PolicyTestAppModule} with `BASE_OPTIONS` plus `options`, the given providers and controllers, after
+ * `configure` (overrides) has seen the testing module; listens on 127.0.0.1.
+ */
+export async function bootPolicyApp(
+  options: Partial<PolicyModuleOptions>,
+  controllers: Type<unknown>[],
+  configure?: (builder: TestingModuleBuilder) => void,
+  providers: Provider[] = [],
+): Promise<INestApplication> {
+  const builder = Test.createTestingModule({
+    imports: [PolicyTestAppModule.with(PolicyModule.forRoot({ ...BASE_OPTIONS, ...options }), providers, controllers)],
+  });
+  configure?.(builder);
+  const app = (await builder.compile()).createNestApplication({ logger: false });
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+/** The database budget store, counting its reservations. */
+export class RecordingBudgetStore extends DatabaseBudgetStore {
+  reserves = 0;
+  override reserve(request: ReserveRequest): Promise<ReserveResult> {
+    this.reserves++;
+    return super.reserve(request);
+  }
+}
+
+/** Replaces the budget store with a {@link RecordingBudgetStore}, handed to `made` once built. */
+export const recordBudgetStore =
+  (made: (store: RecordingBudgetStore) => void) =>
+  (builder: TestingModuleBuilder): void => {
+    builder.overrideProvider(BudgetStore).useFactory({
+      factory: (dataSource: DataSource) => {
+        const store = new RecordingBudgetStore(dataSource);
+        made(store);
+        return store;
+      },
+      inject: [DataSource],
+    });
+  };

@@ -69,12 +69,19 @@ export function redisTestPrefix(label: string): { prefix: string; cleanup: (redi
   return {
     prefix,
     cleanup: async (redis: Redis) => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
+      // A connection of its own without the suite's fail-fast settings (e.g. a 500 ms command timeout): under load
+      // a worker's timers fire late, and cleaning up must not fail the suite for that.
+      const plain = redis.duplicate({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 20 });
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await plain.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+          cursor = next;
+          if (keys.length) await plain.del(...keys);
+        } while (cursor !== '0');
+      } finally {
+        plain.disconnect();
+      }
     },
   };
 }

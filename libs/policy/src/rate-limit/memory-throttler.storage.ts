@@ -116,7 +116,7 @@ export class MemoryThrottlerStorage implements PeekableThrottlerStorage, Immedia
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    return this.count(key, ttl, limit, blockDuration, throttlerName);
+    return this.incrementNow(key, ttl, limit, blockDuration, throttlerName);
   }
 
   /**
@@ -129,16 +129,6 @@ export class MemoryThrottlerStorage implements PeekableThrottlerStorage, Immedia
 
   /** {@link increment}, answered without a promise. */
   incrementNow(
-    key: string,
-    ttl: number,
-    limit: number,
-    blockDuration: number,
-    throttlerName: string,
-  ): ThrottlerStorageRecord {
-    return this.count(key, ttl, limit, blockDuration, throttlerName);
-  }
-
-  private count(
     key: string,
     ttl: number,
     limit: number,
