@@ -3,8 +3,8 @@ import { Reflector } from '@nestjs/core';
 import { anonymousPrincipal, PolicyRequest } from '../common/policy-request';
 import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
 import { headerValue, httpRequest, rawRequest, type PolicyHttpRequest } from '../common/http-context';
-import { routeMetadata } from '../common/route-metadata';
-import { IS_PUBLIC_KEY, POLICY_MODULE_OPTIONS } from '../policy.constants';
+import { routePolicy } from '../common/route-metadata';
+import { POLICY_MODULE_OPTIONS } from '../policy.constants';
 import { InvalidTokenException, UnauthenticatedException } from '../policy.exceptions';
 import type { PolicyModuleOptions } from '../policy-module-options.interface';
 import { AnomalyAlerts, ipSubject } from '../alerts/anomaly-alerts.service';
@@ -30,6 +30,8 @@ export class AuthenticationGuard implements CanActivate {
   private readonly logger = new Logger('AuthenticationGuard');
   private readonly trust: TrustFunction;
   private readonly tokens: VerifiedTokenCache;
+  /** The anonymous principal of each client IP seen lately: frozen, so one serves every request from that IP. */
+  private readonly anonymous = new Map<string, Principal>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -48,9 +50,9 @@ export class AuthenticationGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.open(req, (r) => clientIp(rawRequest(r), this.trust));
-    const isPublic = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context);
-    if (isPublic) {
-      state.principal = anonymousPrincipal(ipTracker(state.ip));
+    const route = (state.route ??= routePolicy(this.reflector, context));
+    if (route.isPublic) {
+      state.principal = this.anonymousPrincipal(state.ip);
       return true;
     }
     const apiKey = headerValue(req, 'x-api-key');
@@ -67,6 +69,17 @@ export class AuthenticationGuard implements CanActivate {
       return true;
     }
     return this.verify(req, state, apiKey, authorization, attempt);
+  }
+
+  /** The anonymous principal of a client IP (tracked by its /64 on IPv6), kept for up to 10,000 IPs at a time. */
+  private anonymousPrincipal(ip: string): Principal {
+    let principal = this.anonymous.get(ip);
+    if (!principal) {
+      if (this.anonymous.size >= MAX_ANONYMOUS) this.anonymous.clear();
+      principal = anonymousPrincipal(ipTracker(ip));
+      this.anonymous.set(ip, principal);
+    }
+    return principal;
   }
 
   private async verify(
@@ -133,6 +146,7 @@ export class AuthenticationGuard implements CanActivate {
   }
 }
 
+const MAX_ANONYMOUS = 10_000;
 const BEARER = /^Bearer\s+(\S+)$/i;
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */

@@ -12,8 +12,8 @@ import { ApprovalGate, operationApprovalCall } from '../approval/approval.gate';
 import { httpRequest } from '../common/http-context';
 import { POLICY_EVENTS, PolicyEventBus, type PolicyEvent, type PolicyEvents } from '../common/policy-events';
 import { PolicyRequest } from '../common/policy-request';
-import { routeFacts, routeMetadata } from '../common/route-metadata';
-import { COMPILED_POLICY, IS_PUBLIC_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
+import { routePolicy } from '../common/route-metadata';
+import { COMPILED_POLICY } from '../policy.constants';
 import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { AuthorizationPolicy } from './authorization-policy';
 import type { CompiledPolicy } from './compiled-policy';
@@ -39,13 +39,14 @@ export class AuthorizationGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)) return true;
     const req = httpRequest(context);
     const state = PolicyRequest.of(req);
-    const ctx = state?.context(routeFacts(this.reflector, context));
+    const route = state?.route ?? routePolicy(this.reflector, context);
+    if (route.isPublic) return true;
+    const ctx = state?.context(route);
     if (!state || !ctx) throw new UnauthenticatedException();
 
-    const operation = routeMetadata<string>(this.reflector, REQUIRE_OPERATION_KEY, context);
+    const operation = route.operation;
     if (!operation) {
       this.logger.warn(
         `Denied ${req.method} ${context.getClass().name}.${context.getHandler().name}: no @RequireOperation`,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Principal } from '../authentication/principal.interface';
 import type { PolicyContext } from '../authorization/policy-context.interface';
 import type { RecordScope } from '../authorization/tenant.rules';
+import type { RoutePolicy } from './route-metadata';
 import { POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
 import { headerValue, type PolicyHttpRequest } from './http-context';
 
@@ -22,6 +23,8 @@ export interface RoutePolicyFacts {
  * once per request and shared by the rate-limit and authorization guards.
  */
 export class PolicyRequest {
+  /** The route's policy decorators, read once by the first guard that needs them and shared by the next ones. */
+  route?: RoutePolicy;
   /** The operation the authorization guard decided (`@RequireOperation`); null before, and on public routes. */
   operation: string | null = null;
   /** The records the call may reach, set once the call is allowed. */

@@ -1,10 +1,9 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
-import { REQUIRE_SCOPES_KEY } from '../policy.constants';
+import { IS_PUBLIC_KEY, REQUIRE_OPERATION_KEY, REQUIRE_SCOPES_KEY } from '../policy.constants';
 
 type Target = object;
 
-/** A value remembered per route (controller class × handler). */
 /** A value computed once per route (controller class × handler: a handler inherited by two controllers is two routes). */
 export class PerRoute<T> {
   private readonly cache = new WeakMap<Target, WeakMap<Target, T>>();
@@ -52,4 +51,34 @@ export function routeFacts(
     name: `${context.getClass().name}.${context.getHandler().name}`,
     requiredScopes: routeMetadata<string[]>(reflector, REQUIRE_SCOPES_KEY, context) ?? [],
   }));
+}
+
+/** What the guards read of a route's decorators: `@Public()`, `@RequireOperation()`, `@RequireScopes()`. */
+export interface RoutePolicy {
+  /** `Class.method` of the route. */
+  readonly name: string;
+  /** `@Public()`: an anonymous caller may call it. */
+  readonly isPublic: boolean;
+  /** The operation of `@RequireOperation()`, or undefined when the route names none. */
+  readonly operation: string | undefined;
+  /** Scopes the route requires (`@RequireScopes`). */
+  readonly requiredScopes: readonly string[];
+}
+
+const policies = new PerRoute<RoutePolicy>();
+
+/**
+ * The route's policy decorators, read once per route into one frozen object: the guards of one request then share
+ * it (see `PolicyRequest.route`) instead of looking each key up again.
+ */
+export function routePolicy(reflector: Reflector, context: ExecutionContext): RoutePolicy {
+  return policies.get(context, () => {
+    const facts = routeFacts(reflector, context);
+    return Object.freeze({
+      name: facts.name,
+      isPublic: Boolean(routeMetadata<boolean>(reflector, IS_PUBLIC_KEY, context)),
+      operation: routeMetadata<string>(reflector, REQUIRE_OPERATION_KEY, context) || undefined,
+      requiredScopes: facts.requiredScopes,
+    });
+  });
 }

@@ -14,10 +14,10 @@ import type { PolicyContext, RateLimitDecision } from '../authorization/policy-c
 import { httpRequest, setHeader, type PolicyHttpResponse } from '../common/http-context';
 import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
 import { PolicyRequest } from '../common/policy-request';
-import { PerRoute, routeFacts, routeMetadata } from '../common/route-metadata';
-import { COMPILED_POLICY, IS_PUBLIC_KEY, REQUIRE_OPERATION_KEY } from '../policy.constants';
+import { PerRoute, routePolicy } from '../common/route-metadata';
+import { COMPILED_POLICY } from '../policy.constants';
 import { PolicyUnavailableException, RateLimitedException, UnauthenticatedException } from '../policy.exceptions';
-import { rateLimitHeaders } from './rate-limit.service';
+import { writeRateLimitHeaders } from './rate-limit.service';
 
 /** The one throttler of the library; its buckets come from `rateLimits` in the policy document. */
 export const POLICY_THROTTLER_NAME = 'default';
@@ -122,16 +122,15 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
   private check({ context, limit, ttl, blockDuration }: ThrottlerRequest): boolean | Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.of(req);
-    const base = state?.context(routeFacts(this.reflector, context));
+    const route = state?.route ?? routePolicy(this.reflector, context);
+    const base = state?.context(route);
     if (!base) throw new UnauthenticatedException();
     const ctx: PolicyContext =
       limit >= 0 && ttl >= 0
         ? { ...base, routeLimit: { limit, ttlMs: ttl, blockDurationMs: blockDuration >= 0 ? blockDuration : 0 } }
         : base;
     // Authorization has not run yet: the route's own metadata names the operation (none on a public route).
-    const operation = routeMetadata<boolean>(this.reflector, IS_PUBLIC_KEY, context)
-      ? null
-      : (routeMetadata<string>(this.reflector, REQUIRE_OPERATION_KEY, context) ?? null);
+    const operation = route.isPublic ? null : (route.operation ?? null);
     let decision: RateLimitDecision | null | undefined;
     try {
       decision = this.policy.checkRateLimitNow(ctx, operation);
@@ -172,8 +171,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     // In shadow mode a refusal is audited (SHADOW_DENY) and the request passes, with the headers of an allowed one.
     const shadow = !decision.allowed && config?.mode === 'shadow';
     const shown = shadow ? { ...decision, allowed: true, retryAfterSeconds: 0 } : decision;
-    const headers = rateLimitHeaders(shown, config?.headers);
-    for (const name of Object.keys(headers)) setHeader(res, name, headers[name]);
+    writeRateLimitHeaders(shown, config?.headers, (name, value) => setHeader(res, name, value));
     if (decision.allowed) return true;
     return this.refuse(ctx, operation, decision, shadow);
   }

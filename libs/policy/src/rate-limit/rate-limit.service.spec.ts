@@ -5,7 +5,12 @@ import Redis from 'ioredis';
 import type { RateLimitConfig } from '../policy-module-options.interface';
 import { MemoryThrottlerStorage } from './memory-throttler.storage';
 import type { RateLimitBucket } from './rate-limit.interfaces';
-import { RateLimitService, createThrottlerStorage, rateLimitHeaders } from './rate-limit.service';
+import {
+  RateLimitService,
+  createThrottlerStorage,
+  rateLimitHeaders,
+  writeRateLimitHeaders,
+} from './rate-limit.service';
 import { ResilientThrottlerStorage } from './resilient-throttler.storage';
 
 function fakeClock(start = 1_700_000_000_000) {
@@ -128,6 +133,28 @@ describe('rateLimitHeaders', () => {
       'X-RateLimit-Remaining': '0',
       'Retry-After': '7',
     });
+  });
+});
+
+describe('writeRateLimitHeaders', () => {
+  it('hands over the headers of rateLimitHeaders, in order, for every style', () => {
+    const denied = {
+      allowed: false,
+      limit: 10,
+      remaining: 0,
+      resetSeconds: 42,
+      retryAfterSeconds: 7,
+      bucket: 'op:event.create',
+      windowSeconds: 60,
+    };
+    for (const style of ['x-ratelimit', 'ietf', 'both'] as const) {
+      for (const outcome of [denied, { ...denied, allowed: true, remaining: 3, retryAfterSeconds: 0 }]) {
+        const written: [string, string][] = [];
+        writeRateLimitHeaders(outcome, style, (name, value) => written.push([name, value]));
+        expect(written).toEqual(Object.entries(rateLimitHeaders(outcome, style)));
+        expect(written.length).toBe((style === 'both' ? 5 : style === 'ietf' ? 2 : 3) + (outcome.allowed ? 0 : 1));
+      }
+    }
   });
 });
 

@@ -144,21 +144,32 @@ export function rateLimitHeaders(
   style: RateLimitHeaderStyle = 'x-ratelimit',
 ): Record<string, string> {
   const headers: Record<string, string> = {};
+  writeRateLimitHeaders(outcome, style, (name, value) => {
+    headers[name] = value;
+  });
+  return headers;
+}
+
+/** Hands each header of {@link rateLimitHeaders} to `write`, in the same order, without building their object. */
+export function writeRateLimitHeaders(
+  outcome: RateLimitOutcome,
+  style: RateLimitHeaderStyle = 'x-ratelimit',
+  write: (name: string, value: string) => void,
+): void {
   if (style !== 'ietf') {
-    headers['X-RateLimit-Limit'] = String(outcome.limit);
-    headers['X-RateLimit-Remaining'] = String(outcome.remaining);
-    headers['X-RateLimit-Reset'] = String(outcome.resetSeconds);
+    write('X-RateLimit-Limit', String(outcome.limit));
+    write('X-RateLimit-Remaining', String(outcome.remaining));
+    write('X-RateLimit-Reset', String(outcome.resetSeconds));
   }
   if (style !== 'x-ratelimit') {
     // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w seconds) and the state (r remaining,
     // t seconds until the quota resets) of the bucket nearest exhaustion.
     const name = sfString(outcome.bucket);
     const window = outcome.windowSeconds === undefined ? '' : `;w=${outcome.windowSeconds}`;
-    headers['RateLimit-Policy'] = `${name};q=${outcome.limit}${window}`;
-    headers.RateLimit = `${name};r=${outcome.remaining};t=${outcome.resetSeconds}`;
+    write('RateLimit-Policy', `${name};q=${outcome.limit}${window}`);
+    write('RateLimit', `${name};r=${outcome.remaining};t=${outcome.resetSeconds}`);
   }
-  if (!outcome.allowed) headers['Retry-After'] = String(outcome.retryAfterSeconds);
-  return headers;
+  if (!outcome.allowed) write('Retry-After', String(outcome.retryAfterSeconds));
 }
 
 /**
