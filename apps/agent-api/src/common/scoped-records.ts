@@ -19,6 +19,49 @@ interface PreparedRead {
   qb: SelectQueryBuilder<ObjectLiteral>;
   /** The statement with its `:named` parameters still in place. */
   sql: string;
+  /** On SQLite, the statement prepared on the connection and the names of its parameters in binding order. */
+  sqlite?: SqliteRead;
+}
+
+/** The part of a better-sqlite3 connection a read uses. */
+interface SqliteDatabase {
+  prepare(sql: string): { all(...values: unknown[]): unknown[] };
+}
+
+interface SqliteRead {
+  db: SqliteDatabase;
+  statement: { all(...values: unknown[]): unknown[] };
+  order: readonly (keyof ReadParameters)[];
+}
+
+interface ReadParameters {
+  id: string;
+  scopeTenant?: unknown;
+  scopeOwner?: unknown;
+}
+
+/** The raw better-sqlite3 connection behind a repository, or null on any other driver. */
+function sqliteDatabase(repo: Repository<ObjectLiteral>): SqliteDatabase | null {
+  const connection = repo.manager.connection;
+  if (connection.options.type !== 'better-sqlite3') return null;
+  return (connection.driver as unknown as { databaseConnection?: SqliteDatabase }).databaseConnection ?? null;
+}
+
+/**
+ * On SQLite, the read's statement prepared once on the connection: TypeORM's driver turns the `:named` parameters into
+ * positional ones (given stand-ins, to learn their order), and each read binds its values in that order.
+ */
+function sqliteRead(repo: Repository<ObjectLiteral>, read: PreparedRead): SqliteRead | null {
+  const db = sqliteDatabase(repo);
+  if (!db) return null;
+  if (read.sqlite?.db === db) return read.sqlite;
+  const names = ['id', 'scopeTenant', 'scopeOwner'] as const;
+  const standIns = Object.fromEntries(names.map((name) => [name, `\u0000${name}`]));
+  const [sql, values] = repo.manager.connection.driver.escapeQueryWithParameters(read.sql, standIns);
+  const positions = values.map((value) => names.findIndex((name) => standIns[name] === value));
+  if (positions.includes(-1)) return null;
+  read.sqlite = { db, statement: db.prepare(sql), order: positions.map((i) => names[i]) };
+  return read.sqlite;
 }
 
 const preparedReads = new WeakMap<Repository<ObjectLiteral>, Map<string, PreparedRead>>();
@@ -54,12 +97,19 @@ export async function findScoped<T extends ObjectLiteral>(
   scope: RecordScopeFilter,
 ): Promise<T> {
   const read = preparedRead(repo, alias, scope);
-  const parameters: Record<string, unknown> = { id };
+  const parameters: ReadParameters = { id };
   if (scope.tenantId !== undefined) parameters.scopeTenant = scope.tenantId;
   if (scope.ownerId !== undefined) parameters.scopeOwner = scope.ownerId;
   const driver = repo.manager.connection.driver;
-  const [sql, values] = driver.escapeQueryWithParameters(read.sql, parameters);
-  const raw = await repo.query<unknown[]>(sql, values);
+  // better-sqlite3 answers at once: the statement runs on the connection TypeORM uses, without its query runner.
+  const sqlite = sqliteRead(repo, read);
+  let raw: unknown[];
+  if (sqlite) {
+    raw = sqlite.statement.all(...sqlite.order.map((name) => parameters[name]));
+  } else {
+    const [sql, values] = driver.escapeQueryWithParameters(read.sql, { ...parameters });
+    raw = await repo.query<unknown[]>(sql, values);
+  }
   const mainAlias = read.qb.expressionMap.mainAlias!;
   const [found] = new RawSqlResultsToEntityTransformer(read.qb.expressionMap, driver, [], undefined).transform(
     raw,
