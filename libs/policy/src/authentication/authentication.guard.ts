@@ -50,8 +50,7 @@ export class AuthenticationGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.open(req, (r) => clientIp(rawRequest(r), this.trust));
-    const route = (state.route ??= routePolicy(this.reflector, context));
-    if (route.isPublic) {
+    if (routePolicy(this.reflector, context).isPublic) {
       state.principal = this.anonymousPrincipal(state.ip);
       return true;
     }

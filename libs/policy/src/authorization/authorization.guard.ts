@@ -41,7 +41,7 @@ export class AuthorizationGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.of(req);
-    const route = state?.route ?? routePolicy(this.reflector, context);
+    const route = routePolicy(this.reflector, context);
     if (route.isPublic) return true;
     const ctx = state?.context(route);
     if (!state || !ctx) throw new UnauthenticatedException();

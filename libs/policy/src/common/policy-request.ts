@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Principal } from '../authentication/principal.interface';
 import type { PolicyContext } from '../authorization/policy-context.interface';
 import type { RecordScope } from '../authorization/tenant.rules';
-import type { RoutePolicy } from './route-metadata';
 import { POLICY_CONTEXT_REQUEST_KEY, PRINCIPAL_REQUEST_KEY } from '../policy.constants';
 import { headerValue, type PolicyHttpRequest } from './http-context';
 
@@ -23,8 +22,6 @@ export interface RoutePolicyFacts {
  * once per request and shared by the rate-limit and authorization guards.
  */
 export class PolicyRequest {
-  /** The route's policy decorators, read once by the first guard that needs them and shared by the next ones. */
-  route?: RoutePolicy;
   /** The operation the authorization guard decided (`@RequireOperation`); null before, and on public routes. */
   operation: string | null = null;
   /** The records the call may reach, set once the call is allowed. */
@@ -35,6 +32,8 @@ export class PolicyRequest {
    */
   spentApprovalId?: string;
   private decisionContext?: PolicyContext;
+  /** The route the decision context was built for. */
+  private decisionRoute?: RoutePolicyFacts;
 
   private constructor(
     private readonly req: PolicyHttpRequest,
@@ -74,7 +73,8 @@ export class PolicyRequest {
 
   /** The decision context of the request, built by the first guard that asks and shared by the next ones. */
   context(route: RoutePolicyFacts): PolicyContext | undefined {
-    if (this.decisionContext) return this.decisionContext;
+    // One request can pass the guards of two routes (an Express handler calling `next()`): each gets its own context.
+    if (this.decisionContext && this.decisionRoute === route) return this.decisionContext;
     const principal = this.principal;
     if (!principal) return undefined;
     this.decisionContext = {
@@ -88,6 +88,7 @@ export class PolicyRequest {
       body: this.req.body,
       route: route.name,
     };
+    this.decisionRoute = route;
     return this.decisionContext;
   }
 }

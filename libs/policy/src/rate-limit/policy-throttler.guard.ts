@@ -122,7 +122,7 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
   private check({ context, limit, ttl, blockDuration }: ThrottlerRequest): boolean | Promise<boolean> {
     const req = httpRequest(context);
     const state = PolicyRequest.of(req);
-    const route = state?.route ?? routePolicy(this.reflector, context);
+    const route = routePolicy(this.reflector, context);
     const base = state?.context(route);
     if (!base) throw new UnauthenticatedException();
     const ctx: PolicyContext =
