@@ -40,19 +40,6 @@ export function routeMetadata<T>(reflector: Reflector, key: string, context: Exe
   return value;
 }
 
-const facts = new PerRoute<{ name: string; requiredScopes: readonly string[] }>();
-
-/** The route's name (`Class.method`) and `@RequireScopes`, read once per route. */
-export function routeFacts(
-  reflector: Reflector,
-  context: ExecutionContext,
-): { name: string; requiredScopes: readonly string[] } {
-  return facts.get(context, () => ({
-    name: `${context.getClass().name}.${context.getHandler().name}`,
-    requiredScopes: routeMetadata<string[]>(reflector, REQUIRE_SCOPES_KEY, context) ?? [],
-  }));
-}
-
 /** What the guards read of a route's decorators: `@Public()`, `@RequireOperation()`, `@RequireScopes()`. */
 export interface RoutePolicy {
   /** `Class.method` of the route. */
@@ -68,17 +55,16 @@ export interface RoutePolicy {
 const policies = new PerRoute<RoutePolicy>();
 
 /**
- * The route's policy decorators, read once per route into one frozen object: the guards of one request then share
- * it (see `PolicyRequest.route`) instead of looking each key up again.
+ * The route's policy decorators, read once per route into one frozen object: each guard takes its route's with one
+ * lookup instead of looking each key up again.
  */
 export function routePolicy(reflector: Reflector, context: ExecutionContext): RoutePolicy {
-  return policies.get(context, () => {
-    const facts = routeFacts(reflector, context);
-    return Object.freeze({
-      name: facts.name,
+  return policies.get(context, () =>
+    Object.freeze({
+      name: `${context.getClass().name}.${context.getHandler().name}`,
       isPublic: Boolean(routeMetadata<boolean>(reflector, IS_PUBLIC_KEY, context)),
       operation: routeMetadata<string>(reflector, REQUIRE_OPERATION_KEY, context) || undefined,
-      requiredScopes: facts.requiredScopes,
-    });
-  });
+      requiredScopes: routeMetadata<string[]>(reflector, REQUIRE_SCOPES_KEY, context) ?? [],
+    }),
+  );
 }

@@ -114,16 +114,17 @@ describe('RateLimitService', () => {
   });
 });
 
+const allowed = {
+  allowed: true,
+  limit: 10,
+  remaining: 3,
+  resetSeconds: 42,
+  retryAfterSeconds: 0,
+  bucket: 'default',
+};
+
 describe('rateLimitHeaders', () => {
   it('sets the X-RateLimit headers, and Retry-After only when denied', () => {
-    const allowed = {
-      allowed: true,
-      limit: 10,
-      remaining: 3,
-      resetSeconds: 42,
-      retryAfterSeconds: 0,
-      bucket: 'default',
-    };
     expect(rateLimitHeaders(allowed)).toEqual({
       'X-RateLimit-Limit': '10',
       'X-RateLimit-Remaining': '3',
@@ -139,10 +140,9 @@ describe('rateLimitHeaders', () => {
 describe('writeRateLimitHeaders', () => {
   it('hands over the headers of rateLimitHeaders, in order, for every style', () => {
     const denied = {
+      ...allowed,
       allowed: false,
-      limit: 10,
       remaining: 0,
-      resetSeconds: 42,
       retryAfterSeconds: 7,
       bucket: 'op:event.create',
       windowSeconds: 60,
