@@ -3,7 +3,10 @@
  * a bare NestJS route; the same route behind nest-agent-policy (JWT authentication + authorization + the memory
  * rate limiter); the built agent-api (from dist, SQLite, its JWT secret) on `GET /agents/:id` with a JWT (its
  * database read included) and on its public `GET /health`. BENCH_AUTH_ALL=1 adds a plain passport-jwt `AuthGuard`
- * and the API-key variants. Every ratio is to the bare route of the same adapter and connection count.
+ * and the API-key variants. BENCH_AUTH_LIMITER=1 adds the library stack with `@SkipThrottle()` and both with 10,000
+ * callers (one JWT each), and a summary of what the memory limiter costs in the library's own guard.
+ * BENCH_AUTH_ROWS=stack,stackSkip,… keeps only the rows named (keys of AUTH_ROWS; the bare route always runs). Every
+ * ratio in the table is to the bare route of the same adapter and connection count.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,19 +23,25 @@ import {
   type AdapterName,
   type ServerHandle,
   type Variant,
+  type VariantSummary,
 } from './lib/load';
 import { dataKeyEnv } from './lib/app-env';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
 const root = join(__dirname, '..');
-const bearer = (scope = 'admin') => ({
-  Authorization: `Bearer ${jwt.sign({ sub: 'bench-user', roles: ['admin'], scope }, SECRET, { algorithm: 'HS256', expiresIn: '2h', jwtid: randomUUID() })}`,
-});
+const token = (sub: string, scope: string) =>
+  `Bearer ${jwt.sign({ sub, roles: ['admin'], scope }, SECRET, { algorithm: 'HS256', expiresIn: '2h', jwtid: randomUUID() })}`;
+const bearer = (scope = 'admin') => ({ Authorization: token('bench-user', scope) });
+/** Callers of the 10,000-principal rows: as many as the verified-token cache holds, so neither row verifies again. */
+const CALLERS = 10_000;
 
 export const AUTH_ROWS = {
   bare: 'bare NestJS route',
   passport: 'plain passport-jwt AuthGuard',
   stack: 'library stack (JWT + authorization + memory limiter)',
+  stackSkip: 'library stack, @SkipThrottle() (no limiter)',
+  stack10k: 'library stack, 10,000 principals',
+  stackSkip10k: 'library stack, @SkipThrottle(), 10,000 principals',
   stackKey: 'library stack, API key',
   agent: 'agent-api GET /agents/:id, JWT (+ DB read)',
   agentKey: 'agent-api GET /agents/:id, API key (+ DB read)',
@@ -98,6 +107,9 @@ export async function authBench(options: { rounds?: number; duration?: number } 
     }),
   );
   const all = process.env.BENCH_AUTH_ALL === '1';
+  const limiter = process.env.BENCH_AUTH_LIMITER === '1';
+  const only = process.env.BENCH_AUTH_ROWS?.split(',');
+  const callers = limiter ? Array.from({ length: CALLERS }, (_, i) => token(`bench-user-${i}`, 'agents:read')) : [];
   const servers: ServerHandle[] = [];
   try {
     const byAdapter = new Map<AdapterName, AdapterServers>();
@@ -114,6 +126,26 @@ export async function authBench(options: { rounds?: number; duration?: number } 
         {
           name: AUTH_ROWS.stack,
           options: () => ({ url: `${s.policy.url}/agents/${id}`, headers: bearer(), pid: s.policy.child.pid }),
+        },
+        limiter && {
+          name: AUTH_ROWS.stackSkip,
+          options: () => ({ url: `${s.policy.url}/unlimited/agents/${id}`, headers: bearer(), pid: s.policy.child.pid }),
+        },
+        limiter && {
+          name: AUTH_ROWS.stack10k,
+          options: () => ({
+            url: `${s.policy.url}/agents/${id}`,
+            rotate: { header: 'Authorization', values: callers },
+            pid: s.policy.child.pid,
+          }),
+        },
+        limiter && {
+          name: AUTH_ROWS.stackSkip10k,
+          options: () => ({
+            url: `${s.policy.url}/unlimited/agents/${id}`,
+            rotate: { header: 'Authorization', values: callers },
+            pid: s.policy.child.pid,
+          }),
         },
         all && {
           name: AUTH_ROWS.stackKey,
@@ -137,13 +169,45 @@ export async function authBench(options: { rounds?: number; duration?: number } 
         },
         { name: AUTH_ROWS.health, options: () => ({ url: `${s.app.url}/health`, pid: s.app.child.pid }) },
       ];
-      return rows.filter((r): r is Variant => r !== false);
+      const keep = (r: Variant) =>
+        !only || r.name === AUTH_ROWS.bare || only.some((k) => AUTH_ROWS[k as keyof typeof AUTH_ROWS] === r.name);
+      return rows.filter((r): r is Variant => r !== false && keep(r));
     });
     const rows = await compare(variants, options.rounds ?? 3, options.duration ?? 5);
-    return table('Request path: bare route, library stack, agent-api (medians of interleaved rounds)', rows);
+    const out = table('Request path: bare route, library stack, agent-api (medians of interleaved rounds)', rows);
+    return limiter ? `${out}\n\n${limiterSummary(rows)}` : out;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
+}
+
+/**
+ * The memory limiter in the library's own guard: each limited row against the same route with `@SkipThrottle()`,
+ * same callers, same adapter and connections (req/s ratio of the medians, then the CPU ratio).
+ */
+function limiterSummary(rows: VariantSummary[]): string {
+  const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '–');
+  const lines = [
+    '### Memory limiter in the library guard vs `@SkipThrottle()` (same stack, same callers)',
+    '',
+    '| group | callers | req/s, limited / skipped | CPU µs/req, limited / skipped | req/s ratio | CPU ratio |',
+    '|---|---|---:|---:|---:|---:|',
+  ];
+  const pairs: Array<[string, string, string]> = [
+    ['1', AUTH_ROWS.stack, AUTH_ROWS.stackSkip],
+    ['10,000', AUTH_ROWS.stack10k, AUTH_ROWS.stackSkip10k],
+  ];
+  for (const group of [...new Set(rows.map((r) => r.group))]) {
+    for (const [callers, limited, skipped] of pairs) {
+      const a = rows.find((r) => r.group === group && r.name === limited);
+      const b = rows.find((r) => r.group === group && r.name === skipped);
+      if (!a || !b) continue;
+      lines.push(
+        `| ${group ?? ''} | ${callers} | ${Math.round(a.rps)} / ${Math.round(b.rps)} | ${a.cpuUs.toFixed(1)} / ${b.cpuUs.toFixed(1)} | ${pct(a.rps / b.rps)} | ${pct(b.cpuUs / a.cpuUs)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
 }
 
 function keyFrom(server: ServerHandle): string {

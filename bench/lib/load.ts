@@ -151,6 +151,8 @@ export interface LoadOptions {
   pid?: number;
   /** Sends an `x-tracker` header of 0…trackers−1 (one per request, in turn), so that one generator is many callers. */
   trackers?: number;
+  /** Sends `header` with the next of `values` on each request, in turn (e.g. one bearer token per caller). */
+  rotate?: { header: string; values: readonly string[] };
 }
 
 /** user + system CPU time of a process and all its threads, in µs (Linux), or NaN. */
@@ -192,6 +194,13 @@ function wrk(options: LoadOptions): Promise<Measured> {
     lua.push(
       'local n = 0',
       `request = function() n = n + 1; wrk.headers["x-tracker"] = tostring(n % ${options.trackers}); return wrk.format() end`,
+    );
+  } else if (options.rotate) {
+    // JSON string literals of these ASCII values are valid Lua string literals.
+    lua.push(
+      `local values = { ${options.rotate.values.map((v) => JSON.stringify(v)).join(',\n')} }`,
+      'local i = 0',
+      `request = function() i = i % #values + 1; wrk.headers[${JSON.stringify(options.rotate.header)}] = values[i]; return wrk.format() end`,
     );
   }
   const args = [
@@ -237,13 +246,19 @@ function wrk(options: LoadOptions): Promise<Measured> {
 
 function autocannonLoad(options: LoadOptions): Promise<Measured> {
   let n = 0;
+  const { trackers, rotate } = options;
   const setupRequest =
-    options.trackers === undefined
-      ? undefined
-      : (req: Record<string, unknown>) => ({
+    trackers !== undefined
+      ? (req: Record<string, unknown>) => ({
           ...req,
-          headers: { ...(req.headers as object), 'x-tracker': String(n++ % options.trackers!) },
-        });
+          headers: { ...(req.headers as object), 'x-tracker': String(n++ % trackers) },
+        })
+      : rotate
+        ? (req: Record<string, unknown>) => ({
+            ...req,
+            headers: { ...(req.headers as object), [rotate.header]: rotate.values[n++ % rotate.values.length] },
+          })
+        : undefined;
   return new Promise((resolve, reject) => {
     autocannon(
       {

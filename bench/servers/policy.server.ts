@@ -5,6 +5,7 @@
  */
 import 'reflect-metadata';
 import { Controller, Get, Module, Param } from '@nestjs/common';
+import { SkipThrottle } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { createBenchApp, listenAndReport } from './bench-app';
 import {
@@ -33,6 +34,15 @@ class PolicyController {
   @RequireOperation('agent.read')
   @RequireScopes('agents:read')
   get(@Param('id') id: string) {
+    return agent(id);
+  }
+
+  /** The same route with the rate limiter off (`@SkipThrottle()`): what the limiter itself costs is the difference. */
+  @Get('unlimited/agents/:id')
+  @RequireOperation('agent.read')
+  @RequireScopes('agents:read')
+  @SkipThrottle()
+  getUnlimited(@Param('id') id: string) {
     return agent(id);
   }
 }
