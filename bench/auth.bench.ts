@@ -129,7 +129,11 @@ export async function authBench(options: { rounds?: number; duration?: number } 
         },
         limiter && {
           name: AUTH_ROWS.stackSkip,
-          options: () => ({ url: `${s.policy.url}/unlimited/agents/${id}`, headers: bearer(), pid: s.policy.child.pid }),
+          options: () => ({
+            url: `${s.policy.url}/unlimited/agents/${id}`,
+            headers: bearer(),
+            pid: s.policy.child.pid,
+          }),
         },
         limiter && {
           name: AUTH_ROWS.stack10k,
