@@ -190,4 +190,17 @@ describe('ipTracker', () => {
     // A caller of authorize() outside HTTP (e.g. a WebSocket handshake address) may hand over `::ffff:a.b.c.d`.
     expect(ipTracker('::ffff:203.0.113.7')).not.toBe(ipTracker('::ffff:198.51.100.9'));
   });
+
+  it('answers the same tracker when asked again, for addresses kept and for strings too long to keep', () => {
+    const addresses = ['198.51.100.23', '::ffff:198.51.100.23', '2001:DB8:1:2::9', `${'1'.repeat(70)}`];
+    const first = addresses.map((a) => ipTracker(a));
+    expect(first.slice(0, 3)).toEqual(['198.51.100.23', '198.51.100.23', '2001:db8:1:2::/64']);
+    expect(addresses.map((a) => ipTracker(a))).toEqual(first);
+    // More distinct addresses than are kept: each still gets its own tracker, and earlier ones still answer right.
+    for (let i = 0; i < 10_050; i++)
+      expect(ipTracker(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)).toBe(
+        `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+      );
+    expect(ipTracker('2001:DB8:1:2::9')).toBe('2001:db8:1:2::/64');
+  });
 });

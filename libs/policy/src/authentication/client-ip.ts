@@ -84,11 +84,27 @@ export function normalizeIp(addr: string): string {
   return addr.toLowerCase().startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
 }
 
+/** The trackers of the addresses seen last (several steps of a request ask for the same one), up to 10,000. */
+const trackers = new Map<string, string>();
+const MAX_TRACKERS = 10_000;
+
 /**
  * The rate-limit tracker of an address: IPv4 as is, IPv6 grouped by its /64 network (one subscriber usually
  * holds a whole /64, so counting single IPv6 addresses is trivially evaded).
  */
 export function ipTracker(address: string): string {
+  const known = trackers.get(address);
+  if (known !== undefined) return known;
+  const tracker = trackerOf(address);
+  // An address is at most 45 characters: longer strings are answered but not kept.
+  if (address.length <= 64) {
+    if (trackers.size >= MAX_TRACKERS) trackers.clear();
+    trackers.set(address, tracker);
+  }
+  return tracker;
+}
+
+function trackerOf(address: string): string {
   const addr = normalizeIp(address);
   if (isIP(addr) !== 6) return addr;
   const [head, tail] = addr.split('::');

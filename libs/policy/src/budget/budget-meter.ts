@@ -1,4 +1,5 @@
 import { createParamDecorator, Logger, type ExecutionContext } from '@nestjs/common';
+import { httpRequest } from '../common/http-context';
 import { BudgetExceededException } from '../policy.exceptions';
 import { amountFor } from './budget.plan';
 import type { BudgetReservation, BudgetService, BudgetSettlement } from './budget.service';
@@ -168,5 +169,5 @@ export function budgetMeterOf(request: Record<string, unknown>): ReservationBudg
 
 /** Parameter decorator giving a budgeted (streaming) handler its call's {@link BudgetMeter}. */
 export const BudgetMeter = createParamDecorator((_data: unknown, context: ExecutionContext): BudgetMeter =>
-  budgetMeterOf(context.switchToHttp().getRequest<Record<string, unknown>>()),
+  budgetMeterOf(httpRequest(context)),
 );

@@ -1,4 +1,5 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { httpRequest } from '../common/http-context';
 import { ModuleRef } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import { PolicyUnavailableException } from '../policy.exceptions';
@@ -32,7 +33,7 @@ export class BudgetRouteInterceptor implements NestInterceptor {
     if (this.target === undefined) this.target = findBudgetInterceptor(this.modules);
     if (this.target) return this.target.intercept(context, next);
     // An app's own global BudgetInterceptor ran first (global interceptors wrap route ones) and metered the call.
-    if (budgetIntercepted(context.switchToHttp().getRequest<object>())) return next.handle();
+    if (budgetIntercepted(httpRequest(context))) return next.handle();
     throw new PolicyUnavailableException();
   }
 }

@@ -1,4 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { httpRequest } from '../common/http-context';
 import type { BudgetEstimate, UsageReport } from './budget.types';
 
 /** Property of the request holding the call's {@link BudgetUsage}. */
@@ -82,5 +83,5 @@ export function budgetUsageOf(request: Record<string, unknown>): BudgetUsageReco
 
 /** Parameter decorator giving a budgeted handler its request's {@link BudgetUsage}. */
 export const BudgetUsage = createParamDecorator((_data: unknown, context: ExecutionContext): BudgetUsage =>
-  budgetUsageOf(context.switchToHttp().getRequest<Record<string, unknown>>()),
+  budgetUsageOf(httpRequest(context)),
 );

@@ -18,7 +18,7 @@ import { BUDGET_KEY, COMPILED_POLICY, PRINCIPAL_REQUEST_KEY, REQUIRE_OPERATION_K
 import { ApprovalGate } from '../approval/approval.gate';
 import { routeMetadata } from '../common/route-metadata';
 import { operationNeedsApproval, type CompiledPolicy } from '../authorization/compiled-policy';
-import { headerValue, type PolicyHttpRequest } from '../common/http-context';
+import { headerValue, httpRequest, httpResponse, type PolicyHttpRequest } from '../common/http-context';
 import { PolicyRequest } from '../common/policy-request';
 import { PolicyForbiddenException, UnauthenticatedException } from '../policy.exceptions';
 import { budgetUsageOf, isUsageReport, type BudgetUsageRecorder } from './budget-usage.recorder';
@@ -124,7 +124,7 @@ export class BudgetInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http') return next.handle();
-    const request = context.switchToHttp().getRequest<BudgetRequest>();
+    const request = httpRequest(context) as unknown as BudgetRequest;
     return new Observable((subscriber) => {
       // Registered twice on one call (an app's global interceptor and `@Budget()`'s, or a class's and a method's
       // `@Budget()`): the outer one meters the run, the inner one passes it through.
@@ -189,8 +189,7 @@ export class BudgetInterceptor implements NestInterceptor {
 
   /** Reserves for the call (and asks for an approval past the threshold); the meter is on the request afterwards. */
   private async admit(context: ExecutionContext, spec: BudgetSpec): Promise<Admission> {
-    const http = context.switchToHttp();
-    const request = http.getRequest<PolicyHttpRequest>();
+    const request = httpRequest(context);
     const principal = this.getPrincipal(request);
     const usage = budgetUsageOf(request);
     const declared: unknown = routeMetadata(this.reflector, REQUIRE_OPERATION_KEY, context);
@@ -231,7 +230,7 @@ export class BudgetInterceptor implements NestInterceptor {
   admitBeforeSse(context: ExecutionContext): boolean | Promise<boolean> {
     const spec = routeMetadata<BudgetSpec>(this.reflector, BUDGET_KEY, context);
     if (!spec || context.getType() !== 'http' || !this.isSseRoute(context)) return true;
-    const request = context.switchToHttp().getRequest<BudgetRequest>();
+    const request = httpRequest(context) as unknown as BudgetRequest;
     // A class's and a method's `@Budget()` both put the admission guard on the route: it admits once, and whichever
     // interceptor meters the call (this one, or an app's own) takes that admission.
     const admission = (request[ADMITTED] ??= this.admit(context, spec)) as Promise<Admission>;
@@ -240,7 +239,7 @@ export class BudgetInterceptor implements NestInterceptor {
 
   /** An `@Sse()` route: its events are metered and the stream settles when it ends, fails or the client leaves. */
   private runSse(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Observable<unknown> {
-    const request = context.switchToHttp().getRequest<BudgetRequest>();
+    const request = httpRequest(context) as unknown as BudgetRequest;
     return defer(() => {
       // The guard's admission serves one run: a run started again reserves again.
       const admitted = request[ADMITTED] as Promise<Admission> | undefined;
@@ -256,7 +255,6 @@ export class BudgetInterceptor implements NestInterceptor {
   }
 
   private async run(context: ExecutionContext, next: CallHandler, spec: BudgetSpec): Promise<unknown> {
-    const http = context.switchToHttp();
     const { reservation, meter, usage } = await this.admit(context, spec);
 
     let result: unknown;
@@ -267,7 +265,7 @@ export class BudgetInterceptor implements NestInterceptor {
       throw error;
     }
 
-    if (isAsyncIterable(result)) return this.stream(result, http.getResponse<HttpResponse>(), reservation, meter);
+    if (isAsyncIterable(result)) return this.stream(result, httpResponse<HttpResponse>(context), reservation, meter);
 
     const reports = usage.reports.length
       ? [...usage.reports]
@@ -282,7 +280,7 @@ export class BudgetInterceptor implements NestInterceptor {
     } catch (error) {
       this.logger.error(`Budget settlement of reservation ${reservation.id} failed: ${String(error)}`);
     }
-    this.setHeaders(http.getResponse<HttpResponse>(), this.budget.headers(counters));
+    this.setHeaders(httpResponse<HttpResponse>(context), this.budget.headers(counters));
     return result;
   }
 

@@ -17,8 +17,25 @@ export interface PolicyHttpResponse {
   setHeader?: (name: string, value: string) => unknown;
 }
 
+/**
+ * The request of an HTTP execution context. Nest's `switchToHttp()` assigns three new closures to the context on
+ * every call; the request is the context's first argument, so a context that has one is read directly.
+ */
 export function httpRequest(context: ExecutionContext): PolicyHttpRequest {
-  return context.switchToHttp().getRequest<PolicyHttpRequest>();
+  return (
+    (typeof context.getArgByIndex === 'function' && context.getType() === 'http'
+      ? context.getArgByIndex<PolicyHttpRequest | undefined>(0)
+      : undefined) ?? context.switchToHttp().getRequest<PolicyHttpRequest>()
+  );
+}
+
+/** The response (Express) or reply (Fastify) of an HTTP execution context: its second argument (see {@link httpRequest}). */
+export function httpResponse<T = PolicyHttpResponse>(context: ExecutionContext): T {
+  return (
+    (typeof context.getArgByIndex === 'function' && context.getType() === 'http'
+      ? context.getArgByIndex<T | undefined>(1)
+      : undefined) ?? context.switchToHttp().getResponse<T>()
+  );
 }
 
 /** Sets a header on an Express response or a Fastify reply. */

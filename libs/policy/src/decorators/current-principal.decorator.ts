@@ -1,4 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { httpRequest } from '../common/http-context';
 import { PolicyRequest } from '../common/policy-request';
 import { PRINCIPAL_REQUEST_KEY } from '../policy.constants';
 import type { Principal } from '../authentication/principal.interface';
@@ -9,7 +10,7 @@ import type { RecordScope as RecordScopeFilter } from '../authorization/tenant.r
  * @example @Get() list(@CurrentPrincipal() principal: Principal) {}
  */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
-  return ctx.switchToHttp().getRequest<Record<string, Principal | undefined>>()[PRINCIPAL_REQUEST_KEY];
+  return (httpRequest(ctx) as Record<string, Principal | undefined>)[PRINCIPAL_REQUEST_KEY];
 });
 
 /**
@@ -18,7 +19,7 @@ export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: Execu
  * @example @Get(':id') findOne(@Param('id') id: string, @RecordScope() scope: RecordScope) {}
  */
 export const RecordScope = createParamDecorator((_data: unknown, ctx: ExecutionContext): RecordScopeFilter => {
-  return PolicyRequest.of(ctx.switchToHttp().getRequest<object>())?.recordScope ?? { tenantId: '\u0000deny' };
+  return PolicyRequest.of(httpRequest(ctx))?.recordScope ?? { tenantId: '\u0000deny' };
 });
 
 /**
@@ -27,6 +28,6 @@ export const RecordScope = createParamDecorator((_data: unknown, ctx: ExecutionC
  * @example @Post() create(@Body() dto: Dto, @RequestOrigin() origin: AuditOrigin) { return this.keys.create(input, origin); }
  */
 export const RequestOrigin = createParamDecorator((_data: unknown, ctx: ExecutionContext) => {
-  const state = PolicyRequest.of(ctx.switchToHttp().getRequest<object>());
+  const state = PolicyRequest.of(httpRequest(ctx));
   return { requestId: state?.requestId ?? null, ip: state?.ip ?? null };
 });

@@ -11,7 +11,7 @@ import {
 import { AuthorizationPolicy } from '../authorization/authorization-policy';
 import type { CompiledPolicy } from '../authorization/compiled-policy';
 import type { PolicyContext, RateLimitDecision } from '../authorization/policy-context.interface';
-import { httpRequest, setHeader, type PolicyHttpResponse } from '../common/http-context';
+import { httpRequest, httpResponse, setHeader } from '../common/http-context';
 import { POLICY_EVENTS, type PolicyEvents } from '../common/policy-events';
 import { PolicyRequest } from '../common/policy-request';
 import { PerRoute, routePolicy } from '../common/route-metadata';
@@ -166,12 +166,13 @@ export class PolicyThrottlerGuard extends ThrottlerGuard {
     decision: RateLimitDecision | null,
   ): boolean | Promise<boolean> {
     if (!decision) return true;
-    const res = context.switchToHttp().getResponse<PolicyHttpResponse>();
+    const res = httpResponse(context);
     const config = this.compiled?.document.rateLimits;
     // In shadow mode a refusal is audited (SHADOW_DENY) and the request passes, with the headers of an allowed one.
     const shadow = !decision.allowed && config?.mode === 'shadow';
     const shown = shadow ? { ...decision, allowed: true, retryAfterSeconds: 0 } : decision;
-    writeRateLimitHeaders(shown, config?.headers, (name, value) => setHeader(res, name, value));
+    // A Fastify reply (it has `raw`) lower-cases each name it is given: it is given lower-case names.
+    writeRateLimitHeaders(shown, config?.headers, (name, value) => setHeader(res, name, value), 'raw' in res);
     if (decision.allowed) return true;
     return this.refuse(ctx, operation, decision, shadow);
   }

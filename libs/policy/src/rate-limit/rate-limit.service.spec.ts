@@ -153,6 +153,10 @@ describe('writeRateLimitHeaders', () => {
         writeRateLimitHeaders(outcome, style, (name, value) => written.push([name, value]));
         expect(written).toEqual(Object.entries(rateLimitHeaders(outcome, style)));
         expect(written.length).toBe((style === 'both' ? 5 : style === 'ietf' ? 2 : 3) + (outcome.allowed ? 0 : 1));
+        // Lower-case names (for Fastify, which lower-cases every name): the same headers and values.
+        const lower: [string, string][] = [];
+        writeRateLimitHeaders(outcome, style, (name, value) => lower.push([name, value]), true);
+        expect(lower).toEqual(written.map(([name, value]) => [name.toLowerCase(), value]));
       }
     }
   });

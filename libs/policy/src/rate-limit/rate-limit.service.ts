@@ -150,26 +150,49 @@ export function rateLimitHeaders(
   return headers;
 }
 
-/** Hands each header of {@link rateLimitHeaders} to `write`, in the same order, without building their object. */
+const HEADER_NAMES = Object.freeze({
+  limit: 'X-RateLimit-Limit',
+  remaining: 'X-RateLimit-Remaining',
+  reset: 'X-RateLimit-Reset',
+  policy: 'RateLimit-Policy',
+  state: 'RateLimit',
+  retryAfter: 'Retry-After',
+});
+/** The same names in lower case: Fastify lower-cases every name it is given, and a new string costs a copy each time. */
+const LOWERCASE_HEADER_NAMES = Object.freeze({
+  limit: 'x-ratelimit-limit',
+  remaining: 'x-ratelimit-remaining',
+  reset: 'x-ratelimit-reset',
+  policy: 'ratelimit-policy',
+  state: 'ratelimit',
+  retryAfter: 'retry-after',
+});
+
+/**
+ * Hands each header of {@link rateLimitHeaders} to `write`, in the same order, without building their object;
+ * `lowercase` names them in lower case (for a writer that lower-cases names anyway).
+ */
 export function writeRateLimitHeaders(
   outcome: RateLimitOutcome,
   style: RateLimitHeaderStyle = 'x-ratelimit',
   write: (name: string, value: string) => void,
+  lowercase = false,
 ): void {
+  const names = lowercase ? LOWERCASE_HEADER_NAMES : HEADER_NAMES;
   if (style !== 'ietf') {
-    write('X-RateLimit-Limit', String(outcome.limit));
-    write('X-RateLimit-Remaining', String(outcome.remaining));
-    write('X-RateLimit-Reset', String(outcome.resetSeconds));
+    write(names.limit, String(outcome.limit));
+    write(names.remaining, String(outcome.remaining));
+    write(names.reset, String(outcome.resetSeconds));
   }
   if (style !== 'x-ratelimit') {
     // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w seconds) and the state (r remaining,
     // t seconds until the quota resets) of the bucket nearest exhaustion.
     const name = sfString(outcome.bucket);
     const window = outcome.windowSeconds === undefined ? '' : `;w=${outcome.windowSeconds}`;
-    write('RateLimit-Policy', `${name};q=${outcome.limit}${window}`);
-    write('RateLimit', `${name};r=${outcome.remaining};t=${outcome.resetSeconds}`);
+    write(names.policy, `${name};q=${outcome.limit}${window}`);
+    write(names.state, `${name};r=${outcome.remaining};t=${outcome.resetSeconds}`);
   }
-  if (!outcome.allowed) write('Retry-After', String(outcome.retryAfterSeconds));
+  if (!outcome.allowed) write(names.retryAfter, String(outcome.retryAfterSeconds));
 }
 
 /**
