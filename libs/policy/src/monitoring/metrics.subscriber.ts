@@ -21,7 +21,7 @@ export class MetricsSubscriber implements PolicyEventListener {
         return;
       }
       case 'access.granted':
-        this.metrics.decisions.inc({ operation: event.operation, outcome: 'ALLOW' });
+        this.metrics.countGrant(event.operation);
         return;
       case 'rate_limit.exceeded':
         if (event.shadow) this.metrics.shadowDenials.inc({ control: 'rate_limit' });
