@@ -9,15 +9,8 @@
  * - rate-limit headers in every `rateLimits.headers` style and in shadow mode;
  * - a protected route reached after a public Express handler's `next()`.
  */
-import {
-  request as httpRequest,
-  Agent,
-  IncomingMessage,
-  ServerResponse,
-  type IncomingHttpHeaders,
-  type Server,
-} from 'node:http';
-import { connect, Socket, type AddressInfo } from 'node:net';
+import { IncomingMessage, ServerResponse, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Socket, type AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Controller, Get, Next, type INestApplication, type Type } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -34,98 +27,10 @@ import {
 } from 'nest-agent-policy';
 import { BASE_OPTIONS, PolicyTestAppModule, SECRET } from '../policy-module/policy-test.app';
 import { ADMIN, signToken, startAgentApi, type Harness } from '../support/agent-api.harness';
+import { get, inPool, keepAlive, parseBody as parse, rawRequest, type Answer } from '../support/http-client';
 
 type Adapter = 'express' | 'fastify';
 const ADAPTERS: Adapter[] = ['express', 'fastify'];
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: any;
-}
-
-const parse = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
-
-const keepAlive = new Agent({ keepAlive: true, maxSockets: 16 });
-
-/** A GET over Node's HTTP client (kept-alive unless `fresh`). */
-function get(port: number, path: string, headers: Record<string, string> = {}, fresh = false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port, path, method: 'GET', headers, agent: fresh ? false : keepAlive },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: parse(Buffer.concat(chunks).toString('utf8')),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Bytes written as they are on a socket (what Node's client refuses to send: NUL in a path or a header). */
-function raw(port: number, head: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from(head, 'latin1')));
-    const chunks: Buffer[] = [];
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer')));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const split = text.indexOf('\r\n\r\n');
-      const headLines = (split < 0 ? text : text.slice(0, split)).split('\r\n');
-      const headers: IncomingHttpHeaders = {};
-      for (const line of headLines.slice(1)) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      let body = split < 0 ? '' : text.slice(split + 4);
-      if (headers['transfer-encoding'] === 'chunked') {
-        let out = '';
-        let rest = body;
-        for (;;) {
-          const eol = rest.indexOf('\r\n');
-          const size = parseInt(rest.slice(0, eol), 16);
-          if (!size) break;
-          out += rest.slice(eol + 2, eol + 2 + size);
-          rest = rest.slice(eol + 2 + size + 2);
-        }
-        body = out;
-      }
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(headLines[0])?.[1] ?? 0), headers, body: parse(body) });
-    });
-  });
-}
-
-/** Runs `n` tasks, `width` at a time. */
-async function inPool<T>(n: number, width: number, task: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array<T>(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await task(i);
-      }
-    }),
-  );
-  return out;
-}
 
 const portOf = (app: INestApplication) => (app.getHttpServer().address() as AddressInfo).port;
 
@@ -387,7 +292,7 @@ describe.each(ADAPTERS)('review: agent-api reads by id on SQLite (%s)', (adapter
         expect([400, 414, 431]).toContain(huge.status);
         expect(typeof huge.body.code).toBe('string');
       }
-      const hugeRaw = await raw(
+      const hugeRaw = await rawRequest(
         port,
         `GET /${kind}/${'b'.repeat(100 * 1024)} HTTP/1.1\r\nHost: x\r\nAuthorization: ${token}\r\nConnection: close\r\n\r\n`,
       );
@@ -398,7 +303,7 @@ describe.each(ADAPTERS)('review: agent-api reads by id on SQLite (%s)', (adapter
         `/${kind}/\u0000`,
         `/${kind}/${records.agentB.id.slice(0, 10)}\u0000${records.agentB.id.slice(11)}`,
       ]) {
-        const res = await raw(
+        const res = await rawRequest(
           port,
           `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${token}\r\nConnection: close\r\n\r\n`,
         );
@@ -544,7 +449,13 @@ function injectOpen(app: INestApplication, forwardedFor: string): Promise<Answer
   return new Promise((resolve) => {
     res.end = ((chunk?: unknown) => {
       const text = Buffer.isBuffer(chunk) ? chunk.toString('utf8') : typeof chunk === 'string' ? chunk : '';
-      resolve({ status: res.statusCode, headers: res.getHeaders() as IncomingHttpHeaders, body: parse(text) });
+      resolve({
+        status: res.statusCode,
+        headers: res.getHeaders() as IncomingHttpHeaders,
+        rawHeaders: [],
+        text,
+        body: parse(text),
+      });
       return res;
     }) as ServerResponse['end'];
     (app.getHttpServer() as Server).emit('request', req, res);
@@ -639,7 +550,7 @@ describe.each(ADAPTERS)('review: anonymous callers behind a trusted proxy (%s)',
 
     // NUL on the wire: Node's parser refuses the request (400), nothing reaches a guard.
     for (const value of ['203.0.113.70\u0000', '\u0000', '203.0.113.71\u0000, 203.0.113.72']) {
-      const res = await raw(
+      const res = await rawRequest(
         port,
         `GET /open HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ${value}\r\nConnection: close\r\n\r\n`,
       );

@@ -147,6 +147,17 @@ describe('normalizeIp', () => {
     ['2001:db8::1', '2001:db8::1'],
     ['::ffff:abcd', '::ffff:abcd'],
     ['', ''],
+    // Zone ids name an interface of the host that saw the address: dropped, whatever they hold.
+    ['fe80::1%eth0', 'fe80::1'],
+    ['2001:db8:1:2::1%a:b:c:d:e:f', '2001:db8:1:2::1'],
+    ['fe80::1%0:1:2:3:4:5:6:7', 'fe80::1'],
+    // IPv4-mapped addresses in their other spellings.
+    ['::FFFF:203.0.113.7', '203.0.113.7'],
+    ['::ffff:cb00:7107', '203.0.113.7'],
+    ['0:0:0:0:0:ffff:203.0.113.7', '203.0.113.7'],
+    ['0:0:0:0:0:FFFF:CB00:7107', '203.0.113.7'],
+    ['::ffff:0:cb00:7107', '::ffff:0:cb00:7107'],
+    ['junk%zone', 'junk%zone'],
   ])('%p → %p', (input, expected) => {
     expect(normalizeIp(input)).toBe(expected);
   });
@@ -202,5 +213,21 @@ describe('ipTracker', () => {
         `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
       );
     expect(ipTracker('2001:DB8:1:2::9')).toBe('2001:db8:1:2::/64');
+  });
+
+  it('tracks an address with a zone id as the address, never failing on a zone that holds colons', () => {
+    for (const address of ['2001:db8:1:2::1%a:b:c:d:e:f', '1:2:3:4::5%a:b:c:d:e', 'fe80::1%0:1:2:3:4:5:6:7']) {
+      expect(() => ipTracker(address)).not.toThrow();
+    }
+    expect(ipTracker('2001:db8:1:2::1%a:b:c:d:e:f')).toBe('2001:db8:1:2::/64');
+    expect(ipTracker('1:2:3:4::5%a:b:c:d:e')).toBe('1:2:3:4::/64');
+    // A zone id cannot move an address into another /64.
+    for (let n = 1; n <= 6; n++) expect(ipTracker(`2001:db8:77::${n}%a:b:c:d:e`)).toBe('2001:db8:77:0::/64');
+  });
+
+  it('tracks IPv4-mapped addresses in any spelling as their IPv4 address', () => {
+    expect(ipTracker('::ffff:cb00:7101')).toBe('203.0.113.1');
+    expect(ipTracker('0:0:0:0:0:ffff:203.0.113.1')).toBe('203.0.113.1');
+    expect(ipTracker('::1')).toBe('0:0:0:0::/64');
   });
 });

@@ -79,9 +79,40 @@ function trusts(trust: TrustFunction, addr: string, hop: number): boolean {
   }
 }
 
-/** Strips the IPv4-mapped prefix; other addresses pass through. */
+/**
+ * An address as the client's: an IPv6 zone id (`fe80::1%eth0`, which names an interface of the host that saw the
+ * address, not a client) is dropped, and an IPv4-mapped IPv6 address in any of its forms (`::ffff:203.0.113.7`,
+ * `::FFFF:cb00:7107`, `0:0:0:0:0:ffff:203.0.113.7`) becomes its IPv4 address; other strings pass through.
+ */
 export function normalizeIp(addr: string): string {
-  return addr.toLowerCase().startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
+  const zone = addr.indexOf('%');
+  const bare = zone >= 0 && isIP(addr) === 6 ? addr.slice(0, zone) : addr;
+  if (!bare.includes(':')) return bare;
+  if (bare.toLowerCase().startsWith('::ffff:') && isIP(bare.slice(7)) === 4) return bare.slice(7);
+  const groups = ipv6Groups(bare);
+  if (groups && groups[5] === 0xffff && groups.slice(0, 5).every((g) => g === 0)) {
+    return `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`;
+  }
+  return bare;
+}
+
+/** The eight 16-bit groups of an IPv6 address without a zone id (a dotted IPv4 tail included); null otherwise. */
+function ipv6Groups(addr: string): number[] | null {
+  if (isIP(addr) !== 6 || addr.includes('%')) return null;
+  let text = addr;
+  const last = text.lastIndexOf(':');
+  const tail = text.slice(last + 1);
+  if (tail.includes('.')) {
+    const [a, b, c, d] = tail.split('.').map(Number);
+    text = `${text.slice(0, last + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, rest] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = rest ? rest.split(':') : [];
+  const missing = rest === undefined ? 0 : 8 - left.length - right.length;
+  if (missing < 0) return null;
+  const groups = [...left, ...Array<string>(missing).fill('0'), ...right].map((g) => parseInt(g || '0', 16));
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : null;
 }
 
 /** The trackers of the addresses seen last (several steps of a request ask for the same one), up to 10,000. */
@@ -106,14 +137,10 @@ export function ipTracker(address: string): string {
 
 function trackerOf(address: string): string {
   const addr = normalizeIp(address);
-  if (isIP(addr) !== 6) return addr;
-  const [head, tail] = addr.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail !== undefined && tail ? tail.split(':') : [];
-  const groups =
-    tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const groups = ipv6Groups(addr);
+  if (!groups) return addr;
   return `${groups
     .slice(0, 4)
-    .map((g) => parseInt(g || '0', 16).toString(16))
+    .map((g) => g.toString(16))
     .join(':')}::/64`;
 }
