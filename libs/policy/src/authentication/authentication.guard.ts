@@ -115,7 +115,7 @@ export class AuthenticationGuard implements CanActivate {
   private knownToken(authorization: string | undefined): Principal | undefined {
     if (!this.jwtStrategy || !authorization || this.authenticate !== AuthenticationGuard.prototype.authenticate)
       return undefined;
-    // Keyed by the whole header: a header seen before needs no parsing.
+    // Keyed by the header a token comes in as usual (`Bearer <token>`): such a header seen before needs no parsing.
     const cached = this.tokens.get(authorization, Date.now());
     if (!cached) return undefined;
     return cached.tokenId === null || this.revocations.revokedNow(cached.tokenId) === false ? cached : undefined;
@@ -132,15 +132,18 @@ export class AuthenticationGuard implements CanActivate {
       return typeof result === 'string' ? null : result;
     }
     const token = authorization ? bearerToken(authorization) : null;
-    if (!this.jwtStrategy || !authorization || token === null) return null;
+    if (!this.jwtStrategy || token === null) return null;
+    // One key per token whatever the header's spelling (`bearer`, more spaces): other spellings of one valid token
+    // neither take more room in the cache nor push other callers' tokens out of it.
+    const key = `Bearer ${token}`;
     const now = Date.now();
-    const cached = this.tokens.get(authorization, now);
+    const cached = this.tokens.get(key, now);
     if (cached) {
       return cached.tokenId !== null && (await this.revocations.isRevoked(cached.tokenId)) ? null : cached;
     }
     const principal = (await runStrategy(this.jwtStrategy, req)) as Principal | null;
     const window = principal ? TOKEN_WINDOWS.get(principal) : undefined;
-    if (principal && window) this.tokens.set(authorization, principal, window.expMs, window.nbfMs);
+    if (principal && window) this.tokens.set(key, principal, window.expMs, window.nbfMs);
     return principal;
   }
 }

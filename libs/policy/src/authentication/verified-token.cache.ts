@@ -8,8 +8,9 @@ interface Entry {
 
 /**
  * Remembers tokens whose signature and claims were verified, so a token seen again skips the signature check.
- * The key is exact bytes that carry the token (the guard uses the whole `Authorization` header, so a header seen
- * before is not even parsed again): the same bytes carry the same, already verified, signature. An entry is used
+ * The key is exact bytes that carry the token (the guard uses `Bearer <token>`, the header as clients usually send
+ * it, so such a header seen before is not even parsed again): the same bytes carry the same, already verified,
+ * signature. An entry is used
  * only inside the token's own validity window (`nbf` ≤ now < `exp`, with the configured tolerance); revocation is
  * still checked on every request by the caller. Bounded: the oldest entries go first.
  */
