@@ -22,9 +22,10 @@ describe('verified-token cache: one entry per token, whatever the header spellin
     await app.close();
   });
 
-  const cacheSize = () =>
-    (app.get(AuthenticationGuard, { strict: false }) as unknown as { tokens: { entries: Map<string, unknown> } }).tokens
-      .entries.size;
+  const cacheSize = (): number => {
+    const guard: unknown = app.get(AuthenticationGuard, { strict: false });
+    return (guard as { tokens: { entries: Map<string, unknown> } }).tokens.entries.size;
+  };
 
   it('answers every spelling of a valid token and keeps one entry for it', async () => {
     const token = jwt.sign({ sub: 'spell', roles: ['reader'], scope: 'reports:read' }, SECRET, {
