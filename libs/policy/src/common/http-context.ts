@@ -22,20 +22,19 @@ export interface PolicyHttpResponse {
  * every call; the request is the context's first argument, so a context that has one is read directly.
  */
 export function httpRequest(context: ExecutionContext): PolicyHttpRequest {
-  return (
-    (typeof context.getArgByIndex === 'function' && context.getType() === 'http'
-      ? context.getArgByIndex<PolicyHttpRequest | undefined>(0)
-      : undefined) ?? context.switchToHttp().getRequest<PolicyHttpRequest>()
-  );
+  return httpArgument(context, 0) ?? context.switchToHttp().getRequest<PolicyHttpRequest>();
 }
 
 /** The response (Express) or reply (Fastify) of an HTTP execution context: its second argument (see {@link httpRequest}). */
 export function httpResponse<T = PolicyHttpResponse>(context: ExecutionContext): T {
-  return (
-    (typeof context.getArgByIndex === 'function' && context.getType() === 'http'
-      ? context.getArgByIndex<T | undefined>(1)
-      : undefined) ?? context.switchToHttp().getResponse<T>()
-  );
+  return httpArgument<T>(context, 1) ?? context.switchToHttp().getResponse<T>();
+}
+
+/** Argument `index` of an HTTP context that has arguments to read; undefined otherwise. */
+function httpArgument<T>(context: ExecutionContext, index: number): T | undefined {
+  return typeof context.getArgByIndex === 'function' && context.getType() === 'http'
+    ? context.getArgByIndex<T | undefined>(index)
+    : undefined;
 }
 
 /** Sets a header on an Express response or a Fastify reply. */
