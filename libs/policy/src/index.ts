@@ -59,6 +59,7 @@ export { CurrentPrincipal, RecordScope, RequestOrigin } from './decorators/curre
 
 export { PolicyExceptionFilter } from './common/policy-exception.filter';
 export { PolicyRequest } from './common/policy-request';
+export { keepNextTickShape } from './common/tick-shape';
 export {
   POLICY_EVENTS,
   PolicyEventBus,

@@ -19,6 +19,7 @@ import type {
 import { featureGuards, featureProviders, FEATURE_EXPORTS } from './policy-features.providers';
 import { PolicyGuard } from './policy.guard';
 import { RedisCloser } from './common/redis-closer';
+import { keepNextTickShape } from './common/tick-shape';
 import { TOOL_EXPORTS, TOOL_PROVIDERS } from './tools/tools.providers';
 
 const COMPILED_OPTIONS = Symbol('POLICY:COMPILED_OPTIONS');
@@ -72,6 +73,8 @@ export class PolicyModule {
     extra: Provider[],
     imports: NonNullable<PolicyModuleAsyncOptions['imports']>,
   ): DynamicModule {
+    // Every request through the app's HTTP server makes 20–30 nextTick calls: keep their hidden class stable.
+    keepNextTickShape();
     const providers: Provider[] = [
       ...optionProviders,
       { provide: COMPILED_OPTIONS, useFactory: compileOptions, inject: [POLICY_MODULE_OPTIONS] },

@@ -1,0 +1,86 @@
+/**
+ * keepNextTickShape: once one of `process.nextTick`'s queue entries is kept, the entries made after full garbage
+ * collections still have its hidden class (the one the optimised `nextTick` was built for). Run in a child process
+ * with V8's test natives (`%HaveSameMap`) and `gc()`, the helper compiled from its source as it is. What the kept
+ * entry saves (a runtime call per computed key once the class was replaced a few times) is measured in bench/.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ts from 'typescript';
+
+const SOURCE = join(__dirname, '../../libs/policy/src/common/tick-shape.ts');
+
+/** The entry of one nextTick callback, read as the helper reads it. */
+const PROBE = `
+const { executionAsyncResource } = require('node:async_hooks');
+const { keepNextTickShape, keptNextTickEntry } = require('./tick-shape.js');
+const entry = () => new Promise((resolve) => process.nextTick(() => resolve(executionAsyncResource())));
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+(async () => {
+  const keep = process.argv[2] === 'keep';
+  if (keep) keepNextTickShape();
+  await settle();
+  const first = await entry();
+  const firstShape = { symbols: Object.getOwnPropertySymbols(first).map(String), keys: Object.keys(first) };
+  // Entries of nextTick calls with one argument, as Node's streams make them.
+  const withArg = () => new Promise((resolve) => process.nextTick((x) => resolve([x, executionAsyncResource()]), 1));
+  const [, before] = await withArg();
+  const sameBefore = %HaveSameMap(before, (await withArg())[1]);
+  // Full collections while no entry but the kept one is alive: the entries made after each share the kept one's map.
+  const kept = keptNextTickEntry();
+  let sameAfter = kept !== null;
+  for (let i = 0; i < 4 && kept; i++) {
+    globalThis.gc();
+    await settle();
+    globalThis.gc();
+    const [, b] = await withArg();
+    sameAfter = sameAfter && %HaveSameMap(kept, b);
+  }
+  process.stdout.write(JSON.stringify({ firstShape, sameBefore, sameAfter, kept: kept !== null && typeof kept === 'object', keptIsEntry: kept !== null && Object.getOwnPropertySymbols(kept).length === 2 }));
+})();
+`;
+
+describe('keepNextTickShape', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tick-shape-'));
+    const out = ts.transpileModule(readFileSync(SOURCE, 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+    });
+    writeFileSync(join(dir, 'tick-shape.js'), out.outputText);
+    writeFileSync(join(dir, 'probe.js'), PROBE);
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (mode: 'keep' | 'none') =>
+    JSON.parse(
+      execFileSync(process.execPath, ['--allow-natives-syntax', '--expose-gc', join(dir, 'probe.js'), mode], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      }),
+    ) as { firstShape: { symbols: string[]; keys: string[] }; sameBefore: boolean; sameAfter: boolean; kept: boolean; keptIsEntry: boolean };
+
+  it('reads a nextTick queue entry as the execution resource of its callback', () => {
+    const result = run('none');
+    expect(result.firstShape).toEqual({
+      symbols: ['Symbol(async_id_symbol)', 'Symbol(trigger_async_id_symbol)'],
+      keys: ['callback', 'args'],
+    });
+    expect(result.sameBefore).toBe(true);
+  });
+
+  it('keeps nothing unless asked', () => {
+    expect(run('none').kept).toBe(false);
+  });
+
+  it('keeps one entry, whose hidden class the entries made after full collections share', () => {
+    const result = run('keep');
+    expect(result.kept).toBe(true);
+    expect(result.keptIsEntry).toBe(true);
+    expect(result.sameAfter).toBe(true);
+  });
+});
