@@ -31,6 +31,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   moduleNameMapper: {
     '^nest-agent-policy$': '<rootDir>/libs/policy/src/index.ts',
+    '^nest-agent-policy/keep-next-tick-shape$': '<rootDir>/libs/policy/src/keep-next-tick-shape.ts',
   },
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json' }],

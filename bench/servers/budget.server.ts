@@ -5,6 +5,8 @@
  * BENCH_SQLITE (the usage ledger always does). Principal and tenant budgets, with limits too high to ever answer 402;
  * no global budget, whose counter in a shared Redis would be everyone's. Prints `READY <port>`.
  */
+// First: keeps process.nextTick on V8's fast path (see keepNextTickShape).
+import 'nest-agent-policy/keep-next-tick-shape';
 import 'reflect-metadata';
 import { Body, Controller, Module, Param, Post } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';

@@ -3,6 +3,8 @@
  * authorization (operation + scope), rate limits (memory, or Redis with REDIS_URL), on a SQLite file for the
  * identity tables. Isolates what the library costs on the request path. Prints `READY <port> <api key>`.
  */
+// First: keeps process.nextTick on V8's fast path (see keepNextTickShape).
+import 'nest-agent-policy/keep-next-tick-shape';
 import 'reflect-metadata';
 import { Controller, Get, Module, Param } from '@nestjs/common';
 import { SkipThrottle } from '@nestjs/throttler';

@@ -1,3 +1,5 @@
+// First: keeps process.nextTick on V8's fast path (see keepNextTickShape).
+import 'nest-agent-policy/keep-next-tick-shape';
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';

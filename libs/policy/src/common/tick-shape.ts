@@ -12,7 +12,9 @@ let scheduled = false;
  * (a busy app's start-up, or an idle moment under load) the optimised `nextTick` has seen too many hidden classes
  * and adds both keys through the runtime on every call: ~250 ns instead of ~50 ns a call, and a request through
  * Node's HTTP server and streams makes 20–30 such calls. Holding one entry keeps the chain alive, so it is never
- * replaced. Idempotent; costs one small object. `test/common/tick-shape.e2e-spec.ts` shows the effect on V8's maps.
+ * replaced. It helps only when it comes before the chain was replaced a few times: an app's entry file imports
+ * `nest-agent-policy/keep-next-tick-shape` first, and `PolicyModule` calls this too (later, as a fallback).
+ * Idempotent; costs one small object. `test/common/tick-shape.e2e-spec.ts` shows the effect on V8's maps.
  */
 export function keepNextTickShape(): void {
   if (scheduled) return;
