@@ -1,6 +1,8 @@
 // Run inside a fresh project where the packed library was installed from its tarball: boots a Nest app that imports
 // PolicyModule from it (plain CommonJS, decorators applied by hand, as compiled TypeScript does), calls its routes
-// and prints what it saw as one JSON line.
+// and prints what it saw as one JSON line. The entry file's first import is the library's subpath export, as the README
+// asks of apps.
+require('nest-agent-policy/keep-next-tick-shape');
 require('reflect-metadata');
 const { Controller, Get, Module } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
