@@ -17,6 +17,7 @@ import type { AgentApiConfig } from './config/agent-api.config';
 import { answerClientError } from './http/client-error';
 import { answerFrameworkError, FASTIFY_MAX_PARAM_LENGTH } from './http/framework-errors';
 import { useExpressJsonBodies, useFastifyJsonBodies } from './http/json-bodies';
+import { BatchedDestination } from './logging/batched.destination';
 
 export type HttpAdapterKind = 'express' | 'fastify';
 
@@ -61,13 +62,11 @@ function describePolicy(config: AgentApiConfig): string {
 }
 
 /**
- * pino on stdout, buffered: lines are written in chunks of at least 4 KiB (or every 250 ms) instead of one write
- * per request, and flushed synchronously when the process exits.
+ * pino on stdout, buffered: lines go to stdout in asynchronous writes of up to 16 KiB (or every 100 ms) instead of
+ * one write per request, and are flushed synchronously when the process exits.
  */
 function jsonLogger(): pino.Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const timer = setInterval(() => destination.flush(), 250);
-  timer.unref();
+  const destination = new BatchedDestination(pino.destination({ dest: 1, sync: false }));
   process.once('exit', () => destination.flushSync());
   return pino({ level: 'info' }, destination);
 }
