@@ -1,8 +1,10 @@
 /**
- * keepNextTickShape: once one of `process.nextTick`'s queue entries is kept, the entries made after full garbage
- * collections still have its hidden class (the one the optimised `nextTick` was built for). Run in a child process
- * with V8's test natives (`%HaveSameMap`) and `gc()`, the helper compiled from its source as it is. What the kept
- * entry saves (a runtime call per computed key once the class was replaced a few times) is measured in bench/.
+ * keepNextTickShape: what is kept is one of `process.nextTick`'s own queue entries, and the entries made after full
+ * garbage collections still have its hidden class. Holding any live entry has that effect: it is the mechanism, and
+ * these tests show the helper sets it up (through the function and through the side-effect import). They cannot show
+ * the class being replaced without it (V8's runtime call counters are compiled out of Node's release builds); what the
+ * kept entry saves is measured with callgrind and perf (README, Benchmarks). Run in a child process with V8's test
+ * natives (`%HaveSameMap`) and `gc()`, the helper compiled from its source as it is.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,9 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
   await settle();
   const first = await entry();
   const firstShape = { symbols: Object.getOwnPropertySymbols(first).map(String), keys: Object.keys(first) };
+  const isEntry = (value) =>
+    value !== null && typeof value === 'object' && typeof value.callback === 'function' && 'args' in value &&
+    Object.getOwnPropertySymbols(value).map(String).includes('Symbol(async_id_symbol)');
   // Entries of nextTick calls with one argument, as Node's streams make them.
   const withArg = () => new Promise((resolve) => process.nextTick((x) => resolve([x, executionAsyncResource()]), 1));
   const [, before] = await withArg();
@@ -39,7 +44,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
     const [, b] = await withArg();
     sameAfter = sameAfter && %HaveSameMap(kept, b);
   }
-  process.stdout.write(JSON.stringify({ firstShape, sameBefore, sameAfter, kept: kept !== null && typeof kept === 'object', keptIsEntry: kept !== null && Object.getOwnPropertySymbols(kept).length === 2 }));
+  process.stdout.write(JSON.stringify({ firstShape, sameBefore, sameAfter, kept: kept !== null && typeof kept === 'object', keptIsEntry: isEntry(kept) }));
 })();
 `;
 
@@ -76,10 +81,11 @@ describe('keepNextTickShape', () => {
 
   it('reads a nextTick queue entry as the execution resource of its callback', () => {
     const result = run('none');
-    expect(result.firstShape).toEqual({
-      symbols: ['Symbol(async_id_symbol)', 'Symbol(trigger_async_id_symbol)'],
-      keys: ['callback', 'args'],
-    });
+    // Node 20 has these two symbol keys; newer versions add a third (the async context frame).
+    expect(result.firstShape.symbols).toEqual(
+      expect.arrayContaining(['Symbol(async_id_symbol)', 'Symbol(trigger_async_id_symbol)']),
+    );
+    expect(result.firstShape.keys).toEqual(['callback', 'args']);
     expect(result.sameBefore).toBe(true);
   });
 

@@ -19,6 +19,8 @@ import { answerFrameworkError, FASTIFY_MAX_PARAM_LENGTH } from './http/framework
 import { useExpressJsonBodies, useFastifyJsonBodies } from './http/json-bodies';
 import { BatchedDestination } from './logging/batched.destination';
 
+const FLUSH_JSON_LOGS = Symbol('FLUSH_JSON_LOGS');
+
 export type HttpAdapterKind = 'express' | 'fastify';
 
 export interface CreateAppOptions {
@@ -62,13 +64,14 @@ function describePolicy(config: AgentApiConfig): string {
 }
 
 /**
- * pino on stdout, buffered: lines go to stdout in asynchronous writes of up to 16 KiB (or every 100 ms) instead of
- * one write per request, and are flushed synchronously when the process exits.
+ * pino on stdout, buffered: lines go to stdout in one synchronous write per 16 KiB or 100 ms instead of one write per
+ * request. What is gathered is written when the process exits and when Nest shuts the app down (a signal with
+ * `enableShutdownHooks()` ends the process without an `exit` event).
  */
-function jsonLogger(): pino.Logger {
-  const destination = new BatchedDestination(pino.destination({ dest: 1, sync: false }));
+function jsonLogger(): { logger: pino.Logger; destination: BatchedDestination } {
+  const destination = new BatchedDestination(pino.destination({ dest: 1, sync: true }));
   process.once('exit', () => destination.flushSync());
-  return pino({ level: 'info' }, destination);
+  return { logger: pino({ level: 'info' }, destination), destination };
 }
 
 /** Builds the agent-api application (not listening yet) for the given configuration and HTTP adapter. */
@@ -78,7 +81,13 @@ export async function createAgentApi(
 ): Promise<INestApplication> {
   const module = AgentApiModule.forRoot(config);
   // JSON logs (production by default): Nest's messages and one line per request, through pino.
-  const json = options.logger === undefined && config.logFormat === 'json' ? jsonLogger() : undefined;
+  const jsonLogs = options.logger === undefined && config.logFormat === 'json' ? jsonLogger() : undefined;
+  const json = jsonLogs?.logger;
+  if (jsonLogs) {
+    // Written out last when Nest shuts the app down, after its own shutdown messages.
+    const flushLogs = { onApplicationShutdown: () => jsonLogs.destination.flushSync() };
+    module.providers = [...(module.providers ?? []), { provide: FLUSH_JSON_LOGS, useValue: flushLogs }];
+  }
   const logger = options.logger ?? (json ? new PinoLoggerService(json) : ['error', 'warn', 'log']);
   const observe = (created: INestApplication) => {
     if (config.httpMetrics) installHttpMetrics(created, created.get(PolicyMetrics));

@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
+import ts from 'typescript';
 import { BatchedDestination, type FlushableDestination } from './batched.destination';
 
 class Recorder implements FlushableDestination {
@@ -52,6 +57,15 @@ describe('BatchedDestination', () => {
     expect(target.writes).toEqual(['last\n']);
   });
 
+  it("answers pino's logger.flush(callback) once the gathered lines are handed over", async () => {
+    const target = new Recorder();
+    const logger = pino({ level: 'info' }, new BatchedDestination(target, { maxDelayMs: 60_000 }));
+    logger.info('one');
+    await new Promise<void>((resolve, reject) => logger.flush((error) => (error ? reject(error) : resolve())));
+    expect(target.writes).toHaveLength(1);
+    expect(JSON.parse(target.writes[0]) as { msg: string }).toMatchObject({ msg: 'one' });
+  });
+
   it('never holds the process open: its timer is unref-ed', () => {
     const target = new Recorder();
     const destination = new BatchedDestination(target, { maxDelayMs: 60_000 });
@@ -74,5 +88,51 @@ describe('BatchedDestination', () => {
       .map((line) => JSON.parse(line) as { i: number; msg: string });
     expect(lines.map((line) => line.i)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(lines.every((line) => line.msg === 'request')).toBe(true);
+  });
+
+  describe('on stdout through pino.destination({ sync: true }), in a child process', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'batched-destination-'));
+      const out = ts.transpileModule(readFileSync(join(__dirname, 'batched.destination.ts'), 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+      });
+      writeFileSync(join(dir, 'batched.destination.js'), out.outputText);
+      writeFileSync(
+        join(dir, 'child.js'),
+        `
+const pino = require(${JSON.stringify(require.resolve('pino'))});
+const { BatchedDestination } = require('./batched.destination.js');
+const destination = new BatchedDestination(pino.destination({ dest: 1, sync: true }));
+process.once('exit', () => destination.flushSync());
+const logger = pino({ level: 'info' }, destination);
+for (let i = 0; i < 2000; i++) logger.info({ i, pad: 'x'.repeat(100) }, 'request');
+if (process.argv[2] === 'exit') process.exit(0);
+if (process.argv[2] === 'throw') throw new Error('boom');
+`,
+      );
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    const linesOf = (mode: string): number[] => {
+      let stdout: string;
+      try {
+        stdout = execFileSync(process.execPath, [join(dir, 'child.js'), mode], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+          maxBuffer: 64 * 1024 * 1024,
+        });
+      } catch (error) {
+        stdout = (error as { stdout: string }).stdout;
+      }
+      return stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { i: number }).i);
+    };
+
+    it.each(['end', 'exit', 'throw'])('writes every line, in order, when the process ends (%s)', (mode) => {
+      expect(linesOf(mode)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    });
   });
 });

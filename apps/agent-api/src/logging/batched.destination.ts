@@ -17,8 +17,10 @@ export interface BatchedDestinationOptions {
  * A pino destination that gathers lines and hands them to `target` as one string once they pass `maxBytes` or the
  * first of them has waited `maxDelayMs`. sonic-boom's own buffering (`minLength`) appends each line to a growing string
  * and measures that string's UTF-8 length on every write (~2.5 µs a line at 4 KiB); here a line costs an array push,
- * and the target sees one write per batch (one asynchronous write to stdout instead of one per request). Lines keep
- * their order; `flushSync()` writes what is gathered and flushes the target synchronously (for `exit`).
+ * and the target sees one write per batch instead of one per request. Give it a synchronous target
+ * (`pino.destination({ sync: true })`, as pino's default stdout destination is): a batch is then on its way to the
+ * file descriptor once `flush()` returns, so `flushSync()` at exit or shutdown loses nothing (an asynchronous target
+ * would still hold its last write in flight). Lines keep their order.
  */
 export class BatchedDestination implements DestinationStream {
   private lines: string[] = [];
@@ -46,17 +48,24 @@ export class BatchedDestination implements DestinationStream {
     }
   }
 
-  /** Hands the gathered lines to the target (which writes them asynchronously). */
-  flush(): void {
+  /** Hands the gathered lines to the target; `callback` (pino's `logger.flush(cb)`) is called once they are. */
+  flush(callback?: (error?: Error) => void): void {
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (!this.lines.length) return;
-    const chunk = this.lines.length === 1 ? this.lines[0] : this.lines.join('');
-    this.lines = [];
-    this.bytes = 0;
-    this.target.write(chunk);
+    if (this.lines.length) {
+      const chunk = this.lines.length === 1 ? this.lines[0] : this.lines.join('');
+      this.lines = [];
+      this.bytes = 0;
+      try {
+        this.target.write(chunk);
+      } catch (error) {
+        if (callback) return callback(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+    }
+    callback?.();
   }
 
   flushSync(): void {
