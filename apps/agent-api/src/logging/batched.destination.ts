@@ -55,7 +55,7 @@ export class BatchedDestination implements DestinationStream {
       this.timer = null;
     }
     if (this.lines.length) {
-      const chunk = this.lines.length === 1 ? this.lines[0] : this.lines.join('');
+      const chunk = this.lines.join('');
       this.lines = [];
       this.bytes = 0;
       try {
