@@ -23,6 +23,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Adjusts the loaded configuration (e.g. limits) before the app is built. */
   configure?: (config: AgentApiConfig) => void;
+  /** Writes JSON logs as production does (`LOG_FORMAT=json`), gathered in memory for `logs()` instead of stdout. */
+  jsonLogs?: boolean;
 }
 
 export interface Harness {
@@ -31,6 +33,8 @@ export interface Harness {
   url: string;
   http: () => ReturnType<typeof request>;
   close: () => Promise<void>;
+  /** The JSON log lines written so far, parsed (with `jsonLogs`; lines go out in batches within 100 ms). */
+  logs: () => Array<Record<string, unknown>>;
 }
 
 /** Claims of a test token; `sub` defaults to a new id. */
@@ -68,7 +72,17 @@ export async function startAgentApi(options: HarnessOptions = {}): Promise<Harne
   // Suites send many bad credentials on purpose; the failed-attempt limit has its own suite.
   config.policy.rateLimits = { ...config.policy.rateLimits, authFailures: { limit: 100_000, ttl: 60 } };
   options.configure?.(config);
-  const app = await createAgentApi(config, { adapter: options.adapter ?? 'express', logger: ['error'] });
+  const written: string[] = [];
+  if (options.jsonLogs) config.logFormat = 'json';
+  const app = await createAgentApi(
+    config,
+    options.jsonLogs
+      ? {
+          adapter: options.adapter ?? 'express',
+          logDestination: { write: (chunk: string) => written.push(chunk), flushSync: () => undefined },
+        }
+      : { adapter: options.adapter ?? 'express', logger: ['error'] },
+  );
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return {
@@ -76,6 +90,12 @@ export async function startAgentApi(options: HarnessOptions = {}): Promise<Harne
     config,
     url,
     http: () => request(url),
+    logs: () =>
+      written
+        .join('')
+        .split('\n')
+        .filter((line) => line.length > 0)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
     close: async () => {
       await app.close();
       if (dropDb) await dropDb();

@@ -11,13 +11,15 @@ import {
   PinoLoggerService,
   PolicyMetrics,
   PolicyValidationPipe,
+  reportAnsweredRequest,
+  type AnsweredRequest,
 } from 'nest-agent-policy';
 import { AgentApiModule } from './agent-api.module';
 import type { AgentApiConfig } from './config/agent-api.config';
-import { answerClientError } from './http/client-error';
-import { answerFrameworkError, FASTIFY_MAX_PARAM_LENGTH } from './http/framework-errors';
+import { clientErrorAnswerer } from './http/client-error';
+import { FASTIFY_MAX_PARAM_LENGTH, frameworkErrorAnswerer, refuseMalformedPaths } from './http/framework-errors';
 import { useExpressJsonBodies, useFastifyJsonBodies } from './http/json-bodies';
-import { BatchedDestination } from './logging/batched.destination';
+import { BatchedDestination, type FlushableDestination } from './logging/batched.destination';
 
 const FLUSH_JSON_LOGS = Symbol('FLUSH_JSON_LOGS');
 
@@ -26,6 +28,8 @@ export type HttpAdapterKind = 'express' | 'fastify';
 export interface CreateAppOptions {
   adapter?: HttpAdapterKind;
   logger?: LoggerService | LogLevel[] | false;
+  /** Where JSON logs go (`logFormat: 'json'` and no `logger`): stdout by default; e2e suites gather them in memory. */
+  logDestination?: FlushableDestination;
 }
 
 /** The OpenAPI description: what each route requires is on the route; the budgets and prices of the policy file here. */
@@ -64,12 +68,15 @@ function describePolicy(config: AgentApiConfig): string {
 }
 
 /**
- * pino on stdout, buffered: lines go to stdout in one synchronous write per 16 KiB or 100 ms instead of one write per
- * request. What is gathered is written when the process exits and when Nest shuts the app down (a signal with
+ * pino on stdout (or `target`), buffered: lines go out in one synchronous write per 16 KiB or 100 ms instead of one
+ * write per request. What is gathered is written when the process exits and when Nest shuts the app down (a signal with
  * `enableShutdownHooks()` ends the process without an `exit` event).
  */
-function jsonLogger(): { logger: pino.Logger; destination: BatchedDestination } {
-  const destination = new BatchedDestination(pino.destination({ dest: 1, sync: true }));
+function jsonLogger(target: FlushableDestination = pino.destination({ dest: 1, sync: true })): {
+  logger: pino.Logger;
+  destination: BatchedDestination;
+} {
+  const destination = new BatchedDestination(target);
   process.once('exit', () => destination.flushSync());
   return { logger: pino({ level: 'info' }, destination), destination };
 }
@@ -81,7 +88,8 @@ export async function createAgentApi(
 ): Promise<INestApplication> {
   const module = AgentApiModule.forRoot(config);
   // JSON logs (production by default): Nest's messages and one line per request, through pino.
-  const jsonLogs = options.logger === undefined && config.logFormat === 'json' ? jsonLogger() : undefined;
+  const jsonLogs =
+    options.logger === undefined && config.logFormat === 'json' ? jsonLogger(options.logDestination) : undefined;
   const json = jsonLogs?.logger;
   if (jsonLogs) {
     // Written out last when Nest shuts the app down, after its own shutdown messages.
@@ -89,9 +97,16 @@ export async function createAgentApi(
     module.providers = [...(module.providers ?? []), { provide: FLUSH_JSON_LOGS, useValue: flushLogs }];
   }
   const logger = options.logger ?? (json ? new PinoLoggerService(json) : ['error', 'warn', 'log']);
+  // Requests answered below Nest (by Node's HTTP parser, by Fastify's router) are reported to the same observers. Their
+  // handlers are given to the adapter before the app exists: they reach it through `observed`, set before listen().
+  let observed: INestApplication | undefined;
+  const reportAnswered = (answer: AnsweredRequest) => {
+    if (observed) reportAnsweredRequest(observed, answer);
+  };
   const observe = (created: INestApplication) => {
     if (config.httpMetrics) installHttpMetrics(created, created.get(PolicyMetrics));
     if (json) installRequestLogging(created, json);
+    observed = created;
   };
   let app: INestApplication;
   if (options.adapter === 'fastify') {
@@ -99,9 +114,9 @@ export async function createAgentApi(
       module,
       new FastifyAdapter({
         bodyLimit: config.bodyLimit,
-        clientErrorHandler: answerClientError,
+        clientErrorHandler: clientErrorAnswerer(reportAnswered),
         routerOptions: { maxParamLength: FASTIFY_MAX_PARAM_LENGTH },
-        frameworkErrors: answerFrameworkError,
+        frameworkErrors: frameworkErrorAnswerer(reportAnswered),
       }),
       // The body parsers are the app's own (below), so both adapters accept and refuse the same bodies.
       { logger, bodyParser: false },
@@ -116,9 +131,11 @@ export async function createAgentApi(
     });
     // Before the body parser, so that requests it refuses (bad JSON, too large) are logged and measured too.
     observe(express);
+    // Fastify's router answers these 400; Express's would answer 404 (after the body is parsed).
+    express.use(refuseMalformedPaths);
     useExpressJsonBodies(express, config.bodyLimit);
     express.disable('x-powered-by');
-    express.getHttpServer().on('clientError', answerClientError);
+    express.getHttpServer().on('clientError', clientErrorAnswerer(reportAnswered));
     app = express;
   }
   app.useGlobalPipes(new PolicyValidationPipe());

@@ -1,4 +1,4 @@
-import { isJsonContentType, valueNestsDeeperThan } from './json-body';
+import { hasUtf8Charset, isJsonContentType, valueNestsDeeperThan } from './json-body';
 
 const nested = (depth: number): unknown => JSON.parse('{"a":'.repeat(depth) + '1' + '}'.repeat(depth));
 
@@ -27,4 +27,18 @@ describe('isJsonContentType', () => {
     [undefined, false],
     ['application/jsonx', false],
   ])('%s → %s', (header, expected) => expect(isJsonContentType(header)).toBe(expected));
+});
+
+describe('hasUtf8Charset', () => {
+  it.each([
+    ['application/json', true],
+    ['application/json; charset=utf-8', true],
+    ['application/json;charset="UTF-8"', true],
+    ['application/json; foo=bar', true],
+    [undefined, true],
+    ['application/json; charset=utf-16', false],
+    ['application/json; charset=utf8', false],
+    ['application/json; charset=us-ascii', false],
+    ['application/json; charset=utf-8; charset=utf-16', false],
+  ])('%s → %s', (header, expected) => expect(hasUtf8Charset(header)).toBe(expected));
 });

@@ -22,6 +22,26 @@ export function isJsonContentType(header: string | undefined): boolean {
   return essence === 'application/json';
 }
 
+/**
+ * Whether a `Content-Type` header's charset, if it names one, is UTF-8: the only one both adapters' parsers decode
+ * (Express's body-parser decodes UTF-16 and refuses other charsets; Fastify reads any body as UTF-8), so any other
+ * is refused alike (415) rather than parsed differently.
+ */
+export function hasUtf8Charset(header: string | undefined): boolean {
+  if (!header || header.indexOf(';') === -1) return true;
+  for (const parameter of header.split(';').slice(1)) {
+    const equals = parameter.indexOf('=');
+    if (equals === -1 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
+    const value = parameter
+      .slice(equals + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (value !== 'utf-8') return false;
+  }
+  return true;
+}
+
 /** Whether a request carries a body (RFC 9112: a Transfer-Encoding, or a Content-Length other than 0). */
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];

@@ -35,6 +35,10 @@ describe('requestLogLine', () => {
     );
     expect(requestLogLine({}, null, 404, 0)).toMatchObject({ principalId: null, operation: null, route: null });
   });
+
+  it('logs no method for a request answered before its method was known', () => {
+    expect(requestLogLine({}, null, 400, 0).method).toBeNull();
+  });
 });
 
 describe('PinoLoggerService', () => {

@@ -9,7 +9,8 @@ export interface RequestLogLine {
   principalId: string | null;
   tenantId: string | null;
   operation: string | null;
-  method: string;
+  /** Null for a request answered before its method was known (refused by Node's HTTP parser). */
+  method: string | null;
   /** The matched route's template (`/customers/:id`), null when none matched: never the path, whose segments and query may carry personal data (`?email=`). */
   route: string | null;
   status: number;
@@ -38,7 +39,7 @@ export function requestLogLine(
     principalId: principal?.id ?? null,
     tenantId: principal?.tenantId ?? null,
     operation: state?.operation ?? null,
-    method: req.method ?? 'GET',
+    method: req.method ?? null,
     route,
     status,
     latencyMs: Math.round(latencyMs * 1000) / 1000,

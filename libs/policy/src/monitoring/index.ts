@@ -10,13 +10,24 @@
 export { PolicyMetrics, type ToolInvocationOutcome } from './policy-metrics';
 
 /**
- * Observing answered requests on Express and Fastify, and the HTTP latency histogram built on it.
+ * Observing answered requests on Express and Fastify, and the HTTP latency histogram built on it; requests answered
+ * below the framework (Node's HTTP parser, a router's error hook) are reported to the same observers.
  * @example
  * ```ts
  * installHttpMetrics(app, app.get(PolicyMetrics)); // before listen(), on Express before the body parser
+ * app.getHttpServer().on('clientError', (error, socket) => {
+ *   socket.end(answerFor(error));
+ *   reportAnsweredRequest(app, { status: 400 });
+ * });
  * ```
  */
-export { installHttpMetrics, observeRequests, type FinishedRequest } from './request-observer';
+export {
+  installHttpMetrics,
+  observeRequests,
+  reportAnsweredRequest,
+  type AnsweredRequest,
+  type FinishedRequest,
+} from './request-observer';
 
 /**
  * A second listener serving `GET /metrics` without authentication, for `METRICS_PORT`.

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
 
 /** A request the server has answered, as an observer sees it. */
 export interface FinishedRequest {
@@ -9,6 +9,19 @@ export interface FinishedRequest {
   route: string | null;
   status: number;
   latencyMs: number;
+}
+
+/**
+ * A request answered below the framework (by Node's HTTP parser, by a router's error hook), as
+ * {@link reportAnsweredRequest} takes it.
+ */
+export interface AnsweredRequest {
+  /** The status sent. */
+  status: number;
+  /** The method Node parsed, if any: passed on only when it is one of Node's known methods. */
+  method?: string;
+  /** Time from the request's arrival to its answer, when known (default 0). */
+  latencyMs?: number;
 }
 
 type ExpressReq = IncomingMessage & Record<string, unknown> & { route?: { path?: string }; baseUrl?: string };
@@ -41,7 +54,8 @@ function notify(listeners: Listener[], request: FinishedRequest): void {
 /**
  * Calls `listener` once per answered request, on Express (a first middleware; install it before the body parser so
  * requests the parser refuses count too) and Fastify (an `onResponse` hook). Call before `listen()`. Several
- * observers of one app share a single middleware or hook.
+ * observers of one app share a single middleware or hook. A request answered below the framework (by Node's HTTP
+ * parser, by a router's error hook) reaches them only when reported with {@link reportAnsweredRequest}.
  * @example
  * ```ts
  * observeRequests(app, ({ route, status, latencyMs }) => histogram.observe({ route: route ?? 'unmatched', status }, latencyMs / 1000));
@@ -87,9 +101,32 @@ export function observeRequests(app: INestApplication, listener: Listener): void
   });
 }
 
+const KNOWN_METHODS = new Set(METHODS);
+
 /**
- * Observes every request's latency in `http_request_duration_seconds` (method, route template or `unmatched`,
- * status code), refused ones included.
+ * Reports a request answered below the framework, which no middleware or hook of {@link observeRequests} sees (a
+ * `clientError` listener of Node's HTTP server, Fastify's `frameworkErrors`), to the app's observers: it is then logged
+ * and measured once, like any other. The observers get a synthetic `req` holding the method alone (no header, URL or
+ * byte of what was sent, so a request id is generated) and no route. Does nothing when the app has no observer.
+ * @example
+ * ```ts
+ * server.on('clientError', (error, socket) => {
+ *   socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+ *   reportAnsweredRequest(app, { status: 400 });
+ * });
+ * ```
+ */
+export function reportAnsweredRequest(app: INestApplication, answer: AnsweredRequest): void {
+  const listeners = observers.get(app.getHttpAdapter().getInstance() as object);
+  if (!listeners) return;
+  const req: FinishedRequest['req'] = {};
+  if (answer.method !== undefined && KNOWN_METHODS.has(answer.method)) req.method = answer.method;
+  notify(listeners, { req, route: null, status: answer.status, latencyMs: answer.latencyMs ?? 0 });
+}
+
+/**
+ * Observes every request's latency in `http_request_duration_seconds` (method, or `unknown` for a request answered
+ * before its method was known; route template or `unmatched`; status code), refused ones included.
  * @example
  * ```ts
  * installHttpMetrics(app, app.get(PolicyMetrics));
@@ -115,6 +152,6 @@ export function installHttpMetrics(
     return labels;
   };
   observeRequests(app, ({ req, route, status, latencyMs }) => {
-    metrics.httpDuration.observe(labelsOf(req.method ?? 'GET', route ?? 'unmatched', status), latencyMs / 1000);
+    metrics.httpDuration.observe(labelsOf(req.method ?? 'unknown', route ?? 'unmatched', status), latencyMs / 1000);
   });
 }
