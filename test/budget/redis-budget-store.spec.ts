@@ -120,6 +120,52 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
     expect(pending).toEqual(ids.map(() => null));
   });
 
+  it('a counter gone before its settle or release (expired, evicted) comes back only with its expiry', async () => {
+    const store = fixture!.stores[0];
+    const expiresAt = Date.now() + 10_000; // the real clock: Redis expires keys on it
+    const counterKey = (key: string) => `${prefix}{budget}:c:${key}`;
+    const stamp = Date.now();
+    // Settled after its counters vanished: the usage is charged on counters that expire again.
+    const settled = [`principal:gone-${stamp}:day:x:cost`, `principal:gone-${stamp}:day:x:requests`];
+    await store.reserve({
+      reservationId: `gone-s-${stamp}`,
+      counters: [
+        { key: settled[0], limit: 1_000, amount: 40, unit: 'cost', expiresAt },
+        { key: settled[1], limit: 10, amount: 1, unit: 'requests', expiresAt },
+      ],
+      ttlMs: 60_000,
+    });
+    await clients[0].del(...settled.map(counterKey));
+    await store.settle(`gone-s-${stamp}`, { costMicro: 25, tokens: 0, requests: 1 });
+    for (const [key, used] of [
+      [settled[0], '25'],
+      [settled[1], '1'],
+    ] as const) {
+      expect(await clients[0].hgetall(counterKey(key))).toEqual({ used, reserved: '0' });
+      expect(await clients[0].pttl(counterKey(key))).toBeGreaterThan(60_000);
+    }
+    // Released after its counter vanished: nothing is charged and no key is left without an expiry.
+    const released = `principal:gone-${stamp}:day:x:tokens`;
+    await store.reserve({
+      reservationId: `gone-r-${stamp}`,
+      counters: [{ key: released, limit: 1_000, amount: 300, unit: 'tokens', expiresAt }],
+      ttlMs: 60_000,
+    });
+    await clients[0].del(counterKey(released));
+    await store.release(`gone-r-${stamp}`);
+    expect(await clients[0].hget(counterKey(released), 'used')).toBeNull();
+    expect(await clients[0].pttl(counterKey(released))).toBeGreaterThan(60_000);
+    // A counter whose window is over is not brought back by a late settle.
+    const over = `principal:gone-${stamp}:day:over:requests`;
+    await store.reserve({
+      reservationId: `gone-o-${stamp}`,
+      counters: [{ key: over, limit: 10, amount: 1, unit: 'requests', expiresAt: Date.now() - 120_000 }],
+      ttlMs: 60_000,
+    });
+    await store.settle(`gone-o-${stamp}`, { costMicro: 0, tokens: 0, requests: 1 });
+    expect(await clients[0].exists(counterKey(over))).toBe(0);
+  });
+
   it('keeps every key under one hash tag, and counters expire after their window', async () => {
     const key = `principal:tagged-${Date.now()}:day:x:requests`;
     const expiresAt = Date.now() + 10_000; // the real clock: Redis expires keys on it

@@ -4,7 +4,8 @@
  *
  * Layout under `<base>` = `<prefix>{<tag>}:`:
  *   `<base>c:<counter key>`  hash { used, reserved }, expiring a grace period after its window ends
- *   `<base>r:<id>`           string, the reservation as JSON { s: state, c: [{ k, a, u, e }] }
+ *   `<base>r:<id>`           string, the reservation as JSON { s: state, c: [{ k, a, u, e }] }; once settled or
+ *                            released only { s }
  *   `<base>pending`          sorted set of open reservation ids, scored by expiry (epoch ms)
  */
 
@@ -66,6 +67,8 @@ while a <= #ARGV do
   local rkey = KEYS[k]
   local first = a + 5
   local reply = nil
+  -- What each counter holds, read once: the answer and the expiry below need it.
+  local held = {}
   for i = 1, n do
     local limit = tonumber(ARGV[first + (i - 1) * 3])
     local amount = tonumber(ARGV[first + (i - 1) * 3 + 1])
@@ -76,18 +79,21 @@ while a <= #ARGV do
       reply = { 0, i, used, reserved }
       break
     end
+    held[i] = { used, state[1] == false }
   end
   if not reply then
     reply = { 1 }
     for i = 1, n do
       local amount = tonumber(ARGV[first + (i - 1) * 3 + 1])
-      local expires_at = tonumber(ARGV[first + (i - 1) * 3 + 2])
       local key = KEYS[k + i]
       local reserved = redis.call('HINCRBY', key, 'reserved', amount)
-      local used = tonumber(redis.call('HGET', key, 'used') or '0')
-      if used == 0 then redis.call('HSETNX', key, 'used', 0) end
-      redis.call('PEXPIREAT', key, expires_at + grace)
-      reply[#reply + 1] = used
+      -- A counter without a used field is new (every script that creates one sets its expiry, which a key's window
+      -- fixes): it gets the field and its expiry once, not on every call.
+      if held[i][2] then
+        redis.call('HSET', key, 'used', 0)
+        redis.call('PEXPIREAT', key, tonumber(ARGV[first + (i - 1) * 3 + 2]) + grace)
+      end
+      reply[#reply + 1] = held[i][1]
       reply[#reply + 1] = reserved
     end
     redis.call('SET', rkey, record, 'PX', px)
@@ -122,21 +128,25 @@ for j = 2, #KEYS do
   else
     local rec = cjson.decode(raw)
     if rec.s ~= 'settled' and rec.s ~= 'released' then
-      if ARGV[a + 1] == 'release' then
-        if rec.s == 'reserved' then give_back(base, rec) end
-        rec.s = 'released'
-      else
-        local actual = { cost = tonumber(ARGV[a + 2]), tokens = tonumber(ARGV[a + 3]), requests = tonumber(ARGV[a + 4]) }
-        if rec.s == 'reserved' then give_back(base, rec) end
-        for _, c in ipairs(rec.c) do
-          local key = base .. 'c:' .. c.k
-          redis.call('HINCRBY', key, 'used', actual[c.u] or 0)
-          redis.call('HSETNX', key, 'reserved', 0)
-          redis.call('PEXPIREAT', key, c.e + grace)
+      local settle = ARGV[a + 1] ~= 'release'
+      local actual = { cost = tonumber(ARGV[a + 2]), tokens = tonumber(ARGV[a + 3]), requests = tonumber(ARGV[a + 4]) }
+      for _, c in ipairs(rec.c) do
+        local key = base .. 'c:' .. c.k
+        -- A counter this creates (it expired, or was evicted) must get its expiry: one whose reserved amount went below
+        -- zero, or whose used amount is just this charge. A past expiry deletes it again at once.
+        local fresh = false
+        if rec.s == 'reserved' and c.a ~= 0 then
+          if redis.call('HINCRBY', key, 'reserved', -c.a) < 0 then
+            redis.call('HSET', key, 'reserved', 0)
+            fresh = true
+          end
         end
-        rec.s = 'settled'
+        local add = settle and (actual[c.u] or 0) or 0
+        if add ~= 0 and redis.call('HINCRBY', key, 'used', add) == add then fresh = true end
+        if fresh then redis.call('PEXPIREAT', key, c.e + grace) end
       end
-      redis.call('SET', rkey, cjson.encode(rec), 'KEEPTTL')
+      -- What is left of a finished reservation is its state: a repeated settle or release finds it and does nothing.
+      redis.call('SET', rkey, settle and '{"s":"settled"}' or '{"s":"released"}', 'KEEPTTL')
       redis.call('ZREM', KEYS[1], id)
       changed = 1
     end
