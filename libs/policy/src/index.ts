@@ -76,6 +76,7 @@ export {
 export { PolicyValidationPipe, type PolicyValidationPipeOptions } from './common/policy-validation.pipe';
 export { POLICY_ENTITIES, POLICY_MIGRATIONS } from './persistence/policy-persistence';
 export { MICRO_USD, toMicroUsd, fromMicroUsd } from './persistence/column-types';
+export { timeOrderedUuid } from './persistence/time-ordered-id';
 
 export * from './engine';
 export { RolePolicy, ScopePolicy, ApprovalPolicy, type BuiltinPolicyContext } from './engine/builtin.policies';

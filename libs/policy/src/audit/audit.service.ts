@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../persistence/time-ordered-id';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { POLICY_CLOCK } from '../policy.constants';
@@ -64,7 +65,8 @@ export class AuditService {
    * @throws TypeError for an unknown event type.
    */
   async record(input: AuditEventInput): Promise<string> {
-    const id = input.id ?? randomUUID();
+    // Time-ordered: appended at the end of the table's primary key index (see timeOrderedUuid).
+    const id = input.id ?? timeOrderedUuid();
     await this.writer.record({
       id,
       type: input.type,

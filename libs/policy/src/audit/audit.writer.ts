@@ -1,4 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../persistence/time-ordered-id';
 import {
   Inject,
   Injectable,
@@ -235,7 +236,7 @@ export class AuditWriter implements BeforeApplicationShutdown, OnApplicationShut
     if (dropped.type === 'audit.dropped') return;
     this.queue.push(
       this.prepare({
-        id: randomUUID(),
+        id: timeOrderedUuid(),
         type: 'audit.dropped',
         outcome: 'FAILURE',
         principalId: null,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../persistence/time-ordered-id';
 import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource, Repository } from 'typeorm';
 import { createBulkInsert, type BulkInsert } from '../persistence/bulk-insert';
@@ -105,7 +105,8 @@ export class UsageLedgerService implements BeforeApplicationShutdown, OnApplicat
   /** Queues one entry; it is written within `flushIntervalMs` (sooner when a batch fills up). */
   record(entry: UsageLedgerEntry): void {
     this.queue.push({
-      id: randomUUID(),
+      // Time-ordered: appended at the end of the table's primary key index (see timeOrderedUuid).
+      id: timeOrderedUuid(),
       requestId: storableOrNull(entry.requestId),
       principalId: storableText(entry.principalId),
       apiKeyId: storableOrNull(entry.apiKeyId),
