@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Logger } from '@nestjs/common';
+import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import type { Principal } from '../authentication/principal.interface';
 import { fromMicroUsd, toMicroUsd } from '../persistence/column-types';
 import type {
@@ -43,6 +43,13 @@ function withState(c: PlannedCounter, used: number, reserved: number): ReservedC
     used,
     reserved,
   };
+}
+
+/** The counters of a reservation once `charge` is settled: the estimate given back, the charge used. */
+function settledCounters(reservation: BudgetReservation, charge: BudgetCharge): ReservedCounterState[] {
+  return reservation.counters.map((c) =>
+    withState(c, c.used + amountFor(c.unit, charge), Math.max(0, c.reserved - c.amount)),
+  );
 }
 
 /** An open reservation, as returned by {@link BudgetService.reserve}. */
@@ -94,8 +101,11 @@ export interface BudgetEvent {
 const SHADOW_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export interface BudgetServiceOptions {
-  /** Receives one entry per settled call (e.g. the {@link UsageLedgerService}). */
-  ledger?: { record(entry: UsageLedgerEntry): void };
+  /**
+   * Receives one entry per settled call (e.g. the {@link UsageLedgerService}); its `flush`, when it has one, is called
+   * once the settlements under way have landed, at {@link BudgetService.drain}.
+   */
+  ledger?: { record(entry: UsageLedgerEntry): void; flush?(): Promise<void> };
   /** Receives `budget.exceeded` and `budget.soft_limit` events (e.g. to audit them). */
   onEvent?: (event: BudgetEvent) => void;
   /** Where settlements the store refused are tried again (default: a {@link SettlementRetry} of its own). */
@@ -106,9 +116,11 @@ export interface BudgetServiceOptions {
  * Budget decisions: what a call is estimated to cost, reserving it against every budget that applies, settling it
  * to the actual usage, and what is left. Store failures fail closed (503); an exceeded budget is a 402.
  */
-export class BudgetService {
+export class BudgetService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(BudgetService.name);
   private readonly retry: SettlementRetry;
+  /** Settlements made by {@link settleInBackground} that the store has not answered yet. */
+  private readonly settling = new Set<Promise<void>>();
   readonly softLimitPercent: number;
   /** Past this percent of any budget (with the call's own estimate reserved) a call needs a human approval. */
   readonly approvalAbovePercent: number | undefined;
@@ -331,12 +343,52 @@ export class BudgetService {
         throw error;
       }
     }
-    const counters = reservation.counters.map((c) =>
-      withState(c, c.used + amountFor(c.unit, charge), Math.max(0, c.reserved - c.amount)),
-    );
+    const counters = settledCounters(reservation, charge);
     this.recordLedger(reservation, reports, charge, options.status ?? 'settled');
     this.emitSoftLimit(reservation, counters);
     return { charge, counters };
+  }
+
+  /**
+   * Settles without waiting for the store: answers the settlement at once (its charge and the counters afterwards
+   * depend on the reservation and the reports only), while {@link settle} runs on: the store takes it, the ledger
+   * records it, the events go out. A failure is logged, and retried in the background like any settlement the store
+   * refused. Until it lands the call's estimate stays reserved, so admission stays as strict. {@link remaining} and
+   * {@link drain} wait for the settlements under way; an app's shutdown drains them.
+   */
+  settleInBackground(
+    reservation: BudgetReservation,
+    reports: readonly UsageReport[],
+    options: { status?: UsageLedgerStatus } = {},
+  ): BudgetSettlement {
+    const charge = this.actualCharge(reservation, reports, false);
+    const pending: Promise<void> = this.settle(reservation, reports, options).then(
+      () => {
+        this.settling.delete(pending);
+      },
+      (error: unknown) => {
+        this.settling.delete(pending);
+        this.logger.error(`Budget settlement of reservation ${reservation.id} failed: ${String(error)}`);
+      },
+    );
+    this.settling.add(pending);
+    return { charge, counters: settledCounters(reservation, charge) };
+  }
+
+  /** Waits for every settlement under way ({@link settleInBackground}), then flushes the ledger when it can. */
+  async drain(): Promise<void> {
+    while (this.settling.size) await Promise.all(this.settling);
+    await this.options.ledger?.flush?.();
+  }
+
+  /** Settlements under way land before the app's database and Redis clients close. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.drainLogged();
+  }
+
+  /** And those of requests that ended during the shutdown. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.drainLogged();
   }
 
   /** Gives the reservation back (the call failed or was abandoned). */
@@ -349,6 +401,8 @@ export class BudgetService {
    * @throws PolicyUnavailableException (503) when the store cannot be reached.
    */
   async remaining(principal: Principal, context: BudgetContext = {}): Promise<{ budgets: BudgetRemaining[] }> {
+    // The caller's own calls settled in the background are counted as settled.
+    if (this.settling.size) await Promise.all(this.settling);
     const now = this.clock();
     const plan = buildBudgetPlan(principal, this.config, now, undefined, context);
     let states;
@@ -381,6 +435,14 @@ export class BudgetService {
   /** `X-Budget-Remaining`, `X-Budget-Reset` and (past the soft limit) `X-Budget-Warning` for the tightest budget. */
   headers(counters: readonly CounterView[]): Record<string, string> {
     return budgetHeaders(counters, this.clock(), this.softLimitPercent);
+  }
+
+  private async drainLogged(): Promise<void> {
+    try {
+      await this.drain();
+    } catch (error) {
+      this.logger.error(`Budget: settlements under way at shutdown could not all be written: ${String(error)}`);
+    }
   }
 
   private recordLedger(
