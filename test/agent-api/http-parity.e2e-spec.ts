@@ -31,6 +31,14 @@ describe.each(['express', 'fastify'] as const)('HTTP parity of the built app (%s
     expect(await res.json()).toEqual({ statusCode: 413, code: 'payload_too_large', message: expect.any(String) });
   });
 
+  it('answers JSON without an ETag or X-Powered-By, as on the other adapter', async () => {
+    const res = await fetch(`${app.url}/agents`, { headers });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('etag')).toBeNull();
+    expect(res.headers.get('x-powered-by')).toBeNull();
+  });
+
   it('answers a streamed (chunked) body over the limit with a readable 413', async () => {
     const chunk = new TextEncoder().encode('a'.repeat(1024 * 1024));
     let sent = 0;

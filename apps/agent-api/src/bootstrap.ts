@@ -135,6 +135,9 @@ export async function createAgentApi(
     express.use(refuseMalformedPaths);
     useExpressJsonBodies(express, config.bodyLimit);
     express.disable('x-powered-by');
+    // No ETag on JSON answers, as on Fastify: they change with every call (rate-limit and budget headers, audit ids),
+    // and hashing each body costs a few µs a request. Static files keep theirs (serve-static's own option).
+    express.set('etag', false);
     express.getHttpServer().on('clientError', clientErrorAnswerer(reportAnswered));
     app = express;
   }
