@@ -97,8 +97,8 @@ interface Admission {
  *
  * The handler reports usage through `@BudgetUsage()` (`usage.report({...})`) or by returning an object with a
  * `usage: { inputTokens, outputTokens, model? }` field. Without a report, the reserved estimate is charged.
- * The answer does not wait for the settlement: it is sent with the settled headers while the store takes it; a
- * settlement the store refuses is logged and tried again in the background (until then the estimate stays reserved). A budgeted handler answers one value: the last value of an observable is the answer.
+ * A settlement failure after the handler succeeded is logged and the response is still sent (the reservation
+ * then expires in the store). A budgeted handler answers one value: the last value of an observable is the answer.
  *
  * Streaming: a handler that answers an async iterable of events (or an `@Sse()` route's observable) is metered
  * with a {@link BudgetMeter} (`@BudgetMeter()`): a streaming request reserves what the budgets have room for, the
@@ -272,10 +272,18 @@ export class BudgetInterceptor implements NestInterceptor {
       : meter.recorded
         ? [...meter.usage]
         : this.reportFromResult(result);
-    // The answer does not wait for the store: what it shows of the settlement is known now (see settleInBackground).
-    const settlement = this.budget.settleInBackground(reservation, reports);
-    this.reportCost(result, settlement.charge.costMicro);
-    this.setHeaders(httpResponse<HttpResponse>(context), this.budget.headers(settlement.counters));
+    let counters = reservation.counters;
+    try {
+      const settlement = await this.budget.settle(reservation, reports);
+      counters = settlement.counters;
+      this.reportCost(result, settlement.charge.costMicro);
+    } catch (error) {
+      this.logger.error(`Budget settlement of reservation ${reservation.id} failed: ${String(error)}`);
+    }
+    this.setHeaders(httpResponse<HttpResponse>(context), this.budget.headers(counters));
+    // While the app shuts down, the answer waits for its ledger row (see BudgetService.landing).
+    const landing = this.budget.landing();
+    if (landing) await landing;
     return result;
   }
 

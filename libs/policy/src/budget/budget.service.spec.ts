@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import type { Principal } from '../authentication/principal.interface';
 import type { BudgetConfig } from '../policy-module-options.interface';
@@ -9,7 +8,6 @@ import { BUDGET_ENTITIES, BUDGET_MIGRATIONS } from './budget.persistence';
 import { BudgetService, type BudgetEvent } from './budget.service';
 import { DatabaseBudgetStore } from './database-budget.store';
 import type { UsageLedgerEntry } from './usage-ledger.service';
-import { SettlementRetry } from './settlement.retry';
 
 const pricing = { 'echo-1': { input: 0.5, output: 1.5 }, free: { input: 0, output: 0 } };
 const config: BudgetConfig = {
@@ -222,72 +220,29 @@ describe('BudgetService (DatabaseBudgetStore on SQLite :memory:, fake clock)', (
     expect(none.headers((await none.settle(reservation, [])).counters)).toEqual({});
   });
 
-  it('settles in the background: the same settlement at once, counted by remaining() and drained with the ledger', async () => {
-    const caller = principal();
-    const spec = { model: 'echo-1' };
-    const twin = principal();
-    const reports = [{ inputTokens: 1_000, outputTokens: 100 }];
-    const [mine, theirs] = await Promise.all(
-      [caller, twin].map((p) => service.reserve(p, spec, { inputTokens: 1_000, outputTokens: 2_000 }, 'req-b')),
-    );
-    // The store answers once this test lets it: the settlement is answered before.
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const settle = store.settle.bind(store);
-    const held = jest.spyOn(store, 'settle').mockImplementationOnce(async (...args) => {
-      await gate;
-      return settle(...args);
+  it('once the app shuts down, an answer waits for the ledger to be written', async () => {
+    const flushed: string[] = [];
+    let release!: () => void;
+    const written = new Promise<void>((resolve) => (release = resolve));
+    const closing = new BudgetService(store, config, pricing, clock, {
+      ledger: {
+        record: (e) => ledger.push(e),
+        flush: async () => {
+          await written;
+          flushed.push('flushed');
+        },
+      },
     });
-    const flushed = jest.fn(() => Promise.resolve());
-    service = new BudgetService(store, config, pricing, clock, {
-      ledger: { record: (e) => ledger.push(e), flush: flushed },
-    });
-    const early = service.settleInBackground(mine, reports);
-    expect(ledger).toEqual([]);
-    const same = await service.settle(theirs, reports);
-    const view = (c: { unit: string; amount: number; used: number; reserved: number; resetAt: number }) => [
-      c.unit,
-      c.amount,
-      c.used,
-      c.reserved,
-      c.resetAt,
-    ];
-    expect(early.charge).toEqual(same.charge);
-    expect(early.counters.map(view)).toEqual(same.counters.map(view));
-    // remaining() waits for it: the caller's own call is shown settled.
-    let shown: Awaited<ReturnType<BudgetService['remaining']>> | undefined;
-    const reading = service.remaining(caller).then((r) => (shown = r));
+    expect(closing.landing()).toBeNull();
+    closing.beforeApplicationShutdown();
+    const landing = closing.landing();
+    expect(landing).toBeInstanceOf(Promise);
+    let landed = false;
+    void landing!.then(() => (landed = true));
     await new Promise((resolve) => setImmediate(resolve));
-    expect(shown).toBeUndefined();
-    open();
-    await reading;
-    expect(shown!.budgets[0]).toMatchObject({ unit: 'cost', used: 0.00065, reserved: 0 });
-    expect(ledger.map((e) => e.principalId).sort()).toEqual([caller.id, twin.id].sort());
-    await service.drain();
-    expect(flushed).toHaveBeenCalledTimes(1);
-    held.mockRestore();
-  });
-
-  it('settles in the background: a store failure is logged, never thrown, and retried', async () => {
-    const caller = principal();
-    const reservation = await service.reserve(caller, { model: 'echo-1' }, { inputTokens: 10 }, null);
-    const failing = jest.spyOn(store, 'settle').mockRejectedValueOnce(new Error('store down'));
-    const logged = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
-    const retry = new SettlementRetry({ delaysMs: [1] });
-    service = new BudgetService(store, config, pricing, clock, {
-      ledger: { record: (e) => ledger.push(e) },
-      settlementRetry: retry,
-    });
-    const settlement = service.settleInBackground(reservation, [{ inputTokens: 10, outputTokens: 0 }]);
-    expect(settlement.charge).toEqual({ costMicro: 5, tokens: 10, requests: 1 });
-    await service.drain();
-    expect(logged).toHaveBeenCalledWith(expect.stringContaining('store down'));
-    // The retry lands it: charged once, recorded once.
-    for (let i = 0; i < 100 && retry.size; i++) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(retry.size).toBe(0);
-    expect((await service.remaining(caller)).budgets[0]).toMatchObject({ used: 0.000005, reserved: 0 });
-    expect(ledger).toHaveLength(1);
-    failing.mockRestore();
-    logged.mockRestore();
+    expect(landed).toBe(false);
+    release();
+    await landing;
+    expect(flushed).toEqual(['flushed']);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Principal } from '../authentication/principal.interface';
 import { fromMicroUsd, toMicroUsd } from '../persistence/column-types';
 import type {
@@ -43,13 +43,6 @@ function withState(c: PlannedCounter, used: number, reserved: number): ReservedC
     used,
     reserved,
   };
-}
-
-/** The counters of a reservation once `charge` is settled: the estimate given back, the charge used. */
-function settledCounters(reservation: BudgetReservation, charge: BudgetCharge): ReservedCounterState[] {
-  return reservation.counters.map((c) =>
-    withState(c, c.used + amountFor(c.unit, charge), Math.max(0, c.reserved - c.amount)),
-  );
 }
 
 /** An open reservation, as returned by {@link BudgetService.reserve}. */
@@ -102,8 +95,8 @@ const SHADOW_LIMIT = Number.MAX_SAFE_INTEGER;
 
 export interface BudgetServiceOptions {
   /**
-   * Receives one entry per settled call (e.g. the {@link UsageLedgerService}); its `flush`, when it has one, is called
-   * once the settlements under way have landed, at {@link BudgetService.drain}.
+   * Receives one entry per settled call (e.g. the {@link UsageLedgerService}). Its `flush`, when it has one, writes
+   * what it holds: while the app shuts down, an answer waits for it ({@link BudgetService.landing}).
    */
   ledger?: { record(entry: UsageLedgerEntry): void; flush?(): Promise<void> };
   /** Receives `budget.exceeded` and `budget.soft_limit` events (e.g. to audit them). */
@@ -116,11 +109,11 @@ export interface BudgetServiceOptions {
  * Budget decisions: what a call is estimated to cost, reserving it against every budget that applies, settling it
  * to the actual usage, and what is left. Store failures fail closed (503); an exceeded budget is a 402.
  */
-export class BudgetService implements BeforeApplicationShutdown, OnApplicationShutdown {
+export class BudgetService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(BudgetService.name);
   private readonly retry: SettlementRetry;
-  /** Settlements made by {@link settleInBackground} that the store has not answered yet. */
-  private readonly settling = new Set<Promise<void>>();
+  /** Set when the app starts shutting down: from then on an answer waits for its ledger row ({@link landing}). */
+  private closing = false;
   readonly softLimitPercent: number;
   /** Past this percent of any budget (with the call's own estimate reserved) a call needs a human approval. */
   readonly approvalAbovePercent: number | undefined;
@@ -343,52 +336,27 @@ export class BudgetService implements BeforeApplicationShutdown, OnApplicationSh
         throw error;
       }
     }
-    const counters = settledCounters(reservation, charge);
+    const counters = reservation.counters.map((c) =>
+      withState(c, c.used + amountFor(c.unit, charge), Math.max(0, c.reserved - c.amount)),
+    );
     this.recordLedger(reservation, reports, charge, options.status ?? 'settled');
     this.emitSoftLimit(reservation, counters);
     return { charge, counters };
   }
 
   /**
-   * Settles without waiting for the store: answers the settlement at once (its charge and the counters afterwards
-   * depend on the reservation and the reports only), while {@link settle} runs on: the store takes it, the ledger
-   * records it, the events go out. A failure is logged, and retried in the background like any settlement the store
-   * refused. Until it lands the call's estimate stays reserved, so admission stays as strict. {@link remaining} and
-   * {@link drain} wait for the settlements under way; an app's shutdown drains them.
+   * What a budgeted answer waits for before it is sent: nothing while the app runs; once it shuts down, the ledger's
+   * flush, so that the row of a call answered during the shutdown is written. Nest closes the HTTP server, which
+   * waits for the answers under way, before it runs the `onApplicationShutdown` hooks; but it runs those of a global
+   * module such as TypeORM's (which closes the database) before the ledger's, which would find the database closed.
    */
-  settleInBackground(
-    reservation: BudgetReservation,
-    reports: readonly UsageReport[],
-    options: { status?: UsageLedgerStatus } = {},
-  ): BudgetSettlement {
-    const charge = this.actualCharge(reservation, reports, false);
-    const pending: Promise<void> = this.settle(reservation, reports, options).then(
-      () => {
-        this.settling.delete(pending);
-      },
-      (error: unknown) => {
-        this.settling.delete(pending);
-        this.logger.error(`Budget settlement of reservation ${reservation.id} failed: ${String(error)}`);
-      },
-    );
-    this.settling.add(pending);
-    return { charge, counters: settledCounters(reservation, charge) };
+  landing(): Promise<void> | null {
+    return this.closing ? this.flushLedger() : null;
   }
 
-  /** Waits for every settlement under way ({@link settleInBackground}), then flushes the ledger when it can. */
-  async drain(): Promise<void> {
-    while (this.settling.size) await Promise.all(this.settling);
-    await this.options.ledger?.flush?.();
-  }
-
-  /** Settlements under way land before the app's database and Redis clients close. */
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.drainLogged();
-  }
-
-  /** And those of requests that ended during the shutdown. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.drainLogged();
+  /** From now on answers wait for their ledger rows ({@link landing}). */
+  beforeApplicationShutdown(): void {
+    this.closing = true;
   }
 
   /** Gives the reservation back (the call failed or was abandoned). */
@@ -401,8 +369,6 @@ export class BudgetService implements BeforeApplicationShutdown, OnApplicationSh
    * @throws PolicyUnavailableException (503) when the store cannot be reached.
    */
   async remaining(principal: Principal, context: BudgetContext = {}): Promise<{ budgets: BudgetRemaining[] }> {
-    // The caller's own calls settled in the background are counted as settled.
-    if (this.settling.size) await Promise.all(this.settling);
     const now = this.clock();
     const plan = buildBudgetPlan(principal, this.config, now, undefined, context);
     let states;
@@ -437,11 +403,11 @@ export class BudgetService implements BeforeApplicationShutdown, OnApplicationSh
     return budgetHeaders(counters, this.clock(), this.softLimitPercent);
   }
 
-  private async drainLogged(): Promise<void> {
+  private async flushLedger(): Promise<void> {
     try {
-      await this.drain();
+      await this.options.ledger?.flush?.();
     } catch (error) {
-      this.logger.error(`Budget: settlements under way at shutdown could not all be written: ${String(error)}`);
+      this.logger.error(`Usage ledger could not be written during shutdown: ${String(error)}`);
     }
   }
 
