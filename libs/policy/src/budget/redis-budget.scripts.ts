@@ -13,7 +13,8 @@ const PRELUDE = `
 local function give_back(base, rec)
   for _, c in ipairs(rec.c) do
     local key = base .. 'c:' .. c.k
-    if redis.call('EXISTS', key) == 1 then
+    -- Nothing to give back for a zero amount; and -0 is not an integer to Redis (HINCRBY would fail the script).
+    if c.a ~= 0 and redis.call('EXISTS', key) == 1 then
       local left = redis.call('HINCRBY', key, 'reserved', -c.a)
       if left < 0 then redis.call('HSET', key, 'reserved', 0) end
     end
