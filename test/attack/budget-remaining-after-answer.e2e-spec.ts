@@ -1,19 +1,19 @@
 /**
- * `@Budget` answers before its settlement lands; `GET /budgets/remaining` waits for the instance's settlements under
- * way. Asked right after each answer — with the store as it is, and with a store whose settlements take 150 ms — it
- * must show every answered call settled (used, nothing reserved), on the database store and on Redis, on both adapters.
+ * `GET /budgets/remaining` asked right after each answer of a budgeted call — with the store as it is, and with a
+ * store whose settlements take 150 ms — must show every answered call settled (used, nothing reserved), on the
+ * database store and on Redis, on both adapters.
  */
 import { BudgetStore, type BudgetConfig } from 'nest-agent-policy';
-import { startAgentApi, type Harness } from '../support/agent-api.harness';
+import type { Harness } from '../support/agent-api.harness';
 import { REDIS_URL, itWith } from '../support/services';
 import {
-  UNLIMITED_RATES,
   budgetOf,
   call,
   micro,
   newCaller,
   newSession,
   remaining,
+  startWithBudgets,
   type EventReply,
 } from '../budget-http/budget-http.fixtures';
 
@@ -31,14 +31,7 @@ describe.each([
     let h: Harness;
 
     beforeAll(async () => {
-      h = await startAgentApi({
-        adapter,
-        env: store === 'redis' ? { REDIS_URL } : {},
-        configure: (config) => {
-          config.policy.budgets = BUDGETS;
-          config.policy.rateLimits = UNLIMITED_RATES;
-        },
-      });
+      h = await startWithBudgets(adapter, BUDGETS, store === 'redis' ? { REDIS_URL } : {});
     }, 30_000);
     afterAll(() => h?.close());
 

@@ -11,10 +11,10 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { BudgetStore, type BudgetConfig } from 'nest-agent-policy';
-import { startAgentApi, type Harness } from '../support/agent-api.harness';
+import type { Harness } from '../support/agent-api.harness';
 import { send } from '../support/http-client';
 import { REDIS_URL, createTestDatabase, itWith } from '../support/services';
-import { UNLIMITED_RATES, newCaller, newSession } from '../budget-http/budget-http.fixtures';
+import { newCaller, newSession, startWithBudgets } from '../budget-http/budget-http.fixtures';
 
 const BUDGETS: BudgetConfig = { principal: { day: { requests: 10_000, cost: 1_000 } } };
 const CALLS = 40;
@@ -56,14 +56,7 @@ describe.each([
   });
 
   const start = () =>
-    startAgentApi({
-      adapter,
-      env: { DATABASE_URL: databaseUrl, ...(setup === 'redis' ? { REDIS_URL } : {}) },
-      configure: (config) => {
-        config.policy.budgets = BUDGETS;
-        config.policy.rateLimits = UNLIMITED_RATES;
-      },
-    });
+    startWithBudgets(adapter, BUDGETS, { DATABASE_URL: databaseUrl, ...(setup === 'redis' ? { REDIS_URL } : {}) });
 
   /** What the closed app left: the caller's ledger rows and counters, read from the database and Redis directly. */
   async function stored(sub: string): Promise<Stored> {

@@ -5,10 +5,9 @@
  * the store's group commit) and on the Redis store, on Express and Fastify.
  */
 import type { BudgetConfig } from 'nest-agent-policy';
-import { startAgentApi, type Harness } from '../support/agent-api.harness';
+import type { Harness } from '../support/agent-api.harness';
 import { REDIS_URL, itWith } from '../support/services';
 import {
-  UNLIMITED_RATES,
   budgetOf,
   call,
   micro,
@@ -16,6 +15,7 @@ import {
   newSession,
   postEventsConcurrently,
   remaining,
+  startWithBudgets,
   usageOnceFlushed,
 } from './budget-http.fixtures';
 
@@ -57,14 +57,7 @@ describe.each(matrix)('every stored exchange is charged once (%s, %s store)', (a
   let h: Harness;
 
   beforeAll(async () => {
-    h = await startAgentApi({
-      adapter,
-      env: store === 'redis' ? { REDIS_URL } : {},
-      configure: (config) => {
-        config.policy.budgets = BUDGETS;
-        config.policy.rateLimits = UNLIMITED_RATES;
-      },
-    });
+    h = await startWithBudgets(adapter, BUDGETS, store === 'redis' ? { REDIS_URL } : {});
   }, 30_000);
   afterAll(async () => {
     await h?.close();

@@ -31,9 +31,14 @@ export function policyWith(budgets: BudgetConfig): PolicyDocument {
 }
 
 /** agent-api in this process on the given adapter, with these budgets and no rate limit in the way. */
-export function startWithBudgets(adapter: 'express' | 'fastify', budgets: BudgetConfig): Promise<Harness> {
+export function startWithBudgets(
+  adapter: 'express' | 'fastify',
+  budgets: BudgetConfig,
+  env: Record<string, string> = {},
+): Promise<Harness> {
   return startAgentApi({
     adapter,
+    env,
     configure: (config) => {
       config.policy.budgets = budgets;
       config.policy.rateLimits = UNLIMITED_RATES;

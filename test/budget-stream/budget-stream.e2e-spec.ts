@@ -6,21 +6,21 @@
  * ledger row says `cancelled`; concurrent streams never spend past a shared budget. Express and Fastify.
  */
 import { encode } from 'gpt-tokenizer';
-import { UsageLedgerEntity, type BudgetConfig } from 'nest-agent-policy';
+import { UsageLedgerEntity } from 'nest-agent-policy';
 import { DataSource } from 'typeorm';
-import { startAgentApi, type Harness } from '../support/agent-api.harness';
+import type { Harness } from '../support/agent-api.harness';
 import { eventsNamed, postSse } from '../support/sse-client';
 import { startAgentApiProcess, type AgentApiProcess } from '../support/agent-api.process';
 import { REDIS_URL, createTestDatabase, itWith } from '../support/services';
 import {
   ECHO_PRICE,
-  UNLIMITED_RATES,
   budgetOf,
   call,
   micro,
   newCaller,
   newSession,
   remaining,
+  startWithBudgets,
   usageOnceFlushed,
   writePolicyFile,
 } from '../budget-http/budget-http.fixtures';
@@ -46,21 +46,6 @@ async function ledgerRows(
   }
 }
 
-function start(
-  adapter: 'express' | 'fastify',
-  budgets: BudgetConfig,
-  env: Record<string, string> = {},
-): Promise<Harness> {
-  return startAgentApi({
-    adapter,
-    env,
-    configure: (config) => {
-      config.policy.budgets = budgets;
-      config.policy.rateLimits = UNLIMITED_RATES;
-    },
-  });
-}
-
 describe.each(['express', 'fastify'] as const)('streamed replies under budgets (%s)', (adapter) => {
   describe('one caller, its own budgets', () => {
     let h: Harness;
@@ -68,7 +53,7 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
     const PRINCIPAL_TOKENS = INPUT + 7;
 
     beforeAll(async () => {
-      h = await start(adapter, {
+      h = await startWithBudgets(adapter, {
         softLimitPercent: 80,
         principal: { day: { tokens: PRINCIPAL_TOKENS } },
         global: { month: { cost: 10_000 } },
@@ -183,7 +168,7 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
     let h: Harness;
 
     beforeAll(async () => {
-      h = await start(adapter, { principal: { day: { tokens: 1_000_000 } } }, { ECHO_TOKEN_DELAY_MS: '25' });
+      h = await startWithBudgets(adapter, { principal: { day: { tokens: 1_000_000 } } }, { ECHO_TOKEN_DELAY_MS: '25' });
     });
     afterAll(() => h.close());
 
@@ -219,7 +204,7 @@ describe.each(['express', 'fastify'] as const)('streamed replies under budgets (
     const TENANT_TOKENS = 400;
 
     beforeAll(async () => {
-      h = await start(adapter, { tenant: { day: { tokens: TENANT_TOKENS } } }, { ECHO_TOKEN_DELAY_MS: '2' });
+      h = await startWithBudgets(adapter, { tenant: { day: { tokens: TENANT_TOKENS } } }, { ECHO_TOKEN_DELAY_MS: '2' });
     });
     afterAll(() => h.close());
 
