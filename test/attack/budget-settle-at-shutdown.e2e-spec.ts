@@ -168,7 +168,11 @@ describe.each([
     );
     await closing;
     const answered = results.filter((r) => r.status === 201).length;
-    expect(results.filter((r) => r.status >= 500)).toEqual([]);
+    // Fastify refuses a request that reaches it once the close has begun with its own 503 and `Connection: close`
+    // (`return503OnClosing`): a refusal of a call that never ran, which the counters and the ledger must not show.
+    const refusedWhileClosing = (r: (typeof results)[number]) =>
+      adapter === 'fastify' && r.status === 503 && 'headers' in r && r.headers.connection === 'close';
+    expect(results.filter((r) => r.status >= 500 && !refusedWhileClosing(r))).toEqual([]);
     expect(answered).toBeGreaterThan(0);
     expectConsistent(await stored(caller.sub), answered);
   }, 60_000);
