@@ -120,6 +120,81 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
     expect(pending).toEqual(ids.map(() => null));
   });
 
+  it('a batch whose reservations share counters: refusals inside it leave no trace, new counters get their expiry', async () => {
+    const store = new RedisBudgetStore(clients[0], { keyPrefix: prefix, clock: () => now });
+    const stamp = `${Date.now()}-${Math.random()}`;
+    const a = `principal:once-${stamp}:day:x:requests`;
+    const b = `tenant:once-${stamp}:day:x:requests`;
+    const expiresAt = Date.now() + 10_000; // the real clock: Redis expires keys on it
+    const counters = (onA: number, onB: number) => [
+      { key: a, limit: 10, amount: onA, unit: 'requests' as const, expiresAt },
+      { key: b, limit: 3, amount: onB, unit: 'requests' as const, expiresAt },
+    ];
+    const asks: Array<[number, number]> = [
+      [1, 1], // admitted: a 1, b 1
+      [1, 5], // refused on b (1 + 5 > 3): its amount on a must not stay
+      [2, 2], // admitted: a 3, b 3
+      [1, 1], // refused on b, which is full
+      [0, 0], // admitted: nothing to hold, both counters at their sums
+    ];
+    const results = await Promise.all(
+      asks.map(([onA, onB], i) =>
+        store.reserve({ reservationId: `once-${stamp}-${i}`, counters: counters(onA, onB), ttlMs: 60_000 }),
+      ),
+    );
+    expect(results).toEqual([
+      {
+        ok: true,
+        counters: [
+          { key: a, limit: 10, used: 0, reserved: 1 },
+          { key: b, limit: 3, used: 0, reserved: 1 },
+        ],
+      },
+      { ok: false, failedIndex: 1, failed: { key: b, limit: 3, used: 0, reserved: 1 } },
+      {
+        ok: true,
+        counters: [
+          { key: a, limit: 10, used: 0, reserved: 3 },
+          { key: b, limit: 3, used: 0, reserved: 3 },
+        ],
+      },
+      { ok: false, failedIndex: 1, failed: { key: b, limit: 3, used: 0, reserved: 3 } },
+      {
+        ok: true,
+        counters: [
+          { key: a, limit: 10, used: 0, reserved: 3 },
+          { key: b, limit: 3, used: 0, reserved: 3 },
+        ],
+      },
+    ]);
+    const counterKey = (key: string) => `${prefix}{budget}:c:${key}`;
+    for (const key of [a, b]) {
+      expect(await clients[0].hgetall(counterKey(key))).toEqual({ used: '0', reserved: '3' });
+      expect(await clients[0].pttl(counterKey(key))).toBeGreaterThan(60_000);
+    }
+    // The refused ones left no record and nothing pending; the admitted ones are pending.
+    const ids = asks.map((_, i) => `once-${stamp}-${i}`);
+    expect(await clients[0].exists(`${prefix}{budget}:r:${ids[1]}`, `${prefix}{budget}:r:${ids[3]}`)).toBe(0);
+    expect((await clients[0].zmscore(`${prefix}{budget}:pending`, ...ids)).map((s) => s !== null)).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
+
+    // One turn: settle the first (twice), release the third, settle the last: the sums land once per counter.
+    await Promise.all([
+      store.settle(ids[0], { costMicro: 0, tokens: 0, requests: 1 }),
+      store.settle(ids[0], { costMicro: 0, tokens: 0, requests: 1 }),
+      store.release(ids[2]),
+      store.settle(ids[4], { costMicro: 0, tokens: 0, requests: 2 }),
+      store.settle(ids[1], { costMicro: 0, tokens: 0, requests: 7 }), // never reserved: changes nothing
+    ]);
+    for (const key of [a, b]) expect(await clients[0].hgetall(counterKey(key))).toEqual({ used: '3', reserved: '0' });
+    expect(await clients[0].zmscore(`${prefix}{budget}:pending`, ...ids)).toEqual(ids.map(() => null));
+  });
+
   it('a counter gone before its settle or release (expired, evicted) comes back only with its expiry', async () => {
     const store = fixture!.stores[0];
     const expiresAt = Date.now() + 10_000; // the real clock: Redis expires keys on it

@@ -80,7 +80,8 @@ const expireScript = new LoadedScript(EXPIRE_SCRIPT);
  * gives back reservations whose ttl passed (so a crashed instance's reservations come back at the next reserve).
  * Settle and release are scripts too, idempotent through the reservation's recorded state. Calls made in the same
  * turn of the event loop go to Redis together, in one script call per kind (`maxBatch`), each still answered only
- * once Redis has applied it.
+ * once Redis has applied it; the script reads and writes each counter of a batch once, however many of its
+ * reservations share it.
  */
 export class RedisBudgetStore implements BudgetStore {
   private readonly client: ScriptClient;
@@ -164,31 +165,41 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   private async sendReserves(items: ReserveRequest[]): Promise<unknown[][]> {
+    // Counter keys go once each, in the order first named; reservations point at them by their index in KEYS.
+    const counterIndex = new Map<string, number>();
     const keys = [this.pending];
-    const args: Array<string | number> = [this.clock(), this.base, this.graceMs];
+    const batch: unknown[] = [];
     for (const { reservationId, counters, ttlMs } of items) {
       const record = JSON.stringify({
         s: 'reserved',
         c: counters.map((c) => ({ k: c.key, a: c.amount, u: c.unit, e: c.expiresAt })),
       });
-      keys.push(this.reservationKey(reservationId));
-      args.push(reservationId, ttlMs, record, ttlMs + this.tombstoneMs, counters.length);
+      const refs: number[] = [];
       for (const c of counters) {
-        keys.push(this.counterKey(c.key));
-        args.push(c.limit, c.amount, c.expiresAt);
+        let index = counterIndex.get(c.key);
+        if (index === undefined) {
+          keys.push(this.counterKey(c.key));
+          index = keys.length;
+          counterIndex.set(c.key, index);
+        }
+        refs.push(index, c.limit, c.amount, c.expiresAt);
       }
+      batch.push([reservationId, ttlMs, ttlMs + this.tombstoneMs, record, refs]);
     }
+    const counterCount = counterIndex.size;
+    for (const { reservationId } of items) keys.push(this.reservationKey(reservationId));
+    const args = [this.clock(), this.base, this.graceMs, counterCount, JSON.stringify(batch)];
     return (await reserveScript.run(this.client, keys, args)) as unknown[][];
   }
 
   private async sendFinishes(items: FinishItem[]): Promise<unknown[]> {
     const keys = [this.pending];
-    const args: Array<string | number> = [this.base, this.graceMs];
+    const batch: unknown[] = [];
     for (const { reservationId, mode, actual } of items) {
       keys.push(this.reservationKey(reservationId));
-      args.push(reservationId, mode, actual.costMicro, actual.tokens, actual.requests);
+      batch.push([reservationId, mode, actual.costMicro, actual.tokens, actual.requests]);
     }
-    return (await finishScript.run(this.client, keys, args)) as unknown[];
+    return (await finishScript.run(this.client, keys, [this.base, this.graceMs, JSON.stringify(batch)])) as unknown[];
   }
 
   private counterKey(key: string): string {
