@@ -8,18 +8,7 @@ import { afterAll, beforeAll, describe, expect } from '@jest/globals';
 import Redis from 'ioredis';
 import { RedisBudgetStore, type ReserveCounter } from 'nest-agent-policy';
 import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';
-
-/** A small deterministic generator (mulberry32), so a failing sequence can be run again from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../support/seeded-random';
 
 describe('RedisBudgetStore: counter expiry and exactness under attack', () => {
   const it = itWith('redis');

@@ -4,18 +4,51 @@
  *
  * Layout under `<base>` = `<prefix>{<tag>}:`:
  *   `<base>c:<counter key>`  hash { used, reserved }, expiring a grace period after its window ends
- *   `<base>r:<id>`           string, the reservation as JSON { s: state, c: [{ k, a, u, e }] }; once settled or
- *                            released only { s }
+ *   `<base>r:<id>`           string, the reservation as JSON { s: state, c: [{ k, a, u, e }] } while it is open or
+ *                            expired; deleted once settled or released (a repeated settle or release then finds
+ *                            nothing and does nothing, as for an unknown id)
  *   `<base>pending`          sorted set of open reservation ids, scored by expiry (epoch ms)
+ *
+ * A script that fails part way keeps what it wrote before the error (Redis does not roll back), so the batch scripts
+ * read and check everything first and write last: the store checks each call's values before it joins a batch, and
+ * what could still fail (a record this store cannot read) is skipped, not thrown.
  */
 
 const PRELUDE = `
+-- An integer as Redis reads one (Lua's own formatting, %.14g, would send 1e+15).
+local function int(x) return string.format('%.0f', x) end
+
+-- The highest a counter field is taken to: far past any limit, and far from HINCRBY's 64-bit overflow.
+local CAP = 4e18
+
+-- Redis's unpack limit is ~8,000 values: long lists go in slices.
+local function in_slices(command, key, items)
+  for i = 1, #items, 1000 do
+    redis.call(command, key, unpack(items, i, math.min(i + 999, #items)))
+  end
+end
+
+-- The reservation record, or nil when there is none or it is not one this store wrote.
+local function read_record(rkey)
+  local raw = redis.call('GET', rkey)
+  if not raw then return nil end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= 'table' or type(rec.c) ~= 'table' then return nil end
+  for _, c in ipairs(rec.c) do
+    if type(c) ~= 'table' or type(c.k) ~= 'string' or type(c.a) ~= 'number' or type(c.u) ~= 'string'
+      or type(c.e) ~= 'number' then
+      return nil
+    end
+  end
+  return rec
+end
+
 local function give_back(base, rec)
   for _, c in ipairs(rec.c) do
     local key = base .. 'c:' .. c.k
-    -- Nothing to give back for a zero amount; and -0 is not an integer to Redis (HINCRBY would fail the script).
+    -- Nothing to give back for a zero amount; and -0 is not an integer to Redis.
     if c.a ~= 0 and redis.call('EXISTS', key) == 1 then
-      local left = redis.call('HINCRBY', key, 'reserved', -c.a)
+      local left = redis.call('HINCRBY', key, 'reserved', int(-c.a))
       if left < 0 then redis.call('HSET', key, 'reserved', 0) end
     end
   end
@@ -24,10 +57,8 @@ end
 local function expire_one(base, pending, id)
   redis.call('ZREM', pending, id)
   local rkey = base .. 'r:' .. id
-  local raw = redis.call('GET', rkey)
-  if not raw then return 0 end
-  local rec = cjson.decode(raw)
-  if rec.s ~= 'reserved' then return 0 end
+  local rec = read_record(rkey)
+  if not rec or rec.s ~= 'reserved' then return 0 end
   give_back(base, rec)
   rec.s = 'expired'
   redis.call('SET', rkey, cjson.encode(rec), 'KEEPTTL')
@@ -47,7 +78,9 @@ end
  * instance gathered in one turn of its event loop; the script as a whole runs atomically on the server). Each
  * counter the batch names is read once and written once, whatever the number of reservations on it: concurrent
  * requests of one principal, tenant or the global budget share counters, and one command per counter instead of two
- * per reservation and counter is most of the script's cost on the server.
+ * per reservation and counter is most of the script's cost on the server. A counter named twice by one reservation
+ * must hold both amounts. A counter this batch creates for a window already over (grace included, on the server's
+ * clock) is deleted at once, as its expiry would: the next reservation on it starts again from zero.
  * KEYS: pending, then the distinct counter keys of the batch (m of them), then one key per reservation.
  * ARGV: now, base, graceMs, m, and the batch as one JSON array (one argument to encode and decode, instead of some
  * twenty per reservation): per reservation [id, ttlMs, reservationPx, reservationJson, [index of a counter's key in
@@ -61,6 +94,7 @@ local base = ARGV[2]
 local grace = tonumber(ARGV[3])
 local m = tonumber(ARGV[4])
 expire_stale(base, KEYS[1], now, 100)
+local batch = cjson.decode(ARGV[5])
 -- What each counter holds, read on first use and kept up to date below; written back once at the end.
 local held = {}
 local function counter(i)
@@ -69,61 +103,84 @@ local function counter(i)
     local state = redis.call('HMGET', KEYS[i], 'used', 'reserved')
     -- A counter without a used field is new (every script that creates one sets its expiry, which a key's window
     -- fixes): it gets the field and its expiry once, not on every call.
-    c = { used = tonumber(state[1] or '0'), reserved = tonumber(state[2] or '0'), created = state[1] == false,
-          delta = 0, expires = 0, touched = false }
+    c = { used = tonumber(state[1]) or 0, reserved = tonumber(state[2]) or 0, created = state[1] == false,
+          expires = 0, touched = false }
     held[i] = c
   end
   return c
 end
+-- The server's clock, which decides when a key's expiry has passed (read only for a counter this batch creates).
+local clock = nil
+local function server_ms()
+  if clock == nil then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
+end
 local replies = {}
+local records = {}
 local added = {}
-for j, r in ipairs(cjson.decode(ARGV[5])) do
+for j, r in ipairs(batch) do
   local cs = r[5]
   local n = #cs / 4
   local reply = nil
+  -- What this reservation asks of each counter so far (one named twice holds both amounts).
+  local asked = {}
   for i = 1, n do
     local at = (i - 1) * 4
     local c = counter(cs[at + 1])
-    if c.used + c.reserved + cs[at + 3] > cs[at + 2] then
+    local wanted = (asked[cs[at + 1]] or 0) + cs[at + 3]
+    if c.used + c.reserved + wanted > cs[at + 2] then
       reply = { 0, i, c.used, c.reserved }
       break
     end
+    asked[cs[at + 1]] = wanted
   end
   if not reply then
     reply = { 1 }
     for i = 1, n do
       local at = (i - 1) * 4
       local c = held[cs[at + 1]]
-      local amount = cs[at + 3]
-      c.reserved = c.reserved + amount
-      c.delta = c.delta + amount
+      c.reserved = c.reserved + cs[at + 3]
       c.touched = true
       if cs[at + 4] > c.expires then c.expires = cs[at + 4] end
       reply[#reply + 1] = c.used
       reply[#reply + 1] = c.reserved
     end
-    redis.call('SET', KEYS[m + 1 + j], r[4], 'PX', r[3])
-    added[#added + 1] = now + r[2]
+    for i = 1, n do
+      local c = held[cs[(i - 1) * 4 + 1]]
+      if c.created and c.touched and c.expires + grace <= server_ms() then
+        c.used, c.reserved, c.expires, c.touched = 0, 0, 0, false
+      end
+    end
+    records[#records + 1] = { KEYS[m + 1 + j], r[4], r[3] }
+    added[#added + 1] = int(now + r[2])
     added[#added + 1] = r[1]
   end
   replies[#replies + 1] = reply
 end
+-- Every check is done: the writes.
 for i, c in pairs(held) do
   if c.touched then
-    if c.delta ~= 0 then redis.call('HINCRBY', KEYS[i], 'reserved', c.delta) end
+    local reserved = int(math.min(c.reserved, CAP))
     if c.created then
-      redis.call('HSET', KEYS[i], 'used', 0)
-      redis.call('PEXPIREAT', KEYS[i], c.expires + grace)
+      redis.call('HSET', KEYS[i], 'reserved', reserved, 'used', 0)
+      redis.call('PEXPIREAT', KEYS[i], int(c.expires + grace))
+    else
+      redis.call('HSET', KEYS[i], 'reserved', reserved)
     end
   end
 end
-if #added > 0 then redis.call('ZADD', KEYS[1], unpack(added)) end
+for _, w in ipairs(records) do redis.call('SET', w[1], w[2], 'PX', int(w[3])) end
+in_slices('ZADD', KEYS[1], added)
 return replies
 `;
 
 /**
  * Settles or releases a batch of reservations. What the batch gives back and charges is summed per counter and
- * applied once per counter (as in the reserve script), after every reservation's own record is updated.
+ * applied once per counter (as in the reserve script), after every reservation's record is read; the first of a
+ * settle and a release of one id in a batch wins. A finished reservation's record is deleted.
  * KEYS: pending, then the reservation keys.  ARGV: base, graceMs, and the batch as one JSON array: per reservation
  * [id, mode ('settle' | 'release'), costMicro, tokens, requests].
  * Answers one reply per reservation: 1 when it changed something, 0 when the reservation was already settled or
@@ -132,21 +189,21 @@ return replies
 export const FINISH_SCRIPT = `${PRELUDE}
 local base = ARGV[1]
 local grace = tonumber(ARGV[2])
+local batch = cjson.decode(ARGV[3])
 local replies = {}
 -- Per counter key: { reserved to give back (negative), used to add, latest window end }, in first-seen order.
 local sums = {}
 local order = {}
+local finished = {}
 local done = {}
-for j, f in ipairs(cjson.decode(ARGV[3])) do
-  local id = f[1]
+local seen = {}
+for j, f in ipairs(batch) do
   local rkey = KEYS[j + 1]
   local changed = 0
-  local raw = redis.call('GET', rkey)
-  if not raw then
-    done[#done + 1] = id
-  else
-    local rec = cjson.decode(raw)
-    if rec.s ~= 'settled' and rec.s ~= 'released' then
+  if not seen[rkey] then
+    seen[rkey] = true
+    local rec = read_record(rkey)
+    if rec and rec.s ~= 'settled' and rec.s ~= 'released' then
       local settle = f[2] ~= 'release'
       local actual = { cost = f[3], tokens = f[4], requests = f[5] }
       for _, c in ipairs(rec.c) do
@@ -161,29 +218,36 @@ for j, f in ipairs(cjson.decode(ARGV[3])) do
         if settle then sum[2] = sum[2] + (actual[c.u] or 0) end
         if c.e > sum[3] then sum[3] = c.e end
       end
-      -- What is left of a finished reservation is its state: a repeated settle or release finds it and does nothing.
-      redis.call('SET', rkey, settle and '{"s":"settled"}' or '{"s":"released"}', 'KEEPTTL')
-      done[#done + 1] = id
+      finished[#finished + 1] = rkey
       changed = 1
     end
+    done[#done + 1] = f[1]
   end
   replies[#replies + 1] = changed
 end
+-- Every record is read: the writes.
 for _, key in ipairs(order) do
   local sum = sums[key]
   -- A counter this creates (it expired, or was evicted) must get its expiry: one whose reserved amount went below
   -- zero, or whose used amount is just this batch's charge. A past expiry deletes it again at once. Every change
   -- here lowers reserved, so clamping the sum at zero is clamping each step at zero. Nothing to give back for a zero
-  -- amount; and -0 is not an integer to Redis (HINCRBY would fail the script).
+  -- amount; and -0 is not an integer to Redis.
   local fresh = false
-  if sum[1] ~= 0 and redis.call('HINCRBY', key, 'reserved', sum[1]) < 0 then
+  if sum[1] ~= 0 and redis.call('HINCRBY', key, 'reserved', int(sum[1])) < 0 then
     redis.call('HSET', key, 'reserved', 0)
     fresh = true
   end
-  if sum[2] ~= 0 and redis.call('HINCRBY', key, 'used', sum[2]) == sum[2] then fresh = true end
-  if fresh then redis.call('PEXPIREAT', key, sum[3] + grace) end
+  local add = sum[2]
+  if add > 1e15 then
+    -- Charges this large only come from absurd usage reports: the counter stops at CAP instead of overflowing.
+    local used = tonumber(redis.call('HGET', key, 'used')) or 0
+    add = math.max(0, math.min(add, CAP - used))
+  end
+  if add ~= 0 and redis.call('HINCRBY', key, 'used', int(add)) == add then fresh = true end
+  if fresh then redis.call('PEXPIREAT', key, int(sum[3] + grace)) end
 end
-if #done > 0 then redis.call('ZREM', KEYS[1], unpack(done)) end
+for _, rkey in ipairs(finished) do redis.call('DEL', rkey) end
+in_slices('ZREM', KEYS[1], done)
 return replies
 `;
 

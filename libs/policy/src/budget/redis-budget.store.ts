@@ -18,7 +18,11 @@ export interface RedisBudgetStoreOptions {
   hashTag?: string;
   /** How long a counter outlives its window, in ms (default 60,000), so late settlements still land. */
   counterGraceMs?: number;
-  /** How long a finished reservation is remembered, in ms (default one day), so a repeated settle stays a no-op. */
+  /**
+   * How long a reservation's record outlives its ttl, in ms (default one day): an expired reservation settled late
+   * still charges its actual usage. A settled or released reservation's record is deleted at once (a repeated settle
+   * or release then finds nothing and does nothing).
+   */
   tombstoneMs?: number;
   /** Whether `close()` quits the client (default false: the client belongs to whoever passed it in). */
   ownsClient?: boolean;
@@ -71,6 +75,68 @@ interface FinishItem {
   actual: BudgetCharge;
 }
 
+/** A lone UTF-16 surrogate: JSON would carry it as an escape the scripts' JSON decoder refuses. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function checkText(value: unknown, name: string): void {
+  if (typeof value !== 'string' || LONE_SURROGATE.test(value))
+    throw new TypeError(`${name} must be a well-formed string`);
+}
+
+function checkFinite(value: unknown, name: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`${name} must be a finite number`);
+}
+
+/**
+ * The request as the reserve script takes it: every value checked, an infinite limit ("no limit") as the largest
+ * number JSON can carry.
+ */
+function checkedReserve(request: ReserveRequest): ReserveRequest {
+  checkText(request.reservationId, 'reservationId');
+  checkFinite(request.ttlMs, 'ttlMs');
+  return {
+    ...request,
+    counters: request.counters.map((c) => {
+      checkText(c.key, 'counter key');
+      checkFinite(c.expiresAt, 'expiresAt');
+      if (!Number.isSafeInteger(c.amount) || c.amount < 0)
+        throw new TypeError('amount must be a whole number from 0 to Number.MAX_SAFE_INTEGER');
+      if (typeof c.limit !== 'number' || Number.isNaN(c.limit)) throw new TypeError('limit must be a number');
+      const limit = Number.isFinite(c.limit) ? c.limit : c.limit > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE;
+      return limit === c.limit ? c : { ...c, limit };
+    }),
+  };
+}
+
+/** An amount to charge as the finish script takes it (see {@link RedisBudgetStore.finish}). */
+function chargeable(value: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) return 0;
+  return Math.min(Math.ceil(value), Number.MAX_SAFE_INTEGER);
+}
+
+/** A reservation's reply of the reserve script, read against the counters it asked for. */
+export function reserveResult(counters: readonly ReserveRequest['counters'][number][], raw: unknown[]): ReserveResult {
+  const reply = raw.map(Number);
+  if (reply[0] !== 1) {
+    const index = reply[1] - 1;
+    const failed = counters[index];
+    return {
+      ok: false,
+      failedIndex: index,
+      failed: { key: failed.key, limit: failed.limit, used: reply[2], reserved: reply[3] },
+    };
+  }
+  return {
+    ok: true,
+    counters: counters.map((c, i) => ({
+      key: c.key,
+      limit: c.limit,
+      used: reply[1 + i * 2],
+      reserved: reply[2 + i * 2],
+    })),
+  };
+}
+
 const reserveScript = new LoadedScript(RESERVE_SCRIPT);
 const finishScript = new LoadedScript(FINISH_SCRIPT);
 const expireScript = new LoadedScript(EXPIRE_SCRIPT);
@@ -78,10 +144,10 @@ const expireScript = new LoadedScript(EXPIRE_SCRIPT);
 /**
  * Budget counters in Redis. One script reserves across every counter in one round trip and, in the same script,
  * gives back reservations whose ttl passed (so a crashed instance's reservations come back at the next reserve).
- * Settle and release are scripts too, idempotent through the reservation's recorded state. Calls made in the same
- * turn of the event loop go to Redis together, in one script call per kind (`maxBatch`), each still answered only
- * once Redis has applied it; the script reads and writes each counter of a batch once, however many of its
- * reservations share it.
+ * Settle and release are scripts too, idempotent: a finished reservation's record is deleted, so a repeated call
+ * finds nothing to do. Calls made in the same turn of the event loop go to Redis together, in one script call per
+ * kind (`maxBatch`), each still answered only once Redis has applied it; the script reads and writes each counter of
+ * a batch once, however many of its reservations share it.
  */
 export class RedisBudgetStore implements BudgetStore {
   private readonly client: ScriptClient;
@@ -106,27 +172,14 @@ export class RedisBudgetStore implements BudgetStore {
     this.finishes = new MicroBatch((items) => this.sendFinishes(items), options.maxBatch);
   }
 
+  /**
+   * @throws TypeError when the request holds a value the scripts cannot take (an id or key that is not well-formed
+   * UTF-16, a limit that is NaN, an amount that is not a whole number from 0 to `Number.MAX_SAFE_INTEGER`, a ttl or
+   * window end that is not finite): that call fails alone, before it joins a batch.
+   */
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const { counters } = request;
-    const reply = (await this.reserves.add(request)).map(Number);
-    if (reply[0] !== 1) {
-      const index = reply[1] - 1;
-      const failed = counters[index];
-      return {
-        ok: false,
-        failedIndex: index,
-        failed: { key: failed.key, limit: failed.limit, used: reply[2], reserved: reply[3] },
-      };
-    }
-    return {
-      ok: true,
-      counters: counters.map((c, i) => ({
-        key: c.key,
-        limit: c.limit,
-        used: reply[1 + i * 2],
-        reserved: reply[2 + i * 2],
-      })),
-    };
+    return reserveResult(counters, await this.reserves.add(checkedReserve(request)));
   }
 
   async settle(reservationId: string, actual: BudgetCharge): Promise<void> {
@@ -160,8 +213,23 @@ export class RedisBudgetStore implements BudgetStore {
     if (this.ownsClient) await this.client.quit();
   }
 
+  /**
+   * A charge is never refused for its size: each amount goes as a whole number from 0 to `Number.MAX_SAFE_INTEGER`
+   * (rounded up; a negative or NaN one as 0, an infinite one as the maximum), so one absurd usage report cannot fail
+   * the batch it shares with other calls.
+   * @throws TypeError when the id is not a well-formed string (that call fails alone).
+   */
   private async finish(reservationId: string, mode: 'settle' | 'release', actual: BudgetCharge): Promise<void> {
-    await this.finishes.add({ reservationId, mode, actual });
+    checkText(reservationId, 'reservationId');
+    await this.finishes.add({
+      reservationId,
+      mode,
+      actual: {
+        costMicro: chargeable(actual.costMicro),
+        tokens: chargeable(actual.tokens),
+        requests: chargeable(actual.requests),
+      },
+    });
   }
 
   private async sendReserves(items: ReserveRequest[]): Promise<unknown[][]> {
