@@ -195,6 +195,32 @@ describe('RedisBudgetStore, two instances on separate clients', () => {
     expect(await clients[0].zmscore(`${prefix}{budget}:pending`, ...ids)).toEqual(ids.map(() => null));
   });
 
+  it('fractional times (ttl, window end, grace, tombstone) are taken as whole milliseconds, rounded up', async () => {
+    const store = new RedisBudgetStore(clients[0], {
+      keyPrefix: prefix,
+      clock: () => now,
+      counterGraceMs: 1_000.25,
+      tombstoneMs: 500.25,
+    });
+    const stamp = `${Date.now()}-${Math.random()}`;
+    const key = `principal:frac-${stamp}:day:x:requests`;
+    const expiresAt = Date.now() + 10_000.5; // the real clock: Redis expires keys on it
+    const result = await store.reserve({
+      reservationId: `frac-${stamp}`,
+      counters: [{ key, limit: 2, amount: 1, unit: 'requests', expiresAt }],
+      ttlMs: 1_500.5,
+    });
+    expect(result).toEqual({ ok: true, counters: [{ key, limit: 2, used: 0, reserved: 1 }] });
+    const counterTtl = await clients[0].pttl(`${prefix}{budget}:c:${key}`);
+    expect(counterTtl).toBeGreaterThan(10_000);
+    expect(counterTtl).toBeLessThanOrEqual(11_002);
+    const recordTtl = await clients[0].pttl(`${prefix}{budget}:r:frac-${stamp}`);
+    expect(recordTtl).toBeGreaterThan(1_500);
+    expect(recordTtl).toBeLessThanOrEqual(2_002);
+    await store.settle(`frac-${stamp}`, { costMicro: 0, tokens: 0, requests: 0.5 });
+    expect(await clients[0].hgetall(`${prefix}{budget}:c:${key}`)).toEqual({ used: '1', reserved: '0' });
+  });
+
   it('a counter gone before its settle or release (expired, evicted) comes back only with its expiry', async () => {
     const store = fixture!.stores[0];
     const expiresAt = Date.now() + 10_000; // the real clock: Redis expires keys on it

@@ -15,8 +15,11 @@
  */
 
 const PRELUDE = `
--- An integer as Redis reads one (Lua's own formatting, %.14g, would send 1e+15).
-local function int(x) return string.format('%.0f', x) end
+-- An integer as Redis reads one: Lua's own formatting (%.14g) is exact below 1e14 and would send 1e+15 above it.
+local function int(x)
+  if x < 1e14 and x > -1e14 then return x end
+  return string.format('%.0f', x)
+end
 
 -- The highest a counter field is taken to: far past any limit, and far from HINCRBY's 64-bit overflow.
 local CAP = 4e18

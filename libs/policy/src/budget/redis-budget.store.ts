@@ -88,22 +88,25 @@ function checkFinite(value: unknown, name: string): void {
 }
 
 /**
- * The request as the reserve script takes it: every value checked, an infinite limit ("no limit") as the largest
- * number JSON can carry.
+ * The request as the reserve script takes it: every value checked, times rounded up to whole milliseconds, an
+ * infinite limit ("no limit") as the largest number JSON can carry.
  */
 function checkedReserve(request: ReserveRequest): ReserveRequest {
   checkText(request.reservationId, 'reservationId');
   checkFinite(request.ttlMs, 'ttlMs');
   return {
     ...request,
+    // Whole milliseconds: Redis takes expiries as integers.
+    ttlMs: Math.max(0, Math.ceil(request.ttlMs)),
     counters: request.counters.map((c) => {
       checkText(c.key, 'counter key');
       checkFinite(c.expiresAt, 'expiresAt');
+      const expiresAt = Math.ceil(c.expiresAt);
       if (!Number.isSafeInteger(c.amount) || c.amount < 0)
         throw new TypeError('amount must be a whole number from 0 to Number.MAX_SAFE_INTEGER');
       if (typeof c.limit !== 'number' || Number.isNaN(c.limit)) throw new TypeError('limit must be a number');
       const limit = Number.isFinite(c.limit) ? c.limit : c.limit > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE;
-      return limit === c.limit ? c : { ...c, limit };
+      return limit === c.limit && expiresAt === c.expiresAt ? c : { ...c, limit, expiresAt };
     }),
   };
 }
@@ -164,8 +167,9 @@ export class RedisBudgetStore implements BudgetStore {
     this.client = client;
     this.base = `${options.keyPrefix ?? 'nap:budget:'}{${options.hashTag ?? 'budget'}}:`;
     this.pending = `${this.base}pending`;
-    this.graceMs = options.counterGraceMs ?? 60_000;
-    this.tombstoneMs = options.tombstoneMs ?? 86_400_000;
+    // Whole milliseconds: Redis takes expiries as integers.
+    this.graceMs = Math.max(0, Math.ceil(options.counterGraceMs ?? 60_000));
+    this.tombstoneMs = Math.max(0, Math.ceil(options.tombstoneMs ?? 86_400_000));
     this.clock = options.clock ?? Date.now;
     this.ownsClient = options.ownsClient ?? false;
     this.reserves = new MicroBatch((items) => this.sendReserves(items), options.maxBatch);
@@ -252,7 +256,7 @@ export class RedisBudgetStore implements BudgetStore {
         }
         refs.push(index, c.limit, c.amount, c.expiresAt);
       }
-      batch.push([reservationId, ttlMs, ttlMs + this.tombstoneMs, record, refs]);
+      batch.push([reservationId, ttlMs, Math.max(1, ttlMs + this.tombstoneMs), record, refs]);
     }
     const counterCount = counterIndex.size;
     for (const { reservationId } of items) keys.push(this.reservationKey(reservationId));
