@@ -919,6 +919,8 @@ describe('RedisBudgetStore: one JSON argument per batch, each counter read and w
         ['a non-finite ttl', bad({}, { ttlMs: Number.POSITIVE_INFINITY })],
         ['a NaN ttl', bad({}, { ttlMs: Number.NaN })],
         ['a non-finite window end', bad({ expiresAt: Number.POSITIVE_INFINITY })],
+        ['a unit that is not a string', bad({ unit: 7 as unknown as ReserveCounter['unit'] })],
+        ['a unit with a lone surrogate', bad({ unit: 'tok\ud800' as ReserveCounter['unit'] })],
       ];
 
       it.each(cases)('%s', async (_, { over, request }) => {

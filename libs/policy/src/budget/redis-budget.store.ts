@@ -100,6 +100,8 @@ function checkedReserve(request: ReserveRequest): ReserveRequest {
     ttlMs: Math.max(0, Math.ceil(request.ttlMs)),
     counters: request.counters.map((c) => {
       checkText(c.key, 'counter key');
+      // The record must stay one the scripts can read back, or its hold could never be given back.
+      checkText(c.unit, 'unit');
       checkFinite(c.expiresAt, 'expiresAt');
       const expiresAt = Math.ceil(c.expiresAt);
       if (!Number.isSafeInteger(c.amount) || c.amount < 0)
@@ -177,9 +179,9 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   /**
-   * @throws TypeError when the request holds a value the scripts cannot take (an id or key that is not well-formed
-   * UTF-16, a limit that is NaN, an amount that is not a whole number from 0 to `Number.MAX_SAFE_INTEGER`, a ttl or
-   * window end that is not finite): that call fails alone, before it joins a batch.
+   * @throws TypeError when the request holds a value the scripts cannot take (an id, key or unit that is not a
+   * well-formed UTF-16 string, a limit that is NaN, an amount that is not a whole number from 0 to
+   * `Number.MAX_SAFE_INTEGER`, a ttl or window end that is not finite): that call fails alone, before it joins a batch.
    */
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
     const { counters } = request;
