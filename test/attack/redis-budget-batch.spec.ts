@@ -3,8 +3,8 @@
  * argument, each counter of the batch read once and written once. What this checks:
  *
  * - differential against the store's previous scripts (test/attack/fixtures/redis-budget-scripts.previous.ts, run with
- *   EVAL by a minimal store with their argument layout): those scripts batched and one call at a time, and the current
- *   store batched (64, 3) and one call at a time, fed the same random turns (shared counters, zero amounts,
+ *   EVAL by a minimal store with their argument layout, one call at a time), and the current store batched (64, 3)
+ *   and one call at a time, fed the same random turns (shared counters, zero amounts,
  *   MAX_SAFE_INTEGER limits, windows already over, ids and keys with quotes, backslashes, unicode, NUL, settle and
  *   release of the same id in one batch, unknown and reused ids, expiries, evicted counters) answer the same and leave
  *   the same keys after every turn. The previous scripts kept a `{"s":"settled"}` / `{"s":"released"}` record where
@@ -39,10 +39,8 @@ import {
   type ReserveRequest,
   type ReserveResult,
 } from 'nest-agent-policy';
-import { MicroBatch } from '../../libs/policy/src/common/micro-batch';
 import { REDIS_URL, itWith, redisTestPrefix } from '../support/services';
 import { seededRandom as random } from '../support/seeded-random';
-import { reserveResult as toResult } from '../../libs/policy/src/budget/redis-budget.store';
 import * as previousScripts from './fixtures/redis-budget-scripts.previous';
 
 const GRACE_MS = 60_000;
@@ -65,35 +63,47 @@ interface FinishItem {
   actual: BudgetCharge;
 }
 
-/** The store as it was with the previous scripts: same batching, their argument layout (EVAL). */
+/**
+ * The store as it was with the previous scripts, one call at a time (the reference of the differential): their
+ * argument layout, run with EVAL.
+ */
 class PreviousRedisBudgetStore implements StoreLike {
   private readonly base: string;
   private readonly pending: string;
-  private readonly reserves: MicroBatch<ReserveRequest, unknown[]>;
-  private readonly finishes: MicroBatch<FinishItem, unknown>;
 
   constructor(
     private readonly client: Redis,
     keyPrefix: string,
     private readonly clock: () => number,
-    maxBatch: number,
   ) {
     this.base = `${keyPrefix}{budget}:`;
     this.pending = `${this.base}pending`;
-    this.reserves = new MicroBatch((items) => this.sendReserves(items), maxBatch);
-    this.finishes = new MicroBatch((items) => this.sendFinishes(items), maxBatch);
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    return toResult(request.counters, await this.reserves.add(request));
+    const [raw] = await this.sendReserves([request]);
+    const [admitted, ...rest] = raw.map(Number);
+    const { counters } = request;
+    if (admitted !== 1) {
+      const failed = counters[rest[0] - 1];
+      return {
+        ok: false,
+        failedIndex: rest[0] - 1,
+        failed: { key: failed.key, limit: failed.limit, used: rest[1], reserved: rest[2] },
+      };
+    }
+    return {
+      ok: true,
+      counters: counters.map((c, i) => ({ key: c.key, limit: c.limit, used: rest[i * 2], reserved: rest[i * 2 + 1] })),
+    };
   }
 
   async settle(id: string, actual: BudgetCharge): Promise<void> {
-    await this.finishes.add({ id, mode: 'settle', actual });
+    await this.sendFinishes([{ id, mode: 'settle', actual }]);
   }
 
   async release(id: string): Promise<void> {
-    await this.finishes.add({ id, mode: 'release', actual: { costMicro: 0, tokens: 0, requests: 0 } });
+    await this.sendFinishes([{ id, mode: 'release', actual: { costMicro: 0, tokens: 0, requests: 0 } }]);
   }
 
   async snapshot(counters: BudgetCounterRef[]): Promise<BudgetCounterState[]> {
@@ -259,9 +269,9 @@ describe('RedisBudgetStore: one JSON argument per batch, each counter read and w
 
   type LaneSpec = [name: string, make: (keyPrefix: string) => StoreLike];
 
-  const previousLane = (maxBatch: number, client: () => Redis): LaneSpec => [
-    `previous/${maxBatch}`,
-    (p) => new PreviousRedisBudgetStore(client(), p, clock, maxBatch),
+  const previousLane = (client: () => Redis): LaneSpec => [
+    'previous/1',
+    (p) => new PreviousRedisBudgetStore(client(), p, clock),
   ];
   const currentLane = (maxBatch: number, client: () => Redis): LaneSpec => [
     `current/${maxBatch}`,
@@ -432,8 +442,7 @@ describe('RedisBudgetStore: one JSON argument per batch, each counter read and w
       'seed %i: the same replies and the same keys after every turn',
       async (seed) => {
         const all = lanes([
-          previousLane(1, () => clients[0]), // the reference
-          previousLane(64, () => clients[0]),
+          previousLane(() => clients[0]), // the reference
           currentLane(64, () => clients[1]),
           currentLane(3, () => clients[2]),
           currentLane(1, () => clients[1]),

@@ -120,7 +120,7 @@ function chargeable(value: number): number {
 }
 
 /** A reservation's reply of the reserve script, read against the counters it asked for. */
-export function reserveResult(counters: readonly ReserveRequest['counters'][number][], raw: unknown[]): ReserveResult {
+function reserveResult(counters: readonly ReserveRequest['counters'][number][], raw: unknown[]): ReserveResult {
   const reply = raw.map(Number);
   if (reply[0] !== 1) {
     const index = reply[1] - 1;
